@@ -1,0 +1,126 @@
+"""Atomic files and checkpoints of training state (Flax msgpack serialisation).
+
+A checkpoint holds a JSON ``meta`` dict and a pytree ``state``. Writes go to a temporary
+file that is renamed into place, and the previous checkpoint is kept as ``*.prev``, so a
+kill never leaves a corrupt file and a damaged newest file falls back to the previous one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+import warnings
+from typing import Any, Optional
+
+import jax
+import numpy as np
+from flax import serialization
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file exists but cannot be read."""
+
+
+def atomic_write_bytes(path: os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: os.PathLike, obj: Any) -> None:
+    """JSON-encode ``obj`` (indent 2) and write it atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def atomic_save_npz(path: os.PathLike, **arrays) -> None:
+    """``np.savez_compressed`` written atomically."""
+    import io
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def save(path: os.PathLike, state: Any, meta: dict) -> None:
+    """Save pytree ``state`` with JSON-able ``meta``; the old file becomes ``path.prev``."""
+    path = pathlib.Path(path)
+    payload = {"meta": json.dumps(meta), "state": serialization.to_state_dict(jax.device_get(state))}
+    data = serialization.msgpack_serialize(payload)
+    if path.exists():
+        os.replace(path, path.with_name(path.name + ".prev"))
+    atomic_write_bytes(path, data)
+
+
+def _read(path: pathlib.Path) -> tuple[dict, Any]:
+    try:
+        payload = serialization.msgpack_restore(path.read_bytes())
+        return json.loads(payload["meta"]), payload["state"]
+    except Exception as e:  # any decoding failure means a damaged file
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
+                              "delete it to start this stage again") from e
+
+
+def load(path: os.PathLike) -> Optional[tuple[dict, Any]]:
+    """``(meta, raw state dict)`` of the newest readable checkpoint at ``path``, or None.
+
+    A damaged newest file is reported (a warning) and ``path.prev`` is tried instead.
+    """
+    path = pathlib.Path(path)
+    for candidate in (path, path.with_name(path.name + ".prev")):
+        if not candidate.exists():
+            continue
+        try:
+            return _read(candidate)
+        except CheckpointError as e:
+            warnings.warn(f"{e}; trying the previous checkpoint")
+    return None
+
+
+def restore(template: Any, raw_state: Any) -> Any:
+    """Rebuild a pytree shaped like ``template`` from a raw state dict."""
+    return serialization.from_state_dict(template, raw_state)
+
+
+class FileStore:
+    """Checkpoints of one run in ``run_dir``; finished pretrained autoencoders in a shared
+    ``cache_dir`` under ``pretrain_key`` so runs with equal pretraining settings share them.
+
+    ``min_interval_s``: least seconds between two mid-stage pretraining checkpoints
+    (stage ends and target refreshes are always saved).
+    """
+
+    def __init__(self, run_dir: os.PathLike, cache_dir: os.PathLike, pretrain_key: str,
+                 min_interval_s: float = 30.0):
+        self.run_dir = pathlib.Path(run_dir)
+        self.cache_dir = pathlib.Path(cache_dir)
+        self.pretrain_key = pretrain_key
+        self.min_interval_s = min_interval_s
+
+    def path(self, name: str) -> pathlib.Path:
+        if name == "pretrained":
+            return self.cache_dir / f"ae_{self.pretrain_key}.ckpt"
+        if name == "pretrain_progress":
+            return self.cache_dir / f"ae_{self.pretrain_key}.partial.ckpt"
+        return self.run_dir / f"{name}.ckpt"
+
+    def get(self, name: str) -> Optional[tuple[dict, Any]]:
+        return load(self.path(name))
+
+    def put(self, name: str, state: Any, meta: dict) -> None:
+        save(self.path(name), state, meta)
+
+    def drop(self, name: str) -> None:
+        p = self.path(name)
+        for f in (p, p.with_name(p.name + ".prev")):
+            f.unlink(missing_ok=True)

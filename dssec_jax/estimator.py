@@ -1,0 +1,116 @@
+"""scikit-learn style estimator over the functional pipeline."""
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+
+from . import losses, pipeline, train
+from .methods import Config
+from .validation import check_config, check_data
+
+
+class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Deep Stacked Sparse Embedded Clustering and its family (``method``).
+
+    Parameters mirror :class:`dssec_jax.methods.Config`; ``random_state`` (int or None)
+    seeds everything. After ``fit``: ``labels_`` (n,), ``cluster_centers_`` (K, e) in the
+    embedding space (input space for ``kmeans``), ``history_`` (one dict per target
+    refresh), ``pretrain_history_``, ``n_iter_``, ``stop_reason_``, ``params_``.
+    """
+
+    def __init__(self, n_clusters=10, method="dssec", gamma=0.1, alpha=1.0, rho=0.05, beta=1.0,
+                 activation="relu", sparse_layers=(2,), sparse_activation="sigmoid",
+                 sparsity_reduction="mean", embed_dim=10, hidden_dims=(500, 500, 2000),
+                 pretrain="end_to_end", pretrain_epochs=200, layerwise_epochs=None,
+                 batch_size=256, learning_rate=1e-3, cluster_optimizer="adam",
+                 cluster_learning_rate=1e-3, momentum=0.0, update_interval=140, tol=1e-3,
+                 max_iter=20000, n_init=20, precision="float32", random_state=None, verbose=0):
+        self.n_clusters = n_clusters
+        self.method = method
+        self.gamma = gamma
+        self.alpha = alpha
+        self.rho = rho
+        self.beta = beta
+        self.activation = activation
+        self.sparse_layers = sparse_layers
+        self.sparse_activation = sparse_activation
+        self.sparsity_reduction = sparsity_reduction
+        self.embed_dim = embed_dim
+        self.hidden_dims = hidden_dims
+        self.pretrain = pretrain
+        self.pretrain_epochs = pretrain_epochs
+        self.layerwise_epochs = layerwise_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.cluster_optimizer = cluster_optimizer
+        self.cluster_learning_rate = cluster_learning_rate
+        self.momentum = momentum
+        self.update_interval = update_interval
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def config(self) -> Config:
+        """The :class:`Config` these parameters describe."""
+        fields = {f.name for f in dataclasses.fields(Config)}
+        kw = {k: v for k, v in self.get_params().items() if k in fields}
+        kw["hidden_dims"] = tuple(kw["hidden_dims"])
+        kw["sparse_layers"] = tuple(kw["sparse_layers"])
+        return check_config(Config(**kw))
+
+    def _seed(self) -> int:
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.default_rng().integers(2**31 - 1))
+        if isinstance(rs, (int, np.integer)):
+            return int(rs)
+        raise ValueError(f"random_state must be an int or None, got {type(rs).__name__}")
+
+    def fit(self, X, y=None):
+        """Cluster ``X`` (n, d). ``y`` is optional and only adds ACC/NMI/ARI to ``history_``."""
+        cfg = self.config()
+        log = print if self.verbose else None
+        res = pipeline.fit(X, cfg, self._seed(), y, log=log)
+        self.labels_ = res.labels
+        self.cluster_centers_ = res.centers
+        self.history_ = res.history
+        self.pretrain_history_ = res.pretrain_history
+        self.n_iter_ = res.n_iter
+        self.stop_reason_ = res.stop_reason
+        self.params_ = res.ae_params
+        self.embedding_ = res.embedding
+        self.kmeans_labels_ = res.kmeans_labels
+        self.seconds_ = res.seconds
+        self._pca = res.pca
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Embedding of ``X``: (n, embed_dim) (raw X for ``kmeans``)."""
+        self._check_fitted()
+        x = check_data(X)
+        cfg = self.config()
+        if cfg.spec.features == "raw":
+            return x
+        if cfg.spec.features == "pca":
+            return self._pca.transform(x).astype(np.float32)
+        return np.asarray(train.embed(self.params_, jnp.asarray(x), cfg.hidden_acts(),
+                                      train.dtype_of(cfg.precision)))
+
+    def soft_assign(self, X) -> np.ndarray:
+        """Soft assignment q (n, K) of ``X`` to the learned centres."""
+        return np.asarray(losses.soft_assignment(self.transform(X), self.cluster_centers_,
+                                                 self.alpha))
+
+    def predict(self, X) -> np.ndarray:
+        """Cluster of each row of ``X``: argmax_j q_ij (nearest centre for the K-means methods)."""
+        return np.argmax(self.soft_assign(X), axis=1).astype(np.int32)
+
+    def _check_fitted(self):
+        if not hasattr(self, "labels_"):
+            raise ValueError("this DSSEC instance is not fitted yet; call fit(X) first")

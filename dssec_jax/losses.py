@@ -1,0 +1,96 @@
+"""DSSEC losses as pure functions (usable under jit, vmap and grad).
+
+Notation: x (n, d) inputs, z (n, e) embeddings, centers mu (K, e), q and p (n, K).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+_TINY = float(jnp.finfo(jnp.float32).tiny)
+
+
+def reconstruction_loss(x: ArrayLike, x_hat: ArrayLike) -> jax.Array:
+    """L_rec = mean_i ||x_i - x_hat_i||^2 / d (mean squared error, as Keras IDEC)."""
+    return jnp.mean(jnp.square(jnp.asarray(x) - jnp.asarray(x_hat)))
+
+
+def sparsity_kl(rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6) -> jax.Array:
+    """Omega = sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))].
+
+    ``rho_hat`` (..., units) is clipped to [eps, 1 - eps]; the sum runs over the last axis.
+    """
+    rho = jnp.asarray(rho, jnp.float32)
+    rho_hat = jnp.clip(jnp.asarray(rho_hat, jnp.float32), eps, 1.0 - eps)
+    kl = rho * (jnp.log(rho) - jnp.log(rho_hat)) + (1.0 - rho) * (
+        jnp.log1p(-rho) - jnp.log1p(-rho_hat))
+    return jnp.sum(kl, axis=-1)
+
+
+def sparsity_penalty(hidden: Sequence[ArrayLike], rho: ArrayLike,
+                     reduction: str = "mean") -> jax.Array:
+    """Sum over the given layers of sparsity_kl(rho, rho_hat), rho_hat = batch mean of h.
+
+    With ``reduction="mean"`` each layer's KL is divided by its number of units, so the
+    penalty does not grow with layer width; ``"sum"`` is the classic (unnormalised) form.
+    """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    total = jnp.zeros((), jnp.float32)
+    for h in hidden:
+        h = jnp.asarray(h)
+        kl = sparsity_kl(rho, jnp.mean(h, axis=0))
+        total = total + (kl / h.shape[-1] if reduction == "mean" else kl)
+    return total
+
+
+def soft_assignment(z: ArrayLike, centers: ArrayLike, alpha: float = 1.0) -> jax.Array:
+    """Student's t assignment q_ij = (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha+1)/2), rows normalised.
+
+    Computed as a softmax of log-kernels, so far-away points never give 0/0.
+    Shapes: z (n, e), centers (K, e) -> q (n, K).
+    """
+    z = jnp.asarray(z)
+    centers = jnp.asarray(centers)
+    d2 = jnp.sum(jnp.square(z[:, None, :] - centers[None, :, :]), axis=-1)
+    logits = -0.5 * (alpha + 1.0) * jnp.log1p(d2 / alpha)
+    return jax.nn.softmax(logits, axis=-1)
+
+
+def target_distribution(q: ArrayLike) -> jax.Array:
+    """p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j'), with f_j = sum_i q_ij over all rows of q.
+
+    Pass q of the whole dataset. An empty cluster (f_j = 0) gets p_ij = 0.
+    """
+    q = jnp.asarray(q)
+    f = jnp.maximum(jnp.sum(q, axis=0), _TINY)
+    weight = jnp.square(q) / f
+    return weight / jnp.maximum(jnp.sum(weight, axis=1, keepdims=True), _TINY)
+
+
+def clustering_kl(p: ArrayLike, q: ArrayLike) -> jax.Array:
+    """L_c = KL(P || Q) = mean_i sum_j p_ij log(p_ij / q_ij) (as Keras ``kld``); 0 log 0 = 0."""
+    p = jnp.asarray(p)
+    q = jnp.clip(jnp.asarray(q), _TINY, 1.0)
+    terms = jax.scipy.special.xlogy(p, p) - jax.scipy.special.xlogy(p, q)
+    return jnp.mean(jnp.sum(terms, axis=-1))
+
+
+def dssec_loss(x: ArrayLike, x_hat: ArrayLike, hidden: Sequence[ArrayLike], z: ArrayLike,
+               centers: ArrayLike, p: ArrayLike, *, gamma: ArrayLike = 0.1,
+               beta: ArrayLike = 0.0, rho: ArrayLike = 0.05, alpha: float = 1.0,
+               rec_weight: ArrayLike = 1.0, reduction: str = "mean"
+               ) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Total L = rec_weight * (L_rec + beta * Omega) + gamma * L_c, and its parts.
+
+    ``hidden`` holds the penalised layers' activations (empty for no sparsity).
+    DSSEC: rec_weight 1, beta > 0; IDEC: beta 0; DEC: rec_weight 0 (decoder unused).
+    """
+    rec = reconstruction_loss(x, x_hat)
+    sparsity = sparsity_penalty(hidden, rho, reduction)
+    clus = clustering_kl(p, soft_assignment(z, centers, alpha))
+    total = rec_weight * (rec + beta * sparsity) + gamma * clus
+    return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity, "clustering": clus}

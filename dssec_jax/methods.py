@@ -1,0 +1,112 @@
+"""The DEC family as configurations of one pipeline, and the run configuration."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Optional
+
+@dataclasses.dataclass(frozen=True)
+class MethodSpec:
+    """How a method builds features and whether it runs a clustering phase.
+
+    features: "raw", "pca" or "autoencoder"; sparse: the autoencoder has the sparsity
+    penalty; clustering: None (K-means only), "dec" (L_c) or "idec" (decoder kept).
+    """
+    name: str
+    features: str
+    sparse: bool = False
+    clustering: Optional[str] = None
+
+
+METHODS: dict[str, MethodSpec] = {m.name: m for m in (
+    MethodSpec("kmeans", "raw"),
+    MethodSpec("pca_kmeans", "pca"),
+    MethodSpec("ae_kmeans", "autoencoder"),
+    MethodSpec("sae_kmeans", "autoencoder", sparse=True),
+    MethodSpec("dec", "autoencoder", clustering="dec"),
+    MethodSpec("idec", "autoencoder", clustering="idec"),
+    MethodSpec("dssec", "autoencoder", sparse=True, clustering="idec"),
+)}
+
+
+def get_method(name: str) -> MethodSpec:
+    """The MethodSpec for ``name``; ValueError listing the known names otherwise."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+# Fields that determine a pretrained autoencoder (the cache key uses them).
+PRETRAIN_FIELDS = ("embed_dim", "hidden_dims", "activation", "sparse_layers",
+                   "sparse_activation", "rho", "beta", "sparsity_reduction", "pretrain",
+                   "pretrain_epochs", "layerwise_epochs", "batch_size", "learning_rate",
+                   "precision")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """All settings of one run. See BUILD_NOTES.md for how the defaults were chosen."""
+    method: str = "dssec"
+    n_clusters: int = 10
+    gamma: float = 0.1
+    alpha: float = 1.0
+    rho: float = 0.05
+    beta: float = 1.0
+    activation: str = "relu"
+    sparse_layers: tuple = (2,)
+    sparse_activation: str = "sigmoid"
+    sparsity_reduction: str = "mean"
+    embed_dim: int = 10
+    hidden_dims: tuple = (500, 500, 2000)
+    pretrain: str = "end_to_end"
+    pretrain_epochs: int = 200
+    layerwise_epochs: Optional[int] = None
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    cluster_optimizer: str = "adam"
+    cluster_learning_rate: float = 1e-3
+    momentum: float = 0.0
+    update_interval: int = 140
+    tol: float = 1e-3
+    max_iter: int = 20000
+    n_init: int = 20
+    precision: str = "float32"
+
+    @property
+    def spec(self) -> MethodSpec:
+        return get_method(self.method)
+
+    def hidden_acts(self) -> tuple:
+        """Activation of each hidden encoder layer: sparse layers use sparse_activation."""
+        sparse = set(self.sparse_layers) if self.spec.sparse else set()
+        return tuple(self.sparse_activation if i in sparse else self.activation
+                     for i in range(len(self.hidden_dims)))
+
+    def penalised_layers(self) -> tuple:
+        """Hidden layers that carry the sparsity penalty (none for plain autoencoders)."""
+        return tuple(self.sparse_layers) if self.spec.sparse else ()
+
+    def pretrain_settings(self) -> dict:
+        """The settings that determine the pretrained autoencoder (sparse ones only if sparse)."""
+        d = {k: getattr(self, k) for k in PRETRAIN_FIELDS}
+        d["hidden_dims"] = list(self.hidden_dims)
+        d["sparse"] = self.spec.sparse
+        if not self.spec.sparse:
+            for k in ("sparse_layers", "sparse_activation", "rho", "beta", "sparsity_reduction"):
+                d.pop(k)
+        else:
+            d["sparse_layers"] = list(self.sparse_layers)
+        return d
+
+    def pretrain_hash(self, dataset: str, seed: int) -> str:
+        """Key of the pretrained-autoencoder cache: dataset, architecture, pretraining, seed."""
+        blob = json.dumps({"dataset": dataset, "seed": int(seed), **self.pretrain_settings()},
+                          sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden_dims"] = list(self.hidden_dims)
+        d["sparse_layers"] = list(self.sparse_layers)
+        return d

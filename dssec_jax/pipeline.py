@@ -1,0 +1,310 @@
+"""Host-side drivers of one run: pretraining (end-to-end or greedy layer-wise), K-means
+initialisation and the clustering phase. The heavy work happens in the compiled pieces of
+``train``; these loops only dispatch them, log progress and checkpoint through a store
+(``checkpoint.FileStore`` or anything with ``get``/``put``/``drop``)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any, Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+
+from . import checkpoint, metrics, sae, train
+from .methods import Config
+from .validation import check_config, check_data, check_labels
+
+Log = Optional[Callable[[str], None]]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+@dataclasses.dataclass
+class FitResult:
+    """Outcome of one run. ``history`` has one dict per target refresh."""
+    labels: np.ndarray
+    embedding: np.ndarray
+    centers: np.ndarray
+    ae_params: Any = None
+    kmeans_labels: Optional[np.ndarray] = None
+    history: list = dataclasses.field(default_factory=list)
+    pretrain_history: list = dataclasses.field(default_factory=list)
+    n_iter: int = 0
+    stop_reason: str = "none"
+    seconds: dict = dataclasses.field(default_factory=dict)
+    pca: Optional[PCA] = None
+
+
+def _eta(elapsed: float, done: float, total: float) -> str:
+    if done <= 0:
+        return "?"
+    return f"{elapsed / done * max(total - done, 0):.0f}s"
+
+
+def _check_finite(value: float, phase: str, where: str) -> None:
+    if not np.isfinite(value):
+        raise NonFiniteLossError(
+            f"non-finite loss ({value}) in {phase} at {where}; the last good checkpoint is kept. "
+            "Lower the learning rate or beta, or check the input scaling")
+
+
+# ---------------------------------------------------------------- pretraining
+
+def pretrain_stages(cfg: Config) -> list[tuple[str, int]]:
+    """[(stage, epochs)]: greedy stages "layer0".."layerL" then "finetune", or "finetune" only."""
+    stages = []
+    if cfg.pretrain == "stacked":
+        lw = cfg.layerwise_epochs or cfg.pretrain_epochs
+        stages += [(f"layer{i}", lw) for i in range(len(cfg.hidden_dims) + 1)]
+    return stages + [("finetune", cfg.pretrain_epochs)]
+
+
+def _stage_params(ae: dict, stage: str) -> dict:
+    if stage == "finetune":
+        return ae
+    i = int(stage[5:])
+    return {"encoder": [ae["encoder"][i]], "decoder": [ae["decoder"][-1 - i]]}
+
+
+def _merge_stage(ae: dict, stage: str, params: dict) -> dict:
+    if stage == "finetune":
+        return params
+    i = int(stage[5:])
+    enc, dec = list(ae["encoder"]), list(ae["decoder"])
+    enc[i], dec[-1 - i] = params["encoder"][0], params["decoder"][0]
+    return {"encoder": enc, "decoder": dec}
+
+
+def _stage_fn(cfg: Config, stage: str):
+    acts = cfg.hidden_acts()
+    cd = train.dtype_of(cfg.precision)
+    opt = ("adam", cfg.learning_rate, 0.0)
+    if stage == "finetune":
+        return train.autoencoder_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction, cd, opt)
+    i = int(stage[5:])
+    layer_acts = acts + ("linear",)
+    out_act = "linear" if i == 0 else layer_acts[i - 1]
+    return train.layer_steps(layer_acts[i], out_act, i in cfg.penalised_layers(),
+                             cfg.sparsity_reduction, cd, opt)
+
+
+def _stage_input(x: jax.Array, ae: dict, cfg: Config, stage: str) -> jax.Array:
+    if stage == "finetune" or stage == "layer0":
+        return x
+    i = int(stage[5:])
+    acts = cfg.hidden_acts()[:i]
+    return train.stack_fn(acts, train.dtype_of(cfg.precision))(ae["encoder"][:i], x)
+
+
+def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log = None
+             ) -> tuple[dict, list]:
+    """Pretrain the autoencoder of ``cfg`` on ``x``; returns (params, per-epoch history).
+
+    A finished autoencoder found in ``store`` is returned at once; a partial one resumes.
+    """
+    if store is not None and (hit := store.get("pretrained")) is not None:
+        meta, raw = hit
+        dims = (x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
+        if log:
+            log(f"pretrain: reusing cached autoencoder {store.pretrain_key}")
+        return checkpoint.restore(sae.init_params(key, dims), raw), meta.get("history", [])
+    xd = jnp.asarray(x)
+    n = x.shape[0]
+    dims = (x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
+    ae = sae.init_params(jax.random.fold_in(key, 0), dims)
+    hp = train.hyper(beta=cfg.beta, rho=cfg.rho)
+    steps = train.steps_per_epoch(n, cfg.batch_size)
+    stages = pretrain_stages(cfg)
+    start_stage, start_epoch, opt_state, history = 0, 0, None, []
+    if store is not None and (hit := store.get("pretrain_progress")) is not None:
+        meta, raw = hit
+        start_stage, start_epoch, history = meta["stage"], meta["epoch"], meta["history"]
+        stage_name = stages[start_stage][0]
+        fn_opt = train.make_optimizer("adam", cfg.learning_rate)
+        template = {"ae": ae, "opt_state": fn_opt.init(_stage_params(ae, stage_name))}
+        restored = checkpoint.restore(template, raw)
+        ae, opt_state = restored["ae"], restored["opt_state"]
+        if log:
+            log(f"pretrain: resuming at stage {stage_name}, epoch {start_epoch}")
+    last_save = time.time()
+    t0 = time.time()
+    total_epochs = sum(e for _, e in stages)
+    done_before = sum(e for _, e in stages[:start_stage]) + start_epoch
+    for si in range(start_stage, len(stages)):
+        stage, epochs = stages[si]
+        fn = _stage_fn(cfg, stage)
+        params = _stage_params(ae, stage)
+        if opt_state is None:
+            opt_state = train.make_optimizer("adam", cfg.learning_rate).init(params)
+        xin = _stage_input(xd, ae, cfg, stage)
+        skey = jax.random.fold_in(key, si + 1)
+        first = start_epoch if si == start_stage else 0
+        for epoch in range(first, epochs):
+            idx = train.batch_indices(jax.random.fold_in(skey, epoch), n, steps, cfg.batch_size)
+            params, opt_state, aux = fn(params, opt_state, xin, idx, hp)
+            parts = train.mean_parts(aux)
+            _check_finite(parts["loss"], "pretraining", f"stage {stage} epoch {epoch + 1}")
+            history.append({"stage": stage, "epoch": epoch + 1, **parts})
+            done = sum(e for _, e in stages[:si]) + epoch + 1
+            if log:
+                el = time.time() - t0
+                log(f"pretrain {stage} epoch {epoch + 1}/{epochs} loss {parts['loss']:.5f} "
+                    f"(rec {parts['reconstruction']:.5f}, sparsity {parts['sparsity']:.4f}) "
+                    f"elapsed {el:.0f}s eta {_eta(el, done - done_before, total_epochs - done_before)}")
+            stage_end = epoch + 1 == epochs
+            if store is not None and (stage_end or time.time() - last_save >= store.min_interval_s):
+                ae = _merge_stage(ae, stage, params)
+                nxt = (si + 1, 0) if stage_end else (si, epoch + 1)
+                if stage_end and si + 1 < len(stages):
+                    nxt_opt = train.make_optimizer("adam", cfg.learning_rate).init(
+                        _stage_params(ae, stages[si + 1][0]))
+                else:
+                    nxt_opt = opt_state
+                if not (stage_end and si + 1 == len(stages)):
+                    store.put("pretrain_progress", {"ae": ae, "opt_state": nxt_opt},
+                              {"stage": nxt[0], "epoch": nxt[1], "history": history})
+                last_save = time.time()
+        ae = _merge_stage(ae, stage, params)
+        opt_state = None
+    if store is not None:
+        store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
+        store.drop("pretrain_progress")
+    return ae, history
+
+
+# ---------------------------------------------------------------- K-means
+
+def kmeans(z: np.ndarray, n_clusters: int, n_init: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn K-means with ``n_init`` restarts; returns (centers (K, e), labels (n,))."""
+    km = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed)
+    labels = km.fit_predict(np.asarray(z, np.float64))
+    return km.cluster_centers_.astype(np.float32), labels.astype(np.int32)
+
+
+# ---------------------------------------------------------------- clustering phase
+
+def _cluster_record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
+    sizes = np.bincount(labels, minlength=n_clusters)
+    rec = {"iteration": int(it), "delta_label": float(delta), "seconds": round(seconds, 3),
+           "n_empty_clusters": int(np.sum(sizes == 0)), "min_cluster_size": int(sizes.min()),
+           "max_cluster_size": int(sizes.max()), **parts}
+    if y is not None:
+        rec.update(metrics.evaluate(y, labels))
+    return rec
+
+
+def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, key: jax.Array,
+            y: Optional[np.ndarray] = None, *, store=None, log: Log = None) -> dict:
+    """Clustering phase (DEC / IDEC / DSSEC). Every ``update_interval`` iterations Q, P and the
+    labels are recomputed on the whole dataset; stop when the fraction of changed labels is
+    below ``tol`` or after ``max_iter`` iterations. Resumes from ``store``'s "cluster" checkpoint.
+
+    Returns dict(params, labels, q, history, n_iter, stop_reason).
+    """
+    acts = cfg.hidden_acts()
+    cd = train.dtype_of(cfg.precision)
+    use_decoder = cfg.spec.clustering == "idec"
+    gamma = cfg.gamma if use_decoder else 1.0
+    hp = train.hyper(gamma=gamma, beta=cfg.beta if cfg.spec.sparse else 0.0, rho=cfg.rho,
+                     alpha=cfg.alpha)
+    opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
+    step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
+                                     use_decoder, cd, opt)
+    refresh = train.refresh_fn(acts, cd)
+    xd = jnp.asarray(x)
+    n = x.shape[0]
+    params = {"ae": ae_params, "centers": jnp.asarray(centers)}
+    opt_state = train.make_optimizer(*opt).init(params)
+    it, prev, history, parts = 0, None, [], {}
+    if store is not None and (hit := store.get("cluster")) is not None:
+        meta, raw = hit
+        st = checkpoint.restore({"params": params, "opt_state": opt_state,
+                                 "prev": np.zeros(n, np.int32)}, raw)
+        params, opt_state, prev = st["params"], st["opt_state"], np.asarray(st["prev"])
+        it, history, parts = meta["iteration"], meta["history"], meta["parts"]
+        if log:
+            log(f"cluster: resuming at iteration {it}")
+    t0 = time.time()
+    it0 = it
+    while True:
+        q, p, labels = refresh(params, xd, hp["alpha"])
+        labels = np.asarray(labels)
+        delta = 1.0 if prev is None else float(np.mean(labels != prev))
+        rec = _cluster_record(it, labels, delta, parts, y, cfg.n_clusters, time.time() - t0)
+        history.append(rec)
+        if log:
+            el = time.time() - t0
+            msg = " ".join(f"{k} {rec[k]:.4f}" for k in
+                           ("loss", "reconstruction", "sparsity", "clustering", "acc", "nmi", "ari")
+                           if k in rec)
+            log(f"cluster iter {it}/{cfg.max_iter} delta_label {delta:.4f} {msg} empty "
+                f"{rec['n_empty_clusters']} elapsed {el:.0f}s eta<= {_eta(el, it - it0, cfg.max_iter - it0)}")
+        if prev is not None and it > 0 and delta < cfg.tol:
+            stop = "tol"
+            break
+        if it >= cfg.max_iter:
+            stop = "max_iter"
+            break
+        steps = min(cfg.update_interval, cfg.max_iter - it)
+        idx = train.batch_indices(jax.random.fold_in(key, it), n, steps, cfg.batch_size)
+        params, opt_state, aux = step_fn(params, opt_state, (xd, p), idx, hp)
+        parts = train.mean_parts(aux)
+        _check_finite(parts["loss"], "clustering", f"iterations {it}-{it + steps}")
+        it += steps
+        prev = labels
+        if store is not None:
+            store.put("cluster", {"params": params, "opt_state": opt_state, "prev": prev},
+                      {"iteration": it, "history": history, "parts": parts})
+    return {"params": params, "labels": labels, "q": np.asarray(q), "history": history,
+            "n_iter": it, "stop_reason": stop}
+
+
+# ---------------------------------------------------------------- one run
+
+def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -> FitResult:
+    """Run method ``cfg.method`` on ``x`` (n, d) with ``seed``; ``y`` only feeds the history."""
+    x = check_data(x, cfg.n_clusters)
+    check_config(cfg, x.shape[0])
+    y = None if y is None else check_labels(y, x.shape[0])
+    spec = cfg.spec
+    key = jax.random.PRNGKey(seed)
+    seconds = {}
+    t = time.time()
+    if spec.features == "raw":
+        centers, labels = kmeans(x, cfg.n_clusters, cfg.n_init, seed)
+        seconds["kmeans"] = time.time() - t
+        return FitResult(labels, x, centers, kmeans_labels=labels, stop_reason="kmeans",
+                         seconds=seconds)
+    if spec.features == "pca":
+        pca = PCA(n_components=cfg.embed_dim, random_state=seed).fit(x)
+        z = pca.transform(x).astype(np.float32)
+        centers, labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
+        seconds["kmeans"] = time.time() - t
+        return FitResult(labels, z, centers, kmeans_labels=labels, stop_reason="kmeans",
+                         seconds=seconds, pca=pca)
+    ae, pre_hist = pretrain(x, cfg, jax.random.fold_in(key, 1), store=store, log=log)
+    seconds["pretrain"] = time.time() - t
+    t = time.time()
+    acts = cfg.hidden_acts()
+    z = np.asarray(train.embed(ae, jnp.asarray(x), acts, train.dtype_of(cfg.precision)))
+    centers, km_labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
+    seconds["kmeans"] = time.time() - t
+    if log and y is not None:
+        log(f"K-means on the embedding: {json.dumps(metrics.evaluate(y, km_labels))}")
+    if spec.clustering is None:
+        return FitResult(km_labels, z, centers, ae, km_labels, pretrain_history=pre_hist,
+                         stop_reason="kmeans", seconds=seconds)
+    t = time.time()
+    out = cluster(x, ae, centers, cfg, jax.random.fold_in(key, 2), y, store=store, log=log)
+    seconds["cluster"] = time.time() - t
+    params = out["params"]
+    z = np.asarray(train.embed(params["ae"], jnp.asarray(x), acts, train.dtype_of(cfg.precision)))
+    return FitResult(out["labels"], z, np.asarray(params["centers"]), params["ae"], km_labels,
+                     out["history"], pre_hist, out["n_iter"], out["stop_reason"], seconds)

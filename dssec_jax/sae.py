@@ -1,0 +1,116 @@
+"""Stacked (sparse) autoencoder as pure functions over a parameter pytree.
+
+Parameters are ``{"encoder": [layer, ...], "decoder": [layer, ...]}`` with
+``layer = {"w": (d_in, d_out), "b": (d_out,)}``. The encoder maps
+``dims[0] -> dims[1] -> ... -> dims[-1]`` (hidden layers use the given
+activations, the embedding layer is linear); the decoder mirrors it, its hidden
+layers reuse the encoder's activations in reverse order and its output is linear.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "sigmoid": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "elu": jax.nn.elu,
+    "linear": lambda h: h,
+}
+
+Activations = Union[str, Sequence[str]]
+
+
+def init_layer(key: jax.Array, d_in: int, d_out: int) -> dict:
+    """Glorot-uniform weight (d_in, d_out) and zero bias (d_out,), as Keras Dense."""
+    w = jax.nn.initializers.glorot_uniform()(key, (d_in, d_out), jnp.float32)
+    return {"w": w, "b": jnp.zeros((d_out,), jnp.float32)}
+
+
+def init_params(key: jax.Array, dims: Sequence[int]) -> dict:
+    """Initialise an autoencoder with encoder dims ``d -> h_1 -> ... -> e`` and its mirror.
+
+    Args:
+      key: PRNG key.
+      dims: layer sizes, e.g. ``(784, 500, 500, 2000, 10)``.
+    """
+    dims = tuple(int(d) for d in dims)
+    if len(dims) < 2 or min(dims) < 1:
+        raise ValueError(f"dims must hold at least two positive sizes, got {dims}")
+    n = len(dims) - 1
+    keys = jax.random.split(key, 2 * n)
+    encoder = [init_layer(keys[i], dims[i], dims[i + 1]) for i in range(n)]
+    rdims = dims[::-1]
+    decoder = [init_layer(keys[n + i], rdims[i], rdims[i + 1]) for i in range(n)]
+    return {"encoder": encoder, "decoder": decoder}
+
+
+def hidden_activations(params: dict, activations: Activations) -> tuple[str, ...]:
+    """Expand ``activations`` (one name, or one per hidden layer) to a tuple per hidden layer."""
+    n_hidden = len(params["encoder"]) - 1
+    if isinstance(activations, str):
+        acts = (activations,) * n_hidden
+    else:
+        acts = tuple(activations)
+    if len(acts) != n_hidden:
+        raise ValueError(f"expected {n_hidden} hidden activations, got {len(acts)}: {acts}")
+    unknown = [a for a in acts if a not in ACTIVATIONS]
+    if unknown:
+        raise ValueError(f"unknown activation(s) {unknown}; choose from {sorted(ACTIVATIONS)}")
+    return acts
+
+
+def dense(layer: dict, x: ArrayLike, activation: str = "linear", compute_dtype=None) -> jax.Array:
+    """``act(x @ w + b)``; with ``compute_dtype`` (e.g. bfloat16) the matmul inputs are cast
+    to it and the product is accumulated and returned in float32."""
+    x = jnp.asarray(x)
+    if compute_dtype is None:
+        y = x @ layer["w"]
+    else:
+        y = jnp.dot(x.astype(compute_dtype), layer["w"].astype(compute_dtype),
+                    preferred_element_type=jnp.float32)
+    return ACTIVATIONS[activation](y + layer["b"])
+
+
+def apply_stack(layers: Sequence[dict], x: ArrayLike, acts: Sequence[str],
+                compute_dtype=None) -> tuple[jax.Array, list[jax.Array]]:
+    """Apply dense layers in turn; returns the output and every layer's output."""
+    outs = []
+    h = jnp.asarray(x)
+    for layer, act in zip(layers, acts):
+        h = dense(layer, h, act, compute_dtype)
+        outs.append(h)
+    return h, outs
+
+
+def encode_with_hidden(params: dict, x: ArrayLike, activations: Activations = "relu",
+                       compute_dtype=None) -> tuple[jax.Array, list[jax.Array]]:
+    """Embedding z = f(x) (n, e) and the encoder's hidden activations [(n, h_1), ...]."""
+    acts = hidden_activations(params, activations) + ("linear",)
+    z, outs = apply_stack(params["encoder"], x, acts, compute_dtype)
+    return z, outs[:-1]
+
+
+def encode(params: dict, x: ArrayLike, activations: Activations = "relu",
+           compute_dtype=None) -> jax.Array:
+    """Embedding z = f(x), shape (n, e)."""
+    return encode_with_hidden(params, x, activations, compute_dtype)[0]
+
+
+def decode(params: dict, z: ArrayLike, activations: Activations = "relu",
+           compute_dtype=None) -> jax.Array:
+    """Reconstruction x_hat = g(z), shape (n, d)."""
+    acts = hidden_activations(params, activations)[::-1] + ("linear",)
+    return apply_stack(params["decoder"], z, acts, compute_dtype)[0]
+
+
+def forward(params: dict, x: ArrayLike, activations: Activations = "relu",
+            compute_dtype=None) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
+    """Full pass: returns ``(z, x_hat, hidden)``; ``hidden`` lists the encoder's hidden
+    activations, which the sparsity penalty needs."""
+    z, hidden = encode_with_hidden(params, x, activations, compute_dtype)
+    return z, decode(params, z, activations, compute_dtype), hidden

@@ -1,0 +1,193 @@
+"""Compiled training pieces: optimizers, minibatch indices, scanned train steps and
+chunked full-dataset passes. Each builder is cached on its static arguments, so a
+training loop compiles once and then dispatches many steps per call.
+
+Every compiled step is ``run(params, opt_state, data, idx, hp)``: ``data`` is the whole
+dataset on the device (an array or a tuple of arrays indexed along axis 0), ``idx``
+(steps, batch) holds the minibatch indices, ``hp`` a dict of scalar hyper-parameters
+(traced, so they can be vmapped), and the state is donated.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from . import losses, sae
+
+
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0
+                   ) -> optax.GradientTransformation:
+    """``"adam"`` (optax.adam) or ``"sgd"`` (optax.sgd with momentum)."""
+    if name == "adam":
+        return optax.adam(learning_rate)
+    if name == "sgd":
+        return optax.sgd(learning_rate, momentum=momentum or None)
+    raise ValueError(f"unknown optimizer {name!r}; choose 'adam' or 'sgd'")
+
+
+def batch_indices(key: jax.Array, n: int, steps: int, batch_size: int) -> jax.Array:
+    """(steps, batch_size) indices: consecutive slices of fresh permutations of range(n)."""
+    reps = math.ceil(steps * batch_size / n)
+    perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(key, reps))
+    return perms.reshape(-1)[: steps * batch_size].reshape(steps, batch_size).astype(jnp.int32)
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """ceil(n / batch_size): every sample is seen once per epoch."""
+    return math.ceil(n / batch_size)
+
+
+def dtype_of(precision: str):
+    """Matmul input dtype for a precision name: None for float32, bfloat16 for 'bf16'."""
+    if precision in ("float32", "fp32", "f32"):
+        return None
+    if precision in ("bf16", "bfloat16"):
+        return jnp.bfloat16
+    raise ValueError(f"unknown precision {precision!r}; choose 'float32' or 'bf16'")
+
+
+# ---------------------------------------------------------------- loss functions
+
+def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, compute_dtype):
+    """L_r = L_rec + beta * Omega over the penalised hidden layers."""
+    _, x_hat, hidden = sae.forward(params, x, acts, compute_dtype)
+    rec = losses.reconstruction_loss(x, x_hat)
+    sparsity = losses.sparsity_penalty([hidden[i] for i in sparse_layers], hp["rho"], reduction)
+    total = rec + hp["beta"] * sparsity
+    return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
+
+
+def layer_loss(params, x, hp, *, act, out_act, sparse, reduction, compute_dtype):
+    """One-layer autoencoder of greedy pretraining: h = act(W x + b), x_hat = out_act(W' h + b')."""
+    h = sae.dense(params["encoder"][0], x, act, compute_dtype)
+    x_hat = sae.dense(params["decoder"][0], h, out_act, compute_dtype)
+    rec = losses.reconstruction_loss(x, x_hat)
+    sparsity = losses.sparsity_penalty([h] if sparse else [], hp["rho"], reduction)
+    total = rec + hp["beta"] * sparsity
+    return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
+
+
+def clustering_loss(params, batch, hp, *, acts, sparse_layers, reduction, use_decoder,
+                    compute_dtype):
+    """L = [L_rec + beta * Omega] + gamma * KL(P || Q) on a minibatch (x, p).
+
+    Without the decoder (DEC) only gamma * L_c remains.
+    """
+    x, p = batch
+    if use_decoder:
+        z, x_hat, hidden = sae.forward(params["ae"], x, acts, compute_dtype)
+        hidden = [hidden[i] for i in sparse_layers]
+        rec_weight = 1.0
+    else:
+        z = sae.encode(params["ae"], x, acts, compute_dtype)
+        x_hat, hidden, rec_weight = x, [], 0.0
+    return losses.dssec_loss(x, x_hat, hidden, z, params["centers"], p, gamma=hp["gamma"],
+                             beta=hp["beta"], rho=hp["rho"], alpha=hp["alpha"],
+                             rec_weight=rec_weight, reduction=reduction)
+
+
+# ---------------------------------------------------------------- compiled loops
+
+def scan_steps(loss_fn: Callable, optimizer: optax.GradientTransformation) -> Callable:
+    """Uncompiled ``run(params, opt_state, data, idx, hp)``: ``lax.scan`` of optimizer steps
+    over the rows of ``idx``; returns new params, opt_state and the per-step loss parts."""
+
+    def run(params, opt_state, data, idx, hp):
+        def step(carry, bidx):
+            params, opt_state = carry
+            batch = jax.tree.map(lambda a: a[bidx], data)
+            grads, aux = jax.grad(loss_fn, has_aux=True)(params, batch, hp)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), aux
+
+        (params, opt_state), aux = lax.scan(step, (params, opt_state), idx)
+        return params, opt_state, aux
+
+    return run
+
+
+def _optimizer(opt: tuple) -> optax.GradientTransformation:
+    return make_optimizer(*opt)
+
+
+@functools.lru_cache(maxsize=None)
+def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, compute_dtype,
+                      opt: tuple) -> Callable:
+    """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum)."""
+    loss = functools.partial(autoencoder_loss, acts=acts, sparse_layers=sparse_layers,
+                             reduction=reduction, compute_dtype=compute_dtype)
+    return jax.jit(scan_steps(loss, _optimizer(opt)), donate_argnums=(0, 1))
+
+
+@functools.lru_cache(maxsize=None)
+def layer_steps(act: str, out_act: str, sparse: bool, reduction: str, compute_dtype,
+                opt: tuple) -> Callable:
+    """Compiled steps for one layer of greedy layer-wise pretraining."""
+    loss = functools.partial(layer_loss, act=act, out_act=out_act, sparse=sparse,
+                             reduction=reduction, compute_dtype=compute_dtype)
+    return jax.jit(scan_steps(loss, _optimizer(opt)), donate_argnums=(0, 1))
+
+
+@functools.lru_cache(maxsize=None)
+def clustering_steps(acts: tuple, sparse_layers: tuple, reduction: str, use_decoder: bool,
+                     compute_dtype, opt: tuple) -> Callable:
+    """Compiled clustering-phase steps on (x, p) between two target refreshes."""
+    loss = functools.partial(clustering_loss, acts=acts, sparse_layers=sparse_layers,
+                             reduction=reduction, use_decoder=use_decoder,
+                             compute_dtype=compute_dtype)
+    return jax.jit(scan_steps(loss, _optimizer(opt)), donate_argnums=(0, 1))
+
+
+def chunked_map(fn: Callable, x: jax.Array, chunk: int = 4096) -> jax.Array:
+    """Apply a row-wise ``fn`` to ``x`` (n, d) in blocks of ``chunk`` rows with ``lax.map``."""
+    n = x.shape[0]
+    chunk = min(chunk, n)
+    blocks = math.ceil(n / chunk)
+    xp = jnp.pad(x, ((0, blocks * chunk - n), (0, 0))).reshape(blocks, chunk, x.shape[1])
+    out = lax.map(fn, xp)
+    return out.reshape(blocks * chunk, *out.shape[2:])[:n]
+
+
+@functools.lru_cache(maxsize=None)
+def stack_fn(acts: tuple, compute_dtype, chunk: int = 4096) -> Callable:
+    """Compiled ``f(layers, x)``: the given dense layers applied to the whole dataset."""
+
+    def run(layers, x):
+        return chunked_map(lambda b: sae.apply_stack(layers, b, acts, compute_dtype)[0], x, chunk)
+
+    return jax.jit(run)
+
+
+@functools.lru_cache(maxsize=None)
+def refresh_fn(acts: tuple, compute_dtype, chunk: int = 4096) -> Callable:
+    """Compiled ``f(params, x, alpha) -> (q, p, labels)`` on the whole dataset."""
+
+    def run(params, x, alpha):
+        q = chunked_map(lambda b: losses.soft_assignment(
+            sae.encode(params["ae"], b, acts, compute_dtype), params["centers"], alpha), x, chunk)
+        return q, losses.target_distribution(q), jnp.argmax(q, axis=1).astype(jnp.int32)
+
+    return jax.jit(run)
+
+
+def embed(ae_params: dict, x: jax.Array, acts: tuple, compute_dtype=None) -> jax.Array:
+    """Embedding of the whole dataset, (n, e), in one compiled chunked pass."""
+    return stack_fn(acts + ("linear",), compute_dtype)(ae_params["encoder"], x)
+
+
+def hyper(gamma: float = 0.0, beta: float = 0.0, rho: float = 0.05, alpha: float = 1.0,
+          dtype=jnp.float32) -> dict:
+    """Traced hyper-parameters for the compiled steps, as float32 scalars."""
+    return {k: jnp.asarray(v, dtype) for k, v in
+            dict(gamma=gamma, beta=beta, rho=rho, alpha=alpha).items()}
+
+
+def mean_parts(aux: dict) -> dict[str, float]:
+    """Mean over the scanned steps of each loss part, as Python floats."""
+    return {k: float(jnp.mean(v)) for k, v in aux.items()}

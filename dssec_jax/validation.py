@@ -1,0 +1,106 @@
+"""Checks at the public boundary: clear ValueErrors that say what is wrong and what to do."""
+from __future__ import annotations
+
+import numpy as np
+
+from .methods import Config, get_method
+from .sae import ACTIVATIONS
+
+
+def check_data(x, n_clusters: int | None = None, name: str = "X") -> np.ndarray:
+    """Return ``x`` as a C-contiguous float32 (n, d) array after checking it.
+
+    Integer and float64 input is converted to float32. Raises ValueError for wrong rank,
+    no samples or features, non-numeric, NaN/inf values, or fewer samples than clusters.
+    """
+    try:
+        arr = np.asarray(x)
+    except Exception as e:
+        raise ValueError(f"{name} could not be converted to an array ({e})") from e
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} has dtype {arr.dtype}; pass numeric data (int or float)")
+    if arr.ndim != 2:
+        hint = " (use x.reshape(-1, 1) for one feature or x.reshape(1, -1) for one sample)" \
+            if arr.ndim == 1 else " (flatten images with x.reshape(len(x), -1))"
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
+    n, d = arr.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{name} has shape {arr.shape}; pass at least one sample and one feature")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them")
+    if n_clusters is not None and n < n_clusters:
+        raise ValueError(f"{name} has {n} samples but n_clusters={n_clusters}; "
+                         "pass at least as many samples as clusters or lower n_clusters")
+    return arr
+
+
+def check_labels(y, n: int) -> np.ndarray:
+    """Labels as int32 (n,); ValueError if their number differs from the data's."""
+    y = np.asarray(y).ravel()
+    if y.size != n:
+        raise ValueError(f"got {y.size} labels for {n} samples; pass one label per sample")
+    if y.dtype.kind not in "biu":
+        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        else:
+            raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    return y.astype(np.int32)
+
+
+def check_config(cfg: Config, n_samples: int | None = None) -> Config:
+    """Raise ValueError naming the first invalid setting of ``cfg``; return it unchanged."""
+    get_method(cfg.method)
+
+    def fail(msg):
+        raise ValueError(msg)
+
+    if int(cfg.n_clusters) != cfg.n_clusters or cfg.n_clusters < 2:
+        fail(f"n_clusters must be an integer >= 2, got {cfg.n_clusters}")
+    if not 0.0 < cfg.rho < 1.0:
+        fail(f"rho must lie in (0, 1) (a target mean activation such as 0.05), got {cfg.rho}")
+    for k in ("beta", "gamma", "tol"):
+        if getattr(cfg, k) < 0:
+            fail(f"{k} must be >= 0, got {getattr(cfg, k)}")
+    if cfg.alpha <= 0:
+        fail(f"alpha (Student's t degrees of freedom) must be > 0, got {cfg.alpha}")
+    if cfg.embed_dim < 1:
+        fail(f"embed_dim must be >= 1, got {cfg.embed_dim}")
+    if not cfg.hidden_dims or min(cfg.hidden_dims) < 1:
+        fail(f"hidden_dims must be positive layer sizes, got {cfg.hidden_dims}")
+    for k in ("activation", "sparse_activation"):
+        if getattr(cfg, k) not in ACTIVATIONS:
+            fail(f"unknown {k} {getattr(cfg, k)!r}; choose from {sorted(ACTIVATIONS)}")
+    bad = [i for i in cfg.sparse_layers if not 0 <= i < len(cfg.hidden_dims)]
+    if bad:
+        fail(f"sparse_layers {bad} out of range: there are {len(cfg.hidden_dims)} hidden layers "
+             f"(indices 0..{len(cfg.hidden_dims) - 1})")
+    if cfg.sparsity_reduction not in ("mean", "sum"):
+        fail(f"sparsity_reduction must be 'mean' or 'sum', got {cfg.sparsity_reduction!r}")
+    if cfg.pretrain not in ("end_to_end", "stacked"):
+        fail(f"pretrain must be 'end_to_end' or 'stacked', got {cfg.pretrain!r}")
+    if cfg.cluster_optimizer not in ("adam", "sgd"):
+        fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
+    if cfg.precision not in ("float32", "bf16"):
+        fail(f"precision must be 'float32' or 'bf16', got {cfg.precision!r}")
+    for k in ("pretrain_epochs", "batch_size", "update_interval", "n_init"):
+        if getattr(cfg, k) < 1:
+            fail(f"{k} must be >= 1, got {getattr(cfg, k)}")
+    if cfg.layerwise_epochs is not None and cfg.layerwise_epochs < 1:
+        fail(f"layerwise_epochs must be >= 1 or None, got {cfg.layerwise_epochs}")
+    if cfg.max_iter < 0:
+        fail(f"max_iter must be >= 0, got {cfg.max_iter}")
+    for k in ("learning_rate", "cluster_learning_rate"):
+        if getattr(cfg, k) <= 0:
+            fail(f"{k} must be > 0, got {getattr(cfg, k)}")
+    if n_samples is not None:
+        if n_samples < cfg.n_clusters:
+            fail(f"{n_samples} samples but n_clusters={cfg.n_clusters}; "
+                 "pass at least as many samples as clusters")
+        if cfg.spec.features == "autoencoder" and cfg.batch_size > n_samples:
+            fail(f"batch_size={cfg.batch_size} is larger than the dataset ({n_samples} samples); "
+                 "lower batch_size")
+        if cfg.spec.features == "pca" and cfg.embed_dim > n_samples:
+            fail(f"embed_dim={cfg.embed_dim} PCA components need at least that many samples")
+    return cfg
