@@ -32,9 +32,10 @@ def sparsity_kl(rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6) -> jax.Ar
 
 def sparsity_penalty(hidden: Sequence[ArrayLike], rho: ArrayLike,
                      reduction: str = "mean") -> jax.Array:
-    """Sum over the given layers of sparsity_kl(rho, rho_hat), rho_hat = batch mean of h.
+    """Sum over the given layers of sparsity_kl(rho, rho_hat), rho_hat_j = mean_i min(h_ij, 1).
 
-    With ``reduction="mean"`` each layer's KL is divided by its number of units, so the
+    For sigmoid units (h in (0, 1)) this is the classic batch-mean activation; for ReLU units
+    the clip to [0, 1] makes rho_hat a valid Bernoulli mean, so the same KL applies. With ``reduction="mean"`` each layer's KL is divided by its number of units, so the
     penalty does not grow with layer width; ``"sum"`` is the classic (unnormalised) form.
     """
     if reduction not in ("mean", "sum"):
@@ -42,7 +43,7 @@ def sparsity_penalty(hidden: Sequence[ArrayLike], rho: ArrayLike,
     total = jnp.zeros((), jnp.float32)
     for h in hidden:
         h = jnp.asarray(h)
-        kl = sparsity_kl(rho, jnp.mean(h, axis=0))
+        kl = sparsity_kl(rho, jnp.mean(jnp.clip(h, 0.0, 1.0), axis=0))
         total = total + (kl / h.shape[-1] if reduction == "mean" else kl)
     return total
 

@@ -1,0 +1,76 @@
+"""Explicit downloads (never implicit): a pinned checksum, written atomically to the cache."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import urllib.request
+
+from ..checkpoint import atomic_write_bytes
+from .formats import DataError
+
+# name -> list of (file name, url, algorithm, digest of the downloaded bytes)
+SOURCES = {
+    "usps": [
+        ("usps.bz2", "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.bz2",
+         "md5", "ec16c51db3855ca6c91edd34d0e9b197"),
+        ("usps.t.bz2", "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.t.bz2",
+         "md5", "8ea070ee2aca1ac39742fdd1ef5ed118"),
+    ],
+}
+# MNIST-style mirrors; the downloaded .gz files are checked by the sha256 of their content.
+IDX_MIRRORS = {
+    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+}
+
+
+def fetch(url: str, dest: os.PathLike, algo: str, digest: str, timeout: float = 60.0) -> pathlib.Path:
+    """Download ``url`` to ``dest`` if the bytes' ``algo`` digest equals ``digest``."""
+    dest = pathlib.Path(dest)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            data = r.read()
+    except Exception as e:
+        raise DataError(f"download of {url} failed ({type(e).__name__}: {e}); check the network "
+                        f"or place the file at {dest} yourself") from e
+    got = hashlib.new(algo, data).hexdigest()
+    if got != digest:
+        raise DataError(f"checksum mismatch for {url}: {algo} {got}, expected {digest}; "
+                        "nothing was written")
+    atomic_write_bytes(dest, data)
+    return dest
+
+
+def fetch_with_content_check(url: str, dest: os.PathLike, content_sha256: str,
+                             decompress, timeout: float = 60.0) -> pathlib.Path:
+    """Download ``url`` to ``dest`` if the sha256 of ``decompress(bytes)`` equals the pin."""
+    dest = pathlib.Path(dest)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            data = r.read()
+        got = hashlib.sha256(decompress(data)).hexdigest()
+    except Exception as e:
+        raise DataError(f"download of {url} failed ({type(e).__name__}: {e}); check the network "
+                        f"or place the file at {dest} yourself") from e
+    if got != content_sha256:
+        raise DataError(f"checksum mismatch for {url}: content sha256 {got}, expected "
+                        f"{content_sha256}; nothing was written")
+    atomic_write_bytes(dest, data)
+    return dest
+
+
+def tfds_arrays(name: str) -> tuple:
+    """(x uint8 (n, 28, 28), y) of train + test through tensorflow-datasets (``tfds`` extra)."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as e:
+        raise DataError("tensorflow-datasets is not installed; pip install 'dssec_jax[tfds]' or "
+                        "download without it (download=True uses the public mirrors)") from e
+    import numpy as np
+    xs, ys = [], []
+    for split in ("train", "test"):
+        ds = tfds.as_numpy(tfds.load(name, split=split, batch_size=-1))
+        xs.append(np.asarray(ds["image"]).reshape(len(ds["label"]), 28, 28))
+        ys.append(np.asarray(ds["label"]))
+    return np.concatenate(xs), np.concatenate(ys)

@@ -1,0 +1,23 @@
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    return (d.data / 16.0).astype(np.float32), d.target.astype(np.int32)
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The shared real-data folder (DSSEC_DATA_DIR); tests needing it skip without it."""
+    path = os.environ.get("DSSEC_DATA_DIR")
+    if not path or not pathlib.Path(path).is_dir():
+        pytest.skip("DSSEC_DATA_DIR is not set to the shared data folder")
+    return pathlib.Path(path)

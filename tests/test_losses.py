@@ -1,0 +1,139 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dssec_jax import losses
+
+rng = np.random.default_rng(0)
+
+
+def np_q(z, mu, alpha=1.0):
+    d2 = ((z[:, None, :] - mu[None]) ** 2).sum(-1)
+    k = (1 + d2 / alpha) ** (-(alpha + 1) / 2)
+    return k / k.sum(1, keepdims=True)
+
+
+def np_p(q):
+    w = q ** 2 / q.sum(0)
+    return w / w.sum(1, keepdims=True)
+
+
+def test_reconstruction_matches_numpy():
+    x, xh = rng.normal(size=(7, 5)), rng.normal(size=(7, 5))
+    ref = np.mean(np.sum((x - xh) ** 2, 1) / 5)
+    assert np.isclose(losses.reconstruction_loss(x, xh), ref, rtol=1e-5)
+
+
+def test_sparsity_kl_matches_formula_and_zero_at_rho():
+    rho, rh = 0.05, rng.uniform(0.01, 0.99, size=20)
+    ref = np.sum(rho * np.log(rho / rh) + (1 - rho) * np.log((1 - rho) / (1 - rh)))
+    assert np.isclose(losses.sparsity_kl(rho, rh), ref, rtol=1e-4)
+    assert abs(float(losses.sparsity_kl(rho, np.full(20, rho)))) < 1e-6
+    assert float(losses.sparsity_kl(rho, rh)) > 0
+
+
+def test_sparsity_kl_clips_saturated_units():
+    v = losses.sparsity_kl(0.05, jnp.array([0.0, 1.0, 0.5]))
+    assert np.isfinite(float(v))
+
+
+def test_sparsity_penalty_mean_vs_sum():
+    h = [rng.uniform(size=(16, 30)), rng.uniform(size=(16, 10))]
+    s = losses.sparsity_penalty(h, 0.1, "sum")
+    m = losses.sparsity_penalty(h, 0.1, "mean")
+    ref_s = sum(float(losses.sparsity_kl(0.1, a.mean(0))) for a in h)
+    ref_m = sum(float(losses.sparsity_kl(0.1, a.mean(0))) / a.shape[1] for a in h)
+    assert np.isclose(s, ref_s, rtol=1e-5) and np.isclose(m, ref_m, rtol=1e-5)
+    with pytest.raises(ValueError, match="reduction"):
+        losses.sparsity_penalty(h, 0.1, "max")
+
+
+@pytest.mark.parametrize("alpha", [1.0, 2.5])
+def test_soft_assignment_matches_numpy_and_rows_sum_to_one(alpha):
+    z, mu = rng.normal(size=(50, 4)), rng.normal(size=(6, 4))
+    q = np.asarray(losses.soft_assignment(z, mu, alpha))
+    np.testing.assert_allclose(q, np_q(z, mu, alpha), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
+
+
+def test_target_distribution_matches_numpy_and_is_sharper():
+    q = np_q(rng.normal(size=(100, 3)), rng.normal(size=(5, 3)))
+    p = np.asarray(losses.target_distribution(q))
+    np.testing.assert_allclose(p, np_p(q), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-5)
+    # sharper: larger max per row on average, lower entropy
+    assert p.max(1).mean() > q.max(1).mean()
+    ent = lambda a: -(a * np.log(a + 1e-30)).sum(1).mean()
+    assert ent(p) < ent(q)
+
+
+def test_target_distribution_empty_cluster_is_finite():
+    q = np.zeros((4, 3), np.float32)
+    q[:, 0], q[:, 1] = 0.3, 0.7
+    p = np.asarray(losses.target_distribution(q))
+    assert np.all(np.isfinite(p)) and np.all(p[:, 2] == 0)
+
+
+def test_clustering_kl_matches_scipy_nonnegative_zero_at_equality():
+    from scipy.special import rel_entr
+    q = np_q(rng.normal(size=(40, 3)), rng.normal(size=(4, 3)))
+    p = np_p(q)
+    ref = rel_entr(p, q).sum(1).mean()
+    assert np.isclose(losses.clustering_kl(p, q), ref, rtol=1e-4)
+    assert float(losses.clustering_kl(p, q)) > 0
+    assert abs(float(losses.clustering_kl(q, q))) < 1e-6
+
+
+def test_clustering_gradients_match_dec_closed_form():
+    z, mu = rng.normal(size=(30, 4)).astype(np.float32), rng.normal(size=(5, 4)).astype(np.float32)
+    alpha = 1.0
+    p = np_p(np_q(z, mu)).astype(np.float32)
+    f = lambda z_, mu_: losses.clustering_kl(p, losses.soft_assignment(z_, mu_, alpha))
+    gz, gmu = jax.grad(f, argnums=(0, 1))(z, mu)
+    q = np_q(z, mu)
+    diff = z[:, None, :] - mu[None]
+    w = ((alpha + 1) / alpha) * (1 + (diff ** 2).sum(-1) / alpha) ** -1 * (p - q)
+    n = len(z)
+    ref_z = (w[..., None] * diff).sum(1) / n
+    ref_mu = -(w[..., None] * diff).sum(0) / n
+    np.testing.assert_allclose(gz, ref_z, rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(gmu, ref_mu, rtol=1e-3, atol=1e-6)
+
+
+def test_losses_under_jit_and_vmap():
+    z = rng.normal(size=(3, 20, 4)).astype(np.float32)
+    mu = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    q = jax.vmap(losses.soft_assignment)(z, mu)
+    p = jax.vmap(losses.target_distribution)(q)
+    kl = jax.jit(jax.vmap(losses.clustering_kl))(p, q)
+    for i in range(3):
+        np.testing.assert_allclose(q[i], jax.jit(losses.soft_assignment)(z[i], mu[i]), rtol=1e-5)
+        assert np.isclose(kl[i], losses.clustering_kl(p[i], q[i]), rtol=1e-5)
+    rh = rng.uniform(0.1, 0.9, size=(3, 8))
+    v = jax.vmap(losses.sparsity_kl, in_axes=(None, 0))(0.05, rh)
+    np.testing.assert_allclose(v, [losses.sparsity_kl(0.05, r) for r in rh], rtol=1e-5)
+    rec = jax.jit(jax.vmap(losses.reconstruction_loss))(z, z + 1)
+    np.testing.assert_allclose(rec, 1.0, rtol=1e-6)
+
+
+def test_extremes_stay_finite():
+    z = np.array([[1e6, -1e6], [0.0, 0.0], [1e-8, 0.0]], np.float32)
+    mu = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0]], np.float32)  # duplicate centres
+    q = losses.soft_assignment(z, mu)
+    p = losses.target_distribution(q)
+    assert np.all(np.isfinite(q)) and np.all(np.isfinite(p))
+    assert np.isfinite(float(losses.clustering_kl(p, q)))
+    np.testing.assert_allclose(np.asarray(q).sum(1), 1.0, rtol=1e-5)
+
+
+def test_dssec_loss_combines_parts():
+    x = rng.normal(size=(8, 6)).astype(np.float32)
+    xh = x + 0.1
+    h = [rng.uniform(size=(8, 12)).astype(np.float32)]
+    z, mu = rng.normal(size=(8, 2)), rng.normal(size=(3, 2))
+    p = np_p(np_q(z, mu))
+    tot, parts = losses.dssec_loss(x, xh, h, z, mu, p, gamma=0.3, beta=0.5, rho=0.1)
+    ref = parts["reconstruction"] + 0.5 * parts["sparsity"] + 0.3 * parts["clustering"]
+    assert np.isclose(tot, ref, rtol=1e-6)
+    assert np.isclose(parts["clustering"], losses.clustering_kl(p, np_q(z, mu)), rtol=1e-4)

@@ -1,0 +1,55 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dssec_jax import sae
+
+
+def test_init_shapes_and_mirror():
+    p = sae.init_params(jax.random.PRNGKey(0), (784, 500, 500, 2000, 10))
+    assert [l["w"].shape for l in p["encoder"]] == [(784, 500), (500, 500), (500, 2000), (2000, 10)]
+    assert [l["w"].shape for l in p["decoder"]] == [(10, 2000), (2000, 500), (500, 500), (500, 784)]
+    with pytest.raises(ValueError):
+        sae.init_params(jax.random.PRNGKey(0), (5,))
+
+
+def test_forward_matches_numpy_with_mixed_activations():
+    key = jax.random.PRNGKey(1)
+    p = sae.init_params(key, (6, 5, 4, 2))
+    x = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
+    z, xh, hidden = sae.forward(p, x, ("relu", "sigmoid"))
+    relu = lambda a: np.maximum(a, 0)
+    sig = lambda a: 1 / (1 + np.exp(-a))
+    e, d = p["encoder"], p["decoder"]
+    h1 = relu(x @ e[0]["w"] + e[0]["b"])
+    h2 = sig(h1 @ e[1]["w"] + e[1]["b"])
+    zz = h2 @ e[2]["w"] + e[2]["b"]
+    g1 = sig(zz @ d[0]["w"] + d[0]["b"])
+    g2 = relu(g1 @ d[1]["w"] + d[1]["b"])
+    xx = g2 @ d[2]["w"] + d[2]["b"]
+    np.testing.assert_allclose(z, zz, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(xh, xx, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hidden[1], h2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sae.encode(p, x, ("relu", "sigmoid")), zz, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_activations():
+    p = sae.init_params(jax.random.PRNGKey(0), (6, 5, 4, 2))
+    with pytest.raises(ValueError, match="expected 2 hidden"):
+        sae.encode(p, np.zeros((1, 6)), ("relu",))
+    with pytest.raises(ValueError, match="unknown activation"):
+        sae.encode(p, np.zeros((1, 6)), "swishy")
+
+
+def test_jit_vmap_and_bf16():
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    ps = jax.vmap(lambda k: sae.init_params(k, (8, 16, 4)))(keys)
+    x = jnp.ones((5, 8))
+    z = jax.jit(jax.vmap(lambda p: sae.encode(p, x)))(ps)
+    assert z.shape == (3, 5, 4)
+    p0 = jax.tree.map(lambda a: a[0], ps)
+    np.testing.assert_allclose(z[0], sae.encode(p0, x), rtol=1e-5)
+    zb = sae.encode(p0, x, compute_dtype=jnp.bfloat16)
+    assert zb.dtype == jnp.float32
+    np.testing.assert_allclose(zb, z[0], rtol=0.05, atol=0.05)
