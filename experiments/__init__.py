@@ -1,0 +1,1 @@
+"""Experiment drivers: run, sweep and report (absl flags)."""

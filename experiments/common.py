@@ -1,0 +1,109 @@
+"""Flags shared by run and sweep, config assembly and the one-line CLI error wrapper."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from typing import Callable
+
+from absl import flags
+
+from dssec_jax.data import load_dataset
+from dssec_jax.methods import Config
+
+from .presets import preset
+
+FLAGS = flags.FLAGS
+
+# Config fields settable from the command line (None = keep preset / default).
+_OVERRIDES = {
+    "rho": (flags.DEFINE_float, "sparsity target rho in (0, 1)"),
+    "beta": (flags.DEFINE_float, "weight beta of the sparsity penalty"),
+    "alpha": (flags.DEFINE_float, "Student's t degrees of freedom of the soft assignment"),
+    "activation": (flags.DEFINE_string, "hidden activation of the autoencoder (relu, sigmoid, ...)"),
+    "sparse_activation": (flags.DEFINE_string, "activation of the penalised (sparse) layers"),
+    "sparse_layers": (flags.DEFINE_list, "indices of the penalised hidden encoder layers, e.g. 0,2"),
+    "sparsity_reduction": (flags.DEFINE_string, "'mean' (KL / units) or 'sum' over units"),
+    "pretrain": (flags.DEFINE_string, "pretraining schedule: end_to_end or stacked"),
+    "pretrain_epochs": (flags.DEFINE_integer, "epochs of end-to-end pretraining / fine-tuning"),
+    "layerwise_epochs": (flags.DEFINE_integer, "epochs per layer of greedy (stacked) pretraining"),
+    "batch_size": (flags.DEFINE_integer, "minibatch size"),
+    "learning_rate": (flags.DEFINE_float, "Adam learning rate of pretraining"),
+    "cluster_optimizer": (flags.DEFINE_string, "optimizer of the clustering phase: adam or sgd"),
+    "cluster_learning_rate": (flags.DEFINE_float, "learning rate of the clustering phase"),
+    "momentum": (flags.DEFINE_float, "SGD momentum of the clustering phase"),
+    "update_interval": (flags.DEFINE_integer, "iterations between target-distribution refreshes"),
+    "tol": (flags.DEFINE_float, "stop when fewer than this fraction of labels change"),
+    "max_iter": (flags.DEFINE_integer, "maximum clustering iterations"),
+    "n_init": (flags.DEFINE_integer, "K-means restarts"),
+    "precision": (flags.DEFINE_string, "float32 or bf16 (bfloat16 matmul inputs)"),
+}
+for _name, (_define, _help) in _OVERRIDES.items():
+    _define(_name, None, _help + " (default: dataset preset, then the library default)")
+
+flags.DEFINE_string("data_dir", None, "folder holding the dataset files (else $DSSEC_DATA_DIR, "
+                    "~/.cache/dssec_jax)")
+flags.DEFINE_boolean("download", False, "download missing MNIST/Fashion-MNIST/USPS files "
+                     "(checksums pinned)")
+flags.DEFINE_string("config", None, "JSON file of Config overrides (applied after the dataset "
+                    "preset, before flags)")
+flags.DEFINE_integer("seeds", 1, "number of seeds (0 .. seeds-1)", lower_bound=1)
+flags.DEFINE_string("workdir", None, "output folder; rerunning on it resumes")
+flags.DEFINE_string("cache_dir", None, "pretrained-autoencoder cache (default: <workdir>/../ae_cache)")
+flags.DEFINE_float("checkpoint_interval", 30.0, "seconds between mid-stage pretraining checkpoints")
+flags.DEFINE_string("x_key", None, "array name of the data in your own .npz/.mat/.h5 file")
+flags.DEFINE_string("y_key", None, "array name of the labels in your own file")
+flags.DEFINE_integer("n_clusters", None, "number of clusters (default: number of label values)")
+
+
+def log(msg: str) -> None:
+    """Progress line with a wall-clock stamp."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def load(name: str):
+    """The dataset named by ``name`` (or a path), honouring the data flags."""
+    file_kw = {k: getattr(FLAGS, k) for k in ("x_key", "y_key", "n_clusters")
+               if getattr(FLAGS, k) is not None}
+    return load_dataset(name, data_dir=FLAGS.data_dir, download=FLAGS.download, **file_kw)
+
+
+def build_config(dataset: str, n_clusters: int, **explicit) -> Config:
+    """Config from library defaults < dataset preset < --config file < flags < ``explicit``."""
+    fields = {f.name for f in dataclasses.fields(Config)}
+    d = {"n_clusters": n_clusters, **preset(dataset)}
+    if FLAGS.config:
+        try:
+            extra = json.loads(open(FLAGS.config).read())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"--config {FLAGS.config} is not a readable JSON file ({e})") from e
+        unknown = set(extra) - fields
+        if unknown:
+            raise ValueError(f"--config has unknown keys {sorted(unknown)}; valid: {sorted(fields)}")
+        d.update(extra)
+    for name in _OVERRIDES:
+        v = getattr(FLAGS, name)
+        if v is not None:
+            d[name] = [int(i) for i in v] if name == "sparse_layers" else v
+    d.update({k: v for k, v in explicit.items() if v is not None})
+    for k in ("hidden_dims", "sparse_layers"):
+        if k in d:
+            d[k] = tuple(d[k])
+    return Config(**d)
+
+
+def cli(main: Callable) -> Callable:
+    """Wrap an absl main so that bad input ends in a one-line error and exit code 2."""
+
+    def wrapped(argv):
+        if len(argv) > 1 and main.__name__ != "report_main":
+            print(f"error: unexpected arguments {argv[1:]}; use --flag=value", file=sys.stderr)
+            sys.exit(2)
+        try:
+            return main(argv)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapped

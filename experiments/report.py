@@ -1,0 +1,190 @@
+"""Tables and plots from finished runs, without training.
+
+    python -m experiments.report runs/sweep
+
+Writes results.csv (one row per run and seed), results.md (methods x datasets, cells
+ACC / NMI / ARI as mean ± std) and PNG figures: metrics against gamma, against embedding
+size, and a t-SNE of the learned embedding coloured by true and predicted labels.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pathlib
+from collections import defaultdict
+from typing import Callable, Optional
+
+import numpy as np
+from absl import app
+
+from dssec_jax import checkpoint
+
+METHOD_ORDER = ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"]
+METRICS = ("acc", "nmi", "ari")
+
+
+def collect(workdir: pathlib.Path) -> list[dict]:
+    """One dict per finished run directory under <workdir>/runs (or workdir itself)."""
+    root = workdir / "runs" if (workdir / "runs").is_dir() else workdir
+    out = []
+    for f in sorted(root.glob("*/results.json")):
+        r = json.loads(f.read_text())
+        r["dir"] = f.parent
+        out.append(r)
+    if not out:
+        raise ValueError(f"no finished runs (results.json) under {root}; run experiments.sweep first")
+    return out
+
+
+def _order(method: str) -> int:
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+
+
+def write_csv(runs: list[dict], path: pathlib.Path) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["dataset", "method", "gamma", "embed_dim", "seed", "acc", "nmi", "ari",
+                "kmeans_acc", "n_iter", "stop_reason", "wall_seconds", "run_dir"])
+    for r in runs:
+        c = r["config"]
+        for s in r["per_seed"]:
+            w.writerow([r["dataset"], r["method"], c["gamma"], c["embed_dim"], s["seed"],
+                        *(s.get(k) for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter",
+                                             "stop_reason", "wall_seconds")), r["dir"].name])
+    checkpoint.atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def _cell(summary: dict) -> str:
+    if "acc" not in summary:
+        return "-"
+    return " / ".join(f"{summary[k]['mean']:.3f} ± {summary[k]['std']:.3f}" for k in METRICS)
+
+
+def main_table(runs: list[dict], gamma: float = 0.1, embed_dim: int = 10) -> dict:
+    """{(method, dataset): run} at the table's gamma and embed_dim (nearest available)."""
+    best = {}
+    for r in runs:
+        c = r["config"]
+        key = (r["method"], r["dataset"])
+        score = (abs(c["gamma"] - gamma) if r["method"] in ("idec", "dssec") else 0,
+                 abs(c["embed_dim"] - embed_dim))
+        if key not in best or score < best[key][0]:
+            best[key] = (score, r)
+    return {k: v[1] for k, v in best.items()}
+
+
+def write_markdown(runs: list[dict], path: pathlib.Path) -> None:
+    table = main_table(runs)
+    datasets = sorted({r["dataset"] for r in runs})
+    methods = sorted({r["method"] for r in runs}, key=_order)
+    lines = ["Cells: ACC / NMI / ARI, mean ± std over seeds, final iterate.", "",
+             "| method | " + " | ".join(datasets) + " |",
+             "|---|" + "---|" * len(datasets)]
+    for m in methods:
+        cells = [_cell(table[(m, d)]["summary"]) if (m, d) in table else "-" for d in datasets]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "Settings per cell (gamma, embed_dim, seeds, pretrain epochs, max_iter):", ""]
+    for (m, d), r in sorted(table.items(), key=lambda kv: (kv[0][1], _order(kv[0][0]))):
+        c = r["config"]
+        lines.append(f"- {d} / {m}: gamma {c['gamma']}, embed_dim {c['embed_dim']}, "
+                     f"seeds {len(r['per_seed'])}, pretrain_epochs {c['pretrain_epochs']}, "
+                     f"max_iter {c['max_iter']}")
+    checkpoint.atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+
+
+def _save_fig(fig, path: pathlib.Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    checkpoint.atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None) -> bool:
+    """ACC/NMI/ARI (mean ± std) against a config field, one line per (dataset, method)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    series = defaultdict(list)
+    for r in runs:
+        if methods and r["method"] not in methods:
+            continue
+        if "acc" in r["summary"]:
+            series[(r["dataset"], r["method"])].append((r["config"][field], r["summary"]))
+    series = {k: sorted(v, key=lambda t: t[0]) for k, v in series.items() if len(v) > 1}
+    if not series:
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, m in zip(axes, METRICS):
+        for (d, meth), pts in sorted(series.items()):
+            xs = [p[0] for p in pts]
+            ax.errorbar(xs, [p[1][m]["mean"] for p in pts], yerr=[p[1][m]["std"] for p in pts],
+                        marker="o", capsize=3, label=f"{d} {meth}")
+        ax.set_xlabel(field)
+        ax.set_ylabel(m.upper())
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Clustering quality against {field} (mean ± std over seeds)")
+    _save_fig(fig, path)
+    plt.close(fig)
+    return True
+
+
+def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int = 0) -> bool:
+    """2-D t-SNE of the first seed's embedding, coloured by true and by predicted labels."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+    files = sorted(run["dir"].glob("seed_*/outputs.npz"))
+    if not files:
+        return False
+    with np.load(files[0]) as f:
+        z, pred, y = f["embedding"], f["labels"], f["y"]
+    idx = np.random.default_rng(seed).permutation(len(z))[:max_points]
+    e2 = TSNE(n_components=2, random_state=seed, init="pca").fit_transform(z[idx])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    panels = [("predicted clusters", pred[idx])]
+    if len(y):
+        panels.insert(0, ("true labels", y[idx]))
+    for ax, (title, c) in zip(axes, panels):
+        ax.scatter(e2[:, 0], e2[:, 1], c=c, cmap="tab20", s=4)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"t-SNE of the {run['method']} embedding on {run['dataset']}")
+    _save_fig(fig, path)
+    plt.close(fig)
+    return True
+
+
+def write_report(workdir: pathlib.Path, tsne: bool = True,
+                 log: Optional[Callable[[str], None]] = None) -> list[pathlib.Path]:
+    """Write results.csv, results.md and the figures into ``workdir``; returns the paths."""
+    workdir = pathlib.Path(workdir)
+    runs = collect(workdir)
+    written = [workdir / "results.csv", workdir / "results.md"]
+    write_csv(runs, written[0])
+    write_markdown(runs, written[1])
+    if plot_against(runs, "gamma", workdir / "gamma.png", methods=("idec", "dssec")):
+        written.append(workdir / "gamma.png")
+    if plot_against(runs, "embed_dim", workdir / "embed_dim.png"):
+        written.append(workdir / "embed_dim.png")
+    if tsne:
+        table = main_table(runs)
+        for (m, d), r in table.items():
+            if m == "dssec" and plot_tsne(r, workdir / f"tsne_{d}.png"):
+                written.append(workdir / f"tsne_{d}.png")
+    if log:
+        log("wrote " + ", ".join(str(p) for p in written))
+    return written
+
+
+def report_main(argv):
+    if len(argv) != 2:
+        raise ValueError("usage: python -m experiments.report DIR")
+    write_report(pathlib.Path(argv[1]), log=print)
+
+
+if __name__ == "__main__":
+    from .common import cli
+    app.run(cli(report_main))

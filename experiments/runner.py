@@ -1,0 +1,122 @@
+"""Run one configuration over several seeds in a resumable run directory.
+
+Layout of a run directory::
+
+    config.json            the Config, dataset and seeds
+    results.json           per seed ACC/NMI/ARI, iterations, stop reason, seconds; mean and std
+    seed_<k>/result.json   written when seed k is finished (finished seeds are skipped)
+    seed_<k>/outputs.npz   embedding z, predicted labels, K-means labels, true labels
+    seed_<k>/history.json  per-refresh and per-epoch history
+    seed_<k>/cluster.ckpt  clustering-phase checkpoint (resumes an interrupted run)
+
+Pretrained autoencoders live in a shared cache folder, keyed by
+``Config.pretrain_hash`` so that every method and gamma with equal pretraining
+settings reuses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import platform
+import time
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from dssec_jax import checkpoint, metrics, pipeline
+from dssec_jax.data import Dataset
+from dssec_jax.methods import Config
+
+STOP_ENV = "DSSEC_STOP_AFTER"  # test hook: exit right after this checkpoint name is written
+
+
+class HookedStore(checkpoint.FileStore):
+    """FileStore that exits the process after writing the checkpoint named in $DSSEC_STOP_AFTER
+    (used by the resume tests to simulate a kill at a known point)."""
+
+    def put(self, name, state, meta):
+        super().put(name, state, meta)
+        if os.environ.get(STOP_ENV) == name:
+            os._exit(17)
+
+
+def dataset_id(ds: Dataset) -> str:
+    """Name plus a digest of the data, so caches never mix different arrays."""
+    h = hashlib.sha256(np.ascontiguousarray(ds.x).tobytes())
+    if ds.y is not None:
+        h.update(ds.y.tobytes())
+    return f"{ds.name}-{ds.x.shape[0]}x{ds.x.shape[1]}-{h.hexdigest()[:12]}"
+
+
+def versions() -> dict:
+    import flax
+    import jax
+    import optax
+    import sklearn
+    return {"python": platform.python_version(), "jax": jax.__version__, "flax": flax.__version__,
+            "optax": optax.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "device": str(jax.devices()[0]), "platform": platform.platform()}
+
+
+def summarize(per_seed: Sequence[dict]) -> dict:
+    """Mean and (population) std over seeds of each metric."""
+    out = {}
+    for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter"):
+        vals = [r[k] for r in per_seed if r.get(k) is not None]
+        if vals:
+            out[k] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "n": len(vals)}
+    return out
+
+
+def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathLike,
+               cache_dir: os.PathLike, log: Optional[Callable[[str], None]] = None,
+               checkpoint_interval_s: float = 30.0) -> dict:
+    """Run ``cfg`` on ``ds`` for each seed, skipping finished seeds; returns results.json's dict."""
+    run_dir = pathlib.Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
+    cfg_path = run_dir / "config.json"
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text())
+        if {k: old.get(k) for k in meta} != meta:
+            raise ValueError(f"{run_dir} holds a run with other settings; choose another --workdir "
+                             "or delete that folder")
+    checkpoint.atomic_write_json(cfg_path, {**meta, "seeds": list(seeds)})
+    per_seed = []
+    for seed in seeds:
+        sdir = run_dir / f"seed_{seed}"
+        done = sdir / "result.json"
+        if done.exists():
+            per_seed.append(json.loads(done.read_text()))
+            if log:
+                log(f"seed {seed}: already finished, skipped")
+            continue
+        store = HookedStore(sdir, cache_dir, cfg.pretrain_hash(meta["dataset_id"], seed),
+                            checkpoint_interval_s)
+        t = time.time()
+        res = pipeline.fit(ds.x, cfg, seed, ds.y, store=store, log=log)
+        rec = {"seed": seed, "n_iter": res.n_iter, "stop_reason": res.stop_reason,
+               "seconds": {k: round(v, 2) for k, v in res.seconds.items()},
+               "wall_seconds": round(time.time() - t, 2),
+               "cluster_sizes": np.bincount(res.labels, minlength=cfg.n_clusters).tolist()}
+        rec["n_empty_clusters"] = int(sum(c == 0 for c in rec["cluster_sizes"]))
+        if ds.y is not None:
+            rec.update(metrics.evaluate(ds.y, res.labels))
+            rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
+        checkpoint.atomic_save_npz(sdir / "outputs.npz", embedding=res.embedding, labels=res.labels,
+                                   kmeans_labels=res.kmeans_labels,
+                                   y=ds.y if ds.y is not None else np.zeros(0, np.int32))
+        checkpoint.atomic_write_json(sdir / "history.json", {"cluster": res.history,
+                                                             "pretrain": res.pretrain_history})
+        checkpoint.atomic_write_json(done, rec)
+        store.drop("cluster")
+        per_seed.append(rec)
+        if log:
+            log(f"seed {seed} done: " + json.dumps({k: rec.get(k) for k in
+                                                    ("acc", "nmi", "ari", "n_iter", "stop_reason")}))
+    results = {"dataset": ds.name, "method": cfg.method, "config": cfg.to_dict(),
+               "per_seed": per_seed, "summary": summarize(per_seed), "versions": versions()}
+    checkpoint.atomic_write_json(run_dir / "results.json", results)
+    return results

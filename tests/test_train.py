@@ -1,0 +1,105 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from dssec_jax import losses, pipeline, sae, train
+from dssec_jax.methods import Config
+
+
+def test_batch_indices_cover_each_sample_once_per_epoch():
+    idx = np.asarray(train.batch_indices(jax.random.PRNGKey(0), 10, 3, 4))
+    assert idx.shape == (3, 4)
+    assert sorted(idx.ravel()[:10].tolist()) == list(range(10))
+
+
+def test_chunked_map_matches_direct():
+    x = jnp.arange(70.0).reshape(35, 2)
+    out = train.chunked_map(lambda b: b * 2 + 1, x, chunk=8)
+    np.testing.assert_allclose(out, x * 2 + 1)
+
+
+def test_scan_steps_equal_python_loop():
+    """The scanned, compiled steps equal plain optax steps one by one."""
+    key = jax.random.PRNGKey(0)
+    params = sae.init_params(key, (6, 8, 3))
+    x = jax.random.uniform(jax.random.PRNGKey(1), (20, 6))
+    idx = train.batch_indices(jax.random.PRNGKey(2), 20, 5, 4)
+    hp = train.hyper(beta=0.5, rho=0.1)
+    opt = optax.adam(1e-2)
+    ref_p, ref_s = params, opt.init(params)
+    for b in np.asarray(idx):
+        g, _ = jax.grad(train.autoencoder_loss, has_aux=True)(
+            ref_p, x[b], hp, acts=("relu",), sparse_layers=(0,), reduction="mean", compute_dtype=None)
+        u, ref_s = opt.update(g, ref_s, ref_p)
+        ref_p = optax.apply_updates(ref_p, u)
+    fn = train.autoencoder_steps(("relu",), (0,), "mean", None, ("adam", 1e-2, 0.0))
+    p, s, aux = fn(jax.tree.map(jnp.copy, params), opt.init(params), x, idx, hp)
+    assert aux["loss"].shape == (5,)
+    for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(ref_p)):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+
+
+def test_refresh_matches_losses():
+    key = jax.random.PRNGKey(0)
+    ae = sae.init_params(key, (5, 7, 2))
+    x = jax.random.normal(key, (50, 5))
+    centers = jax.random.normal(jax.random.PRNGKey(3), (4, 2))
+    q, p, labels = train.refresh_fn(("relu",), None, 16)({"ae": ae, "centers": centers}, x, 1.0)
+    q_ref = losses.soft_assignment(sae.encode(ae, x, ("relu",)), centers)
+    np.testing.assert_allclose(q, q_ref, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(p, losses.target_distribution(q_ref), rtol=1e-4, atol=1e-7)
+    np.testing.assert_array_equal(labels, np.argmax(q_ref, 1))
+
+
+def test_stacked_pretraining_trains_each_layer_then_finetunes(digits):
+    x = digits[0][:512]
+    cfg = Config(method="dssec", hidden_dims=(32, 32, 64), embed_dim=5, pretrain="stacked",
+                 pretrain_epochs=3, layerwise_epochs=2, batch_size=128)
+    ae, hist = pipeline.pretrain(x, cfg, jax.random.PRNGKey(0))
+    stages = [h["stage"] for h in hist]
+    assert stages == ["layer0"] * 2 + ["layer1"] * 2 + ["layer2"] * 2 + ["layer3"] * 2 + ["finetune"] * 3
+    assert [l["w"].shape for l in ae["encoder"]] == [(64, 32), (32, 32), (32, 64), (64, 5)]
+    # layer 2 is penalised: its one-layer stage reports a sparsity term, layer 0 does not
+    assert hist[4]["sparsity"] > 0 and hist[0]["sparsity"] == 0
+    fin = [h["loss"] for h in hist if h["stage"] == "finetune"]
+    assert np.isfinite(fin).all()
+
+
+def test_pretraining_reduces_reconstruction(digits):
+    x = digits[0][:512]
+    cfg = Config(method="ae_kmeans", hidden_dims=(64, 64, 128), pretrain_epochs=15, batch_size=64)
+    _, hist = pipeline.pretrain(x, cfg, jax.random.PRNGKey(0))
+    assert hist[-1]["reconstruction"] < 0.5 * hist[0]["reconstruction"]
+
+
+def test_clustering_phase_history_and_stopping(digits):
+    x, y = digits[0][:600], digits[1][:600]
+    cfg = Config(method="idec", hidden_dims=(64, 64, 128), pretrain_epochs=5, batch_size=64,
+                 update_interval=10, max_iter=40, tol=0.0)
+    res = pipeline.fit(x, cfg, 0, y)
+    assert res.stop_reason == "max_iter" and res.n_iter == 40
+    its = [h["iteration"] for h in res.history]
+    assert its == [0, 10, 20, 30, 40]
+    for h in res.history[1:]:
+        assert {"loss", "reconstruction", "clustering", "delta_label", "acc", "nmi", "ari"} <= set(h)
+    cfg2 = Config(**{**cfg.to_dict(), "hidden_dims": (64, 64, 128), "sparse_layers": (2,),
+                     "tol": 1.0, "max_iter": 1000})
+    res2 = pipeline.fit(x, cfg2, 0, y)
+    assert res2.stop_reason == "tol" and res2.n_iter == 10
+
+
+def test_dec_drops_the_decoder(digits):
+    x = digits[0][:300]
+    cfg = Config(method="dec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
+                 update_interval=5, max_iter=10, tol=0.0)
+    res = pipeline.fit(x, cfg, 0)
+    assert all(h["reconstruction"] == 0.0 for h in res.history[1:])
+
+
+def test_nonfinite_loss_stops_with_phase(digits):
+    x = digits[0][:300] * 1e30
+    cfg = Config(method="ae_kmeans", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64)
+    with pytest.raises(pipeline.NonFiniteLossError, match="pretraining at stage finetune epoch 1"):
+        pipeline.fit(x, cfg, 0)
