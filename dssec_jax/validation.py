@@ -30,6 +30,9 @@ def check_data(x, n_clusters: int | None = None, name: str = "X") -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them")
+    if n > 1 and np.all(arr.max(axis=0) == arr.min(axis=0)):
+        raise ValueError(f"every feature of {name} is constant, so there is nothing to cluster; "
+                         "check the data (single constant columns are fine and are kept)")
     if n_clusters is not None and n < n_clusters:
         raise ValueError(f"{name} has {n} samples but n_clusters={n_clusters}; "
                          "pass at least as many samples as clusters or lower n_clusters")

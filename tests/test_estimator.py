@@ -1,0 +1,97 @@
+"""End-to-end tests of the estimator on scikit-learn digits with a reduced budget."""
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from dssec_jax import DSSEC, cluster_acc
+
+BUDGET = dict(pretrain_epochs=30, update_interval=30, max_iter=2000)
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    x, y = digits
+    out = {}
+    for method in ("kmeans", "idec", "dssec"):
+        out[method] = [DSSEC(n_clusters=10, method=method, random_state=s, **BUDGET).fit(x, y)
+                       for s in SEEDS]
+    return out
+
+
+def mean_acc(ests, y):
+    return float(np.mean([cluster_acc(y, e.labels_) for e in ests]))
+
+
+def test_idec_and_dssec_beat_kmeans_on_pixels(fitted, digits):
+    y = digits[1]
+    km = mean_acc(fitted["kmeans"], y)
+    assert 0.7 < km < 0.85
+    assert mean_acc(fitted["idec"], y) > km
+    assert mean_acc(fitted["dssec"], y) > km
+
+
+def test_dssec_improves_on_its_kmeans_init(fitted, digits):
+    y = digits[1]
+    init = np.mean([cluster_acc(y, e.kmeans_labels_) for e in fitted["dssec"]])
+    assert mean_acc(fitted["dssec"], y) > init
+
+
+def test_history_predict_transform(fitted, digits):
+    x, _ = digits
+    est = fitted["dssec"][0]
+    assert est.history_[0]["iteration"] == 0 and "acc" in est.history_[-1]
+    assert est.stop_reason_ in ("tol", "max_iter") and est.n_iter_ > 0
+    assert est.cluster_centers_.shape == (10, 10)
+    z = est.transform(x)
+    assert z.shape == (len(x), 10)
+    np.testing.assert_array_equal(est.predict(x), est.labels_)
+    q = est.soft_assign(x[:5])
+    np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
+    km = fitted["kmeans"][0]
+    np.testing.assert_array_equal(km.predict(x), km.labels_)
+
+
+def test_same_seed_same_labels(fitted, digits):
+    x, y = digits
+    again = DSSEC(n_clusters=10, method="dssec", random_state=0, **BUDGET).fit(x, y)
+    np.testing.assert_array_equal(again.labels_, fitted["dssec"][0].labels_)
+
+
+def test_pca_kmeans_and_ae_kmeans_run(digits):
+    x, y = digits
+    for method in ("pca_kmeans", "sae_kmeans"):
+        est = DSSEC(n_clusters=10, method=method, random_state=0, pretrain_epochs=3,
+                    hidden_dims=(64, 64, 128)).fit(x)
+        assert est.transform(x).shape == (len(x), 10)
+        assert len(np.unique(est.labels_)) == 10
+
+
+def test_get_set_params_and_clone():
+    est = DSSEC(n_clusters=5, gamma=0.3)
+    assert est.get_params()["gamma"] == 0.3
+    est.set_params(gamma=0.5, method="idec")
+    c = clone(est)
+    assert c.get_params()["gamma"] == 0.5 and c.get_params()["method"] == "idec"
+    assert c.config().gamma == 0.5
+
+
+@pytest.mark.parametrize("x, kw, match", [
+    (np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]), {}, "NaN or infinite"),
+    (np.zeros(10), {}, "must be 2-D"),
+    (np.zeros((3, 4)), {"n_clusters": 5}, "3 samples but n_clusters=5"),
+    (np.zeros((20, 4)), {"method": "kmeanz"}, "unknown method 'kmeanz'"),
+    (np.zeros((20, 4)), {"rho": 1.5}, r"rho must lie in \(0, 1\)"),
+    (np.zeros((20, 4)), {"gamma": -1.0}, "gamma must be >= 0"),
+    (np.zeros((20, 4)), {"n_clusters": 1}, "n_clusters must be an integer >= 2"),
+    (np.zeros((20, 4)), {"batch_size": 64}, "batch_size=64 is larger than the dataset"),
+])
+def test_bad_input_raises_clear_value_error(x, kw, match):
+    params = {"n_clusters": 2, "pretrain_epochs": 1, **kw}
+    with pytest.raises(ValueError, match=match):
+        DSSEC(**params).fit_predict(x)
+
+
+def test_predict_before_fit():
+    with pytest.raises(ValueError, match="not fitted"):
+        DSSEC().predict(np.zeros((3, 2)))

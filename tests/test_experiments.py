@@ -1,0 +1,90 @@
+"""The experiment drivers end to end, in subprocesses, on digits with a tiny budget."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+TINY = ["--pretrain_epochs=3", "--max_iter=60", "--update_interval=20", "--n_init=3",
+        "--tol=0"]
+
+
+def run(module, *args, env=None):
+    e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=e,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_run_writes_results_and_skips_finished_seeds(tmp_path):
+    wd = tmp_path / "run"
+    r = run("experiments.run", "--method=dssec", "--seeds=2", f"--workdir={wd}", *TINY)
+    assert r.returncode == 0, r.stderr
+    res = json.loads((wd / "results.json").read_text())
+    assert len(res["per_seed"]) == 2 and res["versions"]["jax"]
+    for s in res["per_seed"]:
+        assert all(0.0 <= s[k] <= 1.0 for k in ("acc", "nmi")) and -1 <= s["ari"] <= 1
+        assert s["stop_reason"] == "max_iter" and set(s["seconds"]) == {"pretrain", "kmeans", "cluster"}
+    assert 0 <= res["summary"]["acc"]["mean"] <= 1
+    out = np.load(wd / "seed_0" / "outputs.npz")
+    assert out["embedding"].shape == (1797, 10) and out["labels"].shape == (1797,)
+    hist = json.loads((wd / "seed_0" / "history.json").read_text())
+    assert len(hist["pretrain"]) == 3 and hist["cluster"][-1]["iteration"] == 60
+    assert "pretrain finetune epoch 1/3" in r.stdout and "eta" in r.stdout
+    again = run("experiments.run", "--method=dssec", "--seeds=2", f"--workdir={wd}", *TINY)
+    assert again.returncode == 0 and again.stdout.count("already finished") == 2
+
+
+@pytest.mark.parametrize("stop_after, marker", [("pretrained", "reusing cached autoencoder"),
+                                                ("cluster", "resuming at iteration 20")])
+def test_interrupted_run_resumes_to_same_labels(tmp_path, stop_after, marker):
+    args = ["--method=dssec", *TINY]
+    ref = run("experiments.run", *args, f"--workdir={tmp_path / 'ref' / 'r'}")
+    assert ref.returncode == 0, ref.stderr
+    wd = tmp_path / "int" / "r"
+    first = run("experiments.run", *args, f"--workdir={wd}", env={"DSSEC_STOP_AFTER": stop_after})
+    assert first.returncode == 17 and not (wd / "results.json").exists()
+    second = run("experiments.run", *args, f"--workdir={wd}")
+    assert second.returncode == 0, second.stderr
+    assert marker in second.stdout and "pretrain finetune epoch" not in second.stdout
+    a = np.load(tmp_path / "ref" / "r" / "seed_0" / "outputs.npz")["labels"]
+    b = np.load(wd / "seed_0" / "outputs.npz")["labels"]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_sweep_and_report(tmp_path):
+    wd = tmp_path / "sweep"
+    r = run("experiments.sweep", "--methods=kmeans,pca_kmeans,ae_kmeans,sae_kmeans,dec,idec,dssec",
+            "--gammas=0.1,0.5", "--embed_dims=5,10", f"--workdir={wd}", "--seeds=1", *TINY,
+            "--batch_size=256")
+    assert r.returncode == 0, r.stderr[-2000:]
+    md = (wd / "results.md").read_text()
+    for m in ("kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"):
+        assert f"| {m} |" in md
+    assert "| method | digits |" in md
+    rows = (wd / "results.csv").read_text().strip().splitlines()
+    # kmeans once, pca/ae/sae/dec per embed_dim (2 each), idec/dssec per gamma and embed_dim (4 each)
+    assert len(rows) == 1 + 1 + 4 * 2 + 2 * 4
+    for png in ("gamma.png", "embed_dim.png", "tsne_digits.png"):
+        assert (wd / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (wd / "results.md").unlink()
+    rep = run("experiments.report", str(wd))
+    assert rep.returncode == 0, rep.stderr
+    assert (wd / "results.md").read_text() == md
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--dataset=cifar"], "unknown dataset 'cifar'"),
+    (["--method=kmeanz"], "unknown method 'kmeanz'"),
+    (["--gamma=-1"], "gamma must be >= 0"),
+    (["--embed_dim=0"], "embed_dim must be >= 1"),
+])
+def test_flag_errors_are_one_line(args, msg):
+    r = run("experiments.run", *args)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and msg in last

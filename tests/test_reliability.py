@@ -1,0 +1,177 @@
+"""Numerical safety, corrupt files, kills at random moments, degenerate data."""
+import os
+import signal
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from conftest import ROOT
+from dssec_jax import checkpoint, losses, pipeline
+from dssec_jax.data import DataError, formats, load_dataset
+from dssec_jax.methods import Config
+
+floats = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float32, (7, 3), elements=floats), hnp.arrays(np.float32, (4, 3), elements=floats),
+       st.floats(0.1, 10.0))
+def test_assignment_target_kl_always_finite(z, mu, alpha):
+    q = np.asarray(losses.soft_assignment(z, mu, alpha))
+    p = np.asarray(losses.target_distribution(q))
+    kl = float(losses.clustering_kl(p, q))
+    assert np.all(np.isfinite(q)) and np.all(np.isfinite(p)) and np.isfinite(kl)
+    np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-4)
+    assert kl >= -1e-5
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(1e-4, 1 - 1e-4), hnp.arrays(np.float32, (9,), elements=st.floats(0, 1, width=32)))
+def test_sparsity_kl_finite_and_nonnegative(rho, rho_hat):
+    v = float(losses.sparsity_kl(rho, rho_hat))
+    assert np.isfinite(v) and v >= -1e-4
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
+    path = tmp_path / "c.ckpt"
+    checkpoint.save(path, {"a": np.arange(3)}, {"step": 1})
+    checkpoint.save(path, {"a": np.arange(3) + 10}, {"step": 2})
+    path.write_bytes(b"\x00garbage")
+    with pytest.warns(UserWarning, match="unreadable"):
+        meta, raw = checkpoint.load(path)
+    assert meta["step"] == 1
+    np.testing.assert_array_equal(checkpoint.restore({"a": np.zeros(3, int)}, raw)["a"], [0, 1, 2])
+    path.with_name("c.ckpt.prev").write_bytes(b"junk")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert checkpoint.load(path) is None
+
+
+def _fuzz(data: bytes, suffix: str, tmp_path_factory):
+    d = tmp_path_factory.mktemp("fuzz")
+    p = d / f"f{suffix}"
+    p.write_bytes(data)
+    try:
+        load_dataset(str(p), n_clusters=2)
+    except DataError:
+        pass
+
+
+@pytest.mark.parametrize("suffix", ["-idx3-ubyte", "-idx3-ubyte.gz", ".h5", ".mat", ".npz"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_loaders_on_random_bytes_only_raise_data_error(suffix, data, tmp_path_factory):
+    _fuzz(data, suffix, tmp_path_factory)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=4, max_size=64))
+def test_idx_parser_on_mutated_headers(tail):
+    for head in (b"\x00\x00\x08\x01", b"\x00\x00\x08\x03", b"\x00\x00\x0d\x02"):
+        try:
+            formats.parse_idx(head + tail)
+        except DataError:
+            pass
+
+
+def _cfg(**kw):
+    base = dict(method="dssec", n_clusters=5, hidden_dims=(32, 32, 64), embed_dim=4,
+                pretrain_epochs=5, batch_size=64, update_interval=10, max_iter=60, n_init=3)
+    return Config(**{**base, **kw})
+
+
+def test_degenerate_data_completes_and_reports_clusters():
+    rng = np.random.default_rng(0)
+    blobs = np.concatenate([rng.normal(c, 0.05, size=(n, 6)) for c, n in ((0, 150), (3, 150), (6, 8))])
+    dup = np.repeat(rng.normal(size=(10, 6)), 20, axis=0)
+    for x in (blobs, dup):  # fewer true clusters than n_clusters, imbalance, duplicated points
+        res = pipeline.fit(x.astype(np.float32), _cfg(), 0)
+        assert len(res.labels) == len(x) and np.all(np.isfinite(res.embedding))
+        h = res.history[-1]
+        assert {"n_empty_clusters", "min_cluster_size", "max_cluster_size"} <= set(h)
+        assert h["min_cluster_size"] + h["max_cluster_size"] <= len(x)
+
+
+def _start(workdir, extra=()):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-u", "-m", "experiments.run", "--method=dssec", f"--workdir={workdir}",
+            "--pretrain_epochs=6", "--max_iter=100", "--update_interval=20", "--n_init=3",
+            "--tol=0", "--checkpoint_interval=0", *extra]
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.parametrize("kill_at", ["pretrain finetune epoch 3/6", "cluster iter 40/100"])
+def test_sigkill_then_rerun_gives_same_labels(tmp_path, kill_at):
+    ref = _start(tmp_path / "ref" / "r")
+    assert ref.wait(timeout=600) == 0
+    wd = tmp_path / "kill" / "r"
+    proc = _start(wd)
+    for line in proc.stdout:
+        if kill_at in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    again = _start(wd)
+    out = again.stdout.read()
+    assert again.wait(timeout=600) == 0, out
+    assert "resuming" in out or "reusing cached" in out
+    a = np.load(tmp_path / "ref" / "r" / "seed_0" / "outputs.npz")["labels"]
+    b = np.load(wd / "seed_0" / "outputs.npz")["labels"]
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("x, kw, match", [
+    (np.zeros((0, 4)), {}, "at least one sample"),
+    (np.zeros((4, 0)), {}, "at least one sample and one feature"),
+    (np.zeros((5, 2, 2)), {}, "must be 2-D"),
+    (np.ones((10, 3)), {}, "every feature of X is constant"),
+    (np.array([["a", "b"], ["c", "d"]]), {}, "pass numeric data"),
+    (np.full((6, 2), np.inf), {}, "NaN or infinite"),
+    (None, {"beta": -0.1}, "beta must be >= 0"),
+    (None, {"rho": 0.0}, r"rho must lie in \(0, 1\)"),
+    (None, {"embed_dim": 0}, "embed_dim must be >= 1"),
+    (None, {"pretrain": "greedy"}, "pretrain must be 'end_to_end' or 'stacked'"),
+    (None, {"sparse_layers": (7,)}, "sparse_layers \\[7\\] out of range"),
+])
+def test_validation_cases(x, kw, match):
+    from dssec_jax import DSSEC
+    if x is None:
+        x = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match=match):
+        DSSEC(n_clusters=2, pretrain_epochs=1, batch_size=4, **kw).fit(x)
+
+
+def test_labels_of_wrong_length():
+    from dssec_jax import DSSEC
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="got 19 labels for 20 samples"):
+        DSSEC(n_clusters=2, method="kmeans").fit(x, np.zeros(19, int))
+
+
+def test_int_float64_and_zero_columns_are_accepted_and_converted():
+    from dssec_jax.validation import check_data
+    xi = np.arange(12).reshape(4, 3)
+    xi[:, 1] = 0  # an all-zero column (like MNIST's border pixels) is kept
+    for x in (xi, xi.astype(np.float64)):
+        out = check_data(x)
+        assert out.dtype == np.float32 and out.shape == (4, 3)
+        np.testing.assert_array_equal(out, xi)
+
+
+def test_nonfinite_loss_keeps_last_good_checkpoint(tmp_path):
+    from dssec_jax.checkpoint import FileStore
+    x = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+    store = FileStore(tmp_path / "run", tmp_path / "cache", "k", min_interval_s=0.0)
+    cfg = _cfg(method="idec", max_iter=40, tol=0.0, cluster_learning_rate=1e12,
+               cluster_optimizer="sgd")
+    with pytest.raises(pipeline.NonFiniteLossError, match="clustering at iterations"):
+        pipeline.fit(x, cfg, 0, store=store)
+    assert checkpoint.load(store.path("pretrained")) is not None
