@@ -22,7 +22,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters=10, method="dssec", gamma=0.1, alpha=1.0, rho=0.05, beta=1.0,
-                 activation="relu", sparse_layers=(2,), sparse_activation="sigmoid",
+                 activation="relu", sparse_layers=(0, 1, 2), sparse_activation="relu",
                  sparsity_reduction="mean", embed_dim=10, hidden_dims=(500, 500, 2000),
                  pretrain="end_to_end", pretrain_epochs=200, layerwise_epochs=None,
                  batch_size=256, learning_rate=1e-3, cluster_optimizer="adam",

@@ -54,8 +54,8 @@ class Config:
     rho: float = 0.05
     beta: float = 1.0
     activation: str = "relu"
-    sparse_layers: tuple = (2,)
-    sparse_activation: str = "sigmoid"
+    sparse_layers: tuple = (0, 1, 2)
+    sparse_activation: str = "relu"
     sparsity_reduction: str = "mean"
     embed_dim: int = 10
     hidden_dims: tuple = (500, 500, 2000)

@@ -5,7 +5,7 @@ from sklearn.base import clone
 
 from dssec_jax import DSSEC, cluster_acc
 
-BUDGET = dict(pretrain_epochs=30, update_interval=30, max_iter=2000)
+BUDGET = dict(pretrain_epochs=100, update_interval=30, max_iter=2000)
 SEEDS = (0, 1, 2)
 
 
@@ -95,3 +95,12 @@ def test_bad_input_raises_clear_value_error(x, kw, match):
 def test_predict_before_fit():
     with pytest.raises(ValueError, match="not fitted"):
         DSSEC().predict(np.zeros((3, 2)))
+
+
+def test_estimator_defaults_equal_config_defaults():
+    import dataclasses
+    from dssec_jax.methods import Config
+    est = DSSEC().get_params()
+    for f in dataclasses.fields(Config):
+        assert tuple(est[f.name]) == f.default if isinstance(f.default, tuple) \
+            else est[f.name] == f.default, f.name

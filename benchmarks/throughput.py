@@ -1,0 +1,218 @@
+"""Throughput of the compiled training against the matmul bound (and optionally PyTorch).
+
+    python -m benchmarks.throughput [--n=70000] [--dim=784] [--compare_torch] [--precision=bf16]
+
+Measures in one process: (a) GFLOP/s of jnp.dot on the layer shapes (float32, bfloat16);
+(b) pretraining samples/s (relu / sigmoid, with / without sparsity); (c) clustering-phase
+samples/s amortised over a refresh every --update_interval iterations; (d) seconds of one
+full-dataset Q/P refresh; (e) projected wall time of a paper-scale MNIST run (200 epochs +
+20,000 iterations). Writes a table to stdout and JSON to --out.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+from dssec_jax import sae, train
+from dssec_jax.checkpoint import atomic_write_json
+
+flags.DEFINE_integer("n", 70000, "dataset size (MNIST: 70,000)")
+flags.DEFINE_integer("dim", 784, "input dimension (MNIST: 784)")
+flags.DEFINE_integer("batch_size", 256, "minibatch size")
+flags.DEFINE_integer("steps", 60, "train steps per timed call")
+flags.DEFINE_integer("repeats", 3, "timed repeats (median reported)")
+flags.DEFINE_integer("update_interval", 140, "clustering iterations between refreshes")
+flags.DEFINE_enum("precision", "float32", ["float32", "bf16"], "matmul precision of the model")
+flags.DEFINE_boolean("compare_torch", False, "time a plain PyTorch loop of the same network, "
+                     "interleaved with ours (pip install torch==2.13.0)")
+flags.DEFINE_string("out", "benchmarks/results/throughput.json", "JSON output path")
+FLAGS = flags.FLAGS
+
+HIDDEN = (500, 500, 2000)
+EMBED = 10
+
+
+def dims():
+    return (FLAGS.dim, *HIDDEN, EMBED)
+
+
+def layer_pairs():
+    d = dims()
+    enc = list(zip(d[:-1], d[1:]))
+    return enc + [(b, a) for a, b in reversed(enc)]
+
+
+def flops_per_sample(kind: str) -> float:
+    """Forward 2*sum(d_in*d_out); a train step 3x that, less the unneeded input gradient."""
+    fwd = 2.0 * sum(a * b for a, b in layer_pairs())
+    if kind == "forward":
+        return fwd
+    if kind == "encoder":
+        return fwd / 2
+    return 3 * fwd - 2.0 * dims()[0] * dims()[1]
+
+
+def median_time(fn, repeats):
+    fn()  # compile / warm up
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+def matmul_gflops(dtype) -> float:
+    B = FLAGS.batch_size
+    key = jax.random.PRNGKey(0)
+    mats = [(jax.random.normal(key, (B, a), dtype), jax.random.normal(key, (a, b), dtype))
+            for a, b in layer_pairs()]
+    f = jax.jit(lambda ms: [jnp.dot(x, w, preferred_element_type=jnp.float32) for x, w in ms])
+    reps = 50
+
+    def run():
+        for _ in range(reps):
+            out = f(mats)
+        jax.block_until_ready(out)
+
+    t = median_time(run, FLAGS.repeats)
+    flops = reps * sum(2.0 * B * a * b for a, b in layer_pairs())
+    return flops / t / 1e9
+
+
+def pretrain_rate(acts, sparse_layers, x, cd) -> float:
+    fn = train.autoencoder_steps(acts, sparse_layers, "mean", cd, ("adam", 1e-3, 0.0))
+    params = sae.init_params(jax.random.PRNGKey(0), dims())
+    state = [params, train.make_optimizer("adam", 1e-3).init(params)]
+    idx = train.batch_indices(jax.random.PRNGKey(1), x.shape[0], FLAGS.steps, FLAGS.batch_size)
+    hp = train.hyper(beta=1.0, rho=0.05)
+
+    def run():
+        state[0], state[1], aux = fn(state[0], state[1], x, idx, hp)
+        jax.block_until_ready(aux)
+
+    return FLAGS.steps * FLAGS.batch_size / median_time(run, FLAGS.repeats)
+
+
+def cluster_rates(x, cd) -> tuple[float, float]:
+    """(samples/s of the clustering steps alone, seconds per full refresh)."""
+    acts = ("relu",) * 3
+    fn = train.clustering_steps(acts, (0, 1, 2), "mean", True, cd, ("adam", 1e-3, 0.0))
+    ae = sae.init_params(jax.random.PRNGKey(0), dims())
+    params = {"ae": ae, "centers": jax.random.normal(jax.random.PRNGKey(2), (10, EMBED))}
+    state = [params, train.make_optimizer("adam", 1e-3).init(params)]
+    refresh = train.refresh_fn(acts, cd)
+    hp = train.hyper(gamma=0.1, beta=1.0, rho=0.05)
+    p = jnp.full((x.shape[0], 10), 0.1)
+    idx = train.batch_indices(jax.random.PRNGKey(1), x.shape[0], FLAGS.steps, FLAGS.batch_size)
+
+    def steps():
+        state[0], state[1], aux = fn(state[0], state[1], (x, p), idx, hp)
+        jax.block_until_ready(aux)
+
+    def ref():
+        jax.block_until_ready(refresh(state[0], x, 1.0))
+
+    return FLAGS.steps * FLAGS.batch_size / median_time(steps, FLAGS.repeats), median_time(ref, FLAGS.repeats)
+
+
+def torch_rates(x_np) -> dict:
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    d = dims()
+    enc, dec = [], []
+    for i, (a, b) in enumerate(zip(d[:-1], d[1:])):
+        enc += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(d) - 2 else [])
+    rd = d[::-1]
+    for i, (a, b) in enumerate(zip(rd[:-1], rd[1:])):
+        dec += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(rd) - 2 else [])
+    enc, dec = nn.Sequential(*enc), nn.Sequential(*dec)
+    model = nn.Sequential(enc, dec)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    x = torch.from_numpy(x_np)
+    B = FLAGS.batch_size
+
+    def run():
+        perm = torch.randperm(len(x))
+        for s in range(FLAGS.steps):
+            xb = x[perm[s * B:(s + 1) * B]]
+            loss = ((model(xb) - xb) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def ref():
+        with torch.no_grad():
+            for i in range(0, len(x), 4096):
+                enc(x[i:i + 4096])
+
+    return {"pretrain_samples_per_s": FLAGS.steps * B / median_time(run, FLAGS.repeats),
+            "encoder_pass_s": median_time(ref, FLAGS.repeats),
+            "threads": torch.get_num_threads(), "version": torch.__version__}
+
+
+def main(argv):
+    cd = train.dtype_of(FLAGS.precision)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (FLAGS.n, FLAGS.dim))
+    res = {"device": str(jax.devices()[0]), "jax": jax.__version__, "platform": platform.platform(),
+           "precision": FLAGS.precision, "n": FLAGS.n, "dim": FLAGS.dim,
+           "batch_size": FLAGS.batch_size,
+           "mflop_per_sample": {k: flops_per_sample(k) / 1e6 for k in ("train", "forward", "encoder")}}
+    res["matmul_gflops"] = {"float32": matmul_gflops(jnp.float32), "bf16": matmul_gflops(jnp.bfloat16)}
+    ref = res["matmul_gflops"]["bf16" if cd is not None else "float32"]
+    tf = flops_per_sample("train")
+    rows = []
+    for name, acts, sl in (("relu", ("relu",) * 3, ()), ("relu+sparsity", ("relu",) * 3, (0, 1, 2)),
+                           ("sigmoid", ("sigmoid",) * 3, ()),
+                           ("sigmoid+sparsity", ("sigmoid",) * 3, (0, 1, 2))):
+        r = pretrain_rate(acts, sl, x, cd)
+        rows.append({"what": f"pretrain {name}", "samples_per_s": r, "gflops": r * tf / 1e9})
+    step_rate, refresh_s = cluster_rates(x, cd)
+    T, B = FLAGS.update_interval, FLAGS.batch_size
+    amort = T * B / (T * B / step_rate + refresh_s)
+    rows.append({"what": f"clustering (refresh every {T})", "samples_per_s": amort,
+                 "gflops": amort * tf / 1e9})
+    for r in rows:
+        r["fraction_of_matmul"] = r["gflops"] / ref
+    res["rows"] = rows
+    res["refresh_seconds"] = refresh_s
+    res["refresh_gflops"] = FLAGS.n * flops_per_sample("encoder") / refresh_s / 1e9
+    pre = rows[1]["samples_per_s"]
+    steps_epoch = -(-FLAGS.n // B)
+    res["paper_scale_mnist_minutes"] = (200 * steps_epoch * B / pre
+                                        + 20000 * B / step_rate + (20000 / T) * refresh_s) / 60
+    if FLAGS.compare_torch:
+        xs = np.asarray(x)
+        pairs = []
+        for _ in range(2):  # interleaved pairs
+            ours = pretrain_rate(("relu",) * 3, (), x, cd)
+            theirs = torch_rates(xs)
+            pairs.append({"ours": ours, "torch": theirs["pretrain_samples_per_s"],
+                          "ratio": ours / theirs["pretrain_samples_per_s"],
+                          "torch_encoder_pass_s": theirs["encoder_pass_s"],
+                          "torch_threads": theirs["threads"], "torch_version": theirs["version"]})
+        res["torch_pairs"] = pairs
+    print(f"device {res['device']}, precision {FLAGS.precision}, n {FLAGS.n}, d {FLAGS.dim}, "
+          f"batch {B}; train step {tf / 1e6:.2f} MFLOP/sample")
+    print(f"jnp.dot on layer shapes: float32 {res['matmul_gflops']['float32']:.1f} GFLOP/s, "
+          f"bf16 {res['matmul_gflops']['bf16']:.1f} GFLOP/s")
+    print(f"{'what':36s} {'samples/s':>10s} {'GFLOP/s':>8s} {'of dot':>7s}")
+    for r in rows:
+        print(f"{r['what']:36s} {r['samples_per_s']:10.0f} {r['gflops']:8.1f} "
+              f"{r['fraction_of_matmul']:7.0%}")
+    print(f"full-dataset Q/P refresh: {refresh_s:.2f} s ({res['refresh_gflops']:.1f} GFLOP/s)")
+    print(f"projected paper-scale MNIST run: {res['paper_scale_mnist_minutes']:.1f} min")
+    for p in res.get("torch_pairs", []):
+        print(f"pair: ours {p['ours']:.0f} vs torch {p['torch']:.0f} samples/s -> {p['ratio']:.2f}x")
+    atomic_write_json(FLAGS.out, res)
+
+
+if __name__ == "__main__":
+    app.run(main)
