@@ -5,7 +5,7 @@ from sklearn.base import clone
 
 from dssec_jax import DSSEC, cluster_acc
 
-BUDGET = dict(pretrain_epochs=100, update_interval=30, max_iter=2000)
+BUDGET = dict(pretrain_epochs=50, update_interval=30, max_iter=2000)
 SEEDS = (0, 1, 2)
 
 
