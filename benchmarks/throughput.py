@@ -10,7 +10,6 @@ full-dataset Q/P refresh; (e) projected wall time of a paper-scale MNIST run (20
 """
 from __future__ import annotations
 
-import json
 import platform
 import time
 

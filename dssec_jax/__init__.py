@@ -22,3 +22,27 @@ from .sae import forward
 from .sae import init_params
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "DSSEC",
+    "clustering_kl",
+    "dssec_loss",
+    "reconstruction_loss",
+    "soft_assignment",
+    "sparsity_kl",
+    "sparsity_penalty",
+    "target_distribution",
+    "METHODS",
+    "Config",
+    "get_method",
+    "ari",
+    "cluster_acc",
+    "evaluate",
+    "nmi",
+    "FitResult",
+    "fit",
+    "decode",
+    "encode",
+    "forward",
+    "init_params",
+]

@@ -76,15 +76,18 @@ def test_get_set_params_and_clone():
     assert c.config().gamma == 0.5
 
 
+RNG = np.random.default_rng(0)
+
+
 @pytest.mark.parametrize("x, kw, match", [
     (np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]), {}, "NaN or infinite"),
-    (np.zeros(10), {}, "must be 2-D"),
-    (np.zeros((3, 4)), {"n_clusters": 5}, "3 samples but n_clusters=5"),
-    (np.zeros((20, 4)), {"method": "kmeanz"}, "unknown method 'kmeanz'"),
-    (np.zeros((20, 4)), {"rho": 1.5}, r"rho must lie in \(0, 1\)"),
-    (np.zeros((20, 4)), {"gamma": -1.0}, "gamma must be >= 0"),
-    (np.zeros((20, 4)), {"n_clusters": 1}, "n_clusters must be an integer >= 2"),
-    (np.zeros((20, 4)), {"batch_size": 64}, "batch_size=64 is larger than the dataset"),
+    (RNG.normal(size=10), {}, "must be 2-D"),
+    (RNG.normal(size=(3, 4)), {"n_clusters": 5}, "3 samples but n_clusters=5"),
+    (RNG.normal(size=(20, 4)), {"method": "kmeanz"}, "unknown method 'kmeanz'"),
+    (RNG.normal(size=(20, 4)), {"rho": 1.5}, r"rho must lie in \(0, 1\)"),
+    (RNG.normal(size=(20, 4)), {"gamma": -1.0}, "gamma must be >= 0"),
+    (RNG.normal(size=(20, 4)), {"n_clusters": 1}, "n_clusters must be an integer >= 2"),
+    (RNG.normal(size=(20, 4)), {"batch_size": 64}, "batch_size=64 is larger than the dataset"),
 ])
 def test_bad_input_raises_clear_value_error(x, kw, match):
     params = {"n_clusters": 2, "pretrain_epochs": 1, **kw}

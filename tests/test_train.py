@@ -56,6 +56,7 @@ def test_refresh_matches_losses():
 def test_stacked_pretraining_trains_each_layer_then_finetunes(digits):
     x = digits[0][:512]
     cfg = Config(method="dssec", hidden_dims=(32, 32, 64), embed_dim=5, pretrain="stacked",
+                 sparse_layers=(2,),
                  pretrain_epochs=3, layerwise_epochs=2, batch_size=128)
     ae, hist = pipeline.pretrain(x, cfg, jax.random.PRNGKey(0))
     stages = [h["stage"] for h in hist]

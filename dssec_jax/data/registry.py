@@ -92,7 +92,7 @@ def _fix(name: str) -> str:
     common = (f"put the files in <dir>/{name}/ and pass data_dir=<dir> (--data_dir) or set "
               "DSSEC_DATA_DIR")
     if name in ("mnist", "fashion_mnist", "usps"):
-        return common + f", or download them with download=True (--download)"
+        return common + ", or download them with download=True (--download)"
     return common + " (COIL20_32x32.mat is Deng Cai's file; see the README's Datasets section)"
 
 

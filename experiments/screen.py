@@ -1,0 +1,51 @@
+"""Quick design screens: one JSON list of Config overrides, several seeds, one line per run.
+
+    python -m experiments.screen --dataset=digits --seed_list=0,1,2 \
+        --grid='[{"method": "idec"}, {"method": "dssec", "beta": 0.3}]' \
+        --base='{"pretrain_epochs": 100, "update_interval": 30, "max_iter": 2000}'
+
+Prints JSON lines (overrides, seed, K-means-init ACC, final ACC/NMI/ARI, iterations, seconds)
+and a mean ± std summary per grid point. Used for the tables in BUILD_NOTES.md.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+from absl import app, flags
+
+from dssec_jax import evaluate, fit
+from dssec_jax.methods import Config
+
+from . import common
+
+flags.DEFINE_string("dataset", "digits", "dataset name or path")
+flags.DEFINE_list("seed_list", ["0", "1", "2"], "seeds")
+flags.DEFINE_string("grid", '[{"method": "dssec"}]', "JSON list of Config overrides")
+flags.DEFINE_string("base", "{}", "JSON Config overrides shared by all grid points")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    ds = common.load(FLAGS.dataset)
+    base = {"n_clusters": ds.n_clusters, **json.loads(FLAGS.base)}
+    for kw in json.loads(FLAGS.grid):
+        rows = []
+        for seed in (int(s) for s in FLAGS.seed_list):
+            t = time.time()
+            d = {**base, **kw}
+            d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+            res = fit(ds.x, Config(**d), seed, ds.y)
+            row = {"kw": kw, "seed": seed, "km": evaluate(ds.y, res.kmeans_labels)["acc"],
+                   **evaluate(ds.y, res.labels), "iters": res.n_iter,
+                   "s": round(time.time() - t, 1)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        stats = {k: f"{np.mean([r[k] for r in rows]):.3f} ± {np.std([r[k] for r in rows]):.3f}"
+                 for k in ("km", "acc", "nmi", "ari")}
+        print("SUMMARY " + json.dumps({"kw": kw, **stats}), flush=True)
+
+
+if __name__ == "__main__":
+    app.run(common.cli(main))
