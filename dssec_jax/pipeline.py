@@ -66,14 +66,14 @@ def pretrain_stages(cfg: Config) -> list[tuple[str, int]]:
     return stages + [("finetune", cfg.pretrain_epochs)]
 
 
-def _stage_params(ae: dict, stage: str) -> dict:
+def stage_params(ae: dict, stage: str) -> dict:
     if stage == "finetune":
         return ae
     i = int(stage[5:])
     return {"encoder": [ae["encoder"][i]], "decoder": [ae["decoder"][-1 - i]]}
 
 
-def _merge_stage(ae: dict, stage: str, params: dict) -> dict:
+def merge_stage(ae: dict, stage: str, params: dict) -> dict:
     if stage == "finetune":
         return params
     i = int(stage[5:])
@@ -82,25 +82,33 @@ def _merge_stage(ae: dict, stage: str, params: dict) -> dict:
     return {"encoder": enc, "decoder": dec}
 
 
-def _stage_fn(cfg: Config, stage: str):
+def stage_fn(cfg: Config, stage: str, batched: bool = False):
+    """Compiled steps of a pretraining stage (batched: vmapped over runs; the data of
+    the first layer and of fine-tuning is shared, deeper layers' codes are per run)."""
     acts = cfg.hidden_acts()
     cd = train.dtype_of(cfg.precision)
     opt = ("adam", cfg.learning_rate, 0.0)
+    shared = stage in ("finetune", "layer0")
+    axes = (None if shared else 0) if batched else train.UNBATCHED
     if stage == "finetune":
-        return train.autoencoder_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction, cd, opt)
+        return train.autoencoder_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction, cd,
+                                       opt, axes)
     i = int(stage[5:])
     layer_acts = acts + ("linear",)
     out_act = "linear" if i == 0 else layer_acts[i - 1]
     return train.layer_steps(layer_acts[i], out_act, i in cfg.penalised_layers(),
-                             cfg.sparsity_reduction, cd, opt)
+                             cfg.sparsity_reduction, cd, opt, axes)
 
 
-def _stage_input(x: jax.Array, ae: dict, cfg: Config, stage: str) -> jax.Array:
+def stage_input(x: jax.Array, ae: dict, cfg: Config, stage: str, batched: bool = False
+                ) -> jax.Array:
+    """Training data of a stage: x, or the codes of the layers below layer i."""
     if stage == "finetune" or stage == "layer0":
         return x
     i = int(stage[5:])
     acts = cfg.hidden_acts()[:i]
-    return train.stack_fn(acts, train.dtype_of(cfg.precision))(ae["encoder"][:i], x)
+    return train.stack_fn(acts, train.dtype_of(cfg.precision), batched=batched)(
+        ae["encoder"][:i], x)
 
 
 def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log = None
@@ -128,7 +136,7 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
         start_stage, start_epoch, history = meta["stage"], meta["epoch"], meta["history"]
         stage_name = stages[start_stage][0]
         fn_opt = train.make_optimizer("adam", cfg.learning_rate)
-        template = {"ae": ae, "opt_state": fn_opt.init(_stage_params(ae, stage_name))}
+        template = {"ae": ae, "opt_state": fn_opt.init(stage_params(ae, stage_name))}
         restored = checkpoint.restore(template, raw)
         ae, opt_state = restored["ae"], restored["opt_state"]
         if log:
@@ -139,11 +147,11 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
     done_before = sum(e for _, e in stages[:start_stage]) + start_epoch
     for si in range(start_stage, len(stages)):
         stage, epochs = stages[si]
-        fn = _stage_fn(cfg, stage)
-        params = _stage_params(ae, stage)
+        fn = stage_fn(cfg, stage)
+        params = stage_params(ae, stage)
         if opt_state is None:
             opt_state = train.make_optimizer("adam", cfg.learning_rate).init(params)
-        xin = _stage_input(xd, ae, cfg, stage)
+        xin = stage_input(xd, ae, cfg, stage)
         skey = jax.random.fold_in(key, si + 1)
         first = start_epoch if si == start_stage else 0
         for epoch in range(first, epochs):
@@ -160,18 +168,18 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
                     f"elapsed {el:.0f}s eta {_eta(el, done - done_before, total_epochs - done_before)}")
             stage_end = epoch + 1 == epochs
             if store is not None and (stage_end or time.time() - last_save >= store.min_interval_s):
-                ae = _merge_stage(ae, stage, params)
+                ae = merge_stage(ae, stage, params)
                 nxt = (si + 1, 0) if stage_end else (si, epoch + 1)
                 if stage_end and si + 1 < len(stages):
                     nxt_opt = train.make_optimizer("adam", cfg.learning_rate).init(
-                        _stage_params(ae, stages[si + 1][0]))
+                        stage_params(ae, stages[si + 1][0]))
                 else:
                     nxt_opt = opt_state
                 if not (stage_end and si + 1 == len(stages)):
                     store.put("pretrain_progress", {"ae": ae, "opt_state": nxt_opt},
                               {"stage": nxt[0], "epoch": nxt[1], "history": history})
                 last_save = time.time()
-        ae = _merge_stage(ae, stage, params)
+        ae = merge_stage(ae, stage, params)
         opt_state = None
     if store is not None:
         store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
@@ -190,7 +198,8 @@ def kmeans(z: np.ndarray, n_clusters: int, n_init: int, seed: int) -> tuple[np.n
 
 # ---------------------------------------------------------------- clustering phase
 
-def _cluster_record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
+def cluster_record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
+    """History entry of one target refresh: label change, cluster sizes, loss parts, metrics."""
     sizes = np.bincount(labels, minlength=n_clusters)
     rec = {"iteration": int(it), "delta_label": float(delta), "seconds": round(seconds, 3),
            "n_empty_clusters": int(np.sum(sizes == 0)), "min_cluster_size": int(sizes.min()),
@@ -237,7 +246,7 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
         q, p, labels = refresh(params, xd, hp["alpha"])
         labels = np.asarray(labels)
         delta = 1.0 if prev is None else float(np.mean(labels != prev))
-        rec = _cluster_record(it, labels, delta, parts, y, cfg.n_clusters, time.time() - t0)
+        rec = cluster_record(it, labels, delta, parts, y, cfg.n_clusters, time.time() - t0)
         history.append(rec)
         if log:
             el = time.time() - t0

@@ -116,32 +116,45 @@ def _optimizer(opt: tuple) -> optax.GradientTransformation:
     return make_optimizer(*opt)
 
 
+UNBATCHED = "unbatched"
+
+
+def _compile(loss: Callable, opt: tuple, data_axes) -> Callable:
+    """jit (with donated state) of the scanned steps; unless ``data_axes`` is UNBATCHED, the
+    steps are vmapped over a leading run axis of params, opt_state, idx and hp, and over the
+    data as ``data_axes`` says (None: shared by all runs)."""
+    run = scan_steps(loss, _optimizer(opt))
+    if data_axes != UNBATCHED:
+        run = jax.vmap(run, in_axes=(0, 0, data_axes, 0, 0))
+    return jax.jit(run, donate_argnums=(0, 1))
+
+
 @functools.lru_cache(maxsize=None)
 def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, compute_dtype,
-                      opt: tuple) -> Callable:
+                      opt: tuple, data_axes=UNBATCHED) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum)."""
     loss = functools.partial(autoencoder_loss, acts=acts, sparse_layers=sparse_layers,
                              reduction=reduction, compute_dtype=compute_dtype)
-    return jax.jit(scan_steps(loss, _optimizer(opt)), donate_argnums=(0, 1))
+    return _compile(loss, opt, data_axes)
 
 
 @functools.lru_cache(maxsize=None)
 def layer_steps(act: str, out_act: str, sparse: bool, reduction: str, compute_dtype,
-                opt: tuple) -> Callable:
+                opt: tuple, data_axes=UNBATCHED) -> Callable:
     """Compiled steps for one layer of greedy layer-wise pretraining."""
     loss = functools.partial(layer_loss, act=act, out_act=out_act, sparse=sparse,
                              reduction=reduction, compute_dtype=compute_dtype)
-    return jax.jit(scan_steps(loss, _optimizer(opt)), donate_argnums=(0, 1))
+    return _compile(loss, opt, data_axes)
 
 
 @functools.lru_cache(maxsize=None)
 def clustering_steps(acts: tuple, sparse_layers: tuple, reduction: str, use_decoder: bool,
-                     compute_dtype, opt: tuple) -> Callable:
+                     compute_dtype, opt: tuple, data_axes=UNBATCHED) -> Callable:
     """Compiled clustering-phase steps on (x, p) between two target refreshes."""
     loss = functools.partial(clustering_loss, acts=acts, sparse_layers=sparse_layers,
                              reduction=reduction, use_decoder=use_decoder,
                              compute_dtype=compute_dtype)
-    return jax.jit(scan_steps(loss, _optimizer(opt)), donate_argnums=(0, 1))
+    return _compile(loss, opt, data_axes)
 
 
 def chunked_map(fn: Callable, x: jax.Array, chunk: int = 4096) -> jax.Array:
@@ -155,25 +168,27 @@ def chunked_map(fn: Callable, x: jax.Array, chunk: int = 4096) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=None)
-def stack_fn(acts: tuple, compute_dtype, chunk: int = 4096) -> Callable:
-    """Compiled ``f(layers, x)``: the given dense layers applied to the whole dataset."""
+def stack_fn(acts: tuple, compute_dtype, chunk: int = 4096, batched: bool = False) -> Callable:
+    """Compiled ``f(layers, x)``: the given dense layers applied to the whole dataset
+    (batched: layers carry a leading run axis, x is shared)."""
 
     def run(layers, x):
         return chunked_map(lambda b: sae.apply_stack(layers, b, acts, compute_dtype)[0], x, chunk)
 
-    return jax.jit(run)
+    return jax.jit(jax.vmap(run, in_axes=(0, None)) if batched else run)
 
 
 @functools.lru_cache(maxsize=None)
-def refresh_fn(acts: tuple, compute_dtype, chunk: int = 4096) -> Callable:
-    """Compiled ``f(params, x, alpha) -> (q, p, labels)`` on the whole dataset."""
+def refresh_fn(acts: tuple, compute_dtype, chunk: int = 4096, batched: bool = False) -> Callable:
+    """Compiled ``f(params, x, alpha) -> (q, p, labels)`` on the whole dataset
+    (batched: params and alpha carry a leading run axis, x is shared)."""
 
     def run(params, x, alpha):
         q = chunked_map(lambda b: losses.soft_assignment(
             sae.encode(params["ae"], b, acts, compute_dtype), params["centers"], alpha), x, chunk)
         return q, losses.target_distribution(q), jnp.argmax(q, axis=1).astype(jnp.int32)
 
-    return jax.jit(run)
+    return jax.jit(jax.vmap(run, in_axes=(0, None, 0)) if batched else run)
 
 
 def embed(ae_params: dict, x: jax.Array, acts: tuple, compute_dtype=None) -> jax.Array:

@@ -1,0 +1,178 @@
+"""Many runs in one compiled program: ``vmap`` over seeds and scalar hyper-parameters.
+
+All runs share the static settings (method, architecture, activations, penalised layers,
+budgets, batch size, optimizers, update interval); they may differ in seed, ``gamma``,
+``beta``, ``rho`` and ``alpha``, which are traced. Pretraining, the target refreshes and
+the clustering steps run vmapped over the run axis; each run stops on its own (a converged
+run is frozen while the others go on). Results equal sequential ``pipeline.fit`` runs of
+the same seeds up to float rounding.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import pipeline, sae, train
+from .methods import Config
+from .validation import check_config, check_data, check_labels
+
+TRACED = ("gamma", "beta", "rho", "alpha")
+
+
+def _static(cfg: Config) -> Config:
+    return dataclasses.replace(cfg, **{k: 0.0 for k in TRACED})
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *a: jnp.stack(a), *trees)
+
+
+def _unstack(tree, i):
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+def _hyper(cfgs: Sequence[Config], clustering: bool) -> dict:
+    rows = []
+    for c in cfgs:
+        dec = c.spec.clustering == "dec"
+        rows.append(train.hyper(gamma=1.0 if dec else c.gamma,
+                                beta=c.beta if (c.spec.sparse or not clustering) else 0.0,
+                                rho=c.rho, alpha=c.alpha))
+    return _stack(rows)
+
+
+def pretrain_batched(x: jax.Array, cfgs: Sequence[Config], keys: jax.Array,
+                     log=None) -> dict:
+    """Pretrain S autoencoders at once (keys (S, 2)); returns params with a leading run axis."""
+    cfg = cfgs[0]
+    n = x.shape[0]
+    dims = (x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
+    ae = jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims))(keys)
+    hp = _hyper(cfgs, clustering=False)
+    steps = train.steps_per_epoch(n, cfg.batch_size)
+    opt = train.make_optimizer("adam", cfg.learning_rate)
+    for si, (stage, epochs) in enumerate(pipeline.pretrain_stages(cfg)):
+        fn = pipeline.stage_fn(cfg, stage, batched=True)
+        params = pipeline.stage_params(ae, stage)
+        opt_state = jax.vmap(opt.init)(params)
+        xin = pipeline.stage_input(x, ae, cfg, stage, batched=True)
+        skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
+        for epoch in range(epochs):
+            idx = jax.vmap(lambda k: train.batch_indices(jax.random.fold_in(k, epoch), n, steps,
+                                                         cfg.batch_size))(skeys)
+            params, opt_state, aux = fn(params, opt_state, xin, idx, hp)
+            loss = np.asarray(jnp.mean(aux["loss"], axis=1))
+            if not np.all(np.isfinite(loss)):
+                raise pipeline.NonFiniteLossError(
+                    f"non-finite loss in pretraining at stage {stage} epoch {epoch + 1} "
+                    f"(runs {np.flatnonzero(~np.isfinite(loss)).tolist()})")
+            if log:
+                log(f"batched pretrain {stage} epoch {epoch + 1}/{epochs} loss "
+                    + " ".join(f"{v:.5f}" for v in loss))
+        ae = pipeline.merge_stage(ae, stage, params)
+    return ae
+
+
+def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=None
+                ) -> list[pipeline.FitResult]:
+    """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
+
+    Only autoencoder methods; the configurations may differ only in gamma, beta, rho,
+    alpha (and the seed). Returns one FitResult per run, in order.
+    """
+    if len(cfgs) != len(seeds) or not cfgs:
+        raise ValueError("pass one seed per configuration (and at least one)")
+    x = check_data(x, cfgs[0].n_clusters)
+    for c in cfgs:
+        check_config(c, x.shape[0])
+    if len({_static(c) for c in cfgs}) != 1:
+        raise ValueError("batched runs may differ only in " + ", ".join(TRACED)
+                         + " and the seed; split the grid by the other settings")
+    cfg = cfgs[0]
+    if cfg.spec.features != "autoencoder":
+        raise ValueError(f"method {cfg.method!r} has no network to batch; run it with pipeline.fit")
+    y = None if y is None else check_labels(y, x.shape[0])
+    S = len(cfgs)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    xd = jnp.asarray(x)
+    t0 = time.time()
+    ae = pretrain_batched(xd, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log)
+    t_pre = time.time() - t0
+    acts = cfg.hidden_acts()
+    cd = train.dtype_of(cfg.precision)
+    z = np.asarray(train.stack_fn(acts + ("linear",), cd, batched=True)(ae["encoder"], xd))
+    km = [pipeline.kmeans(z[i], cfg.n_clusters, cfg.n_init, seeds[i]) for i in range(S)]
+    base = [pipeline.FitResult(km[i][1], z[i], km[i][0], _unstack(ae, i), km[i][1],
+                               stop_reason="kmeans", seconds={"pretrain": t_pre})
+            for i in range(S)]
+    if cfg.spec.clustering is None:
+        return base
+    out = _cluster_batched(xd, ae, jnp.stack([c for c, _ in km]), cfgs, keys, y, log)
+    z = np.asarray(train.stack_fn(acts + ("linear",), cd, batched=True)(out["params"]["ae"]["encoder"], xd))
+    for i, r in enumerate(base):
+        r.labels, r.embedding = out["labels"][i], z[i]
+        r.centers = np.asarray(out["params"]["centers"][i])
+        r.ae_params = _unstack(out["params"]["ae"], i)
+        r.history, r.n_iter, r.stop_reason = out["history"][i], out["n_iter"][i], out["stop"][i]
+        r.seconds["cluster"] = out["seconds"]
+    return base
+
+
+def _cluster_batched(xd, ae, centers, cfgs, keys, y, log) -> dict:
+    cfg = cfgs[0]
+    S, n = len(cfgs), xd.shape[0]
+    acts = cfg.hidden_acts()
+    cd = train.dtype_of(cfg.precision)
+    hp = _hyper(cfgs, clustering=True)
+    opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
+    use_decoder = cfg.spec.clustering == "idec"
+    step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
+                                     use_decoder, cd, opt, (None, 0))
+    refresh = train.refresh_fn(acts, cd, batched=True)
+    params = {"ae": ae, "centers": centers}
+    opt_state = jax.vmap(train.make_optimizer(*opt).init)(params)
+    ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
+    active = np.ones(S, bool)
+    final_labels: list[Optional[np.ndarray]] = [None] * S
+    n_iter, stop = [0] * S, [""] * S
+    history: list[list] = [[] for _ in range(S)]
+    prev, parts, it, t0 = None, [{}] * S, 0, time.time()
+    while True:
+        _, p, labels = refresh(params, xd, hp["alpha"])
+        labels = np.asarray(labels)
+        for i in np.flatnonzero(active):
+            delta = 1.0 if prev is None else float(np.mean(labels[i] != prev[i]))
+            history[i].append(pipeline.cluster_record(it, labels[i], delta, parts[i], y,
+                                                       cfg.n_clusters, time.time() - t0))
+            converged = prev is not None and it > 0 and delta < cfg.tol
+            if converged or it >= cfg.max_iter:
+                active[i] = False
+                final_labels[i], n_iter[i] = labels[i], it
+                stop[i] = "tol" if converged else "max_iter"
+        if log:
+            log(f"batched cluster iter {it}: {int(active.sum())}/{S} runs active")
+        if not active.any():
+            break
+        steps = min(cfg.update_interval, cfg.max_iter - it)
+        idx = jax.vmap(lambda k: train.batch_indices(jax.random.fold_in(k, it), n, steps,
+                                                     cfg.batch_size))(ckeys)
+        mask = jnp.asarray(active)
+        new_params, new_state, aux = step_fn(jax.tree.map(jnp.copy, params),
+                                             jax.tree.map(jnp.copy, opt_state), (xd, p), idx, hp)
+        keep = lambda new, old: jnp.where(mask.reshape((S,) + (1,) * (new.ndim - 1)), new, old)
+        params = jax.tree.map(keep, new_params, params)
+        opt_state = jax.tree.map(keep, new_state, opt_state)
+        means = {k: np.asarray(jnp.mean(v, axis=1)) for k, v in aux.items()}
+        if not np.all(np.isfinite(means["loss"][active])):
+            raise pipeline.NonFiniteLossError(f"non-finite loss in clustering at iterations "
+                                              f"{it}-{it + steps}")
+        parts = [{k: float(v[i]) for k, v in means.items()} for i in range(S)]
+        it += steps
+        prev = labels
+    return {"params": params, "labels": final_labels, "history": history, "n_iter": n_iter,
+            "stop": stop, "seconds": time.time() - t0}

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from dssec_jax import pipeline
+from dssec_jax.methods import Config
+from dssec_jax.sweep import fit_batched
+
+BASE = dict(n_clusters=10, hidden_dims=(64, 64, 128), pretrain_epochs=4, batch_size=128,
+            update_interval=10, max_iter=40, n_init=3)
+
+
+@pytest.mark.parametrize("method, pretrain", [("dssec", "end_to_end"), ("idec", "stacked")])
+def test_batched_equals_sequential(digits, method, pretrain):
+    x, y = digits[0][:800], digits[1][:800]
+    cfgs = [Config(method=method, pretrain=pretrain, layerwise_epochs=2, gamma=g, **BASE)
+            for g in (0.1, 0.5)]
+    seeds = [0, 1]
+    batched = fit_batched(x, cfgs, seeds, y)
+    for cfg, seed, b in zip(cfgs, seeds, batched):
+        s = pipeline.fit(x, cfg, seed, y)
+        np.testing.assert_allclose(b.kmeans_labels == s.kmeans_labels, True)
+        assert np.mean(b.labels == s.labels) > 0.99
+        assert b.n_iter == s.n_iter and b.stop_reason == s.stop_reason
+        np.testing.assert_allclose(b.embedding, s.embedding, rtol=1e-3, atol=1e-3)
+        assert [h["iteration"] for h in b.history] == [h["iteration"] for h in s.history]
+
+
+def test_per_run_stopping(digits):
+    x = digits[0][:600]
+    cfgs = [Config(method="idec", tol=t, **{**BASE, "max_iter": 60}) for t in (1.0, 0.0)]
+    a, b = fit_batched(x, cfgs, [0, 0])
+    assert a.stop_reason == "tol" and a.n_iter == 10
+    assert b.stop_reason == "max_iter" and b.n_iter == 60
+
+
+def test_batched_rejects_mixed_static_settings(digits):
+    x = digits[0][:300]
+    cfgs = [Config(method="idec", **BASE), Config(method="idec", **{**BASE, "batch_size": 64})]
+    with pytest.raises(ValueError, match="may differ only in"):
+        fit_batched(x, cfgs, [0, 1])
+    with pytest.raises(ValueError, match="one seed per configuration"):
+        fit_batched(x, cfgs[:1], [0, 1])
