@@ -2,7 +2,7 @@
 
 All runs share the static settings (method, architecture, activations, penalised layers,
 budgets, batch size, optimizers, update interval); they may differ in seed, ``gamma``,
-``beta``, ``rho`` and ``alpha``, which are traced. Pretraining, the target refreshes and
+``beta``, ``rho`` and ``alpha``, which are traced, and in ``tol``. Pretraining, the target refreshes and
 the clustering steps run vmapped over the run axis; each run stops on its own (a converged
 run is frozen while the others go on). Results equal sequential ``pipeline.fit`` runs of
 the same seeds up to float rounding.
@@ -22,10 +22,11 @@ from .methods import Config
 from .validation import check_config, check_data, check_labels
 
 TRACED = ("gamma", "beta", "rho", "alpha")
+PER_RUN = TRACED + ("tol",)  # tol is only read on the host
 
 
 def _static(cfg: Config) -> Config:
-    return dataclasses.replace(cfg, **{k: 0.0 for k in TRACED})
+    return dataclasses.replace(cfg, **{k: 0.0 for k in PER_RUN})
 
 
 def _stack(trees):
@@ -83,7 +84,7 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
     """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
 
     Only autoencoder methods; the configurations may differ only in gamma, beta, rho,
-    alpha (and the seed). Returns one FitResult per run, in order.
+    alpha, tol (and the seed). Returns one FitResult per run, in order.
     """
     if len(cfgs) != len(seeds) or not cfgs:
         raise ValueError("pass one seed per configuration (and at least one)")
@@ -91,7 +92,7 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
     for c in cfgs:
         check_config(c, x.shape[0])
     if len({_static(c) for c in cfgs}) != 1:
-        raise ValueError("batched runs may differ only in " + ", ".join(TRACED)
+        raise ValueError("batched runs may differ only in " + ", ".join(PER_RUN)
                          + " and the seed; split the grid by the other settings")
     cfg = cfgs[0]
     if cfg.spec.features != "autoencoder":
@@ -149,7 +150,7 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log) -> dict:
             delta = 1.0 if prev is None else float(np.mean(labels[i] != prev[i]))
             history[i].append(pipeline.cluster_record(it, labels[i], delta, parts[i], y,
                                                        cfg.n_clusters, time.time() - t0))
-            converged = prev is not None and it > 0 and delta < cfg.tol
+            converged = prev is not None and it > 0 and delta < cfgs[i].tol
             if converged or it >= cfg.max_iter:
                 active[i] = False
                 final_labels[i], n_iter[i] = labels[i], it

@@ -28,6 +28,7 @@ import numpy as np
 from dssec_jax import checkpoint, metrics, pipeline
 from dssec_jax.data import Dataset
 from dssec_jax.methods import Config
+from dssec_jax.sweep import fit_batched
 
 STOP_ENV = "DSSEC_STOP_AFTER"  # test hook: exit right after this checkpoint name is written
 
@@ -70,11 +71,8 @@ def summarize(per_seed: Sequence[dict]) -> dict:
     return out
 
 
-def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathLike,
-               cache_dir: os.PathLike, log: Optional[Callable[[str], None]] = None,
-               checkpoint_interval_s: float = 30.0) -> dict:
-    """Run ``cfg`` on ``ds`` for each seed, skipping finished seeds; returns results.json's dict."""
-    run_dir = pathlib.Path(run_dir)
+def prepare_run_dir(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: pathlib.Path) -> dict:
+    """Create ``run_dir`` with config.json; refuse a folder that holds other settings."""
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
     cfg_path = run_dir / "config.json"
@@ -84,39 +82,92 @@ def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathL
             raise ValueError(f"{run_dir} holds a run with other settings; choose another --workdir "
                              "or delete that folder")
     checkpoint.atomic_write_json(cfg_path, {**meta, "seeds": list(seeds)})
-    per_seed = []
-    for seed in seeds:
-        sdir = run_dir / f"seed_{seed}"
-        done = sdir / "result.json"
-        if done.exists():
-            per_seed.append(json.loads(done.read_text()))
-            if log:
-                log(f"seed {seed}: already finished, skipped")
-            continue
-        store = HookedStore(sdir, cache_dir, cfg.pretrain_hash(meta["dataset_id"], seed),
-                            checkpoint_interval_s)
-        t = time.time()
-        res = pipeline.fit(ds.x, cfg, seed, ds.y, store=store, log=log)
-        rec = {"seed": seed, "n_iter": res.n_iter, "stop_reason": res.stop_reason,
-               "seconds": {k: round(v, 2) for k, v in res.seconds.items()},
-               "wall_seconds": round(time.time() - t, 2),
-               "cluster_sizes": np.bincount(res.labels, minlength=cfg.n_clusters).tolist()}
-        rec["n_empty_clusters"] = int(sum(c == 0 for c in rec["cluster_sizes"]))
-        if ds.y is not None:
-            rec.update(metrics.evaluate(ds.y, res.labels))
-            rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
-        checkpoint.atomic_save_npz(sdir / "outputs.npz", embedding=res.embedding, labels=res.labels,
-                                   kmeans_labels=res.kmeans_labels,
-                                   y=ds.y if ds.y is not None else np.zeros(0, np.int32))
-        checkpoint.atomic_write_json(sdir / "history.json", {"cluster": res.history,
-                                                             "pretrain": res.pretrain_history})
-        checkpoint.atomic_write_json(done, rec)
-        store.drop("cluster")
-        per_seed.append(rec)
-        if log:
-            log(f"seed {seed} done: " + json.dumps({k: rec.get(k) for k in
-                                                    ("acc", "nmi", "ari", "n_iter", "stop_reason")}))
+    return meta
+
+
+def seed_done(run_dir: pathlib.Path, seed: int) -> Optional[dict]:
+    """The finished result of ``seed`` in ``run_dir``, or None."""
+    done = run_dir / f"seed_{seed}" / "result.json"
+    return json.loads(done.read_text()) if done.exists() else None
+
+
+def write_seed(run_dir: pathlib.Path, ds: Dataset, cfg: Config, seed: int,
+               res: pipeline.FitResult, wall: float) -> dict:
+    """Write outputs.npz, history.json and (last, marking the seed done) result.json."""
+    sdir = run_dir / f"seed_{seed}"
+    rec = {"seed": seed, "n_iter": res.n_iter, "stop_reason": res.stop_reason,
+           "seconds": {k: round(v, 2) for k, v in res.seconds.items()},
+           "wall_seconds": round(wall, 2),
+           "cluster_sizes": np.bincount(res.labels, minlength=cfg.n_clusters).tolist()}
+    rec["n_empty_clusters"] = int(sum(c == 0 for c in rec["cluster_sizes"]))
+    if ds.y is not None:
+        rec.update(metrics.evaluate(ds.y, res.labels))
+        rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
+    checkpoint.atomic_save_npz(sdir / "outputs.npz", embedding=res.embedding, labels=res.labels,
+                               kmeans_labels=res.kmeans_labels,
+                               y=ds.y if ds.y is not None else np.zeros(0, np.int32))
+    checkpoint.atomic_write_json(sdir / "history.json", {"cluster": res.history,
+                                                         "pretrain": res.pretrain_history})
+    checkpoint.atomic_write_json(sdir / "result.json", rec)
+    return rec
+
+
+def finish_run(run_dir: pathlib.Path, ds: Dataset, cfg: Config, per_seed: list) -> dict:
+    """Write results.json (per seed, mean and std, versions) and return it."""
     results = {"dataset": ds.name, "method": cfg.method, "config": cfg.to_dict(),
                "per_seed": per_seed, "summary": summarize(per_seed), "versions": versions()}
     checkpoint.atomic_write_json(run_dir / "results.json", results)
     return results
+
+
+def _brief(rec: dict) -> str:
+    return json.dumps({k: rec.get(k) for k in ("acc", "nmi", "ari", "n_iter", "stop_reason")})
+
+
+def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathLike,
+               cache_dir: os.PathLike, log: Optional[Callable[[str], None]] = None,
+               checkpoint_interval_s: float = 30.0) -> dict:
+    """Run ``cfg`` on ``ds`` for each seed, skipping finished seeds; returns results.json's dict."""
+    run_dir = pathlib.Path(run_dir)
+    meta = prepare_run_dir(ds, cfg, seeds, run_dir)
+    per_seed = []
+    for seed in seeds:
+        if (rec := seed_done(run_dir, seed)) is not None:
+            per_seed.append(rec)
+            if log:
+                log(f"seed {seed}: already finished, skipped")
+            continue
+        store = HookedStore(run_dir / f"seed_{seed}", cache_dir,
+                            cfg.pretrain_hash(meta["dataset_id"], seed), checkpoint_interval_s)
+        t = time.time()
+        res = pipeline.fit(ds.x, cfg, seed, ds.y, store=store, log=log)
+        rec = write_seed(run_dir, ds, cfg, seed, res, time.time() - t)
+        store.drop("cluster")
+        per_seed.append(rec)
+        if log:
+            log(f"seed {seed} done: {_brief(rec)}")
+    return finish_run(run_dir, ds, cfg, per_seed)
+
+
+def run_batched(ds: Dataset, runs: Sequence[tuple[pathlib.Path, Config]], seeds: Sequence[int],
+                log: Optional[Callable[[str], None]] = None) -> list[dict]:
+    """Run several configurations that differ only in traced settings (gamma, beta, rho,
+    alpha, tol), every seed of each, as one vmapped program (``dssec_jax.sweep``).
+
+    Finished seeds are skipped; unfinished ones are trained together from the start
+    (no mid-run checkpoints, no pretrained-autoencoder cache in this mode).
+    """
+    todo = []
+    for run_dir, cfg in runs:
+        prepare_run_dir(ds, cfg, seeds, run_dir)
+        todo += [(run_dir, cfg, s) for s in seeds if seed_done(run_dir, s) is None]
+    if todo:
+        t = time.time()
+        results = fit_batched(ds.x, [c for _, c, _ in todo], [s for _, _, s in todo], ds.y, log)
+        wall = (time.time() - t) / len(todo)
+        for (run_dir, cfg, seed), res in zip(todo, results):
+            rec = write_seed(run_dir, ds, cfg, seed, res, wall)
+            if log:
+                log(f"{run_dir.name} seed {seed} done: {_brief(rec)}")
+    return [finish_run(run_dir, ds, cfg, [seed_done(run_dir, s) for s in seeds])
+            for run_dir, cfg in runs]

@@ -17,7 +17,7 @@ from dssec_jax.methods import get_method
 from dssec_jax.validation import check_config
 
 from . import common, report
-from .runner import run_config
+from .runner import run_batched, run_config
 
 flags.DEFINE_list("datasets", ["digits"], "datasets (built-in names or paths)")
 flags.DEFINE_list("methods", ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec",
@@ -25,6 +25,8 @@ flags.DEFINE_list("methods", ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans",
 flags.DEFINE_list("gammas", ["0.1"], "clustering-loss weights (idec, dssec)")
 flags.DEFINE_list("embed_dims", ["10"], "embedding sizes")
 flags.DEFINE_boolean("tsne", True, "draw the t-SNE figure of the learned embeddings")
+flags.DEFINE_boolean("batched", False, "train all gammas and seeds of a method and embedding "
+                     "size as one vmapped program (dssec_jax.sweep); no mid-run checkpoints")
 FLAGS = flags.FLAGS
 
 
@@ -58,11 +60,25 @@ def main(argv):
     configs = [(ds, m, g, e, check_config(common.build_config(ds.name, ds.n_clusters, method=m,
                                                               gamma=g, embed_dim=e), len(ds.x)))
                for ds in datasets for m, g, e in points]
-    for i, (ds, m, g, e, cfg) in enumerate(configs):
-        name = run_name(ds.name, m, g, e)
-        common.log(f"[{i + 1}/{len(configs)}] {name}")
-        run_config(ds, cfg, range(FLAGS.seeds), runs / name, runs / "ae_cache", common.log,
-                   FLAGS.checkpoint_interval)
+    seeds = range(FLAGS.seeds)
+    if FLAGS.batched:
+        groups = {}
+        for ds, m, g, e, cfg in configs:
+            key = (ds.name, m, e) if cfg.spec.features == "autoencoder" else (ds.name, m, e, g)
+            groups.setdefault(key, (ds, []))[1].append((runs / run_name(ds.name, m, g, e), cfg))
+        for i, (key, (ds, members)) in enumerate(groups.items()):
+            common.log(f"[{i + 1}/{len(groups)}] batched {'/'.join(map(str, key))}: "
+                       f"{len(members)} configs x {len(seeds)} seeds")
+            if members[0][1].spec.features == "autoencoder":
+                run_batched(ds, members, seeds, common.log)
+            else:
+                run_config(ds, members[0][1], seeds, members[0][0], runs / "ae_cache", common.log)
+    else:
+        for i, (ds, m, g, e, cfg) in enumerate(configs):
+            name = run_name(ds.name, m, g, e)
+            common.log(f"[{i + 1}/{len(configs)}] {name}")
+            run_config(ds, cfg, seeds, runs / name, runs / "ae_cache", common.log,
+                       FLAGS.checkpoint_interval)
     report.write_report(workdir, tsne=FLAGS.tsne, log=common.log)
 
 

@@ -88,3 +88,15 @@ def test_flag_errors_are_one_line(args, msg):
     assert "Traceback" not in r.stderr
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and msg in last
+
+
+def test_batched_sweep_writes_the_same_files(tmp_path):
+    wd = tmp_path / "bsweep"
+    r = run("experiments.sweep", "--batched", "--methods=kmeans,dec,dssec", "--gammas=0.1,0.5",
+            "--embed_dims=10", "--seeds=2", "--tsne=false", f"--workdir={wd}", *TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "batched digits/dssec/10: 2 configs x 2 seeds" in r.stdout
+    rows = (wd / "results.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 2 + 2 + 4
+    md = (wd / "results.md").read_text()
+    assert "| dssec |" in md and "| dec |" in md
