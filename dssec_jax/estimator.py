@@ -27,7 +27,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
                  pretrain="end_to_end", pretrain_epochs=200, layerwise_epochs=None,
                  batch_size=256, learning_rate=1e-3, cluster_optimizer="adam",
                  cluster_learning_rate=1e-3, momentum=0.0, update_interval=140, tol=1e-3,
-                 max_iter=20000, n_init=20, precision="float32", random_state=None, verbose=0):
+                 max_iter=20000, n_init=20, precision="float32", data_parallel=False,
+                 random_state=None, verbose=0):
         self.n_clusters = n_clusters
         self.method = method
         self.gamma = gamma
@@ -53,6 +54,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.max_iter = max_iter
         self.n_init = n_init
         self.precision = precision
+        self.data_parallel = data_parallel
         self.random_state = random_state
         self.verbose = verbose
 

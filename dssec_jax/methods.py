@@ -72,6 +72,7 @@ class Config:
     max_iter: int = 20000
     n_init: int = 20
     precision: str = "float32"
+    data_parallel: bool = False
 
     @property
     def spec(self) -> MethodSpec:

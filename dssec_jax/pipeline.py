@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
-from . import checkpoint, metrics, sae, train
+from . import checkpoint, metrics, parallel, sae, train
 from .methods import Config
 from .validation import check_config, check_data, check_labels
 
@@ -82,6 +82,19 @@ def merge_stage(ae: dict, stage: str, params: dict) -> dict:
     return {"encoder": enc, "decoder": dec}
 
 
+def mesh_of(cfg: Config):
+    """The data-parallel mesh when ``cfg.data_parallel``, else None."""
+    return parallel.data_mesh() if cfg.data_parallel else None
+
+
+def place(tree, cfg: Config, rows: bool = False):
+    """Put arrays on the device(s): sharded by rows (data) or replicated (state) under a mesh."""
+    mesh = mesh_of(cfg)
+    if mesh is None:
+        return jax.tree.map(jnp.asarray, tree)
+    return parallel.put_rows(tree, mesh) if rows else parallel.replicate(tree, mesh)
+
+
 def stage_fn(cfg: Config, stage: str, batched: bool = False):
     """Compiled steps of a pretraining stage (batched: vmapped over runs; the data of
     the first layer and of fine-tuning is shared, deeper layers' codes are per run)."""
@@ -92,12 +105,12 @@ def stage_fn(cfg: Config, stage: str, batched: bool = False):
     axes = (None if shared else 0) if batched else train.UNBATCHED
     if stage == "finetune":
         return train.autoencoder_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction, cd,
-                                       opt, axes)
+                                       opt, axes, mesh_of(cfg))
     i = int(stage[5:])
     layer_acts = acts + ("linear",)
     out_act = "linear" if i == 0 else layer_acts[i - 1]
     return train.layer_steps(layer_acts[i], out_act, i in cfg.penalised_layers(),
-                             cfg.sparsity_reduction, cd, opt, axes)
+                             cfg.sparsity_reduction, cd, opt, axes, mesh_of(cfg))
 
 
 def stage_input(x: jax.Array, ae: dict, cfg: Config, stage: str, batched: bool = False
@@ -123,10 +136,10 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
         if log:
             log(f"pretrain: reusing cached autoencoder {store.pretrain_key}")
         return checkpoint.restore(sae.init_params(key, dims), raw), meta.get("history", [])
-    xd = jnp.asarray(x)
+    xd = place(x, cfg, rows=True)
     n = x.shape[0]
     dims = (x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
-    ae = sae.init_params(jax.random.fold_in(key, 0), dims)
+    ae = place(sae.init_params(jax.random.fold_in(key, 0), dims), cfg)
     hp = train.hyper(beta=cfg.beta, rho=cfg.rho)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     stages = pretrain_stages(cfg)
@@ -137,7 +150,7 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
         stage_name = stages[start_stage][0]
         fn_opt = train.make_optimizer("adam", cfg.learning_rate)
         template = {"ae": ae, "opt_state": fn_opt.init(stage_params(ae, stage_name))}
-        restored = checkpoint.restore(template, raw)
+        restored = place(checkpoint.restore(template, raw), cfg)
         ae, opt_state = restored["ae"], restored["opt_state"]
         if log:
             log(f"pretrain: resuming at stage {stage_name}, epoch {start_epoch}")
@@ -225,18 +238,19 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
                      alpha=cfg.alpha)
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                     use_decoder, cd, opt)
+                                     use_decoder, cd, opt, train.UNBATCHED, mesh_of(cfg))
     refresh = train.refresh_fn(acts, cd)
-    xd = jnp.asarray(x)
+    xd = place(x, cfg, rows=True)
     n = x.shape[0]
-    params = {"ae": ae_params, "centers": jnp.asarray(centers)}
+    params = place({"ae": ae_params, "centers": jnp.asarray(centers)}, cfg)
     opt_state = train.make_optimizer(*opt).init(params)
     it, prev, history, parts = 0, None, [], {}
     if store is not None and (hit := store.get("cluster")) is not None:
         meta, raw = hit
         st = checkpoint.restore({"params": params, "opt_state": opt_state,
                                  "prev": np.zeros(n, np.int32)}, raw)
-        params, opt_state, prev = st["params"], st["opt_state"], np.asarray(st["prev"])
+        params, opt_state = place((st["params"], st["opt_state"]), cfg)
+        prev = np.asarray(st["prev"])
         it, history, parts = meta["iteration"], meta["history"], meta["parts"]
         if log:
             log(f"cluster: resuming at iteration {it}")
@@ -281,6 +295,7 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     """Run method ``cfg.method`` on ``x`` (n, d) with ``seed``; ``y`` only feeds the history."""
     x = check_data(x, cfg.n_clusters)
     check_config(cfg, x.shape[0])
+    parallel.check_batch(cfg.batch_size, mesh_of(cfg))
     y = None if y is None else check_labels(y, x.shape[0])
     spec = cfg.spec
     key = jax.random.PRNGKey(seed)

@@ -95,6 +95,9 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
         raise ValueError("batched runs may differ only in " + ", ".join(PER_RUN)
                          + " and the seed; split the grid by the other settings")
     cfg = cfgs[0]
+    if cfg.data_parallel:
+        raise ValueError("data_parallel is not supported in batched sweeps yet; run them "
+                         "sequentially or set data_parallel=False")
     if cfg.spec.features != "autoencoder":
         raise ValueError(f"method {cfg.method!r} has no network to batch; run it with pipeline.fit")
     y = None if y is None else check_labels(y, x.shape[0])

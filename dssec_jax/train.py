@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from . import losses, sae
+from . import losses, parallel, sae
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0
@@ -94,14 +94,18 @@ def clustering_loss(params, batch, hp, *, acts, sparse_layers, reduction, use_de
 
 # ---------------------------------------------------------------- compiled loops
 
-def scan_steps(loss_fn: Callable, optimizer: optax.GradientTransformation) -> Callable:
+def scan_steps(loss_fn: Callable, optimizer: optax.GradientTransformation,
+               batch_sharding=None) -> Callable:
     """Uncompiled ``run(params, opt_state, data, idx, hp)``: ``lax.scan`` of optimizer steps
-    over the rows of ``idx``; returns new params, opt_state and the per-step loss parts."""
+    over the rows of ``idx``; returns new params, opt_state and the per-step loss parts.
+    With ``batch_sharding`` each minibatch is constrained to it (data parallelism)."""
 
     def run(params, opt_state, data, idx, hp):
         def step(carry, bidx):
             params, opt_state = carry
             batch = jax.tree.map(lambda a: a[bidx], data)
+            if batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             grads, aux = jax.grad(loss_fn, has_aux=True)(params, batch, hp)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), aux
@@ -119,11 +123,13 @@ def _optimizer(opt: tuple) -> optax.GradientTransformation:
 UNBATCHED = "unbatched"
 
 
-def _compile(loss: Callable, opt: tuple, data_axes) -> Callable:
+def _compile(loss: Callable, opt: tuple, data_axes, mesh=None) -> Callable:
     """jit (with donated state) of the scanned steps; unless ``data_axes`` is UNBATCHED, the
     steps are vmapped over a leading run axis of params, opt_state, idx and hp, and over the
-    data as ``data_axes`` says (None: shared by all runs)."""
-    run = scan_steps(loss, _optimizer(opt))
+    data as ``data_axes`` says (None: shared by all runs). With a ``mesh``, minibatches are
+    sharded over its data axis."""
+    sharding = None if mesh is None else parallel.batch_sharding(mesh)
+    run = scan_steps(loss, _optimizer(opt), sharding)
     if data_axes != UNBATCHED:
         run = jax.vmap(run, in_axes=(0, 0, data_axes, 0, 0))
     return jax.jit(run, donate_argnums=(0, 1))
@@ -131,30 +137,30 @@ def _compile(loss: Callable, opt: tuple, data_axes) -> Callable:
 
 @functools.lru_cache(maxsize=None)
 def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, compute_dtype,
-                      opt: tuple, data_axes=UNBATCHED) -> Callable:
+                      opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum)."""
     loss = functools.partial(autoencoder_loss, acts=acts, sparse_layers=sparse_layers,
                              reduction=reduction, compute_dtype=compute_dtype)
-    return _compile(loss, opt, data_axes)
+    return _compile(loss, opt, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=None)
 def layer_steps(act: str, out_act: str, sparse: bool, reduction: str, compute_dtype,
-                opt: tuple, data_axes=UNBATCHED) -> Callable:
+                opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled steps for one layer of greedy layer-wise pretraining."""
     loss = functools.partial(layer_loss, act=act, out_act=out_act, sparse=sparse,
                              reduction=reduction, compute_dtype=compute_dtype)
-    return _compile(loss, opt, data_axes)
+    return _compile(loss, opt, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=None)
 def clustering_steps(acts: tuple, sparse_layers: tuple, reduction: str, use_decoder: bool,
-                     compute_dtype, opt: tuple, data_axes=UNBATCHED) -> Callable:
+                     compute_dtype, opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled clustering-phase steps on (x, p) between two target refreshes."""
     loss = functools.partial(clustering_loss, acts=acts, sparse_layers=sparse_layers,
                              reduction=reduction, use_decoder=use_decoder,
                              compute_dtype=compute_dtype)
-    return _compile(loss, opt, data_axes)
+    return _compile(loss, opt, data_axes, mesh)
 
 
 def chunked_map(fn: Callable, x: jax.Array, chunk: int = 4096) -> jax.Array:
