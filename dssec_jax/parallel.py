@@ -1,4 +1,4 @@
-"""Data parallelism over the local devices with ``jax.sharding``, and multi-host start-up.
+"""Data parallelism over the local devices with ``jax.sharding``.
 
 A 1-D ``Mesh`` with axis ``"data"``: the dataset is sharded by rows (replicated when the
 row count does not divide evenly), every minibatch is constrained to be sharded along the
@@ -8,7 +8,6 @@ the gradient all-reduce. Selected by ``Config.data_parallel``.
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any, Optional
 
 import jax
@@ -20,7 +19,7 @@ AXIS = "data"
 
 @functools.lru_cache(maxsize=None)
 def data_mesh() -> Mesh:
-    """A 1-D mesh over all devices (all hosts' devices after ``initialize_distributed``)."""
+    """A 1-D mesh over all devices."""
     return Mesh(np.asarray(jax.devices()), (AXIS,))
 
 
@@ -44,12 +43,3 @@ def check_batch(batch_size: int, mesh: Optional[Mesh]) -> None:
     if mesh is not None and batch_size % mesh.size:
         raise ValueError(f"batch_size={batch_size} does not divide over {mesh.size} devices; "
                          f"use a multiple of {mesh.size}")
-
-
-def initialize_distributed() -> bool:
-    """Call ``jax.distributed.initialize()`` when ``DSSEC_DISTRIBUTED=1`` (coordinator, process
-    count and id from JAX's usual environment variables or cluster auto-detection)."""
-    if os.environ.get("DSSEC_DISTRIBUTED") != "1":
-        return False
-    jax.distributed.initialize()
-    return True
