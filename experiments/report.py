@@ -19,6 +19,7 @@ import numpy as np
 from absl import app
 
 from dssec_jax import checkpoint
+from dssec_jax.methods import get_method
 
 METHOD_ORDER = ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"]
 METRICS = ("acc", "nmi", "ari")
@@ -84,12 +85,20 @@ def write_markdown(runs: list[dict], path: pathlib.Path) -> None:
     for m in methods:
         cells = [_cell(table[(m, d)]["summary"]) if (m, d) in table else "-" for d in datasets]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    lines += ["", "Settings per cell (gamma, embed_dim, seeds, pretrain epochs, max_iter):", ""]
+    lines += ["", "Settings per cell (only those the method uses):", ""]
     for (m, d), r in sorted(table.items(), key=lambda kv: (kv[0][1], _order(kv[0][0]))):
-        c = r["config"]
-        lines.append(f"- {d} / {m}: gamma {c['gamma']}, embed_dim {c['embed_dim']}, "
-                     f"seeds {len(r['per_seed'])}, pretrain_epochs {c['pretrain_epochs']}, "
-                     f"max_iter {c['max_iter']}")
+        c, spec = r["config"], get_method(m)
+        used = [f"seeds {len(r['per_seed'])}"]
+        if spec.features != "raw":
+            used.append(f"embed_dim {c['embed_dim']}")
+        if spec.features == "autoencoder":
+            used.append(f"pretrain_epochs {c['pretrain_epochs']}")
+        if spec.clustering == "idec":
+            used.append(f"gamma {c['gamma']}")
+        if spec.clustering:
+            used += [f"max_iter {c['max_iter']}", f"update_interval {c['update_interval']}",
+                     f"iterations run {r['summary']['n_iter']['mean']:.0f} (mean)"]
+        lines.append(f"- {d} / {m}: " + ", ".join(used))
     checkpoint.atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
 
 
