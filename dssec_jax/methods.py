@@ -73,6 +73,7 @@ class Config:
     n_init: int = 20
     precision: str = "float32"
     data_parallel: bool = False
+    cluster_sparsity: bool = True
 
     @property
     def spec(self) -> MethodSpec:
@@ -83,6 +84,10 @@ class Config:
         sparse = set(self.sparse_layers) if self.spec.sparse else set()
         return tuple(self.sparse_activation if i in sparse else self.activation
                      for i in range(len(self.hidden_dims)))
+
+    def cluster_beta(self) -> float:
+        """beta of the clustering phase: 0 unless the method is sparse and cluster_sparsity."""
+        return self.beta if (self.spec.sparse and self.cluster_sparsity) else 0.0
 
     def penalised_layers(self) -> tuple:
         """Hidden layers that carry the sparsity penalty (none for plain autoencoders)."""

@@ -234,8 +234,7 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
     cd = train.dtype_of(cfg.precision)
     use_decoder = cfg.spec.clustering == "idec"
     gamma = cfg.gamma if use_decoder else 1.0
-    hp = train.hyper(gamma=gamma, beta=cfg.beta if cfg.spec.sparse else 0.0, rho=cfg.rho,
-                     alpha=cfg.alpha)
+    hp = train.hyper(gamma=gamma, beta=cfg.cluster_beta(), rho=cfg.rho, alpha=cfg.alpha)
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
                                      use_decoder, cd, opt, train.UNBATCHED, mesh_of(cfg))

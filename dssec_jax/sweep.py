@@ -42,7 +42,7 @@ def _hyper(cfgs: Sequence[Config], clustering: bool) -> dict:
     for c in cfgs:
         dec = c.spec.clustering == "dec"
         rows.append(train.hyper(gamma=1.0 if dec else c.gamma,
-                                beta=c.beta if (c.spec.sparse or not clustering) else 0.0,
+                                beta=c.cluster_beta() if clustering else c.beta,
                                 rho=c.rho, alpha=c.alpha))
     return _stack(rows)
 

@@ -38,6 +38,7 @@ _OVERRIDES = {
     "max_iter": (flags.DEFINE_integer, "maximum clustering iterations"),
     "n_init": (flags.DEFINE_integer, "K-means restarts"),
     "precision": (flags.DEFINE_string, "float32 or bf16 (bfloat16 matmul inputs)"),
+    "cluster_sparsity": (flags.DEFINE_boolean, "keep the sparsity penalty in the clustering phase"),
 }
 for _name, (_define, _help) in _OVERRIDES.items():
     _define(_name, None, _help + " (default: dataset preset, then the library default)")

@@ -104,3 +104,9 @@ def test_nonfinite_loss_stops_with_phase(digits):
     cfg = Config(method="ae_kmeans", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64)
     with pytest.raises(pipeline.NonFiniteLossError, match="pretraining at stage finetune epoch 1"):
         pipeline.fit(x, cfg, 0)
+
+
+def test_cluster_beta_switch():
+    assert Config(method="dssec", beta=0.7).cluster_beta() == 0.7
+    assert Config(method="dssec", beta=0.7, cluster_sparsity=False).cluster_beta() == 0.0
+    assert Config(method="idec", beta=0.7).cluster_beta() == 0.0
