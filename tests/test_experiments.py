@@ -100,3 +100,14 @@ def test_batched_sweep_writes_the_same_files(tmp_path):
     assert len(rows) == 1 + 2 + 2 + 4
     md = (wd / "results.md").read_text()
     assert "| dssec |" in md and "| dec |" in md
+
+
+def test_screen_prints_one_line_per_run_and_a_summary():
+    r = run("experiments.screen", "--seed_list=0,1", "--grid=[{\"method\": \"dec\"}]",
+            "--base={\"pretrain_epochs\": 2, \"max_iter\": 20, \"n_init\": 2, "
+            "\"hidden_dims\": [64, 64, 128]}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
+    assert [ln["seed"] for ln in lines] == [0, 1] and all(0 <= ln["acc"] <= 1 for ln in lines)
+    summary = [ln for ln in r.stdout.splitlines() if ln.startswith("SUMMARY")]
+    assert len(summary) == 1 and "\"acc\"" in summary[0]
