@@ -96,7 +96,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Embedding of ``X``: (n, embed_dim) (raw X for ``kmeans``)."""
         self._check_fitted()
-        x = check_data(X)
+        x = check_data(X, need_variation=False)
         cfg = self.config()
         if cfg.spec.features == "raw":
             return x

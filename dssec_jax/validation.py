@@ -7,11 +7,13 @@ from .methods import Config, get_method
 from .sae import ACTIVATIONS
 
 
-def check_data(x, n_clusters: int | None = None, name: str = "X") -> np.ndarray:
+def check_data(x, n_clusters: int | None = None, name: str = "X",
+               need_variation: bool = True) -> np.ndarray:
     """Return ``x`` as a C-contiguous float32 (n, d) array after checking it.
 
     Integer and float64 input is converted to float32. Raises ValueError for wrong rank,
-    no samples or features, non-numeric, NaN/inf values, or fewer samples than clusters.
+    no samples or features, non-numeric, NaN/inf values, fewer samples than clusters, and
+    (with ``need_variation``, as for fitting) data whose every feature is constant.
     """
     try:
         arr = np.asarray(x)
@@ -30,7 +32,7 @@ def check_data(x, n_clusters: int | None = None, name: str = "X") -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them")
-    if n > 1 and np.all(arr.max(axis=0) == arr.min(axis=0)):
+    if need_variation and n > 1 and np.all(arr.max(axis=0) == arr.min(axis=0)):
         raise ValueError(f"every feature of {name} is constant, so there is nothing to cluster; "
                          "check the data (single constant columns are fine and are kept)")
     if n_clusters is not None and n < n_clusters:

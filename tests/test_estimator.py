@@ -46,6 +46,8 @@ def test_history_predict_transform(fitted, digits):
     z = est.transform(x)
     assert z.shape == (len(x), 10)
     np.testing.assert_array_equal(est.predict(x), est.labels_)
+    same = est.predict(np.repeat(x[:1], 3, axis=0))  # constant rows are fine to predict
+    assert len(set(same.tolist())) == 1
     q = est.soft_assign(x[:5])
     np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
     km = fitted["kmeans"][0]
