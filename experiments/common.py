@@ -94,11 +94,12 @@ def build_config(dataset: str, n_clusters: int, **explicit) -> Config:
     return Config(**d)
 
 
-def cli(main: Callable) -> Callable:
-    """Wrap an absl main so that bad input ends in a one-line error and exit code 2."""
+def cli(main: Callable, positional: bool = False) -> Callable:
+    """Wrap an absl main so that bad input ends in a one-line error and exit code 2;
+    stray positional arguments are refused unless ``positional``."""
 
     def wrapped(argv):
-        if len(argv) > 1 and main.__name__ != "report_main":
+        if len(argv) > 1 and not positional:
             print(f"error: unexpected arguments {argv[1:]}; use --flag=value", file=sys.stderr)
             sys.exit(2)
         try:

@@ -196,4 +196,4 @@ def report_main(argv):
 
 if __name__ == "__main__":
     from .common import cli
-    app.run(cli(report_main))
+    app.run(cli(report_main, positional=True))
