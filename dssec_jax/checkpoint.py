@@ -17,13 +17,18 @@ import jax
 import numpy as np
 from flax import serialization
 
+from .parallel import is_writer
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint file exists but cannot be read."""
 
 
 def atomic_write_bytes(path: os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename
+    (only on process 0 of a multi-process run; the others write nothing)."""
+    if not is_writer():
+        return
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -57,6 +62,8 @@ def save(path: os.PathLike, state: Any, meta: dict) -> None:
     path = pathlib.Path(path)
     payload = {"meta": json.dumps(meta), "state": serialization.to_state_dict(jax.device_get(state))}
     data = serialization.msgpack_serialize(payload)
+    if not is_writer():
+        return
     if path.exists():
         os.replace(path, path.with_name(path.name + ".prev"))
     atomic_write_bytes(path, data)
@@ -121,6 +128,8 @@ class FileStore:
         save(self.path(name), state, meta)
 
     def drop(self, name: str) -> None:
+        if not is_writer():
+            return
         p = self.path(name)
         for f in (p, p.with_name(p.name + ".prev")):
             f.unlink(missing_ok=True)

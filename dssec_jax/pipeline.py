@@ -257,7 +257,7 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
     it0 = it
     while True:
         q, p, labels = refresh(params, xd, hp["alpha"])
-        labels = np.asarray(labels)
+        labels = parallel.to_host(labels)
         delta = 1.0 if prev is None else float(np.mean(labels != prev))
         rec = cluster_record(it, labels, delta, parts, y, cfg.n_clusters, time.time() - t0)
         history.append(rec)
@@ -284,7 +284,7 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
         if store is not None:
             store.put("cluster", {"params": params, "opt_state": opt_state, "prev": prev},
                       {"iteration": it, "history": history, "parts": parts})
-    return {"params": params, "labels": labels, "q": np.asarray(q), "history": history,
+    return {"params": params, "labels": labels, "q": parallel.to_host(q), "history": history,
             "n_iter": it, "stop_reason": stop}
 
 
@@ -316,7 +316,8 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     seconds["pretrain"] = time.time() - t
     t = time.time()
     acts = cfg.hidden_acts()
-    z = np.asarray(train.embed(ae, jnp.asarray(x), acts, train.dtype_of(cfg.precision)))
+    z = parallel.to_host(train.embed(ae, place(x, cfg, rows=True), acts,
+                                     train.dtype_of(cfg.precision)))
     centers, km_labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
     seconds["kmeans"] = time.time() - t
     if log and y is not None:
@@ -328,6 +329,7 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     out = cluster(x, ae, centers, cfg, jax.random.fold_in(key, 2), y, store=store, log=log)
     seconds["cluster"] = time.time() - t
     params = out["params"]
-    z = np.asarray(train.embed(params["ae"], jnp.asarray(x), acts, train.dtype_of(cfg.precision)))
+    z = parallel.to_host(train.embed(params["ae"], place(x, cfg, rows=True), acts,
+                                     train.dtype_of(cfg.precision)))
     return FitResult(out["labels"], z, np.asarray(params["centers"]), params["ae"], km_labels,
                      out["history"], pre_hist, out["n_iter"], out["stop_reason"], seconds)

@@ -5,7 +5,9 @@ budgets, batch size, optimizers, update interval); they may differ in seed, ``ga
 ``beta``, ``rho`` and ``alpha``, which are traced, and in ``tol``. Pretraining, the target refreshes and
 the clustering steps run vmapped over the run axis; each run stops on its own (a converged
 run is frozen while the others go on). Results equal sequential ``pipeline.fit`` runs of
-the same seeds up to float rounding.
+the same seeds up to float rounding. With ``shard_runs`` the run axis is split over all
+local devices (parameters, optimizer state and hyper-parameters sharded by run, the
+dataset replicated), so S runs on D devices train S / D per device.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import pipeline, sae, train
+from . import parallel, pipeline, sae, train
 from .methods import Config
 from .validation import check_config, check_data, check_labels
 
@@ -47,14 +49,31 @@ def _hyper(cfgs: Sequence[Config], clustering: bool) -> dict:
     return _stack(rows)
 
 
+def _by_run(tree, mesh):
+    """Split the leading (run) axis of every leaf over ``mesh`` (no-op without one)."""
+    return tree if mesh is None else parallel.put_rows(tree, mesh)
+
+
+def run_mesh(n_runs: int, shard_runs: bool):
+    """The mesh that splits ``n_runs`` runs over the local devices, or None."""
+    if not shard_runs:
+        return None
+    mesh = parallel.data_mesh()
+    if n_runs % mesh.size:
+        raise ValueError(f"{n_runs} runs do not divide over {mesh.size} devices; use a "
+                         f"multiple of {mesh.size} runs or shard_runs=False")
+    return mesh
+
+
 def pretrain_batched(x: jax.Array, cfgs: Sequence[Config], keys: jax.Array,
-                     log=None) -> dict:
-    """Pretrain S autoencoders at once (keys (S, 2)); returns params with a leading run axis."""
+                     log=None, mesh=None) -> dict:
+    """Pretrain S autoencoders at once (keys (S, 2)); returns params with a leading run axis
+    (split over ``mesh`` when given)."""
     cfg = cfgs[0]
     n = x.shape[0]
     dims = (x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
-    ae = jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims))(keys)
-    hp = _hyper(cfgs, clustering=False)
+    ae = _by_run(jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims))(keys), mesh)
+    hp = _by_run(_hyper(cfgs, clustering=False), mesh)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     opt = train.make_optimizer("adam", cfg.learning_rate)
     for si, (stage, epochs) in enumerate(pipeline.pretrain_stages(cfg)):
@@ -79,12 +98,13 @@ def pretrain_batched(x: jax.Array, cfgs: Sequence[Config], keys: jax.Array,
     return ae
 
 
-def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=None
-                ) -> list[pipeline.FitResult]:
+def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=None,
+                shard_runs: bool = False) -> list[pipeline.FitResult]:
     """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
 
     Only autoencoder methods; the configurations may differ only in gamma, beta, rho,
-    alpha, tol (and the seed). Returns one FitResult per run, in order.
+    alpha, tol (and the seed). ``shard_runs`` splits the runs over the local devices
+    (their number must divide by the device count). Returns one FitResult per run, in order.
     """
     if len(cfgs) != len(seeds) or not cfgs:
         raise ValueError("pass one seed per configuration (and at least one)")
@@ -96,16 +116,18 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
                          + " and the seed; split the grid by the other settings")
     cfg = cfgs[0]
     if cfg.data_parallel:
-        raise ValueError("data_parallel is not supported in batched sweeps yet; run them "
-                         "sequentially or set data_parallel=False")
+        raise ValueError("data_parallel is not supported in batched sweeps; shard the runs "
+                         "instead (shard_runs=True) or run them sequentially")
     if cfg.spec.features != "autoencoder":
         raise ValueError(f"method {cfg.method!r} has no network to batch; run it with pipeline.fit")
     y = None if y is None else check_labels(y, x.shape[0])
     S = len(cfgs)
+    mesh = run_mesh(S, shard_runs)
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    xd = jnp.asarray(x)
+    xd = jnp.asarray(x) if mesh is None else parallel.replicate(x, mesh)
     t0 = time.time()
-    ae = pretrain_batched(xd, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log)
+    ae = pretrain_batched(xd, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log,
+                          mesh)
     t_pre = time.time() - t0
     acts = cfg.hidden_acts()
     cd = train.dtype_of(cfg.precision)
@@ -116,7 +138,8 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
             for i in range(S)]
     if cfg.spec.clustering is None:
         return base
-    out = _cluster_batched(xd, ae, jnp.stack([c for c, _ in km]), cfgs, keys, y, log)
+    centers = _by_run(np.stack([c for c, _ in km]), mesh)
+    out = _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh)
     z = np.asarray(train.stack_fn(acts + ("linear",), cd, batched=True)(out["params"]["ae"]["encoder"], xd))
     for i, r in enumerate(base):
         r.labels, r.embedding = out["labels"][i], z[i]
@@ -127,12 +150,12 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
     return base
 
 
-def _cluster_batched(xd, ae, centers, cfgs, keys, y, log) -> dict:
+def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     cfg = cfgs[0]
     S, n = len(cfgs), xd.shape[0]
     acts = cfg.hidden_acts()
     cd = train.dtype_of(cfg.precision)
-    hp = _hyper(cfgs, clustering=True)
+    hp = _by_run(_hyper(cfgs, clustering=True), mesh)
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     use_decoder = cfg.spec.clustering == "idec"
     step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,

@@ -9,6 +9,7 @@ from typing import Callable
 
 from absl import flags
 
+from dssec_jax import parallel
 from dssec_jax.data import load_dataset
 from dssec_jax.methods import Config
 
@@ -39,6 +40,7 @@ _OVERRIDES = {
     "n_init": (flags.DEFINE_integer, "K-means restarts"),
     "precision": (flags.DEFINE_string, "float32 or bf16 (bfloat16 matmul inputs)"),
     "cluster_sparsity": (flags.DEFINE_boolean, "keep the sparsity penalty in the clustering phase"),
+    "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
 }
 for _name, (_define, _help) in _OVERRIDES.items():
     _define(_name, None, _help + " (default: dataset preset, then the library default)")
@@ -56,6 +58,10 @@ flags.DEFINE_float("checkpoint_interval", 30.0, "seconds between mid-stage pretr
 flags.DEFINE_string("x_key", None, "array name of the data in your own .npz/.mat/.h5 file")
 flags.DEFINE_string("y_key", None, "array name of the labels in your own file")
 flags.DEFINE_integer("n_clusters", None, "number of clusters (default: number of label values)")
+flags.DEFINE_string("coordinator", None, "host:port of process 0 for a multi-process run (with "
+                    "--num_processes, --process_id and --data_parallel; else $DSSEC_COORDINATOR)")
+flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
+flags.DEFINE_integer("process_id", None, "this process's index in a multi-process run")
 
 
 def log(msg: str) -> None:
@@ -103,6 +109,7 @@ def cli(main: Callable, positional: bool = False) -> Callable:
             print(f"error: unexpected arguments {argv[1:]}; use --flag=value", file=sys.stderr)
             sys.exit(2)
         try:
+            parallel.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
             return main(argv)
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)

@@ -150,12 +150,14 @@ def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathL
 
 
 def run_batched(ds: Dataset, runs: Sequence[tuple[pathlib.Path, Config]], seeds: Sequence[int],
-                log: Optional[Callable[[str], None]] = None) -> list[dict]:
+                log: Optional[Callable[[str], None]] = None, shard_runs: bool = False
+                ) -> list[dict]:
     """Run several configurations that differ only in traced settings (gamma, beta, rho,
     alpha, tol), every seed of each, as one vmapped program (``dssec_jax.sweep``).
 
     Finished seeds are skipped; unfinished ones are trained together from the start
-    (no mid-run checkpoints, no pretrained-autoencoder cache in this mode).
+    (no mid-run checkpoints, no pretrained-autoencoder cache in this mode). ``shard_runs``
+    splits the runs over the local devices.
     """
     todo = []
     for run_dir, cfg in runs:
@@ -163,7 +165,8 @@ def run_batched(ds: Dataset, runs: Sequence[tuple[pathlib.Path, Config]], seeds:
         todo += [(run_dir, cfg, s) for s in seeds if seed_done(run_dir, s) is None]
     if todo:
         t = time.time()
-        results = fit_batched(ds.x, [c for _, c, _ in todo], [s for _, _, s in todo], ds.y, log)
+        results = fit_batched(ds.x, [c for _, c, _ in todo], [s for _, _, s in todo], ds.y, log,
+                              shard_runs)
         wall = (time.time() - t) / len(todo)
         for (run_dir, cfg, seed), res in zip(todo, results):
             rec = write_seed(run_dir, ds, cfg, seed, res, wall)

@@ -6,19 +6,23 @@
 
 Prints JSON lines (overrides, seed, K-means-init ACC, final ACC/NMI/ARI, iterations, seconds)
 and a mean ± std summary per grid point. Used for the tables in BUILD_NOTES.md.
+With --cache_dir (e.g. a sweep's runs/ae_cache) grid points with equal pretraining
+settings share pretrained autoencoders.
 """
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 
 import numpy as np
 from absl import app, flags
 
 from dssec_jax import evaluate, fit
+from dssec_jax.checkpoint import FileStore
 from dssec_jax.methods import Config
 
-from . import common
+from . import common, runner
 
 flags.DEFINE_string("dataset", "digits", "dataset name or path")
 flags.DEFINE_list("seed_list", ["0", "1", "2"], "seeds")
@@ -30,13 +34,20 @@ FLAGS = flags.FLAGS
 def main(argv):
     ds = common.load(FLAGS.dataset)
     base = {"n_clusters": ds.n_clusters, **json.loads(FLAGS.base)}
+    data_id = runner.dataset_id(ds)
+    scratch = tempfile.TemporaryDirectory()
     for kw in json.loads(FLAGS.grid):
         rows = []
         for seed in (int(s) for s in FLAGS.seed_list):
             t = time.time()
             d = {**base, **kw}
             d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-            res = fit(ds.x, Config(**d), seed, ds.y)
+            cfg = Config(**d)
+            store = (FileStore(scratch.name, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
+                     if FLAGS.cache_dir else None)
+            res = fit(ds.x, cfg, seed, ds.y, store=store)
+            if store is not None:
+                store.drop("cluster")  # the scratch folder is shared by all grid points
             row = {"kw": kw, "seed": seed, "km": evaluate(ds.y, res.kmeans_labels)["acc"],
                    **evaluate(ds.y, res.labels), "iters": res.n_iter,
                    "s": round(time.time() - t, 1)}

@@ -27,6 +27,8 @@ flags.DEFINE_list("embed_dims", ["10"], "embedding sizes")
 flags.DEFINE_boolean("tsne", True, "draw the t-SNE figure of the learned embeddings")
 flags.DEFINE_boolean("batched", False, "train all gammas and seeds of a method and embedding "
                      "size as one vmapped program (dssec_jax.sweep); no mid-run checkpoints")
+flags.DEFINE_boolean("shard_runs", False, "with --batched: split the runs over all local devices "
+                     "(their number must divide by the device count)")
 FLAGS = flags.FLAGS
 
 
@@ -70,7 +72,7 @@ def main(argv):
             common.log(f"[{i + 1}/{len(groups)}] batched {'/'.join(map(str, key))}: "
                        f"{len(members)} configs x {len(seeds)} seeds")
             if members[0][1].spec.features == "autoencoder":
-                run_batched(ds, members, seeds, common.log)
+                run_batched(ds, members, seeds, common.log, FLAGS.shard_runs)
             else:
                 run_config(ds, members[0][1], seeds, members[0][0], runs / "ae_cache", common.log)
     else:

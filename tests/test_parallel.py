@@ -1,10 +1,16 @@
-"""Data parallelism on 8 fake CPU devices (in a subprocess, as XLA_FLAGS must be set first)."""
+"""Data parallelism on 8 fake CPU devices and over two processes on localhost (in
+subprocesses, as XLA_FLAGS and the distributed start-up must come first)."""
 import json
 import os
+import socket
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+from dssec_jax import parallel
 
 SCRIPT = r"""
 import json, numpy as np, jax
@@ -39,3 +45,97 @@ def test_eight_devices_match_one_device():
     assert out["agree"] > 0.99 and out["iters"][0] == out["iters"][1]
     assert out["emb"] < 0.02 * out["scale"]
     assert "does not divide over 8 devices" in out["err"]
+
+
+SHARD_RUNS = r"""
+import json, numpy as np, jax
+from sklearn.datasets import load_digits
+from dssec_jax.methods import Config
+from dssec_jax.sweep import fit_batched
+assert len(jax.devices()) == 8
+d = load_digits(); x = (d.data / 16).astype(np.float32)[:600]
+cfgs = [Config(method="dssec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
+               update_interval=10, max_iter=30, n_init=2, gamma=g) for g in (0.1, 0.3) * 4]
+seeds = [0, 0, 1, 1, 2, 2, 3, 3]
+plain = fit_batched(x, cfgs, seeds)
+split = fit_batched(x, cfgs, seeds, shard_runs=True)
+try:
+    fit_batched(x, cfgs[:3], seeds[:3], shard_runs=True)
+    err = ""
+except ValueError as e:
+    err = str(e)
+print(json.dumps({"agree": min(float(np.mean(a.labels == b.labels)) for a, b in zip(plain, split)),
+                  "iters": [[a.n_iter, b.n_iter] for a, b in zip(plain, split)], "err": err}))
+"""
+
+
+def test_sweep_axis_sharded_over_eight_devices():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    r = subprocess.run([sys.executable, "-c", SHARD_RUNS], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["agree"] > 0.99
+    assert all(a == b for a, b in out["iters"])
+    assert "3 runs do not divide over 8 devices" in out["err"]
+
+
+TWO_PROCESSES = r"""
+import json, sys, numpy as np
+from dssec_jax import parallel
+distributed = parallel.initialize()
+import jax
+from sklearn.datasets import load_digits
+from dssec_jax import pipeline
+from dssec_jax.methods import Config
+d = load_digits(); x = (d.data / 16).astype(np.float32)[:800]
+cfg = Config(method="dssec", hidden_dims=(64, 64, 128), pretrain_epochs=4, batch_size=128,
+             update_interval=10, max_iter=40, n_init=3, data_parallel=distributed)
+res = pipeline.fit(x, cfg, 0)
+print(json.dumps({"process": jax.process_index(), "devices": jax.device_count(),
+                  "labels": res.labels.tolist(), "iters": res.n_iter,
+                  "emb": float(np.abs(res.embedding).max())}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_on_localhost_agree_with_one():
+    base = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    base.pop("XLA_FLAGS", None)
+    coord = f"localhost:{_free_port()}"
+    procs = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env={**base, "DSSEC_COORDINATOR": coord,
+                                   "DSSEC_NUM_PROCESSES": "2", "DSSEC_PROCESS_ID": str(i)})
+             for i in range(2)]
+    single = subprocess.run([sys.executable, "-c", TWO_PROCESSES], env=base,
+                            capture_output=True, text=True, timeout=600)
+    outs = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=600)
+        assert p.returncode == 0, stderr[-3000:]
+        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert single.returncode == 0, single.stderr[-3000:]
+    one = json.loads(single.stdout.strip().splitlines()[-1])
+    assert [o["process"] for o in outs] == [0, 1] and outs[0]["devices"] == 2
+    assert one["devices"] == 1
+    assert outs[0]["labels"] == outs[1]["labels"] and outs[0]["iters"] == outs[1]["iters"]
+    agree = sum(a == b for a, b in zip(outs[0]["labels"], one["labels"])) / len(one["labels"])
+    assert agree > 0.99 and outs[0]["iters"] == one["iters"]
+
+
+def test_initialize_needs_every_setting(monkeypatch):
+    for k in parallel.ENV:
+        monkeypatch.delenv(k, raising=False)
+    assert parallel.initialize() is False
+    monkeypatch.setenv("DSSEC_COORDINATOR", "localhost:1")
+    with pytest.raises(ValueError, match="DSSEC_NUM_PROCESSES"):
+        parallel.initialize()
+    with pytest.raises(ValueError, match="must lie in"):
+        parallel.initialize(num_processes=2, process_id=2)
