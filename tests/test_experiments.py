@@ -102,12 +102,16 @@ def test_batched_sweep_writes_the_same_files(tmp_path):
     assert "| dssec |" in md and "| dec |" in md
 
 
-def test_screen_prints_one_line_per_run_and_a_summary():
-    r = run("experiments.screen", "--seed_list=0,1", "--grid=[{\"method\": \"dec\"}]",
+def test_screen_prints_one_line_per_run_and_a_summary(tmp_path):
+    r = run("experiments.screen", "--seed_list=0,1", f"--cache_dir={tmp_path}",
+            "--grid=[{\"method\": \"dec\"}, {\"method\": \"idec\"}]",
             "--base={\"pretrain_epochs\": 2, \"max_iter\": 20, \"n_init\": 2, "
             "\"hidden_dims\": [64, 64, 128]}")
     assert r.returncode == 0, r.stderr[-2000:]
     lines = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
-    assert [ln["seed"] for ln in lines] == [0, 1] and all(0 <= ln["acc"] <= 1 for ln in lines)
+    assert [ln["seed"] for ln in lines] == [0, 1, 0, 1] and all(0 <= ln["acc"] <= 1 for ln in lines)
+    # DEC and IDEC share the pretrained autoencoder of each seed (and the K-means start)
+    assert len(list(tmp_path.glob("ae_*.ckpt"))) == 2
+    assert [ln["km"] for ln in lines[:2]] == [ln["km"] for ln in lines[2:]]
     summary = [ln for ln in r.stdout.splitlines() if ln.startswith("SUMMARY")]
-    assert len(summary) == 1 and "\"acc\"" in summary[0]
+    assert len(summary) == 2 and "\"acc\"" in summary[0]
