@@ -7,10 +7,11 @@ import sys
 import time
 from typing import Callable
 
+import numpy as np
 from absl import flags
 
 from dssec_jax import parallel
-from dssec_jax.data import load_dataset
+from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.methods import Config
 
 from .presets import preset
@@ -58,6 +59,9 @@ flags.DEFINE_float("checkpoint_interval", 30.0, "seconds between mid-stage pretr
 flags.DEFINE_string("x_key", None, "array name of the data in your own .npz/.mat/.h5 file")
 flags.DEFINE_string("y_key", None, "array name of the labels in your own file")
 flags.DEFINE_integer("n_clusters", None, "number of clusters (default: number of label values)")
+flags.DEFINE_integer("subset", None, "use a fixed random subset of this many samples (drawn with "
+                     "seed 0, the same for every run; the dataset is then named <name>_n<subset>)",
+                     lower_bound=1)
 flags.DEFINE_string("coordinator", None, "host:port of process 0 for a multi-process run (with "
                     "--num_processes, --process_id and --data_parallel; else $DSSEC_COORDINATOR)")
 flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
@@ -73,7 +77,18 @@ def load(name: str):
     """The dataset named by ``name`` (or a path), honouring the data flags."""
     file_kw = {k: getattr(FLAGS, k) for k in ("x_key", "y_key", "n_clusters")
                if getattr(FLAGS, k) is not None}
-    return load_dataset(name, data_dir=FLAGS.data_dir, download=FLAGS.download, **file_kw)
+    ds = load_dataset(name, data_dir=FLAGS.data_dir, download=FLAGS.download, **file_kw)
+    return ds if FLAGS.subset is None else subsample(ds, FLAGS.subset)
+
+
+def subsample(ds: Dataset, n: int) -> Dataset:
+    """A fixed random subset of ``n`` rows (NumPy seed 0), named ``<name>_n<n>``."""
+    if n > len(ds.x):
+        raise ValueError(f"--subset={n} exceeds the {len(ds.x)} samples of {ds.name}; "
+                         "pass a smaller number")
+    rows = np.sort(np.random.default_rng(0).choice(len(ds.x), n, replace=False))
+    return dataclasses.replace(ds, x=ds.x[rows], y=None if ds.y is None else ds.y[rows],
+                               name=f"{ds.name}_n{n}")
 
 
 def build_config(dataset: str, n_clusters: int, **explicit) -> Config:

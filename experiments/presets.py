@@ -1,6 +1,8 @@
 """Per-dataset presets (as in IDEC's public code), overridable by flags."""
 from __future__ import annotations
 
+import re
+
 # update interval T and clustering optimizer; everything else uses Config's defaults.
 PRESETS: dict[str, dict] = {
     "digits": {"update_interval": 30},
@@ -12,5 +14,6 @@ PRESETS: dict[str, dict] = {
 
 
 def preset(dataset: str) -> dict:
-    """Preset overrides for a dataset name ({} for users' own files)."""
-    return dict(PRESETS.get(dataset, {}))
+    """Preset overrides for a dataset name ({} for users' own files); a subset
+    ``<name>_n<k>`` takes its dataset's preset."""
+    return dict(PRESETS.get(re.sub(r"_n\d+$", "", dataset), {}))

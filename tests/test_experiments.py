@@ -81,6 +81,7 @@ def test_sweep_and_report(tmp_path):
     (["--method=kmeanz"], "unknown method 'kmeanz'"),
     (["--gamma=-1"], "gamma must be >= 0"),
     (["--embed_dim=0"], "embed_dim must be >= 1"),
+    (["--subset=5000"], "exceeds the 1797 samples of digits"),
 ])
 def test_flag_errors_are_one_line(args, msg):
     r = run("experiments.run", *args)
@@ -115,3 +116,17 @@ def test_screen_prints_one_line_per_run_and_a_summary(tmp_path):
     assert [ln["km"] for ln in lines[:2]] == [ln["km"] for ln in lines[2:]]
     summary = [ln for ln in r.stdout.splitlines() if ln.startswith("SUMMARY")]
     assert len(summary) == 2 and "\"acc\"" in summary[0]
+
+
+def test_subset_is_fixed_and_keeps_its_datasets_preset():
+    from sklearn.datasets import load_digits
+
+    from dssec_jax.data import Dataset
+    from experiments.common import subsample
+    from experiments.presets import preset
+    d = load_digits()
+    ds = Dataset(d.data.astype("float32"), d.target.astype("int32"), "digits", (8, 8), 10)
+    a, b = subsample(ds, 500), subsample(ds, 500)
+    assert a.name == "digits_n500" and a.x.shape == (500, 64)
+    assert (a.x == b.x).all() and (a.y == b.y).all() and len(set(a.y.tolist())) == 10
+    assert preset("mnist_n10000") == preset("mnist") == {"update_interval": 140}
