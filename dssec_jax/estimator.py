@@ -28,7 +28,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
                  batch_size=256, learning_rate=1e-3, cluster_optimizer="adam",
                  cluster_learning_rate=1e-3, momentum=0.0, update_interval=140, tol=1e-3,
                  max_iter=20000, n_init=20, precision="float32", data_parallel=False,
-                 cluster_sparsity=True, random_state=None, verbose=0):
+                 cluster_sparsity=True, embed_std=None, random_state=None, verbose=0):
         self.n_clusters = n_clusters
         self.method = method
         self.gamma = gamma
@@ -56,6 +56,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.precision = precision
         self.data_parallel = data_parallel
         self.cluster_sparsity = cluster_sparsity
+        self.embed_std = embed_std
         self.random_state = random_state
         self.verbose = verbose
 

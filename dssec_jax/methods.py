@@ -74,6 +74,7 @@ class Config:
     precision: str = "float32"
     data_parallel: bool = False
     cluster_sparsity: bool = True
+    embed_std: Optional[float] = None
 
     @property
     def spec(self) -> MethodSpec:

@@ -211,6 +211,12 @@ def kmeans(z: np.ndarray, n_clusters: int, n_init: int, seed: int) -> tuple[np.n
 
 # ---------------------------------------------------------------- clustering phase
 
+def embed_scale(z: np.ndarray, embed_std: float) -> float:
+    """Factor s that gives the embedding the standard deviation ``embed_std``:
+    s = embed_std / std(z) (std over all entries of z)."""
+    return float(embed_std / np.std(z))
+
+
 def cluster_record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
     """History entry of one target refresh: label change, cluster sizes, loss parts, metrics."""
     sizes = np.bincount(labels, minlength=n_clusters)
@@ -325,6 +331,9 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     if spec.clustering is None:
         return FitResult(km_labels, z, centers, ae, km_labels, pretrain_history=pre_hist,
                          stop_reason="kmeans", seconds=seconds)
+    if cfg.embed_std:
+        scale = embed_scale(z, cfg.embed_std)
+        ae, centers = sae.rescale_embedding(ae, scale), centers * scale
     t = time.time()
     out = cluster(x, ae, centers, cfg, jax.random.fold_in(key, 2), y, store=store, log=log)
     seconds["cluster"] = time.time() - t

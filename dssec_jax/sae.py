@@ -114,3 +114,12 @@ def forward(params: dict, x: ArrayLike, activations: Activations = "relu",
     activations, which the sparsity penalty needs."""
     z, hidden = encode_with_hidden(params, x, activations, compute_dtype)
     return z, decode(params, z, activations, compute_dtype), hidden
+
+
+def rescale_embedding(params: dict, s) -> dict:
+    """The same autoencoder with its embedding scaled by ``s``: z' = s z (last encoder
+    layer's W and b times s), the decoder's first W divided by s, so x_hat is unchanged."""
+    enc, dec = list(params["encoder"]), list(params["decoder"])
+    enc[-1] = {"w": enc[-1]["w"] * s, "b": enc[-1]["b"] * s}
+    dec[0] = {**dec[0], "w": dec[0]["w"] / s}
+    return {"encoder": enc, "decoder": dec}

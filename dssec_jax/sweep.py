@@ -138,7 +138,11 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
             for i in range(S)]
     if cfg.spec.clustering is None:
         return base
-    centers = _by_run(np.stack([c for c, _ in km]), mesh)
+    centers = np.stack([c for c, _ in km])
+    if cfg.embed_std:
+        scale = np.array([pipeline.embed_scale(z[i], cfg.embed_std) for i in range(S)], np.float32)
+        ae, centers = jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale)), centers * scale[:, None, None]
+    centers = _by_run(centers, mesh)
     out = _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh)
     z = np.asarray(train.stack_fn(acts + ("linear",), cd, batched=True)(out["params"]["ae"]["encoder"], xd))
     for i, r in enumerate(base):

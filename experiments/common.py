@@ -23,6 +23,8 @@ _OVERRIDES = {
     "rho": (flags.DEFINE_float, "sparsity target rho in (0, 1)"),
     "beta": (flags.DEFINE_float, "weight beta of the sparsity penalty"),
     "alpha": (flags.DEFINE_float, "Student's t degrees of freedom of the soft assignment"),
+    "embed_std": (flags.DEFINE_float, "rescale the embedding to this standard deviation before "
+                  "the clustering phase (the decoder compensates)"),
     "activation": (flags.DEFINE_string, "hidden activation of the autoencoder (relu, sigmoid, ...)"),
     "sparse_activation": (flags.DEFINE_string, "activation of the penalised (sparse) layers"),
     "sparse_layers": (flags.DEFINE_list, "indices of the penalised hidden encoder layers, e.g. 0,2"),

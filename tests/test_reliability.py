@@ -138,6 +138,7 @@ def test_sigkill_then_rerun_gives_same_labels(tmp_path, kill_at):
     (None, {"beta": -0.1}, "beta must be >= 0"),
     (None, {"rho": 0.0}, r"rho must lie in \(0, 1\)"),
     (None, {"embed_dim": 0}, "embed_dim must be >= 1"),
+    (None, {"embed_std": 0.0}, "embed_std must be > 0"),
     (None, {"pretrain": "greedy"}, "pretrain must be 'end_to_end' or 'stacked'"),
     (None, {"sparse_layers": (7,)}, "sparse_layers \\[7\\] out of range"),
 ])

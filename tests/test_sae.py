@@ -53,3 +53,12 @@ def test_jit_vmap_and_bf16():
     zb = sae.encode(p0, x, compute_dtype=jnp.bfloat16)
     assert zb.dtype == jnp.float32
     np.testing.assert_allclose(zb, z[0], rtol=0.05, atol=0.05)
+
+
+def test_rescale_embedding_scales_z_and_keeps_the_reconstruction():
+    p = sae.init_params(jax.random.PRNGKey(0), (12, 16, 8, 3))
+    x = jax.random.normal(jax.random.PRNGKey(1), (5, 12))
+    z, x_hat, _ = sae.forward(p, x)
+    z2, x_hat2, _ = sae.forward(sae.rescale_embedding(p, 2.5), x)
+    np.testing.assert_allclose(z2, 2.5 * z, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x_hat2, x_hat, rtol=1e-4, atol=1e-5)

@@ -91,6 +91,18 @@ def test_clustering_phase_history_and_stopping(digits):
     assert res2.stop_reason == "tol" and res2.n_iter == 10
 
 
+def test_embed_std_rescales_the_start_of_the_clustering_phase(digits):
+    x = digits[0][:300]
+    base = dict(method="dssec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
+                max_iter=0, n_init=2)
+    plain = pipeline.fit(x, Config(**base), 0)
+    scaled = pipeline.fit(x, Config(**base, embed_std=3.0), 0)
+    assert abs(np.std(scaled.embedding) - 3.0) < 1e-3 and abs(np.std(plain.embedding) - 3.0) > 0.1
+    s = 3.0 / np.std(plain.embedding)
+    np.testing.assert_allclose(scaled.centers, s * plain.centers, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(scaled.labels, plain.labels)  # K-means is scale-free
+
+
 def test_dec_drops_the_decoder(digits):
     x = digits[0][:300]
     cfg = Config(method="dec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
