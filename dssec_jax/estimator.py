@@ -22,13 +22,13 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters=10, method="dssec", gamma=0.1, alpha=1.0, rho=0.05, beta=1.0,
-                 activation="relu", sparse_layers=(0, 1, 2), sparse_activation="relu",
+                 activation="relu", sparse_layers=(0, 1), sparse_activation="relu",
                  sparsity_reduction="mean", embed_dim=10, hidden_dims=(500, 500, 2000),
                  pretrain="end_to_end", pretrain_epochs=200, layerwise_epochs=None,
                  batch_size=256, learning_rate=1e-3, cluster_optimizer="adam",
                  cluster_learning_rate=1e-3, momentum=0.0, update_interval=140, tol=1e-3,
                  max_iter=20000, n_init=20, precision="float32", data_parallel=False,
-                 cluster_sparsity=True, embed_std=None, random_state=None, verbose=0):
+                 cluster_sparsity=True, embed_std=1.5, random_state=None, verbose=0):
         self.n_clusters = n_clusters
         self.method = method
         self.gamma = gamma

@@ -54,7 +54,7 @@ class Config:
     rho: float = 0.05
     beta: float = 1.0
     activation: str = "relu"
-    sparse_layers: tuple = (0, 1, 2)
+    sparse_layers: tuple = (0, 1)
     sparse_activation: str = "relu"
     sparsity_reduction: str = "mean"
     embed_dim: int = 10
@@ -74,7 +74,7 @@ class Config:
     precision: str = "float32"
     data_parallel: bool = False
     cluster_sparsity: bool = True
-    embed_std: Optional[float] = None
+    embed_std: Optional[float] = 1.5
 
     @property
     def spec(self) -> MethodSpec:
