@@ -118,8 +118,11 @@ def forward(params: dict, x: ArrayLike, activations: Activations = "relu",
 
 def rescale_embedding(params: dict, s) -> dict:
     """The same autoencoder with its embedding scaled by ``s``: z' = s z (last encoder
-    layer's W and b times s), the decoder's first W divided by s, so x_hat is unchanged."""
+    layer's W and b times s), the decoder's first W divided by s, so x_hat is unchanged.
+    Computed with jnp on float32 whatever the leaves are (NumPy after a checkpoint restore,
+    jax.Array after training), so a resumed run rescales bit for bit like a fresh one."""
+    s = jnp.asarray(s, jnp.float32)
     enc, dec = list(params["encoder"]), list(params["decoder"])
-    enc[-1] = {"w": enc[-1]["w"] * s, "b": enc[-1]["b"] * s}
-    dec[0] = {**dec[0], "w": dec[0]["w"] / s}
+    enc[-1] = {"w": jnp.asarray(enc[-1]["w"]) * s, "b": jnp.asarray(enc[-1]["b"]) * s}
+    dec[0] = {**dec[0], "w": jnp.asarray(dec[0]["w"]) / s}
     return {"encoder": enc, "decoder": dec}
