@@ -59,11 +59,11 @@ def atomic_save_npz(path: os.PathLike, **arrays) -> None:
 
 def save(path: os.PathLike, state: Any, meta: dict) -> None:
     """Save pytree ``state`` with JSON-able ``meta``; the old file becomes ``path.prev``."""
+    if not is_writer():
+        return
     path = pathlib.Path(path)
     payload = {"meta": json.dumps(meta), "state": serialization.to_state_dict(jax.device_get(state))}
     data = serialization.msgpack_serialize(payload)
-    if not is_writer():
-        return
     if path.exists():
         os.replace(path, path.with_name(path.name + ".prev"))
     atomic_write_bytes(path, data)
