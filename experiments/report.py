@@ -129,6 +129,10 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
             ax.errorbar(xs, [p[1][m]["mean"] for p in pts], yerr=[p[1][m]["std"] for p in pts],
                         marker="o", capsize=3, label=f"{d} {meth}")
         ax.set_xlabel(field)
+        values = sorted({p[0] for pts in series.values() for p in pts})
+        if values[0] > 0 and values[-1] / values[0] >= 8:  # e.g. gamma 0.01 .. 1
+            ax.set_xscale("log")
+            ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.set_ylabel(m.upper())
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
