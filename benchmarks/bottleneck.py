@@ -6,14 +6,16 @@ For the MNIST-shaped autoencoder (784-500-500-2000-10 and mirror, batch 256, rel
 sparsity) it times, per precision, one compiled call of:
   matmuls   only the products a train step needs: per layer y = x W, dW = x^T g and
             (not for the first layer) dx = g W^T, inputs in the compute dtype,
-            accumulated in float32;
+            accumulated in float32; also each kind alone, and the two backward kinds
+            with x^T and W^T transposed before the program (dw_pre, dx_pre), which
+            shows whether an operand's layout decides the speed;
   grad      loss and gradients (jax.grad), no optimizer;
   step      gradients and the Adam update (what training runs);
   adam      the Adam update alone on given gradients;
 and reports each in ms per step and as a share of ``step``. With --compare_torch it times
 the same matmul triplets with torch.mm (float32 and bfloat16): the ratio of XLA's to
 PyTorch's matmul time bounds how much faster than a PyTorch loop a step can be when both
-loops spend their time in matmuls. Table to stdout, JSON to --out.
+loops spend their time in matmuls. Table to stdout, JSON to --bottleneck_out.
 """
 from __future__ import annotations
 
@@ -43,20 +45,27 @@ def timed_ms(call) -> float:
     return median_time(run, FLAGS.repeats) / REPS * 1e3
 
 
-PRODUCTS = {"fwd": lambda x, w, g: (x, w), "dw": lambda x, w, g: (x.T, g),
-            "dx": lambda x, w, g: (g, w.T)}
+PRODUCTS = {"fwd": lambda x, w, g, xt, wt: (x, w),
+            "dw": lambda x, w, g, xt, wt: (x.T, g),
+            "dx": lambda x, w, g, xt, wt: (g, w.T),
+            # the same products with x^T and W^T transposed before the program (row-major inputs)
+            "dw_pre": lambda x, w, g, xt, wt: (xt, g),
+            "dx_pre": lambda x, w, g, xt, wt: (g, wt)}
+STEP_PRODUCTS = ("fwd", "dw", "dx")
 
 
-def matmul_fn(cd, kinds=tuple(PRODUCTS)):
+def matmul_fn(cd, kinds=STEP_PRODUCTS):
     """The products of one train step on random operands (x, w, g per layer): forward
     x W, weight gradient x^T g, input gradient g W^T (none for the first layer)."""
     def products(ops):
-        return [jnp.dot(*PRODUCTS[k](x, w, g), preferred_element_type=jnp.float32)
-                for i, (x, w, g) in enumerate(ops) for k in kinds if i > 0 or k != "dx"]
+        return [jnp.dot(*PRODUCTS[k](*o), preferred_element_type=jnp.float32)
+                for i, o in enumerate(ops) for k in kinds if i > 0 or not k.startswith("dx")]
     key = jax.random.PRNGKey(0)
     B, dt = FLAGS.batch_size, cd or jnp.float32
-    ops = [(jax.random.normal(key, (B, a), dt), jax.random.normal(key, (a, b), dt),
-            jax.random.normal(key, (B, b), dt)) for a, b in layer_pairs()]
+    ops = []
+    for a, b in layer_pairs():
+        x, w = jax.random.normal(key, (B, a), dt), jax.random.normal(key, (a, b), dt)
+        ops.append((x, w, jax.random.normal(key, (B, b), dt), jnp.array(x.T), jnp.array(w.T)))
     f = jax.jit(products)
     return lambda: jax.block_until_ready(f(ops))
 

@@ -19,7 +19,7 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
     assert abs(res["step_gflop"] - 8 * (3 * fwd - 2.0 * 16 * 500) / 1e9) < 1e-9
     for name in ("float32", "bf16"):
         ms = res["precisions"][name]
-        assert set(ms) == {"matmuls_fwd", "matmuls_dw", "matmuls_dx", "matmuls", "grad",
-                           "adam", "step"}
+        assert set(ms) == {"matmuls_fwd", "matmuls_dw", "matmuls_dx", "matmuls_dw_pre",
+                           "matmuls_dx_pre", "matmuls", "grad", "adam", "step"}
         assert all(v > 0 for v in ms.values())
     assert "matmul share" in r.stdout
