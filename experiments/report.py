@@ -108,18 +108,28 @@ def _save_fig(fig, path: pathlib.Path) -> None:
     checkpoint.atomic_write_bytes(path, buf.getvalue())
 
 
+TABLE_POINT = {"gamma": 0.1, "embed_dim": 10}
+
+
 def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None) -> bool:
-    """ACC/NMI/ARI (mean ± std) against a config field, one line per (dataset, method)."""
+    """ACC/NMI/ARI (mean ± std) against a config field, one line per (dataset, method);
+    the other swept field is held at the value nearest the table's (gamma 0.1, embed_dim 10).
+    False (no figure) when no line has two or more values of ``field``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     series = defaultdict(list)
     for r in runs:
-        if methods and r["method"] not in methods:
-            continue
-        if "acc" in r["summary"]:
-            series[(r["dataset"], r["method"])].append((r["config"][field], r["summary"]))
-    series = {k: sorted(v, key=lambda t: t[0]) for k, v in series.items() if len(v) > 1}
+        if (not methods or r["method"] in methods) and "acc" in r["summary"]:
+            series[(r["dataset"], r["method"])].append(r)
+    for key, rs in list(series.items()):
+        for other, target in TABLE_POINT.items():
+            if other != field:
+                near = min(abs(r["config"][other] - target) for r in rs)
+                rs = [r for r in rs if abs(r["config"][other] - target) == near]
+        pts = sorted(((r["config"][field], r["summary"]) for r in rs), key=lambda t: t[0])
+        series[key] = pts
+    series = {k: v for k, v in series.items() if len({p[0] for p in v}) > 1}
     if not series:
         return False
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))

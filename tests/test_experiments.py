@@ -130,3 +130,28 @@ def test_subset_is_fixed_and_keeps_its_datasets_preset():
     assert a.name == "digits_n500" and a.x.shape == (500, 64)
     assert (a.x == b.x).all() and (a.y == b.y).all() and len(set(a.y.tolist())) == 10
     assert preset("mnist_n10000") == preset("mnist") == {"update_interval": 140}
+
+
+def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from experiments.report import plot_against
+
+    def run(gamma, embed_dim, acc):
+        s = {"mean": acc, "std": 0.01}
+        return {"dataset": "d", "method": "dssec", "config": {"gamma": gamma, "embed_dim": embed_dim},
+                "summary": {"acc": s, "nmi": s, "ari": s}}
+
+    gamma_only = [run(g, 10, 0.5 + g) for g in (0.01, 0.1, 1.0)]
+    assert plot_against(gamma_only, "gamma", tmp_path / "g.png")
+    assert (tmp_path / "g.png").stat().st_size > 0
+    # one embedding size only: no embed_dim figure, however many gammas
+    assert not plot_against(gamma_only, "embed_dim", tmp_path / "e.png")
+    assert not (tmp_path / "e.png").exists()
+    # a full grid: the gamma line is drawn at embed_dim 10 (three points, not six)
+    drawn, errorbar = [], matplotlib.axes.Axes.errorbar
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar",
+                        lambda self, xs, ys, **kw: drawn.append(list(ys)) or errorbar(self, xs, ys, **kw))
+    grid = gamma_only + [run(g, 20, 0.9) for g in (0.01, 0.1, 1.0)]
+    assert plot_against(grid, "gamma", tmp_path / "g2.png")
+    assert drawn[0] == [0.51, 0.6, 1.5]
