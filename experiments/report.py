@@ -142,6 +142,7 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
         values = sorted({p[0] for pts in series.values() for p in pts})
         if values[0] > 0 and values[-1] / values[0] >= 8:  # e.g. gamma 0.01 .. 1
             ax.set_xscale("log")
+            ax.minorticks_off()
             ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.set_ylabel(m.upper())
         ax.grid(alpha=0.3)
