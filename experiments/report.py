@@ -23,6 +23,7 @@ from dssec_jax.methods import get_method
 
 METHOD_ORDER = ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"]
 METRICS = ("acc", "nmi", "ari")
+TABLE_POINT = {"gamma": 0.1, "embed_dim": 10}  # the main table's gamma and embedding size
 
 
 def collect(workdir: pathlib.Path) -> list[dict]:
@@ -62,7 +63,8 @@ def _cell(summary: dict) -> str:
     return " / ".join(f"{summary[k]['mean']:.3f} ± {summary[k]['std']:.3f}" for k in METRICS)
 
 
-def main_table(runs: list[dict], gamma: float = 0.1, embed_dim: int = 10) -> dict:
+def main_table(runs: list[dict], gamma: float = TABLE_POINT["gamma"],
+               embed_dim: int = TABLE_POINT["embed_dim"]) -> dict:
     """{(method, dataset): run} at the table's gamma and embed_dim (nearest available)."""
     best = {}
     for r in runs:
@@ -106,9 +108,6 @@ def _save_fig(fig, path: pathlib.Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     checkpoint.atomic_write_bytes(path, buf.getvalue())
-
-
-TABLE_POINT = {"gamma": 0.1, "embed_dim": 10}
 
 
 def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None) -> bool:
