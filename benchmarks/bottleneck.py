@@ -54,12 +54,19 @@ PRODUCTS = {"fwd": lambda x, w, g, xt, wt: (x, w),
 STEP_PRODUCTS = ("fwd", "dw", "dx")
 
 
+def operand_pairs(ops, kinds):
+    """(a, b) of every product ``a @ b`` of ``kinds`` over the layers' (x, w, g, x^T, W^T);
+    the first layer has no input gradient."""
+    return [PRODUCTS[k](*o) for i, o in enumerate(ops) for k in kinds
+            if i > 0 or not k.startswith("dx")]
+
+
 def matmul_fn(cd, kinds=STEP_PRODUCTS):
     """The products of one train step on random operands (x, w, g per layer): forward
     x W, weight gradient x^T g, input gradient g W^T (none for the first layer)."""
     def products(ops):
-        return [jnp.dot(*PRODUCTS[k](*o), preferred_element_type=jnp.float32)
-                for i, o in enumerate(ops) for k in kinds if i > 0 or not k.startswith("dx")]
+        return [jnp.dot(a, b, preferred_element_type=jnp.float32)
+                for a, b in operand_pairs(ops, kinds)]
     key = jax.random.PRNGKey(0)
     B, dt = FLAGS.batch_size, cd or jnp.float32
     ops = []
@@ -79,19 +86,16 @@ def step_fns(cd):
     opt = optax.adam(1e-3)
     hp = train.hyper(beta=1.0, rho=0.05)
     xb = jax.random.uniform(jax.random.PRNGKey(1), (FLAGS.batch_size, FLAGS.dim))
-    grad = jax.jit(lambda p, x: jax.grad(loss, has_aux=True)(p, x, hp)[0])
 
-    @jax.jit
-    def step(p, s, x):
-        g = jax.grad(loss, has_aux=True)(p, x, hp)[0]
+    def grads(p, x):
+        return jax.grad(loss, has_aux=True)(p, x, hp)[0]
+
+    def update(p, s, g):
         u, s = opt.update(g, s, p)
         return optax.apply_updates(p, u), s
 
-    @jax.jit
-    def adam(p, s, g):
-        u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s
-
+    grad, adam = jax.jit(grads), jax.jit(update)
+    step = jax.jit(lambda p, s, x: update(p, s, grads(p, x)))
     state = opt.init(params)
     g0 = grad(params, xb)
     return (lambda: jax.block_until_ready(grad(params, xb)),
@@ -103,15 +107,12 @@ def torch_matmul_ms(dtype_name: str) -> float:
     import torch
     dt = {"float32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
     B = FLAGS.batch_size
-    ops = [(torch.randn(B, a, dtype=dt), torch.randn(a, b, dtype=dt), torch.randn(B, b, dtype=dt))
-           for a, b in layer_pairs()]
+    ops = [(torch.randn(B, a, dtype=dt), torch.randn(a, b, dtype=dt), torch.randn(B, b, dtype=dt),
+            None, None) for a, b in layer_pairs()]
 
     def call():
-        for i, (x, w, g) in enumerate(ops):
-            torch.mm(x, w)
-            torch.mm(x.t(), g)
-            if i > 0:
-                torch.mm(g, w.t())
+        for a, b in operand_pairs(ops, STEP_PRODUCTS):
+            torch.mm(a, b)
     return timed_ms(call)
 
 

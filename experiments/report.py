@@ -131,6 +131,7 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
     series = {k: v for k, v in series.items() if len({p[0] for p in v}) > 1}
     if not series:
         return False
+    values = sorted({p[0] for pts in series.values() for p in pts})
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, m in zip(axes, METRICS):
         for (d, meth), pts in sorted(series.items()):
@@ -138,7 +139,6 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
             ax.errorbar(xs, [p[1][m]["mean"] for p in pts], yerr=[p[1][m]["std"] for p in pts],
                         marker="o", capsize=3, label=f"{d} {meth}")
         ax.set_xlabel(field)
-        values = sorted({p[0] for pts in series.values() for p in pts})
         if values[0] > 0 and values[-1] / values[0] >= 8:  # e.g. gamma 0.01 .. 1
             ax.set_xscale("log")
             ax.minorticks_off()
