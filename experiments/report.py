@@ -63,18 +63,25 @@ def _cell(summary: dict) -> str:
     return " / ".join(f"{summary[k]['mean']:.3f} ± {summary[k]['std']:.3f}" for k in METRICS)
 
 
-def main_table(runs: list[dict], gamma: float = TABLE_POINT["gamma"],
-               embed_dim: int = TABLE_POINT["embed_dim"]) -> dict:
+def _distance(run: dict, fields) -> tuple:
+    """|config[f] - TABLE_POINT[f]| per field; gamma counts only for methods that use it."""
+    uses_gamma = get_method(run["method"]).clustering == "idec"
+    return tuple(abs(run["config"][f] - TABLE_POINT[f]) if f != "gamma" or uses_gamma else 0
+                 for f in fields)
+
+
+def nearest_to_table(runs: list[dict], fields=tuple(TABLE_POINT)) -> list[dict]:
+    """The runs whose ``fields`` are nearest the table's point (all ties)."""
+    best = min(_distance(r, fields) for r in runs)
+    return [r for r in runs if _distance(r, fields) == best]
+
+
+def main_table(runs: list[dict]) -> dict:
     """{(method, dataset): run} at the table's gamma and embed_dim (nearest available)."""
-    best = {}
+    groups = defaultdict(list)
     for r in runs:
-        c = r["config"]
-        key = (r["method"], r["dataset"])
-        score = (abs(c["gamma"] - gamma) if r["method"] in ("idec", "dssec") else 0,
-                 abs(c["embed_dim"] - embed_dim))
-        if key not in best or score < best[key][0]:
-            best[key] = (score, r)
-    return {k: v[1] for k, v in best.items()}
+        groups[(r["method"], r["dataset"])].append(r)
+    return {k: nearest_to_table(rs)[0] for k, rs in groups.items()}
 
 
 def write_markdown(runs: list[dict], path: pathlib.Path) -> None:
@@ -122,10 +129,7 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
         if (not methods or r["method"] in methods) and "acc" in r["summary"]:
             series[(r["dataset"], r["method"])].append(r)
     for key, rs in list(series.items()):
-        for other, target in TABLE_POINT.items():
-            if other != field:
-                near = min(abs(r["config"][other] - target) for r in rs)
-                rs = [r for r in rs if abs(r["config"][other] - target) == near]
+        rs = nearest_to_table(rs, [f for f in TABLE_POINT if f != field])
         pts = sorted(((r["config"][field], r["summary"]) for r in rs), key=lambda t: t[0])
         series[key] = pts
     series = {k: v for k, v in series.items() if len({p[0] for p in v}) > 1}

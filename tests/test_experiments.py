@@ -155,3 +155,17 @@ def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeyp
     grid = gamma_only + [run(g, 20, 0.9) for g in (0.01, 0.1, 1.0)]
     assert plot_against(grid, "gamma", tmp_path / "g2.png")
     assert drawn[0] == [0.51, 0.6, 1.5]
+
+
+def test_main_table_takes_the_run_nearest_the_table_point():
+    from experiments.report import main_table
+
+    def run(method, gamma, embed_dim):
+        return {"dataset": "d", "method": method, "config": {"gamma": gamma, "embed_dim": embed_dim}}
+
+    runs = [run("dssec", 0.5, 10), run("dssec", 0.1, 20), run("dssec", 0.1, 10), run("dssec", 0.3, 10),
+            run("dec", 0.5, 5), run("dec", 0.5, 12)]
+    table = main_table(runs)
+    assert table[("dssec", "d")]["config"] == {"gamma": 0.1, "embed_dim": 10}
+    # gamma does not enter DEC's loss, so only its embedding size counts
+    assert table[("dec", "d")]["config"] == {"gamma": 0.5, "embed_dim": 12}
