@@ -169,3 +169,31 @@ def test_main_table_takes_the_run_nearest_the_table_point():
     assert table[("dssec", "d")]["config"] == {"gamma": 0.1, "embed_dim": 10}
     # gamma does not enter DEC's loss, so only its embedding size counts
     assert table[("dec", "d")]["config"] == {"gamma": 0.5, "embed_dim": 12}
+
+
+def test_compare_pairs_settings_with_the_baseline_seed_by_seed(tmp_path):
+    from experiments.compare import paired, read_screen_logs
+
+    def line(kw, seed, acc):
+        return json.dumps({"kw": kw, "seed": seed, "acc": acc}) + "\n"
+
+    base, other = {"method": "dssec"}, {"beta": 0.1, "method": "dssec"}
+    a = tmp_path / "a.log"
+    a.write_text("noise\n" + line(base, 0, 0.70) + line(base, 1, 0.80) + line(other, 0, 0.75)
+                 + line(other, 1, 0.70) + line(other, 2, 0.99) + "SUMMARY {}\n")
+    b = tmp_path / "b.log"  # the setting's key order does not matter
+    b.write_text(line(base, 0, 0.60) + line({"method": "dssec", "beta": 0.1}, 0, 0.66))
+    assert read_screen_logs([a, b])['{"method": "dssec"}'][0]["acc"] == 0.60  # later lines win
+    rows = paired({"a": read_screen_logs([a]), "b": read_screen_logs([b])}, base)
+    (r,) = rows
+    # a: +0.05, -0.10 (seed 2 has no baseline); b: +0.06
+    assert r["per_dataset"]["a"] == (pytest.approx(-0.025), 2)
+    assert r["per_dataset"]["b"] == (pytest.approx(0.06), 1)
+    assert r["n"] == 3 and (r["better"], r["worse"]) == (2, 1)
+    assert r["mean"] == pytest.approx(0.01 / 3)
+    assert r["se"] == pytest.approx(np.std([0.05, -0.10, 0.06], ddof=1) / np.sqrt(3))
+    out = run("experiments.compare", f"a={a}", f"b={b}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert '| {"beta": 0.1, "method": "dssec"} | -0.025 (2) | +0.060 (1) | +0.003 ± ' in out.stdout
+    bad = run("experiments.compare", f"a={tmp_path / 'missing.log'}")
+    assert bad.returncode == 2 and "cannot read screen log" in bad.stderr
