@@ -79,8 +79,8 @@ def markdown(rows: list[dict], datasets: list[str], metric: str) -> str:
                  if d in r["per_dataset"] else "" for d in datasets]
         body.append(f"| {r['setting']} | " + " | ".join(cells) +
                     f" | {r['mean']:+.3f} ± {r['se']:.3f} ({r['n']}) | {r['better']} / {r['worse']} |")
-    return "\n".join([f"Paired {metric.upper()} differences (setting - baseline), (pairs)", ""]
-                     + head + body)
+    title = f"Paired {metric.upper()} differences, setting - baseline (pairs in brackets)"
+    return "\n".join([title, ""] + head + body)
 
 
 def main(argv):
