@@ -39,10 +39,14 @@ def read_screen_logs(paths) -> dict[str, dict[int, dict]]:
             lines = pathlib.Path(p).read_text().splitlines()
         except OSError as e:
             raise ValueError(f"cannot read screen log {p} ({e.strerror}); check the path") from e
-        for ln in lines:
+        for i, ln in enumerate(lines, 1):
             if ln.startswith("{"):
-                row = json.loads(ln)
-                out.setdefault(setting_key(row["kw"]), {})[row["seed"]] = row
+                try:
+                    row = json.loads(ln)
+                    out.setdefault(setting_key(row["kw"]), {})[row["seed"]] = row
+                except (json.JSONDecodeError, KeyError) as e:
+                    raise ValueError(f"{p}, line {i} is not a screen result ({e}); "
+                                     "remove it or pass the screen's own output") from e
     return out
 
 

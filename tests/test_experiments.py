@@ -197,3 +197,6 @@ def test_compare_pairs_settings_with_the_baseline_seed_by_seed(tmp_path):
     assert '| {"beta": 0.1, "method": "dssec"} | -0.025 (2) | +0.060 (1) | +0.003 ± ' in out.stdout
     bad = run("experiments.compare", f"a={tmp_path / 'missing.log'}")
     assert bad.returncode == 2 and "cannot read screen log" in bad.stderr
+    b.write_text('{"kw": {"method": "dssec"}, "seed"\n')  # a line cut off by a killed run
+    with pytest.raises(ValueError, match="b.log, line 1 is not a screen result"):
+        read_screen_logs([b])
