@@ -26,7 +26,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
                  sparsity_reduction="mean", embed_dim=10, hidden_dims=(500, 500, 2000),
                  pretrain="end_to_end", pretrain_epochs=200, layerwise_epochs=None,
                  batch_size=256, learning_rate=1e-3, cluster_optimizer="adam",
-                 cluster_learning_rate=1e-3, momentum=0.0, update_interval=140, tol=1e-3,
+                 cluster_learning_rate=1e-3, momentum=0.0, update_interval=30, tol=1e-3,
                  max_iter=20000, n_init=20, precision="float32", data_parallel=False,
                  cluster_sparsity=True, embed_std=1.5, random_state=None, verbose=0):
         self.n_clusters = n_clusters

@@ -67,7 +67,7 @@ class Config:
     cluster_optimizer: str = "adam"
     cluster_learning_rate: float = 1e-3
     momentum: float = 0.0
-    update_interval: int = 140
+    update_interval: int = 30
     tol: float = 1e-3
     max_iter: int = 20000
     n_init: int = 20

@@ -14,11 +14,9 @@ from dssec_jax import parallel
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.methods import Config
 
-from .presets import preset
-
 FLAGS = flags.FLAGS
 
-# Config fields settable from the command line (None = keep preset / default).
+# Config fields settable from the command line (None = keep the library default).
 _OVERRIDES = {
     "rho": (flags.DEFINE_float, "sparsity target rho in (0, 1)"),
     "beta": (flags.DEFINE_float, "weight beta of the sparsity penalty"),
@@ -46,14 +44,13 @@ _OVERRIDES = {
     "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
 }
 for _name, (_define, _help) in _OVERRIDES.items():
-    _define(_name, None, _help + " (default: dataset preset, then the library default)")
+    _define(_name, None, _help + " (default: the library default)")
 
 flags.DEFINE_string("data_dir", None, "folder holding the dataset files (else $DSSEC_DATA_DIR, "
                     "~/.cache/dssec_jax)")
 flags.DEFINE_boolean("download", False, "download missing MNIST/Fashion-MNIST/USPS files "
                      "(checksums pinned)")
-flags.DEFINE_string("config", None, "JSON file of Config overrides (applied after the dataset "
-                    "preset, before flags)")
+flags.DEFINE_string("config", None, "JSON file of Config overrides (applied before flags)")
 flags.DEFINE_integer("seeds", 1, "number of seeds (0 .. seeds-1)", lower_bound=1)
 flags.DEFINE_string("workdir", None, "output folder; rerunning on it resumes")
 flags.DEFINE_string("cache_dir", None, "pretrained-autoencoder cache (default: <workdir>/../ae_cache)")
@@ -93,10 +90,10 @@ def subsample(ds: Dataset, n: int) -> Dataset:
                                name=f"{ds.name}_n{n}")
 
 
-def build_config(dataset: str, n_clusters: int, **explicit) -> Config:
-    """Config from library defaults < dataset preset < --config file < flags < ``explicit``."""
+def build_config(n_clusters: int, **explicit) -> Config:
+    """Config from library defaults < --config file < flags < ``explicit``."""
     fields = {f.name for f in dataclasses.fields(Config)}
-    d = {"n_clusters": n_clusters, **preset(dataset)}
+    d = {"n_clusters": n_clusters}
     if FLAGS.config:
         try:
             extra = json.loads(open(FLAGS.config).read())

@@ -29,7 +29,7 @@ def default_cache(workdir: pathlib.Path) -> pathlib.Path:
 
 def main(argv):
     ds = common.load(FLAGS.dataset)
-    cfg = check_config(common.build_config(ds.name, ds.n_clusters, method=FLAGS.method,
+    cfg = check_config(common.build_config(ds.n_clusters, method=FLAGS.method,
                                            gamma=FLAGS.gamma, embed_dim=FLAGS.embed_dim),
                        len(ds.x))
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{ds.name}_{cfg.method}")

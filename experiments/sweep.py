@@ -59,7 +59,7 @@ def main(argv):
     workdir = pathlib.Path(FLAGS.workdir or "runs/sweep")
     runs = workdir / "runs"
     datasets = [common.load(name) for name in FLAGS.datasets]
-    configs = [(ds, m, g, e, check_config(common.build_config(ds.name, ds.n_clusters, method=m,
+    configs = [(ds, m, g, e, check_config(common.build_config(ds.n_clusters, method=m,
                                                               gamma=g, embed_dim=e), len(ds.x)))
                for ds in datasets for m, g, e in points]
     seeds = range(FLAGS.seeds)

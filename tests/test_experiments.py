@@ -118,18 +118,16 @@ def test_screen_prints_one_line_per_run_and_a_summary(tmp_path):
     assert len(summary) == 2 and "\"acc\"" in summary[0]
 
 
-def test_subset_is_fixed_and_keeps_its_datasets_preset():
+def test_subset_is_fixed():
     from sklearn.datasets import load_digits
 
     from dssec_jax.data import Dataset
     from experiments.common import subsample
-    from experiments.presets import preset
     d = load_digits()
     ds = Dataset(d.data.astype("float32"), d.target.astype("int32"), "digits", (8, 8), 10)
     a, b = subsample(ds, 500), subsample(ds, 500)
     assert a.name == "digits_n500" and a.x.shape == (500, 64)
     assert (a.x == b.x).all() and (a.y == b.y).all() and len(set(a.y.tolist())) == 10
-    assert preset("mnist_n10000") == preset("mnist") == {"update_interval": 140}
 
 
 def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeypatch):
