@@ -81,7 +81,7 @@ def step_fns(cd):
     """(grad only, grad + Adam, Adam alone) as blocking zero-argument calls."""
     acts = ("relu",) * 3
     loss = functools.partial(train.autoencoder_loss, acts=acts, sparse_layers=(),
-                             reduction="mean", compute_dtype=cd)
+                             reduction="mean", form="ratio", compute_dtype=cd)
     params = sae.init_params(jax.random.PRNGKey(0), dims())
     opt = optax.adam(1e-3)
     hp = train.hyper(beta=1.0, rho=0.05)

@@ -86,7 +86,7 @@ def matmul_gflops(dtype) -> float:
 
 
 def pretrain_rate(acts, sparse_layers, x, cd) -> float:
-    fn = train.autoencoder_steps(acts, sparse_layers, "mean", cd, ("adam", 1e-3, 0.0))
+    fn = train.autoencoder_steps(acts, sparse_layers, "mean", "ratio", cd, ("adam", 1e-3, 0.0))
     params = sae.init_params(jax.random.PRNGKey(0), dims())
     state = [params, train.make_optimizer("adam", 1e-3).init(params)]
     idx = train.batch_indices(jax.random.PRNGKey(1), x.shape[0], FLAGS.steps, FLAGS.batch_size)
@@ -110,7 +110,7 @@ def cluster_rates(x, cd, sparse_layers=(0, 1, 2)) -> tuple[float, float]:
     """(samples/s of the clustering steps alone, seconds per full refresh); DSSEC's loss,
     or IDEC's with ``sparse_layers=()``."""
     acts = ("relu",) * 3
-    fn = train.clustering_steps(acts, sparse_layers, "mean", True, cd, ("adam", 1e-3, 0.0))
+    fn = train.clustering_steps(acts, sparse_layers, "mean", "ratio", True, cd, ("adam", 1e-3, 0.0))
     ae = sae.init_params(jax.random.PRNGKey(0), dims())
     params = {"ae": ae, "centers": jax.random.normal(jax.random.PRNGKey(2), (10, EMBED))}
     state = [params, train.make_optimizer("adam", 1e-3).init(params)]

@@ -23,7 +23,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def __init__(self, n_clusters=10, method="dssec", gamma=0.1, alpha=1.0, rho=0.05, beta=1.0,
                  activation="relu", sparse_layers=(0, 1), sparse_activation="relu",
-                 sparsity_reduction="mean", embed_dim=10, hidden_dims=(500, 500, 2000),
+                 sparsity_reduction="mean", sparsity_form="ratio", embed_dim=10, hidden_dims=(500, 500, 2000),
                  pretrain="end_to_end", pretrain_epochs=200, layerwise_epochs=None,
                  batch_size=256, learning_rate=1e-3, cluster_optimizer="adam",
                  cluster_learning_rate=1e-3, momentum=0.0, update_interval=30, tol=1e-3,
@@ -39,6 +39,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.sparse_layers = sparse_layers
         self.sparse_activation = sparse_activation
         self.sparsity_reduction = sparsity_reduction
+        self.sparsity_form = sparsity_form
         self.embed_dim = embed_dim
         self.hidden_dims = hidden_dims
         self.pretrain = pretrain

@@ -18,33 +18,73 @@ def reconstruction_loss(x: ArrayLike, x_hat: ArrayLike) -> jax.Array:
     return jnp.mean(jnp.square(jnp.asarray(x) - jnp.asarray(x_hat)))
 
 
-def sparsity_kl(rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6) -> jax.Array:
+def sparsity_kl(rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6,
+                rest: ArrayLike | None = None) -> jax.Array:
     """Omega = sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))].
 
     ``rho_hat`` (..., units) is clipped to [eps, 1 - eps]; the sum runs over the last axis.
+    ``rest``, if given, is 1 - rho_hat computed without cancellation (clipped to [eps, 1]).
     """
     rho = jnp.asarray(rho, jnp.float32)
     rho_hat = jnp.clip(jnp.asarray(rho_hat, jnp.float32), eps, 1.0 - eps)
-    kl = rho * (jnp.log(rho) - jnp.log(rho_hat)) + (1.0 - rho) * (
-        jnp.log1p(-rho) - jnp.log1p(-rho_hat))
+    log_rest = (jnp.log1p(-rho_hat) if rest is None
+                else jnp.log(jnp.clip(jnp.asarray(rest, jnp.float32), eps, 1.0)))
+    kl = rho * (jnp.log(rho) - jnp.log(rho_hat)) + (1.0 - rho) * (jnp.log1p(-rho) - log_rest)
     return jnp.sum(kl, axis=-1)
 
 
-def sparsity_penalty(hidden: Sequence[ArrayLike], rho: ArrayLike,
-                     reduction: str = "mean") -> jax.Array:
-    """Sum over the given layers of sparsity_kl(rho, rho_hat), rho_hat_j = mean_i min(h_ij, 1).
+# rho_hat forms for non-negative, unbounded (ReLU) units: the squashing s(h) in [0, 1) and
+# its complement 1 - s(h), computed directly so that 1 - rho_hat never cancels to 0.
+RATE_FORMS = ("ratio", "exp", "tanh", "clip")
 
-    For sigmoid units (h in (0, 1)) this is the classic batch-mean activation; for ReLU units
-    the clip to [0, 1] makes rho_hat a valid Bernoulli mean, so the same KL applies. With ``reduction="mean"`` each layer's KL is divided by its number of units, so the
-    penalty does not grow with layer width; ``"sum"`` is the classic (unnormalised) form.
+
+def _squash(h: jax.Array, form: str) -> tuple[jax.Array, jax.Array]:
+    h = jnp.maximum(h, 0.0)
+    if form == "ratio":
+        return h / (1.0 + h), 1.0 / (1.0 + h)
+    if form == "exp":
+        return -jnp.expm1(-h), jnp.exp(-h)
+    if form == "tanh":
+        t = jnp.tanh(h)
+        return t, 1.0 - t
+    if form == "clip":
+        c = jnp.minimum(h, 1.0)
+        return c, 1.0 - c
+    raise ValueError(f"unknown rho_hat form {form!r}; choose from {', '.join(RATE_FORMS)}")
+
+
+def activation_rate(h: ArrayLike, form: str = "ratio") -> tuple[jax.Array, jax.Array]:
+    """Batch-mean activation of each unit, rho_hat_j = mean_i s(h_ij), and 1 - rho_hat_j.
+
+    ``form`` picks s for non-negative units: "ratio" h/(1+h) (gradient 1/(1+h)^2, non-zero
+    for every finite h), "exp" 1-exp(-h), "tanh" tanh(h) (both flat in float32 above
+    h of about 9-17), "clip" min(h, 1) (the former form: no gradient above 1). For units
+    already in [0, 1] (sigmoid) pass "mean": s(h) = h, the classic sparse autoencoder.
+    """
+    h = jnp.asarray(h)
+    if form == "mean":
+        s, c = h, 1.0 - h
+    else:
+        s, c = _squash(h, form)
+    return jnp.mean(s, axis=0), jnp.mean(c, axis=0)
+
+
+def sparsity_penalty(hidden: Sequence[ArrayLike], rho: ArrayLike,
+                     reduction: str = "mean", form: str = "ratio") -> jax.Array:
+    """Omega = sum over the given layers of sum_j KL(rho || rho_hat_j), rho_hat from
+    ``activation_rate(h, form)``.
+
+    With ``reduction="mean"`` each layer's KL is divided by its number of units, so the
+    penalty does not grow with layer width (beta_mean = beta_sum * units); ``"sum"`` is the
+    classic (unnormalised) form.
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     total = jnp.zeros((), jnp.float32)
     for h in hidden:
-        h = jnp.asarray(h)
-        kl = sparsity_kl(rho, jnp.mean(jnp.clip(h, 0.0, 1.0), axis=0))
-        total = total + (kl / h.shape[-1] if reduction == "mean" else kl)
+        rho_hat, rest = activation_rate(h, form)
+        kl = sparsity_kl(rho, rho_hat, rest=None if form == "clip" else rest)
+        total = total + (kl / rho_hat.shape[-1] if reduction == "mean" else kl)
     return total
 
 
@@ -83,15 +123,16 @@ def clustering_kl(p: ArrayLike, q: ArrayLike) -> jax.Array:
 def dssec_loss(x: ArrayLike, x_hat: ArrayLike, hidden: Sequence[ArrayLike], z: ArrayLike,
                centers: ArrayLike, p: ArrayLike, *, gamma: ArrayLike = 0.1,
                beta: ArrayLike = 0.0, rho: ArrayLike = 0.05, alpha: float = 1.0,
-               rec_weight: ArrayLike = 1.0, reduction: str = "mean"
+               rec_weight: ArrayLike = 1.0, reduction: str = "mean", form: str = "ratio"
                ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Total L = rec_weight * (L_rec + beta * Omega) + gamma * L_c, and its parts.
 
-    ``hidden`` holds the penalised layers' activations (empty for no sparsity).
+    ``hidden`` holds the penalised layers' activations (empty for no sparsity); ``reduction``
+    and ``form`` are those of ``sparsity_penalty``.
     DSSEC: rec_weight 1, beta > 0; IDEC: beta 0; DEC: rec_weight 0 (decoder unused).
     """
     rec = reconstruction_loss(x, x_hat)
-    sparsity = sparsity_penalty(hidden, rho, reduction)
+    sparsity = sparsity_penalty(hidden, rho, reduction, form)
     clus = clustering_kl(p, soft_assignment(z, centers, alpha))
     total = rec_weight * (rec + beta * sparsity) + gamma * clus
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity, "clustering": clus}

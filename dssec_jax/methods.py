@@ -39,7 +39,8 @@ def get_method(name: str) -> MethodSpec:
 
 # Fields that determine a pretrained autoencoder (the cache key uses them).
 PRETRAIN_FIELDS = ("embed_dim", "hidden_dims", "activation", "sparse_layers",
-                   "sparse_activation", "rho", "beta", "sparsity_reduction", "pretrain",
+                   "sparse_activation", "rho", "beta", "sparsity_reduction", "sparsity_form",
+                   "pretrain",
                    "pretrain_epochs", "layerwise_epochs", "batch_size", "learning_rate",
                    "precision")
 
@@ -57,6 +58,7 @@ class Config:
     sparse_layers: tuple = (0, 1)
     sparse_activation: str = "relu"
     sparsity_reduction: str = "mean"
+    sparsity_form: str = "ratio"
     embed_dim: int = 10
     hidden_dims: tuple = (500, 500, 2000)
     pretrain: str = "end_to_end"
@@ -90,6 +92,11 @@ class Config:
         """beta of the clustering phase: 0 unless the method is sparse and cluster_sparsity."""
         return self.beta if (self.spec.sparse and self.cluster_sparsity) else 0.0
 
+    def rate_form(self) -> str:
+        """rho_hat form of the penalised units (``losses.activation_rate``): the plain mean for
+        sigmoid units (the classic sparse autoencoder), ``sparsity_form`` for ReLU units."""
+        return "mean" if self.sparse_activation == "sigmoid" else self.sparsity_form
+
     def penalised_layers(self) -> tuple:
         """Hidden layers that carry the sparsity penalty (none for plain autoencoders)."""
         return tuple(self.sparse_layers) if self.spec.sparse else ()
@@ -100,7 +107,8 @@ class Config:
         d["hidden_dims"] = list(self.hidden_dims)
         d["sparse"] = self.spec.sparse
         if not self.spec.sparse:
-            for k in ("sparse_layers", "sparse_activation", "rho", "beta", "sparsity_reduction"):
+            for k in ("sparse_layers", "sparse_activation", "rho", "beta", "sparsity_reduction",
+                      "sparsity_form"):
                 d.pop(k)
         else:
             d["sparse_layers"] = list(self.sparse_layers)

@@ -104,13 +104,13 @@ def stage_fn(cfg: Config, stage: str, batched: bool = False):
     shared = stage in ("finetune", "layer0")
     axes = (None if shared else 0) if batched else train.UNBATCHED
     if stage == "finetune":
-        return train.autoencoder_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction, cd,
-                                       opt, axes, mesh_of(cfg))
+        return train.autoencoder_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
+                                       cfg.rate_form(), cd, opt, axes, mesh_of(cfg))
     i = int(stage[5:])
     layer_acts = acts + ("linear",)
     out_act = "linear" if i == 0 else layer_acts[i - 1]
     return train.layer_steps(layer_acts[i], out_act, i in cfg.penalised_layers(),
-                             cfg.sparsity_reduction, cd, opt, axes, mesh_of(cfg))
+                             cfg.sparsity_reduction, cfg.rate_form(), cd, opt, axes, mesh_of(cfg))
 
 
 def stage_input(x: jax.Array, ae: dict, cfg: Config, stage: str, batched: bool = False
@@ -243,7 +243,7 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
     hp = train.hyper(gamma=gamma, beta=cfg.cluster_beta(), rho=cfg.rho, alpha=cfg.alpha)
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                     use_decoder, cd, opt, train.UNBATCHED, mesh_of(cfg))
+                                     cfg.rate_form(), use_decoder, cd, opt, train.UNBATCHED, mesh_of(cfg))
     refresh = train.refresh_fn(acts, cd)
     xd = place(x, cfg, rows=True)
     n = x.shape[0]

@@ -163,7 +163,7 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     use_decoder = cfg.spec.clustering == "idec"
     step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                     use_decoder, cd, opt, (None, 0))
+                                     cfg.rate_form(), use_decoder, cd, opt, (None, 0))
     refresh = train.refresh_fn(acts, cd, batched=True)
     params = {"ae": ae, "centers": centers}
     opt_state = jax.vmap(train.make_optimizer(*opt).init)(params)

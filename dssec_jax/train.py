@@ -54,26 +54,27 @@ def dtype_of(precision: str):
 
 # ---------------------------------------------------------------- loss functions
 
-def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, compute_dtype):
+def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, form, compute_dtype):
     """L_r = L_rec + beta * Omega over the penalised hidden layers."""
     _, x_hat, hidden = sae.forward(params, x, acts, compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
-    sparsity = losses.sparsity_penalty([hidden[i] for i in sparse_layers], hp["rho"], reduction)
+    sparsity = losses.sparsity_penalty([hidden[i] for i in sparse_layers], hp["rho"], reduction,
+                                      form)
     total = rec + hp["beta"] * sparsity
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
 
 
-def layer_loss(params, x, hp, *, act, out_act, sparse, reduction, compute_dtype):
+def layer_loss(params, x, hp, *, act, out_act, sparse, reduction, form, compute_dtype):
     """One-layer autoencoder of greedy pretraining: h = act(W x + b), x_hat = out_act(W' h + b')."""
     h = sae.dense(params["encoder"][0], x, act, compute_dtype)
     x_hat = sae.dense(params["decoder"][0], h, out_act, compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
-    sparsity = losses.sparsity_penalty([h] if sparse else [], hp["rho"], reduction)
+    sparsity = losses.sparsity_penalty([h] if sparse else [], hp["rho"], reduction, form)
     total = rec + hp["beta"] * sparsity
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
 
 
-def clustering_loss(params, batch, hp, *, acts, sparse_layers, reduction, use_decoder,
+def clustering_loss(params, batch, hp, *, acts, sparse_layers, reduction, form, use_decoder,
                     compute_dtype):
     """L = [L_rec + beta * Omega] + gamma * KL(P || Q) on a minibatch (x, p).
 
@@ -89,7 +90,7 @@ def clustering_loss(params, batch, hp, *, acts, sparse_layers, reduction, use_de
         x_hat, hidden, rec_weight = x, [], 0.0
     return losses.dssec_loss(x, x_hat, hidden, z, params["centers"], p, gamma=hp["gamma"],
                              beta=hp["beta"], rho=hp["rho"], alpha=hp["alpha"],
-                             rec_weight=rec_weight, reduction=reduction)
+                             rec_weight=rec_weight, reduction=reduction, form=form)
 
 
 # ---------------------------------------------------------------- compiled loops
@@ -136,29 +137,29 @@ def _compile(loss: Callable, opt: tuple, data_axes, mesh=None) -> Callable:
 
 
 @functools.lru_cache(maxsize=None)
-def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, compute_dtype,
+def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: str, compute_dtype,
                       opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum)."""
     loss = functools.partial(autoencoder_loss, acts=acts, sparse_layers=sparse_layers,
-                             reduction=reduction, compute_dtype=compute_dtype)
+                             reduction=reduction, form=form, compute_dtype=compute_dtype)
     return _compile(loss, opt, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=None)
-def layer_steps(act: str, out_act: str, sparse: bool, reduction: str, compute_dtype,
+def layer_steps(act: str, out_act: str, sparse: bool, reduction: str, form: str, compute_dtype,
                 opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled steps for one layer of greedy layer-wise pretraining."""
     loss = functools.partial(layer_loss, act=act, out_act=out_act, sparse=sparse,
-                             reduction=reduction, compute_dtype=compute_dtype)
+                             reduction=reduction, form=form, compute_dtype=compute_dtype)
     return _compile(loss, opt, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=None)
-def clustering_steps(acts: tuple, sparse_layers: tuple, reduction: str, use_decoder: bool,
-                     compute_dtype, opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
+def clustering_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: str,
+                     use_decoder: bool, compute_dtype, opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled clustering-phase steps on (x, p) between two target refreshes."""
     loss = functools.partial(clustering_loss, acts=acts, sparse_layers=sparse_layers,
-                             reduction=reduction, use_decoder=use_decoder,
+                             reduction=reduction, form=form, use_decoder=use_decoder,
                              compute_dtype=compute_dtype)
     return _compile(loss, opt, data_axes, mesh)
 

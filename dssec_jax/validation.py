@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .losses import RATE_FORMS
 from .methods import Config, get_method
 from .sae import ACTIVATIONS
 
@@ -83,6 +84,11 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     if bad:
         fail(f"sparse_layers {bad} out of range: there are {len(cfg.hidden_dims)} hidden layers "
              f"(indices 0..{len(cfg.hidden_dims) - 1})")
+    if cfg.sparse_activation not in ("relu", "sigmoid"):
+        fail(f"sparse_activation {cfg.sparse_activation!r} has no sparsity penalty: the KL needs "
+             "units in [0, 1] or >= 0; choose 'relu' or 'sigmoid'")
+    if cfg.sparsity_form not in RATE_FORMS:
+        fail(f"sparsity_form must be one of {', '.join(RATE_FORMS)}, got {cfg.sparsity_form!r}")
     if cfg.sparsity_reduction not in ("mean", "sum"):
         fail(f"sparsity_reduction must be 'mean' or 'sum', got {cfg.sparsity_reduction!r}")
     if cfg.pretrain not in ("end_to_end", "stacked"):

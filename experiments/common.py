@@ -27,6 +27,8 @@ _OVERRIDES = {
     "sparse_activation": (flags.DEFINE_string, "activation of the penalised (sparse) layers"),
     "sparse_layers": (flags.DEFINE_list, "indices of the penalised hidden encoder layers, e.g. 0,2"),
     "sparsity_reduction": (flags.DEFINE_string, "'mean' (KL / units) or 'sum' over units"),
+    "sparsity_form": (flags.DEFINE_string, "rho_hat of ReLU units: ratio h/(1+h), exp, tanh "
+                      "or clip (the former min(h, 1))"),
     "pretrain": (flags.DEFINE_string, "pretraining schedule: end_to_end or stacked"),
     "pretrain_epochs": (flags.DEFINE_integer, "epochs of end-to-end pretraining / fine-tuning"),
     "layerwise_epochs": (flags.DEFINE_integer, "epochs per layer of greedy (stacked) pretraining"),

@@ -40,8 +40,8 @@ def test_sparsity_kl_clips_saturated_units():
 
 def test_sparsity_penalty_mean_vs_sum():
     h = [rng.uniform(size=(16, 30)), rng.uniform(size=(16, 10))]
-    s = losses.sparsity_penalty(h, 0.1, "sum")
-    m = losses.sparsity_penalty(h, 0.1, "mean")
+    s = losses.sparsity_penalty(h, 0.1, "sum", "mean")
+    m = losses.sparsity_penalty(h, 0.1, "mean", "mean")
     ref_s = sum(float(losses.sparsity_kl(0.1, a.mean(0))) for a in h)
     ref_m = sum(float(losses.sparsity_kl(0.1, a.mean(0))) / a.shape[1] for a in h)
     assert np.isclose(s, ref_s, rtol=1e-5) and np.isclose(m, ref_m, rtol=1e-5)
@@ -137,3 +137,55 @@ def test_dssec_loss_combines_parts():
     ref = parts["reconstruction"] + 0.5 * parts["sparsity"] + 0.3 * parts["clustering"]
     assert np.isclose(tot, ref, rtol=1e-6)
     assert np.isclose(parts["clustering"], losses.clustering_kl(p, np_q(z, mu)), rtol=1e-4)
+
+
+@pytest.mark.parametrize("form", ["ratio", "exp", "tanh"])
+def test_sparsity_penalty_has_a_gradient_above_one(form):
+    # Every unit active above 1 on every row: the former clip had no gradient here.
+    h = jnp.asarray(rng.uniform(1.5, 4.0, size=(32, 8)), jnp.float32)
+    g = jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "mean", form))(h)
+    assert np.all(np.asarray(g) > 0)  # the penalty pushes every active unit down
+    g_clip = jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "mean", "clip"))(h)
+    assert np.all(np.asarray(g_clip) == 0)
+
+
+def test_ratio_form_keeps_its_gradient_far_above_one():
+    h = jnp.full((16, 4), 50.0)
+    g = jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "sum", "ratio"))(h)
+    assert np.all(np.isfinite(np.asarray(g))) and np.all(np.asarray(g) > 0)
+
+
+@pytest.mark.parametrize("form", ["ratio", "exp", "tanh"])
+def test_sparsity_penalty_gradient_matches_finite_differences(form):
+    h = np.asarray(rng.uniform(0.0, 3.0, size=(12, 5)), np.float64)
+    f = lambda a: float(losses.sparsity_penalty([jnp.asarray(a, jnp.float32)], 0.05, "sum", form))
+    g = np.asarray(jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "sum", form))(
+        jnp.asarray(h, jnp.float32)))
+    eps = 1e-2
+    for (i, j) in [(0, 0), (3, 2), (11, 4), (7, 1)]:
+        hp, hm = h.copy(), h.copy()
+        hp[i, j] += eps
+        hm[i, j] -= eps
+        fd = (f(hp) - f(hm)) / (2 * eps)
+        assert np.isclose(g[i, j], fd, rtol=2e-2, atol=1e-4), (i, j, g[i, j], fd)
+
+
+def test_rate_forms_are_valid_means_and_mean_form_is_classic():
+    h = jnp.asarray(rng.uniform(0.0, 20.0, size=(64, 10)), jnp.float32)
+    for form in ("ratio", "exp", "tanh", "clip"):
+        r, rest = losses.activation_rate(h, form)
+        assert np.all((np.asarray(r) >= 0) & (np.asarray(r) <= 1))
+        np.testing.assert_allclose(np.asarray(r) + np.asarray(rest), 1.0, atol=1e-6)
+    s = jax.nn.sigmoid(jnp.asarray(rng.normal(size=(64, 10)), jnp.float32))
+    r, _ = losses.activation_rate(s, "mean")
+    np.testing.assert_allclose(r, np.asarray(s).mean(0), rtol=1e-6)
+    classic = losses.sparsity_kl(0.05, np.asarray(s).mean(0))
+    assert np.isclose(losses.sparsity_penalty([s], 0.05, "sum", "mean"), classic, rtol=1e-5)
+    with pytest.raises(ValueError, match="form"):
+        losses.activation_rate(h, "square")
+
+
+def test_ratio_form_is_near_the_plain_mean_for_small_activations():
+    h = jnp.asarray(rng.uniform(0.0, 0.01, size=(64, 10)), jnp.float32)
+    r, _ = losses.activation_rate(h, "ratio")
+    np.testing.assert_allclose(r, np.asarray(h).mean(0), rtol=2e-2)

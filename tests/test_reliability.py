@@ -141,6 +141,8 @@ def test_sigkill_then_rerun_gives_same_labels(tmp_path, kill_at):
     (None, {"embed_std": 0.0}, "embed_std must be > 0"),
     (None, {"pretrain": "greedy"}, "pretrain must be 'end_to_end' or 'stacked'"),
     (None, {"sparse_layers": (7,)}, "sparse_layers \\[7\\] out of range"),
+    (None, {"sparse_activation": "tanh"}, "sparse_activation 'tanh' has no sparsity penalty"),
+    (None, {"sparsity_form": "square"}, "sparsity_form must be one of ratio, exp, tanh, clip"),
 ])
 def test_validation_cases(x, kw, match):
     from dssec_jax import DSSEC

@@ -31,10 +31,10 @@ def test_scan_steps_equal_python_loop():
     ref_p, ref_s = params, opt.init(params)
     for b in np.asarray(idx):
         g, _ = jax.grad(train.autoencoder_loss, has_aux=True)(
-            ref_p, x[b], hp, acts=("relu",), sparse_layers=(0,), reduction="mean", compute_dtype=None)
+            ref_p, x[b], hp, acts=("relu",), sparse_layers=(0,), reduction="mean", form="ratio", compute_dtype=None)
         u, ref_s = opt.update(g, ref_s, ref_p)
         ref_p = optax.apply_updates(ref_p, u)
-    fn = train.autoencoder_steps(("relu",), (0,), "mean", None, ("adam", 1e-2, 0.0))
+    fn = train.autoencoder_steps(("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0))
     p, s, aux = fn(jax.tree.map(jnp.copy, params), opt.init(params), x, idx, hp)
     assert aux["loss"].shape == (5,)
     for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(ref_p)):
