@@ -26,7 +26,7 @@ flags.DEFINE_integer("dim", 784, "input dimension (MNIST: 784)")
 flags.DEFINE_integer("batch_size", 256, "minibatch size")
 flags.DEFINE_integer("steps", 60, "train steps per timed call")
 flags.DEFINE_integer("repeats", 3, "timed repeats (median reported)")
-flags.DEFINE_integer("update_interval", 140, "clustering iterations between refreshes")
+flags.DEFINE_integer("update_interval", 30, "clustering iterations between refreshes (both sides)")
 flags.DEFINE_enum("precision", "float32", ["float32", "bf16"], "matmul precision of the model")
 flags.DEFINE_boolean("compare_torch", False, "time a plain PyTorch loop of the same network, "
                      "interleaved with ours (pip install torch==2.13.0)")
@@ -86,14 +86,14 @@ def matmul_gflops(dtype) -> float:
 
 
 def pretrain_rate(acts, sparse_layers, x, cd) -> float:
-    fn = train.autoencoder_steps(acts, sparse_layers, "mean", "ratio", cd, ("adam", 1e-3, 0.0))
+    fn = train.autoencoder_steps(acts, sparse_layers, "mean", "ratio", cd, ("adam", 1e-3, 0.0),
+                                 (FLAGS.steps, FLAGS.batch_size))
     params = sae.init_params(jax.random.PRNGKey(0), dims())
     state = [params, train.make_optimizer("adam", 1e-3).init(params)]
-    idx = train.batch_indices(jax.random.PRNGKey(1), x.shape[0], FLAGS.steps, FLAGS.batch_size)
     hp = train.hyper(beta=1.0, rho=0.05)
 
     def run():
-        state[0], state[1], aux = fn(state[0], state[1], x, idx, hp)
+        state[0], state[1], aux = fn(state[0], state[1], x, jax.random.PRNGKey(1), FLAGS.steps, hp)
         jax.block_until_ready(aux)
 
     return FLAGS.steps * FLAGS.batch_size / median_time(run, FLAGS.repeats)
@@ -110,17 +110,17 @@ def cluster_rates(x, cd, sparse_layers=(0, 1, 2)) -> tuple[float, float]:
     """(samples/s of the clustering steps alone, seconds per full refresh); DSSEC's loss,
     or IDEC's with ``sparse_layers=()``."""
     acts = ("relu",) * 3
-    fn = train.clustering_steps(acts, sparse_layers, "mean", "ratio", True, cd, ("adam", 1e-3, 0.0))
+    fn = train.clustering_steps(acts, sparse_layers, "mean", "ratio", True, cd, ("adam", 1e-3, 0.0),
+                                (FLAGS.steps, FLAGS.batch_size))
     ae = sae.init_params(jax.random.PRNGKey(0), dims())
     params = {"ae": ae, "centers": jax.random.normal(jax.random.PRNGKey(2), (10, EMBED))}
     state = [params, train.make_optimizer("adam", 1e-3).init(params)]
     refresh = train.refresh_fn(acts, cd)
     hp = train.hyper(gamma=0.1, beta=1.0, rho=0.05)
     p = jnp.full((x.shape[0], 10), 0.1)
-    idx = train.batch_indices(jax.random.PRNGKey(1), x.shape[0], FLAGS.steps, FLAGS.batch_size)
-
     def steps():
-        state[0], state[1], aux = fn(state[0], state[1], (x, p), idx, hp)
+        state[0], state[1], aux = fn(state[0], state[1], (x, p), jax.random.PRNGKey(1), FLAGS.steps,
+                                    hp)
         jax.block_until_ready(aux)
 
     def ref():
@@ -131,9 +131,18 @@ def cluster_rates(x, cd, sparse_layers=(0, 1, 2)) -> tuple[float, float]:
 
 def torch_rates(x_np) -> dict:
     """A straightforward PyTorch loop of the same network: pretraining steps, IDEC
-    clustering steps (L_rec + 0.1 KL(P||Q)) and a no-grad encoder refresh of Q and P."""
+    clustering steps (L_rec + 0.1 KL(P||Q)) and a no-grad encoder refresh of Q and P.
+    With --precision=bf16 every forward pass runs under ``torch.autocast`` (bfloat16 on the
+    CPU), PyTorch's own mixed precision and the peer of our bf16 matmuls."""
+    import contextlib
+
     import torch
     from torch import nn
+
+    def amp():
+        if FLAGS.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
     torch.manual_seed(0)
     d = dims()
     enc, dec = [], []
@@ -152,7 +161,8 @@ def torch_rates(x_np) -> dict:
         perm = torch.randperm(len(x))
         for s in range(FLAGS.steps):
             xb = x[perm[s * B:(s + 1) * B]]
-            loss = ((model(xb) - xb) ** 2).mean()
+            with amp():
+                loss = ((model(xb).float() - xb) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -170,18 +180,20 @@ def torch_rates(x_np) -> dict:
         for s in range(FLAGS.steps):
             b = perm[s * B:(s + 1) * B]
             xb, pb = x[b], p[b]
-            z = enc(xb)
-            q = soft_assign(z)
+            with amp():
+                z = enc(xb)
+                x_hat = dec(z)
+            q = soft_assign(z.float())
             kl = (pb * (torch.log(pb) - torch.log(q))).sum(1).mean()
-            loss = ((dec(z) - xb) ** 2).mean() + 0.1 * kl
+            loss = ((x_hat.float() - xb) ** 2).mean() + 0.1 * kl
             copt.zero_grad()
             loss.backward()
             copt.step()
 
     def ref():
         nonlocal p
-        with torch.no_grad():
-            q = torch.cat([soft_assign(enc(x[i:i + 4096])) for i in range(0, len(x), 4096)])
+        with torch.no_grad(), amp():
+            q = torch.cat([soft_assign(enc(x[i:i + 4096]).float()) for i in range(0, len(x), 4096)])
             w = q ** 2 / q.sum(0)
             p = w / w.sum(1, keepdim=True)
 

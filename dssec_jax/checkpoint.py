@@ -103,12 +103,12 @@ class FileStore:
     """Checkpoints of one run in ``run_dir``; finished pretrained autoencoders in a shared
     ``cache_dir`` under ``pretrain_key`` so runs with equal pretraining settings share them.
 
-    ``min_interval_s``: least seconds between two mid-stage pretraining checkpoints
-    (stage ends and target refreshes are always saved).
+    ``min_interval_s``: least seconds between two checkpoints within a phase (pretraining
+    stage ends and the end of the clustering phase are always saved).
     """
 
     def __init__(self, run_dir: os.PathLike, cache_dir: os.PathLike, pretrain_key: str,
-                 min_interval_s: float = 30.0):
+                 min_interval_s: float = 60.0):
         self.run_dir = pathlib.Path(run_dir)
         self.cache_dir = pathlib.Path(cache_dir)
         self.pretrain_key = pretrain_key

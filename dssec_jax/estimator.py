@@ -25,7 +25,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
                  activation="relu", sparse_layers=(0, 1), sparse_activation="relu",
                  sparsity_reduction="mean", sparsity_form="ratio", embed_dim=10, hidden_dims=(500, 500, 2000),
                  pretrain="end_to_end", pretrain_epochs=200, layerwise_epochs=None,
-                 batch_size=256, learning_rate=1e-3, cluster_optimizer="adam",
+                 batch_size=256, learning_rate=1e-3, init="glorot_uniform",
+                 pretrain_optimizer="adam", pretrain_momentum=0.9, cluster_optimizer="adam",
                  cluster_learning_rate=1e-3, momentum=0.0, update_interval=30, tol=1e-3,
                  max_iter=20000, n_init=20, precision="float32", data_parallel=False,
                  cluster_sparsity=True, embed_std=1.5, random_state=None, verbose=0):
@@ -47,6 +48,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.layerwise_epochs = layerwise_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.init = init
+        self.pretrain_optimizer = pretrain_optimizer
+        self.pretrain_momentum = pretrain_momentum
         self.cluster_optimizer = cluster_optimizer
         self.cluster_learning_rate = cluster_learning_rate
         self.momentum = momentum
@@ -92,6 +96,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.embedding_ = res.embedding
         self.kmeans_labels_ = res.kmeans_labels
         self.seconds_ = res.seconds
+        self.n_features_in_ = int(np.shape(X)[1])
         self._pca = res.pca
         return self
 
@@ -99,6 +104,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         """Embedding of ``X``: (n, embed_dim) (raw X for ``kmeans``)."""
         self._check_fitted()
         x = check_data(X, need_variation=False)
+        if x.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {x.shape[1]} features, but this DSSEC was fitted on "
+                             f"{self.n_features_in_}; pass data with the fitted number of columns")
         cfg = self.config()
         if cfg.spec.features == "raw":
             return x

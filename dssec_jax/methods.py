@@ -38,6 +38,9 @@ def get_method(name: str) -> MethodSpec:
 
 
 # Fields that determine a pretrained autoencoder (the cache key uses them).
+# LATER_PRETRAIN_FIELDS were added after caches existed: they enter the key only when they
+# differ from their default, so autoencoders cached before them keep their keys.
+LATER_PRETRAIN_FIELDS = ("init", "pretrain_optimizer", "pretrain_momentum")
 PRETRAIN_FIELDS = ("embed_dim", "hidden_dims", "activation", "sparse_layers",
                    "sparse_activation", "rho", "beta", "sparsity_reduction", "sparsity_form",
                    "pretrain",
@@ -66,6 +69,9 @@ class Config:
     layerwise_epochs: Optional[int] = None
     batch_size: int = 256
     learning_rate: float = 1e-3
+    init: str = "glorot_uniform"
+    pretrain_optimizer: str = "adam"
+    pretrain_momentum: float = 0.9
     cluster_optimizer: str = "adam"
     cluster_learning_rate: float = 1e-3
     momentum: float = 0.0
@@ -92,6 +98,15 @@ class Config:
         """beta of the clustering phase: 0 unless the method is sparse and cluster_sparsity."""
         return self.beta if (self.spec.sparse and self.cluster_sparsity) else 0.0
 
+    def dims(self, n_features: int) -> tuple:
+        """Encoder layer sizes: (n_features, *hidden_dims, embed_dim)."""
+        return (n_features, *self.hidden_dims, self.embed_dim)
+
+    def pretrain_opt(self) -> tuple:
+        """(name, learning_rate, momentum) of the pretraining optimizer (train.make_optimizer)."""
+        return (self.pretrain_optimizer, self.learning_rate,
+                self.pretrain_momentum if self.pretrain_optimizer == "sgd" else 0.0)
+
     def rate_form(self) -> str:
         """rho_hat form of the penalised units (``losses.activation_rate``): the plain mean for
         sigmoid units (the classic sparse autoencoder), ``sparsity_form`` for ReLU units."""
@@ -104,6 +119,9 @@ class Config:
     def pretrain_settings(self) -> dict:
         """The settings that determine the pretrained autoencoder (sparse ones only if sparse)."""
         d = {k: getattr(self, k) for k in PRETRAIN_FIELDS}
+        defaults = Config()
+        d.update({k: getattr(self, k) for k in LATER_PRETRAIN_FIELDS
+                  if getattr(self, k) != getattr(defaults, k)})
         d["hidden_dims"] = list(self.hidden_dims)
         d["sparse"] = self.spec.sparse
         if not self.spec.sparse:

@@ -95,22 +95,25 @@ def place(tree, cfg: Config, rows: bool = False):
     return parallel.put_rows(tree, mesh) if rows else parallel.replicate(tree, mesh)
 
 
-def stage_fn(cfg: Config, stage: str, batched: bool = False):
-    """Compiled steps of a pretraining stage (batched: vmapped over runs; the data of
-    the first layer and of fine-tuning is shared, deeper layers' codes are per run)."""
+def stage_fn(cfg: Config, stage: str, n: int, batched: bool = False):
+    """Compiled steps of one epoch of a pretraining stage on ``n`` samples (batched: vmapped
+    over runs; the data of the first layer and of fine-tuning is shared, deeper layers'
+    codes are per run)."""
     acts = cfg.hidden_acts()
     cd = train.dtype_of(cfg.precision)
-    opt = ("adam", cfg.learning_rate, 0.0)
+    opt = cfg.pretrain_opt()
+    schedule = (train.steps_per_epoch(n, cfg.batch_size), cfg.batch_size)
     shared = stage in ("finetune", "layer0")
     axes = (None if shared else 0) if batched else train.UNBATCHED
     if stage == "finetune":
         return train.autoencoder_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                       cfg.rate_form(), cd, opt, axes, mesh_of(cfg))
+                                       cfg.rate_form(), cd, opt, schedule, axes, mesh_of(cfg))
     i = int(stage[5:])
     layer_acts = acts + ("linear",)
     out_act = "linear" if i == 0 else layer_acts[i - 1]
     return train.layer_steps(layer_acts[i], out_act, i in cfg.penalised_layers(),
-                             cfg.sparsity_reduction, cfg.rate_form(), cd, opt, axes, mesh_of(cfg))
+                             cfg.sparsity_reduction, cfg.rate_form(), cd, opt, schedule, axes,
+                             mesh_of(cfg))
 
 
 def stage_input(x: jax.Array, ae: dict, cfg: Config, stage: str, batched: bool = False
@@ -132,14 +135,14 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
     """
     if store is not None and (hit := store.get("pretrained")) is not None:
         meta, raw = hit
-        dims = (x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
         if log:
             log(f"pretrain: reusing cached autoencoder {store.pretrain_key}")
-        return checkpoint.restore(sae.init_params(key, dims), raw), meta.get("history", [])
+        return (checkpoint.restore(sae.init_params(key, cfg.dims(x.shape[1])), raw),
+                meta.get("history", []))
     xd = place(x, cfg, rows=True)
     n = x.shape[0]
-    dims = (x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
-    ae = place(sae.init_params(jax.random.fold_in(key, 0), dims), cfg)
+    ae = place(sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), cfg.init), cfg)
+    optimizer = train.make_optimizer(*cfg.pretrain_opt())
     hp = train.hyper(beta=cfg.beta, rho=cfg.rho)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     stages = pretrain_stages(cfg)
@@ -148,8 +151,7 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
         meta, raw = hit
         start_stage, start_epoch, history = meta["stage"], meta["epoch"], meta["history"]
         stage_name = stages[start_stage][0]
-        fn_opt = train.make_optimizer("adam", cfg.learning_rate)
-        template = {"ae": ae, "opt_state": fn_opt.init(stage_params(ae, stage_name))}
+        template = {"ae": ae, "opt_state": optimizer.init(stage_params(ae, stage_name))}
         restored = place(checkpoint.restore(template, raw), cfg)
         ae, opt_state = restored["ae"], restored["opt_state"]
         if log:
@@ -160,17 +162,17 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
     done_before = sum(e for _, e in stages[:start_stage]) + start_epoch
     for si in range(start_stage, len(stages)):
         stage, epochs = stages[si]
-        fn = stage_fn(cfg, stage)
+        fn = stage_fn(cfg, stage, n)
         params = stage_params(ae, stage)
         if opt_state is None:
-            opt_state = train.make_optimizer("adam", cfg.learning_rate).init(params)
+            opt_state = optimizer.init(params)
         xin = stage_input(xd, ae, cfg, stage)
         skey = jax.random.fold_in(key, si + 1)
         first = start_epoch if si == start_stage else 0
         for epoch in range(first, epochs):
-            idx = train.batch_indices(jax.random.fold_in(skey, epoch), n, steps, cfg.batch_size)
-            params, opt_state, aux = fn(params, opt_state, xin, idx, hp)
-            parts = train.mean_parts(aux)
+            params, opt_state, parts = fn(params, opt_state, xin, jax.random.fold_in(skey, epoch),
+                                          steps, hp)
+            parts = {k: float(v) for k, v in jax.device_get(parts).items()}
             _check_finite(parts["loss"], "pretraining", f"stage {stage} epoch {epoch + 1}")
             history.append({"stage": stage, "epoch": epoch + 1, **parts})
             done = sum(e for _, e in stages[:si]) + epoch + 1
@@ -184,8 +186,7 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
                 ae = merge_stage(ae, stage, params)
                 nxt = (si + 1, 0) if stage_end else (si, epoch + 1)
                 if stage_end and si + 1 < len(stages):
-                    nxt_opt = train.make_optimizer("adam", cfg.learning_rate).init(
-                        stage_params(ae, stages[si + 1][0]))
+                    nxt_opt = optimizer.init(stage_params(ae, stages[si + 1][0]))
                 else:
                     nxt_opt = opt_state
                 if not (stage_end and si + 1 == len(stages)):
@@ -232,7 +233,10 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
             y: Optional[np.ndarray] = None, *, store=None, log: Log = None) -> dict:
     """Clustering phase (DEC / IDEC / DSSEC). Every ``update_interval`` iterations Q, P and the
     labels are recomputed on the whole dataset; stop when the fraction of changed labels is
-    below ``tol`` or after ``max_iter`` iterations. Resumes from ``store``'s "cluster" checkpoint.
+    below ``tol`` or after ``max_iter`` iterations. The caller's ``ae_params`` and ``centers``
+    are copied, never donated. Checkpoints go to ``store`` ("cluster") at most every
+    ``store.min_interval_s`` seconds and at the end, and a run resumes from them.
+    DEC trains the encoder and centres only; its decoder is returned unchanged.
 
     Returns dict(params, labels, q, history, n_iter, stop_reason).
     """
@@ -243,11 +247,14 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
     hp = train.hyper(gamma=gamma, beta=cfg.cluster_beta(), rho=cfg.rho, alpha=cfg.alpha)
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                     cfg.rate_form(), use_decoder, cd, opt, train.UNBATCHED, mesh_of(cfg))
+                                     cfg.rate_form(), use_decoder, cd, opt,
+                                     (cfg.update_interval, cfg.batch_size), train.UNBATCHED,
+                                     mesh_of(cfg))
     refresh = train.refresh_fn(acts, cd)
     xd = place(x, cfg, rows=True)
     n = x.shape[0]
-    params = place({"ae": ae_params, "centers": jnp.asarray(centers)}, cfg)
+    trained_ae = ae_params if use_decoder else {"encoder": ae_params["encoder"]}
+    params = place(jax.tree.map(np.array, {"ae": trained_ae, "centers": centers}), cfg)
     opt_state = train.make_optimizer(*opt).init(params)
     it, prev, history, parts = 0, None, [], {}
     if store is not None and (hit := store.get("cluster")) is not None:
@@ -259,11 +266,11 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
         it, history, parts = meta["iteration"], meta["history"], meta["parts"]
         if log:
             log(f"cluster: resuming at iteration {it}")
-    t0 = time.time()
+    t0 = last_save = time.time()
     it0 = it
+    q, p, labels = refresh(params, xd, hp["alpha"])
+    labels = parallel.to_host(labels)
     while True:
-        q, p, labels = refresh(params, xd, hp["alpha"])
-        labels = parallel.to_host(labels)
         delta = 1.0 if prev is None else float(np.mean(labels != prev))
         rec = cluster_record(it, labels, delta, parts, y, cfg.n_clusters, time.time() - t0)
         history.append(rec)
@@ -281,15 +288,22 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
             stop = "max_iter"
             break
         steps = min(cfg.update_interval, cfg.max_iter - it)
-        idx = train.batch_indices(jax.random.fold_in(key, it), n, steps, cfg.batch_size)
-        params, opt_state, aux = step_fn(params, opt_state, (xd, p), idx, hp)
-        parts = train.mean_parts(aux)
+        params, opt_state, parts = step_fn(params, opt_state, (xd, p), jax.random.fold_in(key, it),
+                                           steps, hp)
+        q, p, new_labels = refresh(params, xd, hp["alpha"])
+        parts = {k: float(v) for k, v in jax.device_get(parts).items()}  # one sync per dispatch
         _check_finite(parts["loss"], "clustering", f"iterations {it}-{it + steps}")
         it += steps
-        prev = labels
-        if store is not None:
+        prev, labels = labels, parallel.to_host(new_labels)
+        if store is not None and time.time() - last_save >= store.min_interval_s:
             store.put("cluster", {"params": params, "opt_state": opt_state, "prev": prev},
                       {"iteration": it, "history": history, "parts": parts})
+            last_save = time.time()
+    if store is not None and it > it0:
+        store.put("cluster", {"params": params, "opt_state": opt_state, "prev": prev},
+                  {"iteration": it, "history": history[:-1], "parts": parts})
+    if not use_decoder:
+        params = {**params, "ae": {**params["ae"], "decoder": ae_params["decoder"]}}
     return {"params": params, "labels": labels, "q": parallel.to_host(q), "history": history,
             "n_iter": it, "stop_reason": stop}
 

@@ -25,27 +25,38 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 Activations = Union[str, Sequence[str]]
 
 
-def init_layer(key: jax.Array, d_in: int, d_out: int) -> dict:
-    """Glorot-uniform weight (d_in, d_out) and zero bias (d_out,), as Keras Dense."""
-    w = jax.nn.initializers.glorot_uniform()(key, (d_in, d_out), jnp.float32)
+INITIALIZERS = {
+    # Keras Dense's default: U(-a, a), a = sqrt(6 / (d_in + d_out)).
+    "glorot_uniform": jax.nn.initializers.glorot_uniform(),
+    # DEC-keras: VarianceScaling(1/3, fan_in, uniform), U(-a, a), a = sqrt(1 / d_in).
+    "variance_scaling": jax.nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"),
+}
+
+
+def init_layer(key: jax.Array, d_in: int, d_out: int, init: str = "glorot_uniform") -> dict:
+    """Weight (d_in, d_out) from ``INITIALIZERS[init]`` and zero bias (d_out,)."""
+    if init not in INITIALIZERS:
+        raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}")
+    w = INITIALIZERS[init](key, (d_in, d_out), jnp.float32)
     return {"w": w, "b": jnp.zeros((d_out,), jnp.float32)}
 
 
-def init_params(key: jax.Array, dims: Sequence[int]) -> dict:
+def init_params(key: jax.Array, dims: Sequence[int], init: str = "glorot_uniform") -> dict:
     """Initialise an autoencoder with encoder dims ``d -> h_1 -> ... -> e`` and its mirror.
 
     Args:
       key: PRNG key.
       dims: layer sizes, e.g. ``(784, 500, 500, 2000, 10)``.
+      init: weight initialiser, a key of ``INITIALIZERS``.
     """
     dims = tuple(int(d) for d in dims)
     if len(dims) < 2 or min(dims) < 1:
         raise ValueError(f"dims must hold at least two positive sizes, got {dims}")
     n = len(dims) - 1
     keys = jax.random.split(key, 2 * n)
-    encoder = [init_layer(keys[i], dims[i], dims[i + 1]) for i in range(n)]
+    encoder = [init_layer(keys[i], dims[i], dims[i + 1], init) for i in range(n)]
     rdims = dims[::-1]
-    decoder = [init_layer(keys[n + i], rdims[i], rdims[i + 1]) for i in range(n)]
+    decoder = [init_layer(keys[n + i], rdims[i], rdims[i + 1], init) for i in range(n)]
     return {"encoder": encoder, "decoder": decoder}
 
 

@@ -71,22 +71,22 @@ def pretrain_batched(x: jax.Array, cfgs: Sequence[Config], keys: jax.Array,
     (split over ``mesh`` when given)."""
     cfg = cfgs[0]
     n = x.shape[0]
-    dims = (x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
-    ae = _by_run(jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims))(keys), mesh)
+    dims = cfg.dims(x.shape[1])
+    ae = _by_run(jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims, cfg.init))(keys),
+                 mesh)
     hp = _by_run(_hyper(cfgs, clustering=False), mesh)
     steps = train.steps_per_epoch(n, cfg.batch_size)
-    opt = train.make_optimizer("adam", cfg.learning_rate)
+    opt = train.make_optimizer(*cfg.pretrain_opt())
     for si, (stage, epochs) in enumerate(pipeline.pretrain_stages(cfg)):
-        fn = pipeline.stage_fn(cfg, stage, batched=True)
+        fn = pipeline.stage_fn(cfg, stage, n, batched=True)
         params = pipeline.stage_params(ae, stage)
         opt_state = jax.vmap(opt.init)(params)
         xin = pipeline.stage_input(x, ae, cfg, stage, batched=True)
         skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
         for epoch in range(epochs):
-            idx = jax.vmap(lambda k: train.batch_indices(jax.random.fold_in(k, epoch), n, steps,
-                                                         cfg.batch_size))(skeys)
-            params, opt_state, aux = fn(params, opt_state, xin, idx, hp)
-            loss = np.asarray(jnp.mean(aux["loss"], axis=1))
+            ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
+            params, opt_state, parts = fn(params, opt_state, xin, ekeys, steps, hp)
+            loss = np.asarray(parts["loss"])
             if not np.all(np.isfinite(loss)):
                 raise pipeline.NonFiniteLossError(
                     f"non-finite loss in pretraining at stage {stage} epoch {epoch + 1} "
@@ -156,16 +156,17 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
 
 def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     cfg = cfgs[0]
-    S, n = len(cfgs), xd.shape[0]
+    S = len(cfgs)
     acts = cfg.hidden_acts()
     cd = train.dtype_of(cfg.precision)
     hp = _by_run(_hyper(cfgs, clustering=True), mesh)
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     use_decoder = cfg.spec.clustering == "idec"
     step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                     cfg.rate_form(), use_decoder, cd, opt, (None, 0))
+                                     cfg.rate_form(), use_decoder, cd, opt,
+                                     (cfg.update_interval, cfg.batch_size), (None, 0))
     refresh = train.refresh_fn(acts, cd, batched=True)
-    params = {"ae": ae, "centers": centers}
+    params = {"ae": ae if use_decoder else {"encoder": ae["encoder"]}, "centers": centers}
     opt_state = jax.vmap(train.make_optimizer(*opt).init)(params)
     ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
     active = np.ones(S, bool)
@@ -190,20 +191,22 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
         if not active.any():
             break
         steps = min(cfg.update_interval, cfg.max_iter - it)
-        idx = jax.vmap(lambda k: train.batch_indices(jax.random.fold_in(k, it), n, steps,
-                                                     cfg.batch_size))(ckeys)
+        ikeys = jax.vmap(lambda k: jax.random.fold_in(k, it))(ckeys)
         mask = jnp.asarray(active)
-        new_params, new_state, aux = step_fn(jax.tree.map(jnp.copy, params),
-                                             jax.tree.map(jnp.copy, opt_state), (xd, p), idx, hp)
+        new_params, new_state, means = step_fn(jax.tree.map(jnp.copy, params),
+                                               jax.tree.map(jnp.copy, opt_state), (xd, p), ikeys,
+                                               steps, hp)
         keep = lambda new, old: jnp.where(mask.reshape((S,) + (1,) * (new.ndim - 1)), new, old)
         params = jax.tree.map(keep, new_params, params)
         opt_state = jax.tree.map(keep, new_state, opt_state)
-        means = {k: np.asarray(jnp.mean(v, axis=1)) for k, v in aux.items()}
+        means = jax.device_get(means)
         if not np.all(np.isfinite(means["loss"][active])):
             raise pipeline.NonFiniteLossError(f"non-finite loss in clustering at iterations "
                                               f"{it}-{it + steps}")
         parts = [{k: float(v[i]) for k, v in means.items()} for i in range(S)]
         it += steps
         prev = labels
+    if not use_decoder:
+        params = {**params, "ae": {**params["ae"], "decoder": ae["decoder"]}}
     return {"params": params, "labels": final_labels, "history": history, "n_iter": n_iter,
             "stop": stop, "seconds": time.time() - t0}

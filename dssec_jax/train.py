@@ -95,14 +95,20 @@ def clustering_loss(params, batch, hp, *, acts, sparse_layers, reduction, form, 
 
 # ---------------------------------------------------------------- compiled loops
 
-def scan_steps(loss_fn: Callable, optimizer: optax.GradientTransformation,
-               batch_sharding=None) -> Callable:
-    """Uncompiled ``run(params, opt_state, data, idx, hp)``: ``lax.scan`` of optimizer steps
-    over the rows of ``idx``; returns new params, opt_state and the per-step loss parts.
+def scan_steps(loss_fn: Callable, optimizer: optax.GradientTransformation, steps: int,
+               batch_size: int, batch_sharding=None) -> Callable:
+    """Uncompiled ``run(params, opt_state, data, key, n_valid, hp)``: ``lax.scan`` over
+    ``steps`` optimizer steps whose minibatch indices ``batch_indices(key, n, steps,
+    batch_size)`` are drawn inside the program. Steps ``i >= n_valid`` leave the state as
+    it is, so a shorter last chunk reuses the same compiled program. Returns the new params,
+    opt_state and the mean of each loss part over the valid steps.
     With ``batch_sharding`` each minibatch is constrained to it (data parallelism)."""
 
-    def run(params, opt_state, data, idx, hp):
-        def step(carry, bidx):
+    def run(params, opt_state, data, key, n_valid, hp):
+        n = jax.tree.leaves(data)[0].shape[0]
+        idx = batch_indices(key, n, steps, batch_size)
+
+        def update(carry, bidx):
             params, opt_state = carry
             batch = jax.tree.map(lambda a: a[bidx], data)
             if batch_sharding is not None:
@@ -111,8 +117,19 @@ def scan_steps(loss_fn: Callable, optimizer: optax.GradientTransformation,
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), aux
 
-        (params, opt_state), aux = lax.scan(step, (params, opt_state), idx)
-        return params, opt_state, aux
+        aux_shape = jax.eval_shape(update, (params, opt_state), idx[0])[1]
+
+        def skip(carry, bidx):
+            return carry, jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), aux_shape)
+
+        def step(carry, xs):
+            i, bidx = xs
+            return lax.cond(i < n_valid, update, skip, carry, bidx)
+
+        (params, opt_state), aux = lax.scan(step, (params, opt_state),
+                                            (jnp.arange(steps), idx))
+        count = jnp.maximum(jnp.asarray(n_valid, jnp.float32), 1.0)
+        return params, opt_state, {k: jnp.sum(v) / count for k, v in aux.items()}
 
     return run
 
@@ -124,54 +141,65 @@ def _optimizer(opt: tuple) -> optax.GradientTransformation:
 UNBATCHED = "unbatched"
 
 
-def _compile(loss: Callable, opt: tuple, data_axes, mesh=None) -> Callable:
-    """jit (with donated state) of the scanned steps; unless ``data_axes`` is UNBATCHED, the
-    steps are vmapped over a leading run axis of params, opt_state, idx and hp, and over the
-    data as ``data_axes`` says (None: shared by all runs). With a ``mesh``, minibatches are
-    sharded over its data axis."""
+def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) -> Callable:
+    """jit (with donated state) of the scanned steps, ``schedule`` = (steps, batch_size);
+    unless ``data_axes`` is UNBATCHED, the steps are vmapped over a leading run axis of
+    params, opt_state, key and hp, and over the data as ``data_axes`` says (None: shared by
+    all runs); ``n_valid`` is shared. With a ``mesh``, minibatches are sharded over its
+    data axis."""
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
-    run = scan_steps(loss, _optimizer(opt), sharding)
+    run = scan_steps(loss, _optimizer(opt), *schedule, sharding)
     if data_axes != UNBATCHED:
-        run = jax.vmap(run, in_axes=(0, 0, data_axes, 0, 0))
+        run = jax.vmap(run, in_axes=(0, 0, data_axes, 0, None, 0))
     return jax.jit(run, donate_argnums=(0, 1))
 
 
 @functools.lru_cache(maxsize=None)
 def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: str, compute_dtype,
-                      opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
-    """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum)."""
+                      opt: tuple, schedule: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
+    """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum),
+    ``schedule`` = (steps per call, batch_size)."""
     loss = functools.partial(autoencoder_loss, acts=acts, sparse_layers=sparse_layers,
                              reduction=reduction, form=form, compute_dtype=compute_dtype)
-    return _compile(loss, opt, data_axes, mesh)
+    return _compile(loss, opt, schedule, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=None)
 def layer_steps(act: str, out_act: str, sparse: bool, reduction: str, form: str, compute_dtype,
-                opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
+                opt: tuple, schedule: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled steps for one layer of greedy layer-wise pretraining."""
     loss = functools.partial(layer_loss, act=act, out_act=out_act, sparse=sparse,
                              reduction=reduction, form=form, compute_dtype=compute_dtype)
-    return _compile(loss, opt, data_axes, mesh)
+    return _compile(loss, opt, schedule, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=None)
 def clustering_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: str,
-                     use_decoder: bool, compute_dtype, opt: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
-    """Compiled clustering-phase steps on (x, p) between two target refreshes."""
+                     use_decoder: bool, compute_dtype, opt: tuple, schedule: tuple,
+                     data_axes=UNBATCHED, mesh=None) -> Callable:
+    """Compiled clustering-phase steps on (x, p) between two target refreshes. Without the
+    decoder (DEC) params are {"ae": {"encoder"}, "centers"}: the decoder is not updated."""
     loss = functools.partial(clustering_loss, acts=acts, sparse_layers=sparse_layers,
                              reduction=reduction, form=form, use_decoder=use_decoder,
                              compute_dtype=compute_dtype)
-    return _compile(loss, opt, data_axes, mesh)
+    return _compile(loss, opt, schedule, data_axes, mesh)
 
 
 def chunked_map(fn: Callable, x: jax.Array, chunk: int = 4096) -> jax.Array:
-    """Apply a row-wise ``fn`` to ``x`` (n, d) in blocks of ``chunk`` rows with ``lax.map``."""
+    """Apply a row-wise ``fn`` to ``x`` (n, d) in blocks of ``chunk`` rows, read in place
+    with ``lax.dynamic_slice`` (no padded copy of ``x``); the last block starts at
+    n - chunk, so it overlaps the one before and recomputes those rows."""
     n = x.shape[0]
     chunk = min(chunk, n)
     blocks = math.ceil(n / chunk)
-    xp = jnp.pad(x, ((0, blocks * chunk - n), (0, 0))).reshape(blocks, chunk, x.shape[1])
-    out = lax.map(fn, xp)
-    return out.reshape(blocks * chunk, *out.shape[2:])[:n]
+    block_out = jax.eval_shape(fn, jax.ShapeDtypeStruct((chunk, *x.shape[1:]), x.dtype))
+
+    def body(i, out):
+        start = jnp.minimum(i * chunk, n - chunk)
+        rows = fn(lax.dynamic_slice_in_dim(x, start, chunk))
+        return lax.dynamic_update_slice_in_dim(out, rows, start, 0)
+
+    return lax.fori_loop(0, blocks, body, jnp.zeros((n, *block_out.shape[1:]), block_out.dtype))
 
 
 @functools.lru_cache(maxsize=None)
@@ -208,8 +236,3 @@ def hyper(gamma: float = 0.0, beta: float = 0.0, rho: float = 0.05, alpha: float
     """Traced hyper-parameters for the compiled steps, as float32 scalars."""
     return {k: jnp.asarray(v, dtype) for k, v in
             dict(gamma=gamma, beta=beta, rho=rho, alpha=alpha).items()}
-
-
-def mean_parts(aux: dict) -> dict[str, float]:
-    """Mean over the scanned steps of each loss part, as Python floats."""
-    return {k: float(jnp.mean(v)) for k, v in aux.items()}

@@ -5,7 +5,7 @@ import numpy as np
 
 from .losses import RATE_FORMS
 from .methods import Config, get_method
-from .sae import ACTIVATIONS
+from .sae import ACTIVATIONS, INITIALIZERS
 
 
 def check_data(x, n_clusters: int | None = None, name: str = "X",
@@ -93,6 +93,12 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         fail(f"sparsity_reduction must be 'mean' or 'sum', got {cfg.sparsity_reduction!r}")
     if cfg.pretrain not in ("end_to_end", "stacked"):
         fail(f"pretrain must be 'end_to_end' or 'stacked', got {cfg.pretrain!r}")
+    if cfg.init not in INITIALIZERS:
+        fail(f"init must be one of {', '.join(INITIALIZERS)}, got {cfg.init!r}")
+    if cfg.pretrain_optimizer not in ("adam", "sgd"):
+        fail(f"pretrain_optimizer must be 'adam' or 'sgd', got {cfg.pretrain_optimizer!r}")
+    if not 0.0 <= cfg.pretrain_momentum < 1.0:
+        fail(f"pretrain_momentum must lie in [0, 1), got {cfg.pretrain_momentum}")
     if cfg.cluster_optimizer not in ("adam", "sgd"):
         fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
     if cfg.precision not in ("float32", "bf16"):

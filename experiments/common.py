@@ -33,7 +33,11 @@ _OVERRIDES = {
     "pretrain_epochs": (flags.DEFINE_integer, "epochs of end-to-end pretraining / fine-tuning"),
     "layerwise_epochs": (flags.DEFINE_integer, "epochs per layer of greedy (stacked) pretraining"),
     "batch_size": (flags.DEFINE_integer, "minibatch size"),
-    "learning_rate": (flags.DEFINE_float, "Adam learning rate of pretraining"),
+    "learning_rate": (flags.DEFINE_float, "learning rate of pretraining"),
+    "init": (flags.DEFINE_string, "weight initialiser: glorot_uniform or variance_scaling "
+             "(DEC-keras: 1/3, fan_in, uniform)"),
+    "pretrain_optimizer": (flags.DEFINE_string, "optimizer of pretraining: adam or sgd"),
+    "pretrain_momentum": (flags.DEFINE_float, "SGD momentum of pretraining"),
     "cluster_optimizer": (flags.DEFINE_string, "optimizer of the clustering phase: adam or sgd"),
     "cluster_learning_rate": (flags.DEFINE_float, "learning rate of the clustering phase"),
     "momentum": (flags.DEFINE_float, "SGD momentum of the clustering phase"),
@@ -56,13 +60,16 @@ flags.DEFINE_string("config", None, "JSON file of Config overrides (applied befo
 flags.DEFINE_integer("seeds", 1, "number of seeds (0 .. seeds-1)", lower_bound=1)
 flags.DEFINE_string("workdir", None, "output folder; rerunning on it resumes")
 flags.DEFINE_string("cache_dir", None, "pretrained-autoencoder cache (default: <workdir>/../ae_cache)")
-flags.DEFINE_float("checkpoint_interval", 30.0, "seconds between mid-stage pretraining checkpoints")
+flags.DEFINE_float("checkpoint_interval", 60.0, "least seconds between two checkpoints of a phase "
+                   "(phase ends are always saved)")
 flags.DEFINE_string("x_key", None, "array name of the data in your own .npz/.mat/.h5 file")
 flags.DEFINE_string("y_key", None, "array name of the labels in your own file")
 flags.DEFINE_integer("n_clusters", None, "number of clusters (default: number of label values)")
 flags.DEFINE_integer("subset", None, "use a fixed random subset of this many samples (drawn with "
                      "seed 0, the same for every run; the dataset is then named <name>_n<subset>)",
                      lower_bound=1)
+flags.DEFINE_integer("per_class", None, "use a fixed subset of this many samples of each class "
+                     "(drawn with seed 0; named <name>_c<per_class>); needs labels", lower_bound=1)
 flags.DEFINE_string("coordinator", None, "host:port of process 0 for a multi-process run (with "
                     "--num_processes, --process_id and --data_parallel; else $DSSEC_COORDINATOR)")
 flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
@@ -79,6 +86,10 @@ def load(name: str):
     file_kw = {k: getattr(FLAGS, k) for k in ("x_key", "y_key", "n_clusters")
                if getattr(FLAGS, k) is not None}
     ds = load_dataset(name, data_dir=FLAGS.data_dir, download=FLAGS.download, **file_kw)
+    if FLAGS.subset is not None and FLAGS.per_class is not None:
+        raise ValueError("--subset and --per_class exclude each other; pass one of them")
+    if FLAGS.per_class is not None:
+        return per_class_subset(ds, FLAGS.per_class)
     return ds if FLAGS.subset is None else subsample(ds, FLAGS.subset)
 
 
@@ -90,6 +101,20 @@ def subsample(ds: Dataset, n: int) -> Dataset:
     rows = np.sort(np.random.default_rng(0).choice(len(ds.x), n, replace=False))
     return dataclasses.replace(ds, x=ds.x[rows], y=None if ds.y is None else ds.y[rows],
                                name=f"{ds.name}_n{n}")
+
+
+def per_class_subset(ds: Dataset, k: int) -> Dataset:
+    """A fixed subset of ``k`` rows of every class (NumPy seed 0), named ``<name>_c<k>``."""
+    if ds.y is None:
+        raise ValueError(f"--per_class needs labels, and {ds.name} has none; use --subset")
+    classes, counts = np.unique(ds.y, return_counts=True)
+    if counts.min() < k:
+        raise ValueError(f"--per_class={k} exceeds the {counts.min()} samples of class "
+                         f"{classes[counts.argmin()]} of {ds.name}; pass a smaller number")
+    rng = np.random.default_rng(0)
+    rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(ds.y == c), k, replace=False)
+                                   for c in classes]))
+    return dataclasses.replace(ds, x=ds.x[rows], y=ds.y[rows], name=f"{ds.name}_c{k}")
 
 
 def build_config(n_clusters: int, **explicit) -> Config:

@@ -126,7 +126,7 @@ def _brief(rec: dict) -> str:
 
 def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathLike,
                cache_dir: os.PathLike, log: Optional[Callable[[str], None]] = None,
-               checkpoint_interval_s: float = 30.0) -> dict:
+               checkpoint_interval_s: float = 60.0) -> dict:
     """Run ``cfg`` on ``ds`` for each seed, skipping finished seeds; returns results.json's dict."""
     run_dir = pathlib.Path(run_dir)
     meta = prepare_run_dir(ds, cfg, seeds, run_dir)

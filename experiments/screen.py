@@ -5,7 +5,8 @@
         --base='{"pretrain_epochs": 100, "update_interval": 30, "max_iter": 2000}'
 
 Prints JSON lines (overrides, seed, K-means-init ACC, final ACC/NMI/ARI, iterations, seconds)
-and a mean ± std summary per grid point. Used for the tables in BUILD_NOTES.md.
+and a mean ± std (sample, ddof=1) summary per grid point. A run that fails (a non-finite
+loss) prints an ``ERROR`` line naming its setting and seed, and the screen goes on. Used for the tables in BUILD_NOTES.md.
 With --cache_dir (e.g. a sweep's runs/ae_cache) grid points with equal pretraining
 settings share pretrained autoencoders.
 """
@@ -19,6 +20,7 @@ import numpy as np
 from absl import app, flags
 
 from dssec_jax import evaluate, fit
+from dssec_jax.pipeline import NonFiniteLossError
 from dssec_jax.checkpoint import FileStore
 from dssec_jax.methods import Config
 
@@ -45,15 +47,23 @@ def main(argv):
             cfg = Config(**d)
             store = (FileStore(scratch.name, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
                      if FLAGS.cache_dir else None)
-            res = fit(ds.x, cfg, seed, ds.y, store=store)
-            if store is not None:
-                store.drop("cluster")  # the scratch folder is shared by all grid points
+            try:
+                res = fit(ds.x, cfg, seed, ds.y, store=store)
+            except NonFiniteLossError as e:
+                print("ERROR " + json.dumps({"kw": kw, "seed": seed, "error": str(e)}), flush=True)
+                continue
+            finally:
+                if store is not None:
+                    store.drop("cluster")  # the scratch folder is shared by all grid points
             row = {"kw": kw, "seed": seed, "km": evaluate(ds.y, res.kmeans_labels)["acc"],
                    **evaluate(ds.y, res.labels), "iters": res.n_iter,
                    "s": round(time.time() - t, 1)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-        stats = {k: f"{np.mean([r[k] for r in rows]):.3f} ± {np.std([r[k] for r in rows]):.3f}"
+        if not rows:
+            continue
+        sd = (lambda v: np.std(v, ddof=1)) if len(rows) > 1 else np.std
+        stats = {k: f"{np.mean([r[k] for r in rows]):.3f} ± {sd([r[k] for r in rows]):.3f}"
                  for k in ("km", "acc", "nmi", "ari")}
         print("SUMMARY " + json.dumps({"kw": kw, **stats}), flush=True)
 

@@ -112,3 +112,13 @@ def test_estimator_defaults_equal_config_defaults():
     for f in dataclasses.fields(Config):
         assert tuple(est[f.name]) == f.default if isinstance(f.default, tuple) \
             else est[f.name] == f.default, f.name
+
+
+def test_transform_and_predict_check_the_number_of_features():
+    x = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
+    est = DSSEC(n_clusters=2, method="ae_kmeans", pretrain_epochs=1, batch_size=8,
+                hidden_dims=(8, 8, 8), embed_dim=2, n_init=2, random_state=0).fit(x)
+    assert est.n_features_in_ == 8 and est.predict(x).shape == (40,)
+    for method in (est.transform, est.predict, est.soft_assign):
+        with pytest.raises(ValueError, match="X has 5 features, but this DSSEC was fitted on 8"):
+            method(x[:, :5])

@@ -130,6 +130,22 @@ def test_subset_is_fixed():
     assert (a.x == b.x).all() and (a.y == b.y).all() and len(set(a.y.tolist())) == 10
 
 
+def test_per_class_subset_is_fixed_and_balanced():
+    from sklearn.datasets import load_digits
+
+    from dssec_jax.data import Dataset
+    from experiments.common import per_class_subset
+    d = load_digits()
+    ds = Dataset(d.data.astype("float32"), d.target.astype("int32"), "digits", (8, 8), 10)
+    a, b = per_class_subset(ds, 10), per_class_subset(ds, 10)
+    assert a.name == "digits_c10" and a.x.shape == (100, 64)
+    assert (a.x == b.x).all() and np.bincount(a.y).tolist() == [10] * 10
+    with pytest.raises(ValueError, match="exceeds the 174 samples of class"):
+        per_class_subset(ds, 500)
+    with pytest.raises(ValueError, match="needs labels"):
+        per_class_subset(Dataset(ds.x, None, "digits", (8, 8), 10), 10)
+
+
 def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeypatch):
     import matplotlib.axes
 

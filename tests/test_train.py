@@ -20,25 +20,44 @@ def test_chunked_map_matches_direct():
     np.testing.assert_allclose(out, x * 2 + 1)
 
 
-def test_scan_steps_equal_python_loop():
-    """The scanned, compiled steps equal plain optax steps one by one."""
+def _reference_steps(params, x, idx, hp, opt):
+    ref_p, ref_s, losses_ = params, opt.init(params), []
+    for b in np.asarray(idx):
+        g, aux = jax.grad(train.autoencoder_loss, has_aux=True)(
+            ref_p, x[b], hp, acts=("relu",), sparse_layers=(0,), reduction="mean", form="ratio",
+            compute_dtype=None)
+        u, ref_s = opt.update(g, ref_s, ref_p)
+        ref_p = optax.apply_updates(ref_p, u)
+        losses_.append(float(aux["loss"]))
+    return ref_p, losses_
+
+
+@pytest.mark.parametrize("n_valid", [5, 3])
+def test_scan_steps_equal_python_loop(n_valid):
+    """The scanned, compiled steps (indices drawn inside the program) equal plain optax steps
+    one by one on the same indices; steps past ``n_valid`` change nothing."""
     key = jax.random.PRNGKey(0)
     params = sae.init_params(key, (6, 8, 3))
     x = jax.random.uniform(jax.random.PRNGKey(1), (20, 6))
     idx = train.batch_indices(jax.random.PRNGKey(2), 20, 5, 4)
     hp = train.hyper(beta=0.5, rho=0.1)
     opt = optax.adam(1e-2)
-    ref_p, ref_s = params, opt.init(params)
-    for b in np.asarray(idx):
-        g, _ = jax.grad(train.autoencoder_loss, has_aux=True)(
-            ref_p, x[b], hp, acts=("relu",), sparse_layers=(0,), reduction="mean", form="ratio", compute_dtype=None)
-        u, ref_s = opt.update(g, ref_s, ref_p)
-        ref_p = optax.apply_updates(ref_p, u)
-    fn = train.autoencoder_steps(("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0))
-    p, s, aux = fn(jax.tree.map(jnp.copy, params), opt.init(params), x, idx, hp)
-    assert aux["loss"].shape == (5,)
+    ref_p, ref_losses = _reference_steps(params, x, idx[:n_valid], hp, opt)
+    fn = train.autoencoder_steps(("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0),
+                                 (5, 4))
+    p, s, parts = fn(jax.tree.map(jnp.copy, params), opt.init(params), x,
+                     jax.random.PRNGKey(2), n_valid, hp)
+    assert np.isclose(float(parts["loss"]), np.mean(ref_losses), rtol=1e-4)
     for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(ref_p)):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+
+
+def test_chunked_map_reads_x_in_place_with_an_overlapping_last_block():
+    x = jnp.arange(2 * 4099.0).reshape(4099, 2)
+    out = jax.jit(lambda a: train.chunked_map(lambda b: b @ jnp.ones((2, 3)), a, 1000))(x)
+    np.testing.assert_allclose(out, x @ jnp.ones((2, 3)))
+    hlo = jax.jit(lambda a: train.chunked_map(lambda b: b * 2, a, 1000)).lower(x).as_text()
+    assert "pad" not in hlo
 
 
 def test_refresh_matches_losses():
@@ -103,12 +122,52 @@ def test_embed_std_rescales_the_start_of_the_clustering_phase(digits):
     np.testing.assert_array_equal(scaled.labels, plain.labels)  # K-means is scale-free
 
 
-def test_dec_drops_the_decoder(digits):
+def _small_ae(x, seed=0):
+    return pipeline.pretrain(x, Config(method="ae_kmeans", hidden_dims=(32, 32, 64),
+                                       pretrain_epochs=2, batch_size=64),
+                             jax.random.PRNGKey(seed))[0]
+
+
+@pytest.mark.parametrize("method", ["dec", "idec"])
+def test_cluster_keeps_the_callers_arrays_and_dec_keeps_the_decoder(digits, method):
+    """Donation inside the clustering phase never deletes the caller's parameters, and DEC
+    trains the encoder and centres but returns the decoder it was given."""
     x = digits[0][:300]
-    cfg = Config(method="dec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
-                 update_interval=5, max_iter=10, tol=0.0)
-    res = pipeline.fit(x, cfg, 0)
-    assert all(h["reconstruction"] == 0.0 for h in res.history[1:])
+    ae = _small_ae(x)
+    centers = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (10, 10)), np.float32)
+    before = jax.tree.map(np.array, ae)
+    cfg = Config(method=method, hidden_dims=(32, 32, 64), batch_size=64, update_interval=5,
+                 max_iter=10, tol=0.0)
+    out = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
+    again = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))  # inputs still usable
+    np.testing.assert_array_equal(out["labels"], again["labels"])
+    for a, b in zip(jax.tree.leaves(ae), jax.tree.leaves(before)):
+        assert not a.is_deleted()
+        np.testing.assert_array_equal(np.asarray(a), b)
+    dec_same = [np.array_equal(a, b) for a, b in
+                zip(jax.tree.leaves(out["params"]["ae"]["decoder"]), jax.tree.leaves(before["decoder"]))]
+    enc_same = [np.array_equal(a, b) for a, b in
+                zip(jax.tree.leaves(out["params"]["ae"]["encoder"]), jax.tree.leaves(before["encoder"]))]
+    assert not any(enc_same)
+    assert all(dec_same) if method == "dec" else not any(dec_same)
+    if method == "dec":
+        assert all(h["reconstruction"] == 0.0 for h in out["history"][1:])
+
+
+def test_a_last_short_chunk_reuses_the_compiled_step(digits):
+    """max_iter not a multiple of update_interval: the last, shorter chunk runs the same
+    compiled program with masked steps, and the run stops exactly at max_iter."""
+    x = digits[0][:300]
+    ae = _small_ae(x)
+    centers = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (10, 10)), np.float32)
+    cfg = Config(method="idec", hidden_dims=(32, 32, 64), batch_size=64, update_interval=7,
+                 max_iter=17, tol=0.0)
+    fn = train.clustering_steps(cfg.hidden_acts(), (), "mean", "ratio", True, None,
+                                ("adam", 1e-3, 0.0), (7, 64), train.UNBATCHED, None)
+    fn.clear_cache()
+    out = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
+    assert out["n_iter"] == 17 and [h["iteration"] for h in out["history"]] == [0, 7, 14, 17]
+    assert fn._cache_size() == 1
 
 
 def test_nonfinite_loss_stops_with_phase(digits):

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The prepared GPU check (issue: paper-budget run and GPU check). One script, under 8 minutes
+# on a GPU, that prints:
+#   1. the device JAX sees;
+#   2. the throughput table in float32 and bf16 (benchmarks.throughput);
+#   3. a batched sweep of 8 runs (USPS, DSSEC, seeds 0-7, one vmapped program) against the same
+#      8 runs one after another, wall time of each;
+#   4. a paper-budget MNIST DSSEC fit (200 epochs, 20,000 iterations, tol 0) through
+#      experiments.run: wall time and ACC.
+# Everything goes to stdout and to $GPU_CHECK_OUT (default benchmarks/results/gpu_check).
+# GPU_CHECK_TINY=1 shrinks every budget (digits, a few epochs) so the script can be tested
+# on a CPU; the figures it then prints mean nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+OUT=${GPU_CHECK_OUT:-benchmarks/results/gpu_check}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+
+if [ -n "${GPU_CHECK_TINY:-}" ]; then
+  THROUGHPUT="--n=1024 --dim=32 --steps=2 --repeats=1 --update_interval=30"
+  SWEEP_DATA="digits"; SWEEP_BUDGET="--pretrain_epochs=1 --max_iter=30"
+  FIT_DATA="digits"; FIT_BUDGET="--pretrain_epochs=2 --max_iter=60"
+else
+  THROUGHPUT="--update_interval=30"
+  SWEEP_DATA="usps"; SWEEP_BUDGET="--pretrain_epochs=50 --max_iter=2000"
+  FIT_DATA="mnist"; FIT_BUDGET="--pretrain_epochs=200 --max_iter=20000"
+fi
+
+secs() { date +%s.%N; }
+elapsed() { "$PY" -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
+
+echo "== device"
+"$PY" -c "import jax; print(jax.__version__, jax.devices())"
+
+echo "== throughput, float32 and bf16"
+"$PY" -m benchmarks.throughput $THROUGHPUT --out="$OUT/throughput_float32.json"
+"$PY" -m benchmarks.throughput $THROUGHPUT --precision=bf16 --out="$OUT/throughput_bf16.json"
+
+echo "== 8 runs: one batched program against 8 sequential runs ($SWEEP_DATA, dssec)"
+rm -rf "$OUT/sweep_batched" "$OUT/sweep_sequential"
+t0=$(secs)
+"$PY" -m experiments.sweep --datasets="$SWEEP_DATA" --methods=dssec --seeds=8 $SWEEP_BUDGET \
+  --batched --tsne=false --workdir="$OUT/sweep_batched" > "$OUT/sweep_batched.log" 2>&1
+t1=$(secs)
+"$PY" -m experiments.sweep --datasets="$SWEEP_DATA" --methods=dssec --seeds=8 $SWEEP_BUDGET \
+  --tsne=false --workdir="$OUT/sweep_sequential" > "$OUT/sweep_sequential.log" 2>&1
+t2=$(secs)
+echo "batched 8 runs: $(elapsed "$t0" "$t1") s; sequential 8 runs: $(elapsed "$t1" "$t2") s"
+
+echo "== paper-budget fit ($FIT_DATA, dssec, tol 0)"
+rm -rf "$OUT/fit"
+t0=$(secs)
+"$PY" -m experiments.run --dataset="$FIT_DATA" --method=dssec $FIT_BUDGET --tol=0 \
+  --workdir="$OUT/fit/run" --cache_dir="$OUT/fit/cache" > "$OUT/fit.log" 2>&1
+t1=$(secs)
+"$PY" - "$OUT/fit/run/results.json" "$(elapsed "$t0" "$t1")" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))["per_seed"][0]
+print(f"fit wall {sys.argv[2]} s, ACC {s.get('acc', float('nan')):.4f}, NMI {s.get('nmi', float('nan')):.4f}, "
+      f"iterations {s['n_iter']} ({s['stop_reason']}), phases {s['seconds']}")
+EOF
+echo "== done; logs and JSON in $OUT"
