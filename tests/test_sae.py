@@ -62,3 +62,25 @@ def test_rescale_embedding_scales_z_and_keeps_the_reconstruction():
     z2, x_hat2, _ = sae.forward(sae.rescale_embedding(p, 2.5), x)
     np.testing.assert_allclose(z2, 2.5 * z, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(x_hat2, x_hat, rtol=1e-4, atol=1e-5)
+
+
+def _grad_hlo_and_grads(matmul):
+    x = jax.random.uniform(jax.random.PRNGKey(1), (16, 12))
+    w = jax.random.normal(jax.random.PRNGKey(2), (12, 8))
+    f = jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.tanh(matmul(x, w, jnp.bfloat16))), (0, 1)))
+    return f.lower(x, w).compile().as_text(), f(x, w), jax.grad(
+        lambda x, w: jnp.sum(jnp.tanh(x @ w)), (0, 1))(x, w)
+
+
+def test_low_precision_matmul_backward_uses_row_major_products():
+    """Every product of the bf16 backward pass contracts lhs dim 1 with rhs dim 0 (row-major
+    operands); XLA's own backward of the same product does not."""
+    import re
+    hlo, grads, ref = _grad_hlo_and_grads(sae.low_precision_matmul)
+    dims = re.findall(r"lhs_contracting_dims=\{(\d)\}, rhs_contracting_dims=\{(\d)\}", hlo)
+    assert len(dims) == 3 and all(d == ("1", "0") for d in dims)
+    for g, r in zip(grads, ref):
+        np.testing.assert_allclose(g, r, rtol=5e-2, atol=5e-2)
+    plain, _, _ = _grad_hlo_and_grads(sae._low_dot)
+    plain_dims = re.findall(r"lhs_contracting_dims=\{(\d)\}, rhs_contracting_dims=\{(\d)\}", plain)
+    assert any(d != ("1", "0") for d in plain_dims)
