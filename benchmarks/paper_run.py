@@ -28,7 +28,7 @@ import time
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from dssec_jax import train
 from dssec_jax.checkpoint import atomic_write_json
@@ -161,4 +161,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(common.cli(main))
+    common.run_cli(main)

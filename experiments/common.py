@@ -8,7 +8,7 @@ import time
 from typing import Callable
 
 import numpy as np
-from absl import flags
+from absl import app, flags
 
 from dssec_jax import parallel
 from dssec_jax.data import Dataset, load_dataset
@@ -21,8 +21,9 @@ _OVERRIDES = {
     "rho": (flags.DEFINE_float, "sparsity target rho in (0, 1)"),
     "beta": (flags.DEFINE_float, "weight beta of the sparsity penalty"),
     "alpha": (flags.DEFINE_float, "Student's t degrees of freedom of the soft assignment"),
-    "embed_std": (flags.DEFINE_float, "rescale the embedding to this standard deviation before "
-                  "the clustering phase (the decoder compensates)"),
+    "embed_std": (flags.DEFINE_string, "rescale the embedding to this standard deviation before "
+                  "the clustering phase (the decoder compensates); none keeps the pretrained "
+                  "scale"),
     "activation": (flags.DEFINE_string, "hidden activation of the autoencoder (relu, sigmoid, ...)"),
     "sparse_activation": (flags.DEFINE_string, "activation of the penalised (sparse) layers"),
     "sparse_layers": (flags.DEFINE_list, "indices of the penalised hidden encoder layers, e.g. 0,2"),
@@ -31,7 +32,8 @@ _OVERRIDES = {
                       "or clip (the former min(h, 1))"),
     "pretrain": (flags.DEFINE_string, "pretraining schedule: end_to_end or stacked"),
     "pretrain_epochs": (flags.DEFINE_integer, "epochs of end-to-end pretraining / fine-tuning"),
-    "layerwise_epochs": (flags.DEFINE_integer, "epochs per layer of greedy (stacked) pretraining"),
+    "layerwise_epochs": (flags.DEFINE_string, "epochs per layer of greedy (stacked) pretraining; "
+                         "none: as many as pretrain_epochs"),
     "batch_size": (flags.DEFINE_integer, "minibatch size"),
     "learning_rate": (flags.DEFINE_float, "learning rate of pretraining"),
     "init": (flags.DEFINE_string, "weight initialiser: glorot_uniform or variance_scaling "
@@ -49,8 +51,19 @@ _OVERRIDES = {
     "cluster_sparsity": (flags.DEFINE_boolean, "keep the sparsity penalty in the clustering phase"),
     "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
 }
+# Settings whose value may be None, given on the command line as a number or "none".
+_NONEABLE = {"embed_std": float, "layerwise_epochs": int}
+
+
+def _default_text(name: str) -> str:
+    value = getattr(Config(), name)
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return "none" if value is None else str(value)
+
+
 for _name, (_define, _help) in _OVERRIDES.items():
-    _define(_name, None, _help + " (default: the library default)")
+    _define(_name, None, f"{_help} (library default: {_default_text(_name)})")
 
 flags.DEFINE_string("data_dir", None, "folder holding the dataset files (else $DSSEC_DATA_DIR, "
                     "~/.cache/dssec_jax)")
@@ -117,6 +130,21 @@ def per_class_subset(ds: Dataset, k: int) -> Dataset:
     return dataclasses.replace(ds, x=ds.x[rows], y=ds.y[rows], name=f"{ds.name}_c{k}")
 
 
+def _flag_value(name: str, v):
+    """A setting flag's value as Config wants it; ValueError naming the flag otherwise."""
+    try:
+        if name == "sparse_layers":
+            return [int(i) for i in v]
+        if name in _NONEABLE:
+            return None if v.strip().lower() == "none" else _NONEABLE[name](v)
+    except ValueError:
+        accepted = ("comma-separated hidden-layer indices such as 0,1" if name == "sparse_layers"
+                    else f"a{'n integer' if _NONEABLE[name] is int else ' number'} or none")
+        raise ValueError(f"--{name}={','.join(v) if isinstance(v, list) else v} is not "
+                         f"valid; pass {accepted}") from None
+    return v
+
+
 def build_config(n_clusters: int, **explicit) -> Config:
     """Config from library defaults < --config file < flags < ``explicit``."""
     fields = {f.name for f in dataclasses.fields(Config)}
@@ -133,12 +161,27 @@ def build_config(n_clusters: int, **explicit) -> Config:
     for name in _OVERRIDES:
         v = getattr(FLAGS, name)
         if v is not None:
-            d[name] = [int(i) for i in v] if name == "sparse_layers" else v
+            d[name] = _flag_value(name, v)
     d.update({k: v for k, v in explicit.items() if v is not None})
     for k in ("hidden_dims", "sparse_layers"):
         if k in d:
             d[k] = tuple(d[k])
     return Config(**d)
+
+
+def parse_flags(argv: list) -> list:
+    """absl's flag parsing, with an unknown flag or an unparsable value ending in one line
+    on stderr and exit code 2 (absl itself prints a FATAL message and exits 1)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        print(f"error: {e}; see --helpfull for every flag and its default", file=sys.stderr)
+        sys.exit(2)
+
+
+def run_cli(main: Callable, positional: bool = False) -> None:
+    """``app.run`` of ``cli(main)`` with ``parse_flags``: every bad input exits 2 in one line."""
+    app.run(cli(main, positional), flags_parser=parse_flags)
 
 
 def cli(main: Callable, positional: bool = False) -> Callable:

@@ -16,7 +16,7 @@ import math
 import pathlib
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from . import common
 
@@ -101,4 +101,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(common.cli(main, positional=True))
+    common.run_cli(main, positional=True)

@@ -16,7 +16,6 @@ from collections import defaultdict
 from typing import Callable, Optional
 
 import numpy as np
-from absl import app
 
 from dssec_jax import checkpoint
 from dssec_jax.methods import get_method
@@ -213,5 +212,5 @@ def report_main(argv):
 
 
 if __name__ == "__main__":
-    from .common import cli
-    app.run(cli(report_main, positional=True))
+    from .common import run_cli
+    run_cli(report_main, positional=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pathlib
 
-from absl import app, flags
+from absl import flags
 
 from dssec_jax.validation import check_config
 
@@ -45,4 +45,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(common.cli(main))
+    common.run_cli(main)

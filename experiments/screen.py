@@ -17,7 +17,7 @@ import tempfile
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from dssec_jax import evaluate, fit
 from dssec_jax.pipeline import NonFiniteLossError
@@ -69,4 +69,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(common.cli(main))
+    common.run_cli(main)

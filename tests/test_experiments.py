@@ -214,3 +214,25 @@ def test_compare_pairs_settings_with_the_baseline_seed_by_seed(tmp_path):
     b.write_text('{"kw": {"method": "dssec"}, "seed"\n')  # a line cut off by a killed run
     with pytest.raises(ValueError, match="b.log, line 1 is not a screen result"):
         read_screen_logs([b])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--gama=0.3"], "error: Unknown command line flag 'gama'"),
+    (["--tol=abc"], "error: flag --tol=abc: could not convert string to float"),
+    (["--sparse_layers=a"], "error: --sparse_layers=a is not valid; pass comma-separated"),
+    (["--embed_std=x"], "error: --embed_std=x is not valid; pass a number or none"),
+    (["extra"], "error: unexpected arguments ['extra']"),
+])
+def test_bad_flags_exit_2_with_one_line(args, message):
+    r = run("experiments.run", *args)
+    assert r.returncode == 2 and r.stderr.strip().startswith(message), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_helpfull_shows_library_defaults_and_none_is_accepted(tmp_path):
+    r = run("experiments.run", "--helpfull")
+    assert "(library default: 1.0)" in r.stdout and "(library default: 0.05)" in r.stdout
+    from experiments import common
+    assert common._flag_value("embed_std", "none") is None
+    assert common._flag_value("layerwise_epochs", "7") == 7
+    assert common._flag_value("sparse_layers", ["0", "2"]) == [0, 2]
