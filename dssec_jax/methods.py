@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Optional
+from typing import Optional, Union
 
 @dataclasses.dataclass(frozen=True)
 class MethodSpec:
@@ -82,7 +82,7 @@ class Config:
     precision: str = "float32"
     data_parallel: bool = False
     cluster_sparsity: bool = True
-    embed_std: Optional[float] = 1.5
+    embed_std: Optional[Union[float, str]] = 1.5
 
     @property
     def spec(self) -> MethodSpec:

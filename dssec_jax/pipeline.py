@@ -212,9 +212,18 @@ def kmeans(z: np.ndarray, n_clusters: int, n_init: int, seed: int) -> tuple[np.n
 
 # ---------------------------------------------------------------- clustering phase
 
-def embed_scale(z: np.ndarray, embed_std: float) -> float:
-    """Factor s that gives the embedding the standard deviation ``embed_std``:
-    s = embed_std / std(z) (std over all entries of z)."""
+def embed_scale(z: np.ndarray, embed_std, centers: np.ndarray, labels: np.ndarray,
+                alpha: float) -> float:
+    """Factor s applied to the embedding before the clustering phase.
+
+    A number: s = embed_std / std(z) (std over all entries of z). "kernel": the scale of
+    the Student's t kernel itself, s = sqrt(alpha / median_i ||z_i - mu_{l_i}||^2), so the
+    median point lies at squared distance alpha from its K-means centre (kernel value
+    2^(-(alpha+1)/2) there), whatever the autoencoder's scale.
+    """
+    if embed_std == "kernel":
+        d2 = np.sum(np.square(np.asarray(z, np.float64) - centers[labels]), axis=1)
+        return float(np.sqrt(alpha / max(np.median(d2), 1e-12)))
     return float(embed_std / np.std(z))
 
 
@@ -346,7 +355,7 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
         return FitResult(km_labels, z, centers, ae, km_labels, pretrain_history=pre_hist,
                          stop_reason="kmeans", seconds=seconds)
     if cfg.embed_std:
-        scale = embed_scale(z, cfg.embed_std)
+        scale = embed_scale(z, cfg.embed_std, centers, km_labels, cfg.alpha)
         ae, centers = sae.rescale_embedding(ae, scale), centers * scale
     t = time.time()
     out = cluster(x, ae, centers, cfg, jax.random.fold_in(key, 2), y, store=store, log=log)

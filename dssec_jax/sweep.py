@@ -140,7 +140,8 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
         return base
     centers = np.stack([c for c, _ in km])
     if cfg.embed_std:
-        scale = np.array([pipeline.embed_scale(z[i], cfg.embed_std) for i in range(S)], np.float32)
+        scale = np.array([pipeline.embed_scale(z[i], cfg.embed_std, km[i][0], km[i][1],
+                                               cfgs[i].alpha) for i in range(S)], np.float32)
         ae, centers = jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale)), centers * scale[:, None, None]
     centers = _by_run(centers, mesh)
     out = _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh)

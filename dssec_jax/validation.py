@@ -71,8 +71,10 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
             fail(f"{k} must be >= 0, got {getattr(cfg, k)}")
     if cfg.alpha <= 0:
         fail(f"alpha (Student's t degrees of freedom) must be > 0, got {cfg.alpha}")
-    if cfg.embed_std is not None and not cfg.embed_std > 0:
-        fail(f"embed_std must be > 0 (or None to keep the pretrained scale), got {cfg.embed_std}")
+    if cfg.embed_std is not None and cfg.embed_std != "kernel" and not (
+            isinstance(cfg.embed_std, (int, float)) and cfg.embed_std > 0):
+        fail(f"embed_std must be a number > 0, 'kernel' (the Student's t kernel's scale) or "
+             f"None (keep the pretrained scale), got {cfg.embed_std!r}")
     if cfg.embed_dim < 1:
         fail(f"embed_dim must be >= 1, got {cfg.embed_dim}")
     if not cfg.hidden_dims or min(cfg.hidden_dims) < 1:

@@ -22,8 +22,8 @@ _OVERRIDES = {
     "beta": (flags.DEFINE_float, "weight beta of the sparsity penalty"),
     "alpha": (flags.DEFINE_float, "Student's t degrees of freedom of the soft assignment"),
     "embed_std": (flags.DEFINE_string, "rescale the embedding to this standard deviation before "
-                  "the clustering phase (the decoder compensates); none keeps the pretrained "
-                  "scale"),
+                  "the clustering phase (the decoder compensates); kernel: median squared "
+                  "distance to the own centre = alpha; none keeps the pretrained scale"),
     "activation": (flags.DEFINE_string, "hidden activation of the autoencoder (relu, sigmoid, ...)"),
     "sparse_activation": (flags.DEFINE_string, "activation of the penalised (sparse) layers"),
     "sparse_layers": (flags.DEFINE_list, "indices of the penalised hidden encoder layers, e.g. 0,2"),
@@ -135,11 +135,14 @@ def _flag_value(name: str, v):
     try:
         if name == "sparse_layers":
             return [int(i) for i in v]
+        if name == "embed_std" and v.strip().lower() == "kernel":
+            return "kernel"
         if name in _NONEABLE:
             return None if v.strip().lower() == "none" else _NONEABLE[name](v)
     except ValueError:
-        accepted = ("comma-separated hidden-layer indices such as 0,1" if name == "sparse_layers"
-                    else f"a{'n integer' if _NONEABLE[name] is int else ' number'} or none")
+        accepted = {"sparse_layers": "comma-separated hidden-layer indices such as 0,1",
+                    "embed_std": "a number, kernel or none",
+                    "layerwise_epochs": "an integer or none"}[name]
         raise ValueError(f"--{name}={','.join(v) if isinstance(v, list) else v} is not "
                          f"valid; pass {accepted}") from None
     return v

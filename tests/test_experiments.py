@@ -220,7 +220,7 @@ def test_compare_pairs_settings_with_the_baseline_seed_by_seed(tmp_path):
     (["--gama=0.3"], "error: Unknown command line flag 'gama'"),
     (["--tol=abc"], "error: flag --tol=abc: could not convert string to float"),
     (["--sparse_layers=a"], "error: --sparse_layers=a is not valid; pass comma-separated"),
-    (["--embed_std=x"], "error: --embed_std=x is not valid; pass a number or none"),
+    (["--embed_std=x"], "error: --embed_std=x is not valid; pass a number, kernel or none"),
     (["extra"], "error: unexpected arguments ['extra']"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, message):

@@ -122,6 +122,16 @@ def test_embed_std_rescales_the_start_of_the_clustering_phase(digits):
     np.testing.assert_array_equal(scaled.labels, plain.labels)  # K-means is scale-free
 
 
+@pytest.mark.parametrize("alpha", [1.0, 2.0])
+def test_kernel_scale_puts_the_median_point_at_squared_distance_alpha(digits, alpha):
+    x = digits[0][:300]
+    cfg = Config(method="dssec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
+                 max_iter=0, n_init=2, embed_std="kernel", alpha=alpha)
+    res = pipeline.fit(x, cfg, 0)
+    d2 = np.sum((res.embedding - res.centers[res.kmeans_labels]) ** 2, axis=1)
+    assert abs(np.median(d2) - alpha) < 1e-3 * alpha
+
+
 def _small_ae(x, seed=0):
     return pipeline.pretrain(x, Config(method="ae_kmeans", hidden_dims=(32, 32, 64),
                                        pretrain_epochs=2, batch_size=64),
