@@ -1,5 +1,6 @@
-"""The bottleneck benchmark end to end on a tiny input (its FLOP count and its JSON)."""
+"""The benchmarks end to end on tiny inputs: bottleneck (FLOP count, JSON), paper_run, gpu_check.sh."""
 import json
+import os
 import subprocess
 import sys
 
@@ -23,3 +24,35 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
                            "matmuls_dx_pre", "matmuls", "grad", "adam", "step"}
         assert all(v > 0 for v in ms.values())
     assert "matmul share" in r.stdout
+
+
+def test_paper_run_times_each_phase_and_projects_from_the_slice(tmp_path):
+    out = tmp_path / "p.json"
+    r = subprocess.run([sys.executable, "-m", "benchmarks.paper_run", "--dataset=digits",
+                        "--pretrain_epochs=3", "--max_iter=90", "--update_interval=30",
+                        "--n_init=2", "--checkpoint_interval=0", "--paper_epochs=10",
+                        "--paper_iter=300", f"--out={out}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    m, p = res["measured_s"], res["projected_s"]
+    assert res["slice"]["pretrain_epochs"] == 3 and res["slice"]["max_iter"] == 90
+    assert all(m[k] > 0 for k in ("epoch_first", "epoch_median", "interval_median", "refresh"))
+    assert m["checkpoint_writes"] >= 3  # every interval at --checkpoint_interval=0, and stage ends
+    assert abs(p["more_pretraining"] - 7 * m["epoch_median"]) < 1e-9
+    assert abs(p["more_clustering"] - 7 * m["interval_median"]) < 1e-9  # 10 - 3 intervals
+    assert abs(p["total"] - (p["slice"] + p["more_pretraining"] + p["more_clustering"]
+                             + p["more_checkpoints"])) < 1e-9
+    assert "projected paper budget" in r.stdout
+
+
+def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
+    env = {**os.environ, "GPU_CHECK_TINY": "1", "GPU_CHECK_OUT": str(tmp_path),
+           "PYTHON": sys.executable}
+    r = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
+    for line in ("== device", "projected paper-scale MNIST run", "batched 8 runs:",
+                 "fit wall", "== done"):
+        assert line in r.stdout, line
+    assert json.loads((tmp_path / "fit" / "run" / "results.json").read_text())["per_seed"][0]["n_iter"] == 60
