@@ -23,18 +23,19 @@ def sparsity_kl(rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6,
     """Omega = sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))].
 
     ``rho_hat`` (..., units) is clipped to [eps, 1 - eps]; the sum runs over the last axis.
-    ``rest``, if given, is 1 - rho_hat computed without cancellation (clipped to [eps, 1]).
+    ``rest``, if given, is 1 - rho_hat computed without cancellation, clipped to the same
+    range, so both terms stop together at the clip (no gradient there, as without ``rest``).
     """
     rho = jnp.asarray(rho, jnp.float32)
     rho_hat = jnp.clip(jnp.asarray(rho_hat, jnp.float32), eps, 1.0 - eps)
     log_rest = (jnp.log1p(-rho_hat) if rest is None
-                else jnp.log(jnp.clip(jnp.asarray(rest, jnp.float32), eps, 1.0)))
+                else jnp.log(jnp.clip(jnp.asarray(rest, jnp.float32), eps, 1.0 - eps)))
     kl = rho * (jnp.log(rho) - jnp.log(rho_hat)) + (1.0 - rho) * (jnp.log1p(-rho) - log_rest)
     return jnp.sum(kl, axis=-1)
 
 
 # rho_hat forms for non-negative, unbounded (ReLU) units: the squashing s(h) in [0, 1) and
-# its complement 1 - s(h), computed directly so that 1 - rho_hat never cancels to 0.
+# its complement 1 - s(h), computed without the cancellation of 1 - s.
 RATE_FORMS = ("ratio", "exp", "tanh", "clip")
 
 
@@ -45,8 +46,7 @@ def _squash(h: jax.Array, form: str) -> tuple[jax.Array, jax.Array]:
     if form == "exp":
         return -jnp.expm1(-h), jnp.exp(-h)
     if form == "tanh":
-        t = jnp.tanh(h)
-        return t, 1.0 - t
+        return jnp.tanh(h), 2.0 * jax.nn.sigmoid(-2.0 * h)
     if form == "clip":
         c = jnp.minimum(h, 1.0)
         return c, 1.0 - c
@@ -57,9 +57,10 @@ def activation_rate(h: ArrayLike, form: str = "ratio") -> tuple[jax.Array, jax.A
     """Batch-mean activation of each unit, rho_hat_j = mean_i s(h_ij), and 1 - rho_hat_j.
 
     ``form`` picks s for non-negative units: "ratio" h/(1+h) (gradient 1/(1+h)^2, non-zero
-    for every finite h), "exp" 1-exp(-h), "tanh" tanh(h) (both flat in float32 above
-    h of about 9-17), "clip" min(h, 1) (the former form: no gradient above 1). For units
-    already in [0, 1] (sigmoid) pass "mean": s(h) = h, the classic sparse autoencoder.
+    for every finite h), "exp" 1-exp(-h), "tanh" tanh(h) (under the KL's 1e-6 clip both
+    lose their gradient once 1 - rho_hat < 1e-6, about h > 14 and h > 7 on every row),
+    "clip" min(h, 1) (the former form: no gradient above 1). For units already in [0, 1]
+    (sigmoid) pass "mean": s(h) = h, the classic sparse autoencoder.
     """
     h = jnp.asarray(h)
     if form == "mean":

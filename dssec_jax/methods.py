@@ -122,6 +122,8 @@ class Config:
         defaults = Config()
         d.update({k: getattr(self, k) for k in LATER_PRETRAIN_FIELDS
                   if getattr(self, k) != getattr(defaults, k)})
+        if self.pretrain_optimizer != "sgd":
+            d.pop("pretrain_momentum", None)  # unused by Adam
         d["hidden_dims"] = list(self.hidden_dims)
         d["sparse"] = self.spec.sparse
         if not self.spec.sparse:
@@ -130,6 +132,7 @@ class Config:
                 d.pop(k)
         else:
             d["sparse_layers"] = list(self.sparse_layers)
+            d["sparsity_form"] = self.rate_form()  # "mean" for sigmoid units, whatever the field
         return d
 
     def pretrain_hash(self, dataset: str, seed: int) -> str:

@@ -80,29 +80,40 @@ def _low_dot(a, b, dtype):
     return jnp.dot(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def low_precision_matmul(x: jax.Array, w: jax.Array, dtype) -> jax.Array:
-    """x @ w with inputs cast to ``dtype`` (e.g. bfloat16) and float32 accumulation.
+    """x @ w (x (..., d_in), w (d_in, d_out)) with inputs cast to ``dtype`` (e.g. bfloat16)
+    and float32 accumulation.
 
     Its backward pass computes dx = g W^T and dW = x^T g from transposed copies made
     row-major first (behind ``lax.optimization_barrier``, so XLA cannot fold the transposes
     back into the products): XLA's CPU products with transposed bf16 operands run at
-    float32 speed (BUILD_NOTES, "Where the step's time goes").
+    float32 speed (BUILD_NOTES, "Where the step's time goes"). Gradients come back in the
+    dtypes of x and w.
     """
+    x = jnp.asarray(x)
+    y = _matmul_2d(x.reshape(-1, x.shape[-1]), w, dtype)
+    return y.reshape(*x.shape[:-1], w.shape[-1])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _matmul_2d(x, w, dtype):
     return _low_dot(x, w, dtype)
 
 
-def _low_fwd(x, w, dtype):
-    return _low_dot(x, w, dtype), (x.astype(dtype), w.astype(dtype))
+def _matmul_fwd(x, w, dtype):
+    # zero-size residuals carry the input dtypes to the backward pass
+    marks = (jnp.zeros((0,), x.dtype), jnp.zeros((0,), w.dtype))
+    return _low_dot(x, w, dtype), (x.astype(dtype), w.astype(dtype), marks)
 
 
-def _low_bwd(dtype, res, g):
-    xc, wc = res
+def _matmul_bwd(dtype, res, g):
+    xc, wc, (x_mark, w_mark) = res
     xt, wt = jax.lax.optimization_barrier((xc.T, wc.T))
-    return _low_dot(g, wt, dtype), _low_dot(xt, g, dtype)
+    return (_low_dot(g, wt, dtype).astype(x_mark.dtype),
+            _low_dot(xt, g, dtype).astype(w_mark.dtype))
 
 
-low_precision_matmul.defvjp(_low_fwd, _low_bwd)
+_matmul_2d.defvjp(_matmul_fwd, _matmul_bwd)
 
 
 def dense(layer: dict, x: ArrayLike, activation: str = "linear", compute_dtype=None) -> jax.Array:

@@ -1,6 +1,8 @@
 """Checks at the public boundary: clear ValueErrors that say what is wrong and what to do."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .losses import RATE_FORMS
@@ -72,7 +74,8 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     if cfg.alpha <= 0:
         fail(f"alpha (Student's t degrees of freedom) must be > 0, got {cfg.alpha}")
     if cfg.embed_std is not None and cfg.embed_std != "kernel" and not (
-            isinstance(cfg.embed_std, (int, float)) and cfg.embed_std > 0):
+            isinstance(cfg.embed_std, numbers.Real) and not isinstance(cfg.embed_std, bool)
+            and 0 < cfg.embed_std < np.inf):
         fail(f"embed_std must be a number > 0, 'kernel' (the Student's t kernel's scale) or "
              f"None (keep the pretrained scale), got {cfg.embed_std!r}")
     if cfg.embed_dim < 1:
@@ -86,7 +89,7 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     if bad:
         fail(f"sparse_layers {bad} out of range: there are {len(cfg.hidden_dims)} hidden layers "
              f"(indices 0..{len(cfg.hidden_dims) - 1})")
-    if cfg.sparse_activation not in ("relu", "sigmoid"):
+    if cfg.spec.sparse and cfg.sparse_activation not in ("relu", "sigmoid"):
         fail(f"sparse_activation {cfg.sparse_activation!r} has no sparsity penalty: the KL needs "
              "units in [0, 1] or >= 0; choose 'relu' or 'sigmoid'")
     if cfg.sparsity_form not in RATE_FORMS:

@@ -189,3 +189,22 @@ def test_ratio_form_is_near_the_plain_mean_for_small_activations():
     h = jnp.asarray(rng.uniform(0.0, 0.01, size=(64, 10)), jnp.float32)
     r, _ = losses.activation_rate(h, "ratio")
     np.testing.assert_allclose(r, np.asarray(h).mean(0), rtol=2e-2)
+
+
+def test_clip_form_is_the_former_penalty():
+    h = jnp.asarray(np.concatenate([rng.uniform(0, 2, size=(30, 6)), np.zeros((2, 6)),
+                                    np.ones((2, 6))]), jnp.float32)
+
+    def former(a):  # the penalty before the rho_hat forms, verbatim
+        return losses.sparsity_kl(0.05, jnp.mean(jnp.clip(a, 0.0, 1.0), axis=0)) / a.shape[-1]
+
+    new = lambda a: losses.sparsity_penalty([a], 0.05, "mean", "clip")
+    assert float(new(h)) == float(former(h))
+    np.testing.assert_array_equal(jax.grad(new)(h), jax.grad(former)(h))
+
+
+@pytest.mark.parametrize("form", ["ratio", "exp", "tanh", "mean"])
+def test_a_nearly_dead_unit_is_never_pushed_further_down(form):
+    h = jnp.full((64, 3), 1e-7, jnp.float32)  # rho_hat below the KL's 1e-6 clip
+    g = jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "mean", form))(h)
+    assert np.all(np.asarray(g) <= 0)

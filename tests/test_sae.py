@@ -84,3 +84,16 @@ def test_low_precision_matmul_backward_uses_row_major_products():
     plain, _, _ = _grad_hlo_and_grads(sae._low_dot)
     plain_dims = re.findall(r"lhs_contracting_dims=\{(\d)\}, rhs_contracting_dims=\{(\d)\}", plain)
     assert any(d != ("1", "0") for d in plain_dims)
+
+
+@pytest.mark.parametrize("shape", [(12,), (3, 4, 12)])
+def test_low_precision_matmul_any_rank_and_gradient_dtypes(shape):
+    x = jax.random.uniform(jax.random.PRNGKey(1), shape)
+    w = jax.random.normal(jax.random.PRNGKey(2), (12, 8))
+    f = lambda x, w: jnp.sum(jnp.tanh(sae.low_precision_matmul(x, w, jnp.bfloat16)))
+    gx, gw = jax.grad(f, (0, 1))(x, w)
+    rx, rw = jax.grad(lambda x, w: jnp.sum(jnp.tanh(x @ w)), (0, 1))(x, w)
+    np.testing.assert_allclose(gx, rx, rtol=5e-2, atol=5e-2)
+    np.testing.assert_allclose(gw, rw, rtol=5e-2, atol=5e-2)
+    gxb, _ = jax.grad(f, (0, 1))(x.astype(jnp.bfloat16), w)
+    assert gxb.dtype == jnp.bfloat16 and gw.dtype == jnp.float32

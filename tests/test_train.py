@@ -29,7 +29,7 @@ def _reference_steps(params, x, idx, hp, opt):
         u, ref_s = opt.update(g, ref_s, ref_p)
         ref_p = optax.apply_updates(ref_p, u)
         losses_.append(float(aux["loss"]))
-    return ref_p, losses_
+    return ref_p, ref_s, losses_
 
 
 @pytest.mark.parametrize("n_valid", [5, 3])
@@ -42,7 +42,7 @@ def test_scan_steps_equal_python_loop(n_valid):
     idx = train.batch_indices(jax.random.PRNGKey(2), 20, 5, 4)
     hp = train.hyper(beta=0.5, rho=0.1)
     opt = optax.adam(1e-2)
-    ref_p, ref_losses = _reference_steps(params, x, idx[:n_valid], hp, opt)
+    ref_p, ref_s, ref_losses = _reference_steps(params, x, idx[:n_valid], hp, opt)
     fn = train.autoencoder_steps(("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0),
                                  (5, 4))
     p, s, parts = fn(jax.tree.map(jnp.copy, params), opt.init(params), x,
@@ -50,6 +50,34 @@ def test_scan_steps_equal_python_loop(n_valid):
     assert np.isclose(float(parts["loss"]), np.mean(ref_losses), rtol=1e-4)
     for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(ref_p)):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+    for a, b in zip(jax.tree.leaves(s), jax.tree.leaves(ref_s)):  # Adam's count and moments
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
+
+
+def test_vmapped_steps_mask_every_run_alike():
+    """Batched (vmapped) steps with n_valid < steps equal each run's unbatched steps."""
+    params = sae.init_params(jax.random.PRNGKey(0), (6, 8, 3))
+    x = jax.random.uniform(jax.random.PRNGKey(1), (20, 6))
+    hp = train.hyper(beta=0.5, rho=0.1)
+    opt = optax.adam(1e-2)
+    args = (("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0), (5, 4))
+    one = train.autoencoder_steps(*args)
+    many = train.autoencoder_steps(*args, None)
+    keys = jnp.stack([jax.random.PRNGKey(7), jax.random.PRNGKey(8)])
+    stack = lambda t: jax.tree.map(lambda a: jnp.stack([a, a]), t)
+    p2, s2, parts2 = many(stack(params), stack(opt.init(params)), x, keys, 2,
+                          jax.tree.map(lambda a: jnp.stack([a, a]), hp))
+    for i in range(2):
+        p1, s1, parts1 = one(jax.tree.map(jnp.copy, params), opt.init(params), x, keys[i], 2, hp)
+        for a, b in zip(jax.tree.leaves((p1, s1)), jax.tree.leaves((p2, s2))):
+            np.testing.assert_allclose(a, b[i], rtol=1e-5, atol=1e-6)
+        assert int(s1[0].count) == 2
+
+
+@pytest.mark.parametrize("n", [100, 4096, 8192, 5000])
+def test_chunked_map_sizes(n):
+    x = jnp.arange(2.0 * n).reshape(n, 2)
+    np.testing.assert_allclose(train.chunked_map(lambda b: b * 3, x, 4096), x * 3)
 
 
 def test_chunked_map_reads_x_in_place_with_an_overlapping_last_block():
@@ -172,12 +200,13 @@ def test_a_last_short_chunk_reuses_the_compiled_step(digits):
     centers = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (10, 10)), np.float32)
     cfg = Config(method="idec", hidden_dims=(32, 32, 64), batch_size=64, update_interval=7,
                  max_iter=17, tol=0.0)
-    fn = train.clustering_steps(cfg.hidden_acts(), (), "mean", "ratio", True, None,
-                                ("adam", 1e-3, 0.0), (7, 64), train.UNBATCHED, None)
-    fn.clear_cache()
+    train.clustering_steps.cache_clear()
     out = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
     assert out["n_iter"] == 17 and [h["iteration"] for h in out["history"]] == [0, 7, 14, 17]
-    assert fn._cache_size() == 1
+    assert train.clustering_steps.cache_info().currsize == 1  # one step builder ...
+    fn = train.clustering_steps(cfg.hidden_acts(), (), "mean", "ratio", True, None,
+                                ("adam", 1e-3, 0.0), (7, 64), train.UNBATCHED, None)
+    assert train.clustering_steps.cache_info().hits == 1 and fn._cache_size() == 1  # ... compiled once
 
 
 def test_nonfinite_loss_stops_with_phase(digits):
