@@ -8,7 +8,6 @@ layers reuse the encoder's activations in reverse order and its output is linear
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable, Sequence, Union
 
 import jax
@@ -76,54 +75,15 @@ def hidden_activations(params: dict, activations: Activations) -> tuple[str, ...
     return acts
 
 
-def _low_dot(a, b, dtype):
-    return jnp.dot(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
-
-
-def low_precision_matmul(x: jax.Array, w: jax.Array, dtype) -> jax.Array:
-    """x @ w (x (..., d_in), w (d_in, d_out)) with inputs cast to ``dtype`` (e.g. bfloat16)
-    and float32 accumulation.
-
-    Its backward pass computes dx = g W^T and dW = x^T g from transposed copies made
-    row-major first (behind ``lax.optimization_barrier``, so XLA cannot fold the transposes
-    back into the products): XLA's CPU products with transposed bf16 operands run at
-    float32 speed (BUILD_NOTES, "Where the step's time goes"). Gradients come back in the
-    dtypes of x and w.
-    """
-    x = jnp.asarray(x)
-    y = _matmul_2d(x.reshape(-1, x.shape[-1]), w, dtype)
-    return y.reshape(*x.shape[:-1], w.shape[-1])
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _matmul_2d(x, w, dtype):
-    return _low_dot(x, w, dtype)
-
-
-def _matmul_fwd(x, w, dtype):
-    # zero-size residuals carry the input dtypes to the backward pass
-    marks = (jnp.zeros((0,), x.dtype), jnp.zeros((0,), w.dtype))
-    return _low_dot(x, w, dtype), (x.astype(dtype), w.astype(dtype), marks)
-
-
-def _matmul_bwd(dtype, res, g):
-    xc, wc, (x_mark, w_mark) = res
-    xt, wt = jax.lax.optimization_barrier((xc.T, wc.T))
-    return (_low_dot(g, wt, dtype).astype(x_mark.dtype),
-            _low_dot(xt, g, dtype).astype(w_mark.dtype))
-
-
-_matmul_2d.defvjp(_matmul_fwd, _matmul_bwd)
-
-
 def dense(layer: dict, x: ArrayLike, activation: str = "linear", compute_dtype=None) -> jax.Array:
-    """``act(x @ w + b)``; with ``compute_dtype`` (e.g. bfloat16) the product is
-    ``low_precision_matmul``: inputs cast to it, accumulated and returned in float32."""
+    """``act(x @ w + b)``; with ``compute_dtype`` (e.g. bfloat16) the matmul inputs are cast
+    to it and the product is accumulated and returned in float32."""
     x = jnp.asarray(x)
     if compute_dtype is None:
         y = x @ layer["w"]
     else:
-        y = low_precision_matmul(x, layer["w"], compute_dtype)
+        y = jnp.dot(x.astype(compute_dtype), layer["w"].astype(compute_dtype),
+                    preferred_element_type=jnp.float32)
     return ACTIVATIONS[activation](y + layer["b"])
 
 
