@@ -23,15 +23,15 @@ def mean_acc(ests, y):
     return float(np.mean([cluster_acc(y, e.labels_) for e in ests]))
 
 
-def test_idec_beats_kmeans_on_pixels(fitted, digits):
-    # DSSEC's defaults (penalty on layers 0, 1; chosen for COIL-20 at the paper's budget)
-    # are *below* K-means on pixels at this short budget on digits (0.772 vs 0.792, see
-    # BUILD_NOTES), so only IDEC is held to it; DSSEC must beat its own start (next test).
+def test_idec_and_dssec_beat_kmeans_on_pixels(fitted, digits):
+    # Seeds 0-2 at this budget (BUILD_NOTES, "The sparsity penalty's gradient"): K-means on
+    # the pixels 0.792, IDEC 0.825, DSSEC 0.805 with the ratio form (0.772 with the former
+    # clipped form, which this test then could not hold to K-means).
     y = digits[1]
     km = mean_acc(fitted["kmeans"], y)
     assert 0.7 < km < 0.85
     assert mean_acc(fitted["idec"], y) > km
-    assert mean_acc(fitted["dssec"], y) > 0.7
+    assert mean_acc(fitted["dssec"], y) > km
 
 
 def test_dssec_improves_on_its_kmeans_init(fitted, digits):
@@ -63,9 +63,9 @@ def test_same_seed_same_labels(fitted, digits):
     np.testing.assert_array_equal(again.labels_, fitted["dssec"][0].labels_)
 
 
-def test_pca_kmeans_and_ae_kmeans_run(digits):
+def test_pca_ae_and_sae_kmeans_run(digits):
     x, y = digits
-    for method in ("pca_kmeans", "sae_kmeans"):
+    for method in ("pca_kmeans", "ae_kmeans", "sae_kmeans"):
         est = DSSEC(n_clusters=10, method=method, random_state=0, pretrain_epochs=3,
                     hidden_dims=(64, 64, 128)).fit(x)
         assert est.transform(x).shape == (len(x), 10)
