@@ -11,11 +11,10 @@ fold the transposes back into the products). It times the compiled pretraining s
 shape, ReLU, sparsity on layers 0 and 1, Adam) in samples/s for float32, the library's bf16
 and the row-major bf16, interleaved over --rounds rounds in one process. Table to stdout,
 JSON to --bf16_out. (Measured slower than the library's bf16 on this project's CPU, so the
-variant lives here and not in the library.)
+variant lives in ``benchmarks.row_major`` and not in the library.)
 """
 from __future__ import annotations
 
-import functools
 import time
 
 import jax
@@ -25,41 +24,12 @@ from absl import app, flags
 from dssec_jax import sae, train
 from dssec_jax.checkpoint import atomic_write_json
 
+from .row_major import row_major_dense
 from .throughput import dims, median_time
 
 flags.DEFINE_integer("rounds", 2, "interleaved rounds of the three variants")
 flags.DEFINE_string("bf16_out", "benchmarks/results/bf16_backward.json", "JSON output path")
 FLAGS = flags.FLAGS
-
-
-def _low_dot(a, b, dtype):
-    return jnp.dot(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def row_major_matmul(x, w, dtype):
-    """x (n, d_in) @ w (d_in, d_out) in ``dtype`` with float32 accumulation; its backward
-    products take row-major transposed copies of x and w."""
-    return _low_dot(x, w, dtype)
-
-
-def _fwd(x, w, dtype):
-    return _low_dot(x, w, dtype), (x.astype(dtype), w.astype(dtype))
-
-
-def _bwd(dtype, res, g):
-    xc, wc = res
-    xt, wt = jax.lax.optimization_barrier((xc.T, wc.T))
-    return _low_dot(g, wt, dtype), _low_dot(xt, g, dtype)
-
-
-row_major_matmul.defvjp(_fwd, _bwd)
-
-
-def row_major_dense(layer, x, activation="linear", compute_dtype=None):
-    """``sae.dense`` with ``row_major_matmul`` for the product (2-D x, bf16 only)."""
-    y = row_major_matmul(jnp.asarray(x), layer["w"], compute_dtype)
-    return sae.ACTIVATIONS[activation](y + layer["b"])
 
 
 def step_rate(x, compute_dtype, dense) -> float:

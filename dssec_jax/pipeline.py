@@ -276,7 +276,7 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
         if log:
             log(f"cluster: resuming at iteration {it}")
     t0 = last_save = time.time()
-    it0 = it
+    it0 = saved = it
     q, p, labels = refresh(params, xd, hp["alpha"])
     labels = parallel.to_host(labels)
     while True:
@@ -307,8 +307,8 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
         if store is not None and time.time() - last_save >= store.min_interval_s:
             store.put("cluster", {"params": params, "opt_state": opt_state, "prev": prev},
                       {"iteration": it, "history": history, "parts": parts})
-            last_save = time.time()
-    if store is not None and it > it0:
+            last_save, saved = time.time(), it
+    if store is not None and it > saved:
         store.put("cluster", {"params": params, "opt_state": opt_state, "prev": prev},
                   {"iteration": it, "history": history[:-1], "parts": parts})
     if not use_decoder:

@@ -41,7 +41,7 @@ def test_run_writes_results_and_skips_finished_seeds(tmp_path):
 @pytest.mark.parametrize("stop_after, marker", [("pretrained", "reusing cached autoencoder"),
                                                 ("cluster", "resuming at iteration 20")])
 def test_interrupted_run_resumes_to_same_labels(tmp_path, stop_after, marker):
-    args = ["--method=dssec", *TINY]
+    args = ["--method=dssec", *TINY, "--checkpoint_interval=0"]  # a checkpoint at every refresh
     ref = run("experiments.run", *args, f"--workdir={tmp_path / 'ref' / 'r'}")
     assert ref.returncode == 0, ref.stderr
     wd = tmp_path / "int" / "r"

@@ -66,11 +66,11 @@ def test_rescale_embedding_scales_z_and_keeps_the_reconstruction():
 
 
 def test_row_major_backward_of_the_bf16_benchmark():
-    """benchmarks.bf16_backward's variant: every backward product contracts lhs dim 1 with
+    """benchmarks.row_major (timed by benchmarks.bf16_backward): every backward product contracts lhs dim 1 with
     rhs dim 0 (row-major operands), XLA's own backward does not, and the gradients agree."""
     import re
 
-    from benchmarks.bf16_backward import _low_dot, row_major_matmul
+    from benchmarks.row_major import low_dot, row_major_matmul
     x = jax.random.uniform(jax.random.PRNGKey(1), (16, 12))
     w = jax.random.normal(jax.random.PRNGKey(2), (12, 8))
     pattern = r"lhs_contracting_dims=\{(\d)\}, rhs_contracting_dims=\{(\d)\}"
@@ -81,7 +81,7 @@ def test_row_major_backward_of_the_bf16_benchmark():
 
     dims, (gx, gw) = grads(row_major_matmul)
     assert len(dims) == 3 and all(d == ("1", "0") for d in dims)
-    plain, (px, pw) = grads(_low_dot)
+    plain, (px, pw) = grads(low_dot)
     assert any(d != ("1", "0") for d in plain)
     np.testing.assert_allclose(gx, px, rtol=2e-2, atol=2e-2)
     np.testing.assert_allclose(gw, pw, rtol=2e-2, atol=2e-2)

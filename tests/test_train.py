@@ -220,3 +220,26 @@ def test_cluster_beta_switch():
     assert Config(method="dssec", beta=0.7).cluster_beta() == 0.7
     assert Config(method="dssec", beta=0.7, cluster_sparsity=False).cluster_beta() == 0.0
     assert Config(method="idec", beta=0.7).cluster_beta() == 0.0
+
+
+class _CountingStore:
+    def __init__(self, min_interval_s):
+        self.min_interval_s, self.puts = min_interval_s, []
+
+    def get(self, name):
+        return None
+
+    def put(self, name, state, meta):
+        self.puts.append(meta["iteration"])
+
+
+@pytest.mark.parametrize("interval, puts", [(0.0, [5, 10, 15, 20]), (1e9, [20])])
+def test_cluster_checkpoints_on_a_time_interval_and_at_the_end(digits, interval, puts):
+    x = digits[0][:300]
+    ae = _small_ae(x)
+    centers = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (10, 10)), np.float32)
+    cfg = Config(method="idec", hidden_dims=(32, 32, 64), batch_size=64, update_interval=5,
+                 max_iter=20, tol=0.0)
+    store = _CountingStore(interval)
+    pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2), store=store)
+    assert store.puts == puts
