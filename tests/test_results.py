@@ -1,0 +1,30 @@
+"""Committed results regenerate: metrics recomputed from the committed labels equal the
+committed results.json (the labels are checked against the real dataset's true labels)."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from dssec_jax import evaluate
+from dssec_jax.data import load_dataset
+
+RUNS = sorted((ROOT / "results").glob("*/*/results.json"))
+
+
+def test_there_are_committed_runs():
+    assert RUNS, "results/ holds no committed run"
+
+
+@pytest.mark.parametrize("path", RUNS, ids=lambda p: str(p.parent.relative_to(ROOT)))
+def test_metrics_recompute_from_the_committed_labels(path, data_dir):
+    res = json.loads(path.read_text())
+    ds = load_dataset(res["dataset"], data_dir=data_dir)
+    for rec in res["per_seed"]:
+        labels = np.load(path.parent / f"seed_{rec['seed']}" / "labels.npz")
+        assert labels["labels"].shape == ds.y.shape
+        got = evaluate(ds.y, labels["labels"].astype(np.int32))
+        for k in ("acc", "nmi", "ari"):
+            assert abs(got[k] - rec[k]) < 1e-9, (k, got[k], rec[k])
+        assert abs(evaluate(ds.y, labels["kmeans_labels"].astype(np.int32))["acc"]
+                   - rec["kmeans_acc"]) < 1e-9
