@@ -28,6 +28,11 @@ else
 fi
 
 secs() { date +%s.%N; }
+# run a step with its output in a log; on failure show the log's end and stop
+logged() { local log=$1; shift; "$@" > "$log" 2>&1 || { echo "failed: $*"; tail -n 30 "$log"; exit 1; }; }
+if [ -z "${GPU_CHECK_TINY:-}" ] && [ ! -d "${DSSEC_DATA_DIR:-}" ]; then
+  echo "DSSEC_DATA_DIR must name the folder with USPS and MNIST (e.g. ../shared/data)"; exit 1
+fi
 elapsed() { "$PY" -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
 
 echo "== device"
@@ -40,19 +45,19 @@ echo "== throughput, float32 and bf16"
 echo "== 8 runs: one batched program against 8 sequential runs ($SWEEP_DATA, dssec)"
 rm -rf "$OUT/sweep_batched" "$OUT/sweep_sequential"
 t0=$(secs)
-"$PY" -m experiments.sweep --datasets="$SWEEP_DATA" --methods=dssec --seeds=8 $SWEEP_BUDGET \
-  --batched --tsne=false --workdir="$OUT/sweep_batched" > "$OUT/sweep_batched.log" 2>&1
+logged "$OUT/sweep_batched.log" "$PY" -m experiments.sweep --datasets="$SWEEP_DATA" \
+  --methods=dssec --seeds=8 $SWEEP_BUDGET --batched --tsne=false --workdir="$OUT/sweep_batched"
 t1=$(secs)
-"$PY" -m experiments.sweep --datasets="$SWEEP_DATA" --methods=dssec --seeds=8 $SWEEP_BUDGET \
-  --tsne=false --workdir="$OUT/sweep_sequential" > "$OUT/sweep_sequential.log" 2>&1
+logged "$OUT/sweep_sequential.log" "$PY" -m experiments.sweep --datasets="$SWEEP_DATA" \
+  --methods=dssec --seeds=8 $SWEEP_BUDGET --tsne=false --workdir="$OUT/sweep_sequential"
 t2=$(secs)
 echo "batched 8 runs: $(elapsed "$t0" "$t1") s; sequential 8 runs: $(elapsed "$t1" "$t2") s"
 
 echo "== paper-budget fit ($FIT_DATA, dssec, tol 0)"
 rm -rf "$OUT/fit"
 t0=$(secs)
-"$PY" -m experiments.run --dataset="$FIT_DATA" --method=dssec $FIT_BUDGET --tol=0 \
-  --workdir="$OUT/fit/run" --cache_dir="$OUT/fit/cache" > "$OUT/fit.log" 2>&1
+logged "$OUT/fit.log" "$PY" -m experiments.run --dataset="$FIT_DATA" --method=dssec \
+  $FIT_BUDGET --tol=0 --workdir="$OUT/fit/run" --cache_dir="$OUT/fit/cache"
 t1=$(secs)
 "$PY" - "$OUT/fit/run/results.json" "$(elapsed "$t0" "$t1")" <<'EOF'
 import json, sys

@@ -57,8 +57,13 @@ def slice_config(n_clusters: int) -> Config:
     """Library defaults (and any setting flags) with tol 0 (no early stop) and the slice's
     budget: --pretrain_epochs (default 4) and --max_iter (default 600)."""
     cfg = common.build_config(n_clusters)
-    return dataclasses.replace(cfg, tol=0.0, pretrain_epochs=FLAGS.pretrain_epochs or 4,
-                               max_iter=FLAGS.max_iter or 600)
+    cfg = dataclasses.replace(cfg, tol=0.0, pretrain_epochs=FLAGS.pretrain_epochs or 4,
+                              max_iter=FLAGS.max_iter or 600)
+    if cfg.pretrain_epochs < 2 or cfg.max_iter < 2 * cfg.update_interval:
+        raise ValueError(f"a slice needs at least 2 pretraining epochs and 2 update intervals "
+                         f"to time a steady epoch and interval; got --pretrain_epochs="
+                         f"{cfg.pretrain_epochs}, --max_iter={cfg.max_iter}")
+    return cfg
 
 
 def run_slice(ds, cfg: Config, workdir: str) -> dict:

@@ -4,10 +4,14 @@ activations above 1, each layer's mean batch rate rho_hat (the penalty's own
 ``activation_rate``) against rho, and the embedding's std.
 
     python -m experiments.activation_stats --dataset=mnist --subset=10000 --seed_list=0,1 \
-        --cache_dir=~/.cache/dssec_jax/ae_cache --grid='[{"method": "idec"}, {"method": "dssec"}]'
+        --pretrain_epochs=50 --cache_dir=$HOME/.cache/dssec_jax/ae_cache \
+        --grid='[{"method": "idec"}, {"method": "dssec"}]'
 
-Autoencoders are taken from the cache (``--cache_dir``, keyed as the screens key them) or
-pretrained if missing. Prints one JSON line per (setting, seed, layer) and a Markdown table
+Settings resolve as library defaults < --config < setting flags < --base < each grid point.
+Autoencoders are taken from the cache (``--cache_dir``, keyed as runs and screens key them)
+or pretrained if missing. Rates use each setting's own rho_hat form for the penalised
+layers' units and ``ratio`` for every layer of a plain autoencoder; the embedding's std is
+the pretrained one (before any ``embed_std`` rescale). Prints one JSON line per (setting, seed, layer) and a Markdown table
 of the means over seeds.
 """
 from __future__ import annotations
@@ -29,7 +33,7 @@ flags.DEFINE_string("dataset", "digits", "dataset name or path")
 flags.DEFINE_list("seed_list", ["0"], "seeds")
 flags.DEFINE_string("grid", '[{"method": "idec"}, {"method": "dssec"}]',
                     "JSON list of Config overrides (autoencoder methods)")
-flags.DEFINE_string("base", '{"pretrain_epochs": 50}', "JSON Config overrides for all settings")
+flags.DEFINE_string("base", "{}", "JSON Config overrides for all settings")
 FLAGS = flags.FLAGS
 
 
@@ -43,7 +47,7 @@ def layer_stats(h: np.ndarray, rho: float, form: str) -> dict:
 
 def main(argv):
     ds = common.load(FLAGS.dataset)
-    base = {"n_clusters": ds.n_clusters, **json.loads(FLAGS.base)}
+    base = {**common.build_config(ds.n_clusters).to_dict(), **json.loads(FLAGS.base)}
     data_id = runner.dataset_id(ds)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -69,6 +73,8 @@ def main(argv):
     for kw in json.loads(FLAGS.grid):
         for layer in sorted({r["layer"] for r in rows}):
             sel = [r for r in rows if r["kw"] == kw and r["layer"] == layer]
+            if not sel:
+                continue
             m = {k: np.mean([r[k] for r in sel]) for k in
                  ("zero", "dead_units", "above_1", "mean_rate", "rate_over_rho", "embed_std")}
             print(f"| {json.dumps(kw)} | {layer}{' (penalised)' if sel[0]['penalised'] else ''} | "

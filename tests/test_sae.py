@@ -64,13 +64,14 @@ def test_rescale_embedding_scales_z_and_keeps_the_reconstruction():
     np.testing.assert_allclose(x_hat2, x_hat, rtol=1e-4, atol=1e-5)
 
 
-
 def test_row_major_backward_of_the_bf16_benchmark():
     """benchmarks.row_major (timed by benchmarks.bf16_backward): every backward product contracts lhs dim 1 with
     rhs dim 0 (row-major operands), XLA's own backward does not, and the gradients agree."""
     import re
 
     from benchmarks.row_major import low_dot, row_major_matmul
+    if jax.default_backend() != "cpu":
+        pytest.skip("the HLO of other backends has no plain dot ops to inspect")
     x = jax.random.uniform(jax.random.PRNGKey(1), (16, 12))
     w = jax.random.normal(jax.random.PRNGKey(2), (12, 8))
     pattern = r"lhs_contracting_dims=\{(\d)\}, rhs_contracting_dims=\{(\d)\}"
