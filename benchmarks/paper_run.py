@@ -22,7 +22,6 @@ it beside the one full run that was timed end to end. JSON goes to ``--out``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 import time
 

@@ -25,7 +25,6 @@ from absl import flags
 
 from dssec_jax import losses, pipeline, sae
 from dssec_jax.checkpoint import FileStore
-from dssec_jax.methods import Config
 
 from . import common, runner
 
@@ -52,8 +51,7 @@ def main(argv):
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for kw in json.loads(FLAGS.grid):
-            cfg = Config(**{k: tuple(v) if isinstance(v, list) else v
-                            for k, v in {**base, **kw}.items()})
+            cfg = common.config_from({**base, **kw})
             for seed in (int(s) for s in FLAGS.seed_list):
                 store = (FileStore(scratch, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
                          if FLAGS.cache_dir else None)

@@ -166,10 +166,12 @@ def build_config(n_clusters: int, **explicit) -> Config:
         if v is not None:
             d[name] = _flag_value(name, v)
     d.update({k: v for k, v in explicit.items() if v is not None})
-    for k in ("hidden_dims", "sparse_layers"):
-        if k in d:
-            d[k] = tuple(d[k])
-    return Config(**d)
+    return config_from(d)
+
+
+def config_from(d: dict) -> Config:
+    """Config from a dict of settings as JSON gives them (lists become tuples)."""
+    return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def parse_flags(argv: list) -> list:

@@ -22,7 +22,6 @@ from absl import flags
 from dssec_jax import evaluate, fit
 from dssec_jax.pipeline import NonFiniteLossError
 from dssec_jax.checkpoint import FileStore
-from dssec_jax.methods import Config
 
 from . import common, runner
 
@@ -42,9 +41,7 @@ def main(argv):
         rows = []
         for seed in (int(s) for s in FLAGS.seed_list):
             t = time.time()
-            d = {**base, **kw}
-            d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-            cfg = Config(**d)
+            cfg = common.config_from({**base, **kw})
             store = (FileStore(scratch.name, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
                      if FLAGS.cache_dir else None)
             try:
