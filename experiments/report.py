@@ -2,8 +2,8 @@
 
     python -m experiments.report runs/sweep
 
-Writes results.csv (one row per run and seed), results.md (methods x datasets, cells
-ACC / NMI / ARI as mean ± std) and PNG figures: metrics against gamma, against embedding
+Writes results.csv (one row per run and seed), results.md (methods x datasets per metric,
+cells mean ± sample std (seeds)) and PNG figures: metrics against gamma, against embedding
 size, and a t-SNE of the learned embedding coloured by true and predicted labels.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dssec_jax.methods import get_method
 
 METHOD_ORDER = ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"]
 METRICS = ("acc", "nmi", "ari")
+DATASET_ORDER = ["mnist", "fashion_mnist", "usps", "coil20"]  # the paper's order; others after
 TABLE_POINT = {"gamma": 0.1, "embed_dim": 10}  # the main table's gamma and embedding size
 
 
@@ -56,10 +57,17 @@ def write_csv(runs: list[dict], path: pathlib.Path) -> None:
     checkpoint.atomic_write_bytes(path, buf.getvalue().encode())
 
 
-def _cell(summary: dict) -> str:
-    if "acc" not in summary:
+def _cell(summary: dict, metric: str) -> str:
+    """``mean ± std (n)`` of one metric: sample std (ddof 1), n seeds; no std for one seed."""
+    if metric not in summary:
         return "-"
-    return " / ".join(f"{summary[k]['mean']:.3f} ± {summary[k]['std']:.3f}" for k in METRICS)
+    s = summary[metric]
+    spread = "" if s["std"] is None else f" ± {s['std']:.3f}"
+    return f"{s['mean']:.3f}{spread} ({s['n']})"
+
+
+def _dataset_order(name: str) -> tuple:
+    return (DATASET_ORDER.index(name) if name in DATASET_ORDER else len(DATASET_ORDER), name)
 
 
 def _distance(run: dict, fields) -> tuple:
@@ -83,19 +91,23 @@ def main_table(runs: list[dict]) -> dict:
     return {k: nearest_to_table(rs)[0] for k, rs in groups.items()}
 
 
-def write_markdown(runs: list[dict], path: pathlib.Path) -> None:
+def markdown_table(runs: list[dict]) -> str:
+    """One table per metric (methods x datasets), then each cell's settings."""
     table = main_table(runs)
-    datasets = sorted({r["dataset"] for r in runs})
+    datasets = sorted({r["dataset"] for r in runs}, key=_dataset_order)
     methods = sorted({r["method"] for r in runs}, key=_order)
-    lines = ["Cells: ACC / NMI / ARI, mean ± std over seeds, final iterate.", "",
-             "| method | " + " | ".join(datasets) + " |",
-             "|---|" + "---|" * len(datasets)]
-    for m in methods:
-        cells = [_cell(table[(m, d)]["summary"]) if (m, d) in table else "-" for d in datasets]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines = ["Cells: mean ± sample std (ddof 1) over seeds (number of seeds), final iterate."]
+    for metric in METRICS:
+        lines += ["", f"{metric.upper()}:", "", "| method | " + " | ".join(datasets) + " |",
+                  "|---|" + "---|" * len(datasets)]
+        for m in methods:
+            cells = [_cell(table[(m, d)]["summary"], metric) if (m, d) in table else "-"
+                     for d in datasets]
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += ["", "Settings per cell (only those the method uses):", ""]
-    for (m, d), r in sorted(table.items(), key=lambda kv: (kv[0][1], _order(kv[0][0]))):
-        c, spec = r["config"], get_method(m)
+    for (m, d), r in sorted(table.items(), key=lambda kv: (_dataset_order(kv[0][1]),
+                                                          _order(kv[0][0]))):
+        c, spec, s = r["config"], get_method(m), r["summary"]
         used = [f"seeds {len(r['per_seed'])}"]
         if spec.features != "raw":
             used.append(f"embed_dim {c['embed_dim']}")
@@ -105,9 +117,14 @@ def write_markdown(runs: list[dict], path: pathlib.Path) -> None:
             used.append(f"gamma {c['gamma']}")
         if spec.clustering:
             used += [f"max_iter {c['max_iter']}", f"update_interval {c['update_interval']}",
-                     f"iterations run {r['summary']['n_iter']['mean']:.0f} (mean)"]
+                     f"tol {c['tol']:g}", f"iterations run {s['n_iter']['mean']:.0f} (mean)",
+                     f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}"]
         lines.append(f"- {d} / {m}: " + ", ".join(used))
-    checkpoint.atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(runs: list[dict], path: pathlib.Path) -> None:
+    checkpoint.atomic_write_bytes(path, markdown_table(runs).encode())
 
 
 def _save_fig(fig, path: pathlib.Path) -> None:
@@ -139,7 +156,7 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
     for ax, m in zip(axes, METRICS):
         for (d, meth), pts in sorted(series.items()):
             xs = [p[0] for p in pts]
-            ax.errorbar(xs, [p[1][m]["mean"] for p in pts], yerr=[p[1][m]["std"] for p in pts],
+            ax.errorbar(xs, [p[1][m]["mean"] for p in pts], yerr=[p[1][m]["std"] or 0.0 for p in pts],
                         marker="o", capsize=3, label=f"{d} {meth}")
         ax.set_xlabel(field)
         if values[0] > 0 and values[-1] / values[0] >= 8:  # e.g. gamma 0.01 .. 1

@@ -39,8 +39,9 @@ def main(argv):
                      FLAGS.checkpoint_interval)
     s = res["summary"]
     if "acc" in s:
-        common.log("result (mean ± std over seeds): " + ", ".join(
-            f"{k.upper()} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in ("acc", "nmi", "ari")))
+        common.log("result (mean, sample std over seeds): " + ", ".join(
+            f"{k.upper()} {s[k]['mean']:.4f}" + ("" if s[k]["std"] is None else f" ± {s[k]['std']:.4f}")
+            for k in ("acc", "nmi", "ari")))
     common.log(f"wrote {workdir / 'results.json'}")
 
 

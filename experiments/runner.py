@@ -62,12 +62,15 @@ def versions() -> dict:
 
 
 def summarize(per_seed: Sequence[dict]) -> dict:
-    """Mean and (population) std over seeds of each metric."""
+    """Mean and sample std (ddof 1; None for one seed) over seeds of each metric, and how
+    many seeds stopped at max_iter."""
     out = {}
     for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter"):
         vals = [r[k] for r in per_seed if r.get(k) is not None]
         if vals:
-            out[k] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "n": len(vals)}
+            std = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
+            out[k] = {"mean": float(np.mean(vals)), "std": std, "n": len(vals)}
+    out["stopped_at_max_iter"] = sum(r.get("stop_reason") == "max_iter" for r in per_seed)
     return out
 
 

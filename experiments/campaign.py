@@ -1,0 +1,213 @@
+"""The paper's table as a resumable campaign whose small result files are committed.
+
+    python -m experiments.campaign --plan=paper [--datasets=mnist] [--seeds=3] [--commit]
+
+Points (dataset, method, seed) run seed by seed (every method and dataset of seed 0,
+then seed 1, ...), so that a complete row set comes soonest. Each point trains through
+``experiments.runner`` in a working folder outside the work tree (``--cache_dir``,
+default ``~/.cache/dssec_jax/campaign``: checkpoints, embeddings and the shared
+pretrained-autoencoder cache), so an interruption loses at most the unfinished phase.
+A finished point is exported to ``<results>/<dataset>_<method>/``::
+
+    config.json             settings, dataset digest, exported seeds
+    results.json            per seed metrics, mean and sample std (ddof 1), versions
+    seed_<k>/result.json    ACC/NMI/ARI, iterations, stop reason, seconds
+    seed_<k>/history.json.gz  per-epoch and per-refresh history
+    seed_<k>/labels.npz     predicted and K-means labels (uint8, compressed)
+
+and skipped from then on. ``--commit`` commits each exported point with git.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import pathlib
+import subprocess
+import time
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from absl import flags
+
+from dssec_jax import checkpoint
+from dssec_jax.data import Dataset, load_dataset
+from dssec_jax.methods import Config
+from dssec_jax.validation import check_config
+
+from . import common
+from .report import METHOD_ORDER
+from .runner import finish_run, run_config, seed_done
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A grid of datasets x methods x seeds at one set of Config overrides."""
+    datasets: tuple
+    methods: tuple
+    seeds: int
+    overrides: dict
+
+
+PLANS = {
+    # The paper's budget is the library default (200 pretraining epochs, up to 20,000
+    # iterations, target refresh every 30, tol 0.1 %); cheap datasets first in each seed.
+    "paper": Plan(("coil20", "usps", "mnist", "fashion_mnist"), tuple(METHOD_ORDER), 5, {}),
+    # A minute on digits: for the tests and for trying the machinery.
+    "smoke": Plan(("digits",), tuple(METHOD_ORDER), 2,
+                  {"pretrain_epochs": 2, "max_iter": 60, "update_interval": 20, "n_init": 2,
+                   "hidden_dims": (64, 64, 128)}),
+}
+
+flags.DEFINE_enum("plan", "paper", sorted(PLANS), "which grid to run")
+flags.DEFINE_list("datasets", None, "only these datasets of the plan")
+flags.DEFINE_list("methods", None, "only these methods of the plan")
+flags.DEFINE_string("results", None, "folder of the exported results (default results/<plan>)")
+flags.DEFINE_boolean("commit", False, "git-commit each exported point (paths under --results only)")
+flags.DEFINE_boolean("dry_run", False, "list the points still to run and stop")
+FLAGS = flags.FLAGS
+
+
+def plan_points(plan: Plan, datasets=None, methods=None, n_seeds=None) -> list[tuple]:
+    """(seed, dataset, method) in run order: seed-major, then the plan's dataset order."""
+    for name, chosen, allowed in (("datasets", datasets, plan.datasets),
+                                  ("methods", methods, plan.methods)):
+        unknown = set(chosen or ()) - set(allowed)
+        if unknown:
+            raise ValueError(f"--{name} {sorted(unknown)} are not in this plan; "
+                             f"choose from {list(allowed)}")
+    ds = [d for d in plan.datasets if not datasets or d in datasets]
+    ms = [m for m in plan.methods if not methods or m in methods]
+    return [(s, d, m) for s in range(n_seeds or plan.seeds) for d in ds for m in ms]
+
+
+def point_dir(results: pathlib.Path, dataset: str, method: str) -> pathlib.Path:
+    return results / f"{dataset}_{method}"
+
+
+def exported(results: pathlib.Path, dataset: str, method: str, seed: int) -> Optional[dict]:
+    """The committed result of a point, or None when it has not been exported."""
+    return seed_done(point_dir(results, dataset, method), seed)
+
+
+def check_exported_settings(out: pathlib.Path, cfg: Config) -> None:
+    """Refuse to add seeds to an exported point that was run with other settings (a
+    column must not mix defaults)."""
+    path = out / "config.json"
+    if path.exists() and json.loads(path.read_text())["config"] != cfg.to_dict():
+        raise ValueError(f"{out} holds seeds run with other settings than this plan's; move "
+                         "that folder away (or rerun it whole) before adding seeds")
+
+
+def _round(obj, digits: int = 6):
+    """Floats rounded to ``digits`` significant digits, recursively (smaller history files)."""
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}")
+    if isinstance(obj, dict):
+        return {k: _round(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round(v, digits) for v in obj]
+    return obj
+
+
+def export_seed(run_dir: pathlib.Path, out: pathlib.Path, ds: Dataset, cfg: Config,
+                seed: int) -> dict:
+    """Copy a finished seed's small files from the working ``run_dir`` to ``out`` and
+    rewrite ``out``'s config.json and results.json over every exported seed."""
+    src, dst = run_dir / f"seed_{seed}", out / f"seed_{seed}"
+    with np.load(src / "outputs.npz") as f:
+        labels, kmeans_labels = f["labels"], f["kmeans_labels"]
+    if max(labels.max(), kmeans_labels.max()) > 255:
+        raise ValueError("more than 256 clusters do not fit the uint8 label files")
+    history = json.loads((src / "history.json").read_text())
+    checkpoint.atomic_write_bytes(dst / "history.json.gz", gzip.compress(
+        json.dumps(_round(history)).encode(), mtime=0))
+    checkpoint.atomic_save_npz(dst / "labels.npz", labels=labels.astype(np.uint8),
+                               kmeans_labels=kmeans_labels.astype(np.uint8))
+    rec = json.loads((src / "result.json").read_text())
+    seeds = sorted(int(p.parent.name[5:]) for p in out.glob("seed_*/result.json")) + [seed]
+    checkpoint.atomic_write_json(out / "config.json", {
+        **json.loads((run_dir / "config.json").read_text()), "seeds": sorted(set(seeds))})
+    checkpoint.atomic_write_json(dst / "result.json", rec)  # last: marks the seed exported
+    finish_run(out, ds, cfg, [seed_done(out, s) for s in sorted(set(seeds))])
+    return rec
+
+
+def git_commit(paths: Sequence[pathlib.Path], message: str, tries: int = 5) -> None:
+    """Commit exactly ``paths`` (other staged changes stay staged); retried while another
+    git process holds the index lock."""
+    paths = [str(pathlib.Path(p).resolve()) for p in paths]
+    git = ["git", "-C", paths[0]]  # the repository that holds the results, whatever the cwd
+    for i in range(tries):
+        add = subprocess.run([*git, "add", "--", *paths], capture_output=True, text=True)
+        ok = add.returncode == 0 and subprocess.run(
+            [*git, "commit", "-q", "-m", message, "--", *paths],
+            capture_output=True, text=True).returncode == 0
+        if ok:
+            return
+        time.sleep(2 * (i + 1))
+    raise RuntimeError(f"git commit of {paths} failed {tries} times; commit them by hand")
+
+
+def eta(done_walls: dict, todo: Sequence[tuple]) -> str:
+    """Remaining time from the mean wall time of finished points of the same
+    (dataset, method); points without such a measurement are counted apart."""
+    known = [np.mean(done_walls[(d, m)]) for _, d, m in todo if done_walls.get((d, m))]
+    missing = len(todo) - len(known)
+    text = f"{sum(known) / 60:.0f} min"
+    return text + (f" + {missing} points not yet timed" if missing else "")
+
+
+def run_plan(plan: Plan, points: Sequence[tuple], results: pathlib.Path, work: pathlib.Path,
+             data_dir=None, commit: bool = False, log: Callable[[str], None] = print,
+             checkpoint_interval_s: float = 60.0) -> int:
+    """Run every point not yet exported under ``results``; returns how many ran."""
+    datasets, walls, ran, t0 = {}, {}, 0, time.time()
+    todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
+    for d in sorted({d for _, d, _ in todo}):
+        datasets[d] = load_dataset(d, data_dir=data_dir)
+    configs = {(d, m): check_config(Config(method=m, n_clusters=datasets[d].n_clusters,
+                                           **plan.overrides), len(datasets[d].x))
+               for _, d, m in todo}
+    for (d, m), cfg in configs.items():
+        check_exported_settings(point_dir(results, d, m), cfg)
+    for s, d, m in points:
+        if (rec := exported(results, d, m, s)) is not None:
+            walls.setdefault((d, m), []).append(rec["wall_seconds"])
+    log(f"plan: {len(points)} points, {len(points) - len(todo)} already exported under {results}")
+    for i, (seed, name, method) in enumerate(todo):
+        ds, cfg = datasets[name], configs[(name, method)]
+        run_dir = work / "runs" / f"{name}_{method}"
+        log(f"[{i + 1}/{len(todo)}] {name} {method} seed {seed} (elapsed "
+            f"{(time.time() - t0) / 60:.0f} min, plan ETA {eta(walls, todo[i:])})")
+        run_config(ds, cfg, [seed], run_dir, work / "ae_cache", log, checkpoint_interval_s)
+        out = point_dir(results, name, method)
+        rec = export_seed(run_dir, out, ds, cfg, seed)
+        walls.setdefault((name, method), []).append(rec["wall_seconds"])
+        ran += 1
+        log(f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
+            f"{rec['n_iter']} iterations ({rec['stop_reason']}), {rec['wall_seconds']:.0f} s")
+        if commit:
+            git_commit([out], f"results: {results.name} {name} {method} seed {seed}")
+    log(f"plan done: {ran} points ran in {(time.time() - t0) / 60:.1f} min")
+    return ran
+
+
+def main(argv):
+    plan = PLANS[FLAGS.plan]
+    points = plan_points(plan, FLAGS.datasets, FLAGS.methods,
+                         FLAGS.seeds if FLAGS["seeds"].present else None)
+    results = pathlib.Path(FLAGS.results or f"results/{FLAGS.plan}")
+    work = pathlib.Path(FLAGS.cache_dir or pathlib.Path.home() / ".cache/dssec_jax/campaign"
+                        ) / FLAGS.plan
+    if FLAGS.dry_run:
+        for s, d, m in points:
+            if exported(results, d, m, s) is None:
+                print(f"todo: {d} {m} seed {s}")
+        return
+    run_plan(plan, points, results, work, FLAGS.data_dir, FLAGS.commit, common.log,
+             FLAGS.checkpoint_interval)
+
+
+if __name__ == "__main__":
+    common.run_cli(main)
