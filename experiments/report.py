@@ -12,10 +12,12 @@ import csv
 import io
 import json
 import pathlib
+import re
 from collections import defaultdict
 from typing import Callable, Optional
 
 import numpy as np
+from absl import flags
 
 from dssec_jax import checkpoint
 from dssec_jax.methods import get_method
@@ -23,6 +25,8 @@ from dssec_jax.methods import get_method
 METHOD_ORDER = ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"]
 METRICS = ("acc", "nmi", "ari")
 DATASET_ORDER = ["mnist", "fashion_mnist", "usps", "coil20"]  # the paper's order; others after
+flags.DEFINE_string("readme", None, "also replace this README's generated block of DIR's table")
+FLAGS = flags.FLAGS
 TABLE_POINT = {"gamma": 0.1, "embed_dim": 10}  # the main table's gamma and embedding size
 
 
@@ -222,10 +226,32 @@ def write_report(workdir: pathlib.Path, tsne: bool = True,
     return written
 
 
+def readme_block(folder: str) -> re.Pattern:
+    """The README block that holds ``folder``'s generated table (``folder`` as written,
+    relative to the repository root, e.g. ``results/paper``)."""
+    return re.compile(rf"(<!-- begin {re.escape(folder)} -->\n)(.*?)(<!-- end {re.escape(folder)} -->)",
+                      re.S)
+
+
+def update_readme(readme: pathlib.Path, folder: str, table: str) -> None:
+    """Replace the README block of ``folder`` with ``table``; refuse when there is none."""
+    text = readme.read_text()
+    new, n = readme_block(folder).subn(lambda m: m.group(1) + table + m.group(3), text)
+    if n != 1:
+        raise ValueError(f"{readme} has no block '<!-- begin {folder} -->' ... "
+                         f"'<!-- end {folder} -->'; add one where the table belongs")
+    checkpoint.atomic_write_bytes(readme, new.encode())
+
+
 def report_main(argv):
     if len(argv) != 2:
-        raise ValueError("usage: python -m experiments.report DIR")
-    write_report(pathlib.Path(argv[1]), log=print)
+        raise ValueError("usage: python -m experiments.report DIR [--readme=README.md]")
+    folder = pathlib.Path(argv[1])
+    write_report(folder, log=print)
+    if FLAGS.readme:
+        update_readme(pathlib.Path(FLAGS.readme), argv[1].rstrip("/"),
+                      (folder / "results.md").read_text())
+        print(f"updated the {argv[1]} table in {FLAGS.readme}")
 
 
 if __name__ == "__main__":
