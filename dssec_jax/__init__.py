@@ -1,4 +1,5 @@
 """dssec_jax: Deep Stacked Sparse Embedded Clustering (DSSEC) and its family in JAX."""
+from ._version import __version__
 from .estimator import DSSEC
 from .losses import clustering_kl
 from .losses import dssec_loss
@@ -20,8 +21,6 @@ from .sae import decode
 from .sae import encode
 from .sae import forward
 from .sae import init_params
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DSSEC",

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import serialization
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.decomposition import PCA
 
-from . import losses, pipeline, train
+from . import losses, model_file, pipeline, sae, train
+from ._version import __version__
 from .methods import Config
 from .validation import check_config, check_data
 
@@ -65,6 +70,14 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    @classmethod
+    def from_result(cls, cfg: Config, seed: int, res: pipeline.FitResult,
+                    n_features: int) -> "DSSEC":
+        """The fitted estimator of a :func:`dssec_jax.fit` run (``res``) of ``cfg``."""
+        est = cls(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)},
+                  random_state=seed)
+        return est._set_fitted(res, n_features)
+
     def config(self) -> Config:
         """The :class:`Config` these parameters describe."""
         fields = {f.name for f in dataclasses.fields(Config)}
@@ -85,7 +98,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         """Cluster ``X`` (n, d). ``y`` is optional and only adds ACC/NMI/ARI to ``history_``."""
         cfg = self.config()
         log = print if self.verbose else None
-        res = pipeline.fit(X, cfg, self._seed(), y, log=log)
+        return self._set_fitted(pipeline.fit(X, cfg, self._seed(), y, log=log), np.shape(X)[1])
+
+    def _set_fitted(self, res: pipeline.FitResult, n_features: int) -> "DSSEC":
+        """Take the fitted attributes from a :class:`FitResult` of ``self.config()``."""
         self.labels_ = res.labels
         self.cluster_centers_ = res.centers
         self.history_ = res.history
@@ -96,9 +112,55 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.embedding_ = res.embedding
         self.kmeans_labels_ = res.kmeans_labels
         self.seconds_ = res.seconds
-        self.n_features_in_ = int(np.shape(X)[1])
+        self.n_features_in_ = int(n_features)
         self._pca = res.pca
         return self
+
+    _JSON_FITTED = ("n_features_in_", "n_iter_", "stop_reason_", "history_",
+                    "pretrain_history_", "seconds_")
+    _ARRAY_FITTED = {"labels": "labels_", "kmeans_labels": "kmeans_labels_",
+                     "centers": "cluster_centers_", "embedding": "embedding_"}
+
+    def save(self, path: os.PathLike) -> None:
+        """Write the fitted model to ``path`` (one file: settings, library version, arrays
+        with a checksum; no pickle). ``DSSEC.load(path)`` restores it in any process."""
+        self._check_fitted()
+        arrays = {k: np.asarray(getattr(self, a)) for k, a in self._ARRAY_FITTED.items()}
+        if self.params_ is not None:
+            arrays["params"] = self.params_
+        if self._pca is not None:
+            arrays["pca"] = {"components": self._pca.components_, "mean": self._pca.mean_,
+                             "explained_variance": self._pca.explained_variance_}
+        meta = {"library": __version__, "params": self.get_params(),
+                "fitted": {a: getattr(self, a) for a in self._JSON_FITTED}}
+        if self._pca is not None:  # its memory order decides the BLAS path, so keep it
+            meta["pca_order"] = "F" if self._pca.components_.flags.f_contiguous else "C"
+        model_file.write(path, meta, arrays)
+
+    @classmethod
+    def load(cls, path: os.PathLike) -> "DSSEC":
+        """The fitted model saved by :meth:`save`; ValueError for a file that is not one,
+        is damaged or truncated, or comes from another library version."""
+        meta, raw = model_file.read(path, __version__)
+        est = cls(**{k: tuple(v) if isinstance(v, list) else v
+                     for k, v in meta["params"].items()})
+        cfg = est.config()
+        for k, a in cls._ARRAY_FITTED.items():
+            setattr(est, a, raw[k])
+        for a, v in meta["fitted"].items():
+            setattr(est, a, v)
+        est.params_ = None
+        if "params" in raw:
+            template = sae.init_params(jax.random.key(0), cfg.dims(est.n_features_in_), cfg.init)
+            est.params_ = serialization.from_state_dict(template, raw["params"])
+        est._pca = None
+        if "pca" in raw:
+            est._pca = PCA(n_components=cfg.embed_dim)
+            est._pca.components_ = np.asarray(raw["pca"]["components"], order=meta["pca_order"])
+            est._pca.mean_ = raw["pca"]["mean"]
+            est._pca.explained_variance_ = raw["pca"]["explained_variance"]
+            est._pca.n_components_, est._pca.n_features_in_ = cfg.embed_dim, est.n_features_in_
+        return est
 
     def transform(self, X) -> np.ndarray:
         """Embedding of ``X``: (n, embed_dim) (raw X for ``kmeans``)."""

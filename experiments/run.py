@@ -20,6 +20,8 @@ flags.DEFINE_string("dataset", "digits", "built-in dataset (digits, usps, coil20
 flags.DEFINE_string("method", "dssec", "kmeans, pca_kmeans, ae_kmeans, sae_kmeans, dec, idec or dssec")
 flags.DEFINE_float("gamma", None, "weight gamma of the clustering loss (default 0.1)")
 flags.DEFINE_integer("embed_dim", None, "embedding size (default 10)")
+flags.DEFINE_boolean("save_model", False, "save each seed's fitted model to "
+                     "<workdir>/seed_<k>/model.dssec (load it with dssec_jax.DSSEC.load)")
 FLAGS = flags.FLAGS
 
 
@@ -36,7 +38,7 @@ def main(argv):
     common.log(f"{cfg.method} on {ds.name} ({ds.x.shape[0]} x {ds.x.shape[1]}, "
                f"{cfg.n_clusters} clusters), seeds 0..{FLAGS.seeds - 1}, workdir {workdir}")
     res = run_config(ds, cfg, range(FLAGS.seeds), workdir, default_cache(workdir), common.log,
-                     FLAGS.checkpoint_interval)
+                     FLAGS.checkpoint_interval, FLAGS.save_model)
     s = res["summary"]
     if "acc" in s:
         common.log("result (mean, sample std over seeds): " + ", ".join(

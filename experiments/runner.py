@@ -7,6 +7,7 @@ Layout of a run directory::
     seed_<k>/result.json   written when seed k is finished (finished seeds are skipped)
     seed_<k>/outputs.npz   embedding z, predicted labels, K-means labels, true labels
     seed_<k>/history.json  per-refresh and per-epoch history
+    seed_<k>/model.dssec   the fitted model (with --save_model; ``DSSEC.load``)
     seed_<k>/cluster.ckpt  clustering-phase checkpoint (resumes an interrupted run)
 
 Pretrained autoencoders live in a shared cache folder, keyed by
@@ -25,7 +26,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from dssec_jax import checkpoint, metrics, pipeline
+from dssec_jax import DSSEC, checkpoint, metrics, pipeline
 from dssec_jax.data import Dataset
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
@@ -129,8 +130,10 @@ def _brief(rec: dict) -> str:
 
 def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathLike,
                cache_dir: os.PathLike, log: Optional[Callable[[str], None]] = None,
-               checkpoint_interval_s: float = 60.0) -> dict:
-    """Run ``cfg`` on ``ds`` for each seed, skipping finished seeds; returns results.json's dict."""
+               checkpoint_interval_s: float = 60.0, save_model: bool = False) -> dict:
+    """Run ``cfg`` on ``ds`` for each seed, skipping finished seeds; returns results.json's dict.
+    ``save_model`` also writes each seed's fitted model to ``seed_<k>/model.dssec``
+    (``DSSEC.load``)."""
     run_dir = pathlib.Path(run_dir)
     meta = prepare_run_dir(ds, cfg, seeds, run_dir)
     per_seed = []
@@ -144,6 +147,9 @@ def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathL
                             cfg.pretrain_hash(meta["dataset_id"], seed), checkpoint_interval_s)
         t = time.time()
         res = pipeline.fit(ds.x, cfg, seed, ds.y, store=store, log=log)
+        if save_model:
+            DSSEC.from_result(cfg, seed, res, ds.x.shape[1]).save(
+                run_dir / f"seed_{seed}" / "model.dssec")
         rec = write_seed(run_dir, ds, cfg, seed, res, time.time() - t)
         store.drop("cluster")
         per_seed.append(rec)

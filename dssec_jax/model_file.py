@@ -1,0 +1,59 @@
+"""A fitted model as one file: a header, a JSON meta line, and a msgpack body.
+
+    dssec_jax model\\n  {"format": 1, "library": "0.1.0", "sha256": ..., ...}\\n  <msgpack>
+
+The meta holds the library version, the settings and the JSON-able fitted attributes; the
+body holds the arrays (Flax's msgpack serialisation, no pickle) and is checked against the
+meta's SHA-256, so a truncated or damaged file is refused instead of loaded wrong.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+from typing import Any
+
+import jax
+from flax import serialization
+
+from .checkpoint import atomic_write_bytes
+
+MAGIC = b"dssec_jax model\n"
+FORMAT = 1
+
+
+def write(path: os.PathLike, meta: dict, arrays: Any) -> None:
+    """Write ``arrays`` (a pytree of arrays) and ``meta`` to ``path`` atomically."""
+    body = serialization.msgpack_serialize(serialization.to_state_dict(jax.device_get(arrays)))
+    head = {**meta, "format": FORMAT, "sha256": hashlib.sha256(body).hexdigest()}
+    atomic_write_bytes(path, MAGIC + json.dumps(head).encode() + b"\n" + body)
+
+
+def read(path: os.PathLike, library_version: str) -> tuple[dict, Any]:
+    """``(meta, raw arrays)`` of a model file; ValueError naming the problem otherwise."""
+    path = pathlib.Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"cannot read the model file {path} ({e})") from e
+    if not data.startswith(MAGIC):
+        raise ValueError(f"{path} is not a dssec_jax model file (it lacks the header "
+                         f"{MAGIC!r}); save one with DSSEC.save(path)")
+    line, sep, body = data[len(MAGIC):].partition(b"\n")
+    try:
+        meta = json.loads(line)
+    except ValueError:
+        meta = None
+    if not sep or not isinstance(meta, dict) or "sha256" not in meta:
+        raise ValueError(f"the model file {path} is truncated or damaged (its meta line is "
+                         "unreadable); save the model again")
+    if meta.get("format") != FORMAT or meta.get("library") != library_version:
+        raise ValueError(f"{path} was saved by dssec_jax {meta.get('library')} (file format "
+                         f"{meta.get('format')}), and this is dssec_jax {library_version} "
+                         f"(format {FORMAT}); load it with that version, or refit and save "
+                         "with this one")
+    if hashlib.sha256(body).hexdigest() != meta["sha256"]:
+        raise ValueError(f"the model file {path} is truncated or damaged (its arrays do not "
+                         "match the checksum saved with them); save the model again")
+    return meta, serialization.msgpack_restore(body)

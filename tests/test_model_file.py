@@ -1,0 +1,97 @@
+"""A fitted estimator saved to one file and loaded in a fresh process: identical
+predictions and embeddings; damaged, truncated, foreign and other-version files refused."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from dssec_jax import DSSEC
+from dssec_jax.model_file import MAGIC
+from test_experiments import TINY as FLAGS_TINY
+from test_experiments import run
+
+TINY = dict(pretrain_epochs=2, max_iter=40, n_init=2, hidden_dims=(32, 32, 64), random_state=0)
+
+LOAD_AND_PREDICT = """
+import sys, numpy as np
+from sklearn.datasets import load_digits
+from dssec_jax import DSSEC
+x = (load_digits().data / 16).astype(np.float32)[:300]
+est = DSSEC.load(sys.argv[1])
+np.savez(sys.argv[2], labels=est.predict(x), z=est.transform(x), q=est.soft_assign(x),
+         fit_labels=est.labels_, centers=est.cluster_centers_)
+"""
+
+
+@pytest.mark.parametrize("method", ["kmeans", "pca_kmeans", "dssec"])
+def test_a_loaded_model_predicts_identically_in_a_fresh_process(method, digits, tmp_path):
+    x = digits[0]
+    est = DSSEC(n_clusters=10, method=method, **TINY).fit(x)
+    est.save(tmp_path / "m.dssec")
+    r = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, str(tmp_path / "m.dssec"),
+                        str(tmp_path / "out.npz")], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = np.load(tmp_path / "out.npz")
+    np.testing.assert_array_equal(got["labels"], est.predict(x[:300]))
+    np.testing.assert_array_equal(got["z"], est.transform(x[:300]))
+    np.testing.assert_array_equal(got["q"], est.soft_assign(x[:300]))
+    np.testing.assert_array_equal(got["fit_labels"], est.labels_)
+    np.testing.assert_array_equal(got["centers"], est.cluster_centers_)
+
+
+@pytest.fixture(scope="module")
+def saved(digits, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "m.dssec"
+    est = DSSEC(n_clusters=10, method="dssec", **TINY).fit(digits[0])
+    est.save(path)
+    return est, path
+
+
+def test_the_file_records_version_settings_and_fitted_attributes(saved):
+    est, path = saved
+    loaded = DSSEC.load(path)
+    assert loaded.get_params() == est.get_params()
+    assert loaded.history_ == est.history_ and loaded.n_iter_ == est.n_iter_ == 40
+    meta = json.loads(path.read_bytes()[len(MAGIC):].split(b"\n", 1)[0])
+    assert meta["library"] == "0.1.0" and meta["params"]["method"] == "dssec"
+
+
+def _damage(path, tmp_path, edit):
+    bad = tmp_path / "bad.dssec"
+    bad.write_bytes(edit(path.read_bytes()))
+    return bad
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda b: b[:-100], "truncated or damaged"),
+    (lambda b: b[:-5000] + bytes([b[-5000] ^ 1]) + b[-4999:], "truncated or damaged"),
+    (lambda b: b[:30], "truncated or damaged"),
+    (lambda b: b"PK\x03\x04" + b[4:], "not a dssec_jax model file"),
+    (lambda b: b.replace(b'"library": "0.1.0"', b'"library": "0.0.9"', 1),
+     "saved by dssec_jax 0.0.9"),
+])
+def test_damaged_truncated_foreign_and_other_version_files_are_refused(saved, tmp_path, edit,
+                                                                       match):
+    with pytest.raises(ValueError, match=match):
+        DSSEC.load(_damage(saved[1], tmp_path, edit))
+
+
+def test_missing_file_and_unfitted_save_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="cannot read the model file"):
+        DSSEC.load(tmp_path / "none.dssec")
+    with pytest.raises(ValueError, match="not fitted yet"):
+        DSSEC().save(tmp_path / "m.dssec")
+
+
+def test_the_run_driver_saves_the_final_model(tmp_path, digits):
+    wd = tmp_path / "run"
+    r = run("experiments.run", "--method=dssec", "--save_model", f"--workdir={wd}", *FLAGS_TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    est = DSSEC.load(wd / "seed_0" / "model.dssec")
+    with np.load(wd / "seed_0" / "outputs.npz") as f:
+        np.testing.assert_array_equal(est.labels_, f["labels"])
+        np.testing.assert_array_equal(est.transform(digits[0]), f["embedding"])
+    assert est.get_params()["random_state"] == 0 and est.n_features_in_ == 64
