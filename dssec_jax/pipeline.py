@@ -322,7 +322,7 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
 def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -> FitResult:
     """Run method ``cfg.method`` on ``x`` (n, d) with ``seed``; ``y`` only feeds the history."""
     x = check_data(x, cfg.n_clusters)
-    check_config(cfg, x.shape[0])
+    cfg = check_config(cfg, x.shape[0])
     parallel.check_batch(cfg.batch_size, mesh_of(cfg))
     y = None if y is None else check_labels(y, x.shape[0])
     spec = cfg.spec

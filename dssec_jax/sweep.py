@@ -109,8 +109,7 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
     if len(cfgs) != len(seeds) or not cfgs:
         raise ValueError("pass one seed per configuration (and at least one)")
     x = check_data(x, cfgs[0].n_clusters)
-    for c in cfgs:
-        check_config(c, x.shape[0])
+    cfgs = [check_config(c, x.shape[0]) for c in cfgs]
     if len({_static(c) for c in cfgs}) != 1:
         raise ValueError("batched runs may differ only in " + ", ".join(PER_RUN)
                          + " and the seed; split the grid by the other settings")

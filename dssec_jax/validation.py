@@ -1,6 +1,7 @@
 """Checks at the public boundary: clear ValueErrors that say what is wrong and what to do."""
 from __future__ import annotations
 
+import dataclasses
 import numbers
 
 import numpy as np
@@ -58,7 +59,9 @@ def check_labels(y, n: int) -> np.ndarray:
 
 
 def check_config(cfg: Config, n_samples: int | None = None) -> Config:
-    """Raise ValueError naming the first invalid setting of ``cfg``; return it unchanged."""
+    """Raise ValueError naming the first invalid setting of ``cfg``; return it, with a
+    ``batch_size`` above ``n_samples`` lowered to ``n_samples`` (full-batch steps: on a few
+    hundred images this beats smaller batches, BUILD_NOTES "Small data")."""
     get_method(cfg.method)
 
     def fail(msg):
@@ -122,9 +125,8 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         if n_samples < cfg.n_clusters:
             fail(f"{n_samples} samples but n_clusters={cfg.n_clusters}; "
                  "pass at least as many samples as clusters")
-        if cfg.spec.features == "autoencoder" and cfg.batch_size > n_samples:
-            fail(f"batch_size={cfg.batch_size} is larger than the dataset ({n_samples} samples); "
-                 "lower batch_size")
         if cfg.spec.features == "pca" and cfg.embed_dim > n_samples:
             fail(f"embed_dim={cfg.embed_dim} PCA components need at least that many samples")
+        if cfg.batch_size > n_samples:  # a batch never exceeds the data: full-batch steps
+            cfg = dataclasses.replace(cfg, batch_size=n_samples)
     return cfg

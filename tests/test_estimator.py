@@ -92,7 +92,6 @@ RNG = np.random.default_rng(0)
     (RNG.normal(size=(20, 4)), {"rho": 1.5}, r"rho must lie in \(0, 1\)"),
     (RNG.normal(size=(20, 4)), {"gamma": -1.0}, "gamma must be >= 0"),
     (RNG.normal(size=(20, 4)), {"n_clusters": 1}, "n_clusters must be an integer >= 2"),
-    (RNG.normal(size=(20, 4)), {"batch_size": 64}, "batch_size=64 is larger than the dataset"),
 ])
 def test_bad_input_raises_clear_value_error(x, kw, match):
     params = {"n_clusters": 2, "pretrain_epochs": 1, **kw}
@@ -122,3 +121,13 @@ def test_transform_and_predict_check_the_number_of_features():
     for method in (est.transform, est.predict, est.soft_assign):
         with pytest.raises(ValueError, match="X has 5 features, but this DSSEC was fitted on 8"):
             method(x[:, :5])
+
+
+def test_a_batch_larger_than_the_data_means_full_batch_steps():
+    x = RNG.normal(size=(40, 4)).astype(np.float32)
+    kw = dict(n_clusters=3, pretrain_epochs=3, max_iter=20, n_init=2, hidden_dims=(8, 8, 8),
+              embed_dim=2, random_state=0)
+    big = DSSEC(batch_size=256, **kw).fit(x)
+    full = DSSEC(batch_size=40, **kw).fit(x)
+    np.testing.assert_array_equal(big.transform(x), full.transform(x))
+    assert big.get_params()["batch_size"] == 256  # the user's setting is left as given
