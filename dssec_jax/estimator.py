@@ -10,6 +10,7 @@ import numpy as np
 from flax import serialization
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
 
 from . import losses, model_file, pipeline, sae, train
 from ._version import __version__
@@ -98,7 +99,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         """Cluster ``X`` (n, d). ``y`` is optional and only adds ACC/NMI/ARI to ``history_``."""
         cfg = self.config()
         log = print if self.verbose else None
-        return self._set_fitted(pipeline.fit(X, cfg, self._seed(), y, log=log), np.shape(X)[1])
+        x = check_data(X, cfg.n_clusters)
+        return self._set_fitted(pipeline.fit(x, cfg, self._seed(), y, log=log), x.shape[1])
 
     def _set_fitted(self, res: pipeline.FitResult, n_features: int) -> "DSSEC":
         """Take the fitted attributes from a :class:`FitResult` of ``self.config()``."""
@@ -167,8 +169,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_fitted()
         x = check_data(X, need_variation=False)
         if x.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {x.shape[1]} features, but this DSSEC was fitted on "
-                             f"{self.n_features_in_}; pass data with the fitted number of columns")
+            raise ValueError(f"X has {x.shape[1]} features, but DSSEC is expecting "
+                             f"{self.n_features_in_} features as input (the number it was "
+                             "fitted on); pass data with that many columns")
         cfg = self.config()
         if cfg.spec.features == "raw":
             return x
@@ -188,4 +191,4 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _check_fitted(self):
         if not hasattr(self, "labels_"):
-            raise ValueError("this DSSEC instance is not fitted yet; call fit(X) first")
+            raise NotFittedError("this DSSEC instance is not fitted yet; call fit(X) first")

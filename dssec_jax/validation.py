@@ -5,38 +5,63 @@ import dataclasses
 import numbers
 
 import numpy as np
+import scipy.sparse
 
 from .losses import RATE_FORMS
 from .methods import Config, get_method
 from .sae import ACTIVATIONS, INITIALIZERS
 
 
+class NonNumericDataError(ValueError, TypeError):
+    """Entries that are not numbers: a ValueError like every input error of this library,
+    and a TypeError like NumPy's and scikit-learn's for the same input."""
+
+
 def check_data(x, n_clusters: int | None = None, name: str = "X",
                need_variation: bool = True) -> np.ndarray:
     """Return ``x`` as a C-contiguous float32 (n, d) array after checking it.
 
-    Integer and float64 input is converted to float32. Raises ValueError for wrong rank,
-    no samples or features, non-numeric, NaN/inf values, fewer samples than clusters, and
-    (with ``need_variation``, as for fitting) data whose every feature is constant.
+    Integer, float64 and numeric object input is converted to float32. Raises ValueError
+    for sparse, complex or non-numeric input, wrong rank, no samples or features, NaN/inf
+    values, fewer samples than clusters, and (with ``need_variation``, as for fitting) a
+    single sample or data whose every feature is constant. The wording contains
+    scikit-learn's own patterns (its estimator checks look for them).
     """
+    if scipy.sparse.issparse(x):
+        raise ValueError(f"{name} is a sparse matrix, and sparse input is not supported; "
+                         f"pass a dense array ({name}.toarray())")
     try:
         arr = np.asarray(x)
     except Exception as e:
         raise ValueError(f"{name} could not be converted to an array ({e})") from e
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} has dtype {arr.dtype}: Complex data not supported; pass "
+                         "real numbers")
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as e:
+            raise NonNumericDataError(f"{name} has dtype object with non-numeric entries ({e}); "
+                                      "pass numeric data (int or float)") from None
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} has dtype {arr.dtype}; pass numeric data (int or float)")
     if arr.ndim != 2:
-        hint = " (use x.reshape(-1, 1) for one feature or x.reshape(1, -1) for one sample)" \
-            if arr.ndim == 1 else " (flatten images with x.reshape(len(x), -1))"
+        hint = ("; Reshape your data with x.reshape(-1, 1) for one feature or "
+                "x.reshape(1, -1) for one sample") if arr.ndim == 1 else \
+            " (flatten images with x.reshape(len(x), -1))"
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
     n, d = arr.shape
-    if n == 0 or d == 0:
-        raise ValueError(f"{name} has shape {arr.shape}; pass at least one sample and one feature")
+    for count, what in ((n, "sample"), (d, "feature")):
+        if count == 0:
+            raise ValueError(f"{name} has 0 {what}(s) (shape={arr.shape}) while a minimum of 1 "
+                             f"is required; pass at least one {what}")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them")
-    if need_variation and n > 1 and np.all(arr.max(axis=0) == arr.min(axis=0)):
+    if need_variation and n == 1:
+        raise ValueError(f"{name} has 1 sample; pass at least 2 samples to fit")
+    if need_variation and np.all(arr.max(axis=0) == arr.min(axis=0)):
         raise ValueError(f"every feature of {name} is constant, so there is nothing to cluster; "
                          "check the data (single constant columns are fine and are kept)")
     if n_clusters is not None and n < n_clusters:
@@ -50,11 +75,16 @@ def check_labels(y, n: int) -> np.ndarray:
     y = np.asarray(y).ravel()
     if y.size != n:
         raise ValueError(f"got {y.size} labels for {n} samples; pass one label per sample")
+    if y.dtype.kind == "O":
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
     if y.dtype.kind not in "biu":
         if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
             y = y.astype(np.int64)
         else:
-            raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+            raise ValueError(f"Unknown label type: labels must be integers, got dtype {y.dtype}")
     return y.astype(np.int32)
 
 
@@ -67,8 +97,8 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     def fail(msg):
         raise ValueError(msg)
 
-    if int(cfg.n_clusters) != cfg.n_clusters or cfg.n_clusters < 2:
-        fail(f"n_clusters must be an integer >= 2, got {cfg.n_clusters}")
+    if int(cfg.n_clusters) != cfg.n_clusters or cfg.n_clusters < 1:
+        fail(f"n_clusters must be an integer >= 1, got {cfg.n_clusters}")
     if not 0.0 < cfg.rho < 1.0:
         fail(f"rho must lie in (0, 1) (a target mean activation such as 0.05), got {cfg.rho}")
     for k in ("beta", "gamma", "tol"):

@@ -91,7 +91,11 @@ RNG = np.random.default_rng(0)
     (RNG.normal(size=(20, 4)), {"method": "kmeanz"}, "unknown method 'kmeanz'"),
     (RNG.normal(size=(20, 4)), {"rho": 1.5}, r"rho must lie in \(0, 1\)"),
     (RNG.normal(size=(20, 4)), {"gamma": -1.0}, "gamma must be >= 0"),
-    (RNG.normal(size=(20, 4)), {"n_clusters": 1}, "n_clusters must be an integer >= 2"),
+    (RNG.normal(size=(20, 4)), {"n_clusters": 0}, "n_clusters must be an integer >= 1"),
+    (RNG.normal(size=(1, 4)), {"n_clusters": 1}, "X has 1 sample; pass at least 2"),
+    (RNG.normal(size=(3, 4)) + 1j, {}, "Complex data not supported"),
+    (np.array([["a", "b"], ["c", "d"]], dtype=object), {}, "non-numeric entries"),
+    (np.zeros((12, 0)), {}, r"0 feature\(s\) \(shape=\(12, 0\)\) while a minimum of 1"),
 ])
 def test_bad_input_raises_clear_value_error(x, kw, match):
     params = {"n_clusters": 2, "pretrain_epochs": 1, **kw}
@@ -100,7 +104,8 @@ def test_bad_input_raises_clear_value_error(x, kw, match):
 
 
 def test_predict_before_fit():
-    with pytest.raises(ValueError, match="not fitted"):
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError, match="not fitted"):
         DSSEC().predict(np.zeros((3, 2)))
 
 
@@ -119,7 +124,7 @@ def test_transform_and_predict_check_the_number_of_features():
                 hidden_dims=(8, 8, 8), embed_dim=2, n_init=2, random_state=0).fit(x)
     assert est.n_features_in_ == 8 and est.predict(x).shape == (40,)
     for method in (est.transform, est.predict, est.soft_assign):
-        with pytest.raises(ValueError, match="X has 5 features, but this DSSEC was fitted on 8"):
+        with pytest.raises(ValueError, match="X has 5 features, but DSSEC is expecting 8 features"):
             method(x[:, :5])
 
 
@@ -131,3 +136,13 @@ def test_a_batch_larger_than_the_data_means_full_batch_steps():
     full = DSSEC(batch_size=40, **kw).fit(x)
     np.testing.assert_array_equal(big.transform(x), full.transform(x))
     assert big.get_params()["batch_size"] == 256  # the user's setting is left as given
+
+
+def test_scikit_learn_estimator_checks_pass():
+    from sklearn.utils.estimator_checks import check_estimator
+    est = DSSEC(n_clusters=3, pretrain_epochs=2, max_iter=10, batch_size=8, hidden_dims=(8, 8, 8),
+                embed_dim=2, n_init=2, random_state=0)
+    results = check_estimator(est, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
+              if r["status"] == "failed"]
+    assert len(results) >= 45 and not failed, failed

@@ -130,7 +130,7 @@ def test_sigkill_then_rerun_gives_same_labels(tmp_path, kill_at):
 
 @pytest.mark.parametrize("x, kw, match", [
     (np.zeros((0, 4)), {}, "at least one sample"),
-    (np.zeros((4, 0)), {}, "at least one sample and one feature"),
+    (np.zeros((4, 0)), {}, r"0 feature\(s\) \(shape=\(4, 0\)\) while a minimum of 1 is required; pass at least one feature"),
     (np.zeros((5, 2, 2)), {}, "must be 2-D"),
     (np.ones((10, 3)), {}, "every feature of X is constant"),
     (np.array([["a", "b"], ["c", "d"]]), {}, "pass numeric data"),
