@@ -148,6 +148,10 @@ def test_embed_std_rescales_the_start_of_the_clustering_phase(digits):
     s = 3.0 / np.std(plain.embedding)
     np.testing.assert_allclose(scaled.centers, s * plain.centers, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(scaled.labels, plain.labels)  # K-means is scale-free
+    # the decoder absorbs the factor: the rescaled autoencoder reconstructs as before
+    recon = [sae.forward(r.ae_params, x, "relu")[1] for r in (plain, scaled)]
+    np.testing.assert_allclose(recon[1], recon[0], rtol=1e-4, atol=1e-5)
+    assert np.abs(recon[0] - x).mean() < np.abs(x).mean()  # and it is a reconstruction at all
 
 
 @pytest.mark.parametrize("alpha", [1.0, 2.0])
