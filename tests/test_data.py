@@ -209,8 +209,12 @@ def test_explicit_download_checks_and_writes_atomically(tmp_path):
     assert dest.read_bytes() == payload
     gz = tmp_path / "x.gz"
     gz.write_bytes(gzip.compress(payload))
-    dl.fetch_with_content_check(gz.as_uri(), tmp_path / "y.gz", hashlib.sha256(payload).hexdigest(),
-                                gzip.decompress)
+    with pytest.raises(DataError, match="checksum mismatch.*nothing was written"):
+        dl.fetch(gz.as_uri(), tmp_path / "y.gz", "sha256", hashlib.sha256(gzip.compress(payload)
+                                                                        ).hexdigest()[::-1], gzip.decompress)
+    dl.fetch(gz.as_uri(), tmp_path / "y.gz", "sha256", hashlib.sha256(payload).hexdigest(),
+             gzip.decompress)  # the digest is of the decompressed content
+    assert (tmp_path / "y.gz").read_bytes() == gz.read_bytes()
     with pytest.raises(DataError, match="download of"):
         dl.fetch((tmp_path / "nope").as_uri(), dest, "md5", "0")
 

@@ -1,13 +1,12 @@
 """Explicit downloads (never implicit): a pinned checksum, written atomically to the cache."""
 from __future__ import annotations
 
-import hashlib
 import os
 import pathlib
 import urllib.request
 
 from ..checkpoint import atomic_write_bytes
-from .formats import DataError
+from .formats import DataError, verify_checksum
 
 # name -> list of (file name, url, algorithm, digest of the downloaded bytes)
 SOURCES = {
@@ -25,37 +24,19 @@ IDX_MIRRORS = {
 }
 
 
-def fetch(url: str, dest: os.PathLike, algo: str, digest: str, timeout: float = 60.0) -> pathlib.Path:
-    """Download ``url`` to ``dest`` if the bytes' ``algo`` digest equals ``digest``."""
+def fetch(url: str, dest: os.PathLike, algo: str, digest: str, decompress=None,
+          timeout: float = 60.0) -> pathlib.Path:
+    """Download ``url`` to ``dest`` if the ``algo`` digest of the bytes (of
+    ``decompress(bytes)`` when given) equals ``digest``; nothing is written otherwise."""
     dest = pathlib.Path(dest)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
             data = r.read()
+        content = data if decompress is None else decompress(data)
     except Exception as e:
         raise DataError(f"download of {url} failed ({type(e).__name__}: {e}); check the network "
                         f"or place the file at {dest} yourself") from e
-    got = hashlib.new(algo, data).hexdigest()
-    if got != digest:
-        raise DataError(f"checksum mismatch for {url}: {algo} {got}, expected {digest}; "
-                        "nothing was written")
-    atomic_write_bytes(dest, data)
-    return dest
-
-
-def fetch_with_content_check(url: str, dest: os.PathLike, content_sha256: str,
-                             decompress, timeout: float = 60.0) -> pathlib.Path:
-    """Download ``url`` to ``dest`` if the sha256 of ``decompress(bytes)`` equals the pin."""
-    dest = pathlib.Path(dest)
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            data = r.read()
-        got = hashlib.sha256(decompress(data)).hexdigest()
-    except Exception as e:
-        raise DataError(f"download of {url} failed ({type(e).__name__}: {e}); check the network "
-                        f"or place the file at {dest} yourself") from e
-    if got != content_sha256:
-        raise DataError(f"checksum mismatch for {url}: content sha256 {got}, expected "
-                        f"{content_sha256}; nothing was written")
+    verify_checksum(url, content, digest, algo, fix="nothing was written")
     atomic_write_bytes(dest, data)
     return dest
 

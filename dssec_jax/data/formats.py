@@ -7,6 +7,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import os
 import pathlib
 import struct
@@ -39,15 +40,16 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def verify_checksum(path: os.PathLike, data: bytes, expected: Optional[str], algo: str = "sha256"
-                    ) -> None:
-    """Raise DataError if ``data``'s digest differs from ``expected`` (skipped when None)."""
+def verify_checksum(path: os.PathLike, data: bytes, expected: Optional[str], algo: str = "sha256",
+                    fix: str = "the file is damaged or a different version: delete it and "
+                               "obtain it again") -> None:
+    """Raise DataError (ending in ``fix``) if ``data``'s digest differs from ``expected``
+    (skipped when None)."""
     if expected is None:
         return
     got = hashlib.new(algo, data).hexdigest()
     if got != expected:
-        raise DataError(f"checksum mismatch for {path}: {algo} {got}, expected {expected}; "
-                        "the file is damaged or a different version: delete it and obtain it again")
+        raise DataError(f"checksum mismatch for {path}: {algo} {got}, expected {expected}; {fix}")
 
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -111,21 +113,14 @@ def read_usps_h5(path: os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 def parse_libsvm(data: bytes, n_features: int, path: os.PathLike = "<bytes>"
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Dense (x, y) from LIBSVM text ``label idx:value ...`` (1-based indices; absent = 0)."""
-    lines = data.decode("ascii", errors="strict").splitlines() if data else []
-    lines = [ln for ln in lines if ln.strip()]
-    x = np.zeros((len(lines), n_features), np.float64)
-    y = np.zeros(len(lines), np.int64)
+    """Dense (x, y) from LIBSVM text ``label idx:value ...`` (1-based indices; absent = 0),
+    read by scikit-learn's ``load_svmlight_file``."""
+    from sklearn.datasets import load_svmlight_file
     try:
-        for i, ln in enumerate(lines):
-            parts = ln.split()
-            y[i] = int(float(parts[0]))
-            for item in parts[1:]:
-                j, v = item.split(":")
-                x[i, int(j) - 1] = float(v)
-    except (ValueError, IndexError) as e:
-        raise DataError(f"{path} line {i + 1} is not LIBSVM format ({e})") from e
-    return x, y
+        x, y = load_svmlight_file(io.BytesIO(data), n_features=n_features)
+    except ValueError as e:
+        raise DataError(f"{path} is not LIBSVM format ({e})") from e
+    return x.toarray(), y.astype(np.int64)
 
 
 def read_mat(path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None

@@ -129,8 +129,8 @@ def _download_idx(name: str, base: str) -> pathlib.Path:
         return _idx_from_tfds(name, base)
     except ImportError:
         pass
-    return dl.fetch_with_content_check(dl.IDX_MIRRORS[name] + base + ".gz", dest,
-                                       IDX_SHA256[name][base], gzip.decompress)
+    return dl.fetch(dl.IDX_MIRRORS[name] + base + ".gz", dest, "sha256", IDX_SHA256[name][base],
+                    gzip.decompress)
 
 
 def _idx_from_tfds(name: str, base: str) -> pathlib.Path:
