@@ -41,17 +41,18 @@ def fetch(url: str, dest: os.PathLike, algo: str, digest: str, decompress=None,
     return dest
 
 
-def tfds_arrays(name: str) -> tuple:
-    """(x uint8 (n, 28, 28), y) of train + test through tensorflow-datasets (``tfds`` extra)."""
+def tfds_arrays(name: str) -> dict:
+    """{"train": (x, y), "test": (x, y)} of ``name`` through tensorflow-datasets (``tfds``
+    extra); x uint8 (n, 28, 28)."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
         raise DataError("tensorflow-datasets is not installed; pip install 'dssec_jax[tfds]' or "
                         "download without it (download=True uses the public mirrors)") from e
     import numpy as np
-    xs, ys = [], []
-    for split in ("train", "test"):
-        ds = tfds.as_numpy(tfds.load(name, split=split, batch_size=-1))
-        xs.append(np.asarray(ds["image"]).reshape(len(ds["label"]), 28, 28))
-        ys.append(np.asarray(ds["label"]))
-    return np.concatenate(xs), np.concatenate(ys)
+    out = {}
+    for split in ("train", "test"):  # in batches: batch_size=-1 aborts TF 2.21 on mock data
+        batches = list(tfds.as_numpy(tfds.load(name, split=split, batch_size=10000)))
+        y = np.concatenate([b["label"] for b in batches])
+        out[split] = (np.concatenate([b["image"] for b in batches]).reshape(len(y), 28, 28), y)
+    return out

@@ -137,10 +137,8 @@ def _idx_from_tfds(name: str, base: str) -> pathlib.Path:
     """Write the four IDX files of ``name`` from tensorflow-datasets into the cache."""
     from ..checkpoint import atomic_write_bytes
     import struct
-    x, y = dl.tfds_arrays(name)
-    splits = {"train": slice(0, 60000), "t10k": slice(60000, None)}
-    for prefix, sl in splits.items():
-        xs, ys = x[sl].astype(np.uint8), y[sl].astype(np.uint8)
+    for prefix, (x, y) in zip(("train", "t10k"), dl.tfds_arrays(name).values()):
+        xs, ys = x.astype(np.uint8), y.astype(np.uint8)
         img = struct.pack(">I3I", 0x00000803, len(xs), 28, 28) + xs.tobytes()
         lab = struct.pack(">II", 0x00000801, len(ys)) + ys.tobytes()
         atomic_write_bytes(CACHE_DIR / name / f"{prefix}-images-idx3-ubyte.gz", gzip.compress(img))
