@@ -1,0 +1,60 @@
+"""The public boundary leaves the caller's arrays alone: every entry point that takes data
+or parameters is called with JAX arrays, which must stay usable and unchanged. The
+compiled steps say that they consume their state, and they do."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dssec_jax import DSSEC, fit, pipeline, sae, train
+from dssec_jax.methods import Config
+from dssec_jax.sweep import fit_batched
+
+TINY = Config(hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64, update_interval=5,
+              max_iter=10, n_init=2)
+
+
+def _alive_and_equal(tree, copy):
+    for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(copy)):
+        assert not a.is_deleted()
+        np.testing.assert_array_equal(np.asarray(a), b)
+
+
+def test_fit_fit_batched_and_pretrain_keep_the_callers_data(digits):
+    x = jnp.asarray(digits[0][:300])
+    x0 = np.array(x)
+    fit(x, TINY, 0)
+    fit_batched(x, [TINY, TINY], [0, 1])
+    pipeline.pretrain(x, TINY, jax.random.PRNGKey(0))
+    _alive_and_equal(x, x0)
+
+
+def test_the_estimator_keeps_the_callers_data_and_its_own_parameters(digits):
+    x = jnp.asarray(digits[0][:300])
+    est = DSSEC(n_clusters=10, hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
+                max_iter=10, n_init=2, random_state=0).fit(x)
+    params = jax.tree.map(np.array, est.params_)
+    z = est.transform(x)
+    np.testing.assert_array_equal(est.transform(x), z)  # twice: nothing was consumed
+    est.predict(x), est.soft_assign(x)
+    _alive_and_equal(est.params_, params)
+    _alive_and_equal(x, np.asarray(digits[0][:300]))
+
+
+def test_pure_functions_leave_their_inputs(digits):
+    x = jnp.asarray(digits[0][:50])
+    params = sae.init_params(jax.random.key(0), (64, 16, 4))
+    copy = jax.tree.map(np.array, params)
+    jax.jit(sae.forward, static_argnums=2)(params, x, "relu")
+    train.embed(params, x, ("relu",))
+    _alive_and_equal(params, copy)
+
+
+def test_the_compiled_steps_consume_their_state_as_documented(digits):
+    x = jnp.asarray(digits[0][:128])
+    params = sae.init_params(jax.random.key(0), (64, 16, 4))
+    opt = ("adam", 1e-3, 0.0)
+    opt_state = train.make_optimizer(*opt).init(params)
+    run = train.autoencoder_steps(("relu",), (), "mean", "ratio", None, opt, (2, 64))
+    new, new_opt, parts = run(params, opt_state, x, jax.random.key(1), 2, train.hyper())
+    assert all(a.is_deleted() for a in jax.tree.leaves(params))  # donated, as the docs say
+    assert not any(a.is_deleted() for a in jax.tree.leaves(new)) and np.isfinite(parts["loss"])
