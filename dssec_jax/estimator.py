@@ -24,7 +24,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     Parameters mirror :class:`dssec_jax.methods.Config`; ``random_state`` (int or None)
     seeds everything. After ``fit``: ``labels_`` (n,), ``cluster_centers_`` (K, e) in the
     embedding space (input space for ``kmeans``), ``history_`` (one dict per target
-    refresh), ``pretrain_history_``, ``n_iter_``, ``stop_reason_``, ``params_``.
+    refresh), ``pretrain_history_``, ``n_iter_``, ``stop_reason_``, ``params_``,
+    ``n_clusters_`` (the number of clusters used) and ``k_scores_`` ({k: criterion} when
+    ``n_clusters="auto"`` chose it within ``k_range`` by ``k_criterion``, else None).
     """
 
     def __init__(self, n_clusters=10, method="dssec", gamma=0.1, alpha=1.0, rho=0.05, beta=1.0,
@@ -35,7 +37,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
                  pretrain_optimizer="adam", pretrain_momentum=0.9, cluster_optimizer="adam",
                  cluster_learning_rate=1e-3, momentum=0.0, update_interval=30, tol=1e-3,
                  max_iter=20000, n_init=20, precision="float32", data_parallel=False,
-                 cluster_sparsity=True, embed_std=1.5, random_state=None, verbose=0):
+                 cluster_sparsity=True, embed_std=1.5, k_range=(2, 30), k_criterion="silhouette",
+                 random_state=None, verbose=0):
         self.n_clusters = n_clusters
         self.method = method
         self.gamma = gamma
@@ -68,6 +71,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.data_parallel = data_parallel
         self.cluster_sparsity = cluster_sparsity
         self.embed_std = embed_std
+        self.k_range = k_range
+        self.k_criterion = k_criterion
         self.random_state = random_state
         self.verbose = verbose
 
@@ -85,6 +90,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         kw = {k: v for k, v in self.get_params().items() if k in fields}
         kw["hidden_dims"] = tuple(kw["hidden_dims"])
         kw["sparse_layers"] = tuple(kw["sparse_layers"])
+        kw["k_range"] = tuple(kw["k_range"])
         return check_config(Config(**kw))
 
     def _seed(self) -> int:
@@ -115,11 +121,13 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.kmeans_labels_ = res.kmeans_labels
         self.seconds_ = res.seconds
         self.n_features_in_ = int(n_features)
+        self.n_clusters_ = res.n_clusters
+        self.k_scores_ = res.k_scores
         self._pca = res.pca
         return self
 
     _JSON_FITTED = ("n_features_in_", "n_iter_", "stop_reason_", "history_",
-                    "pretrain_history_", "seconds_")
+                    "pretrain_history_", "seconds_", "n_clusters_", "k_scores_")
     _ARRAY_FITTED = {"labels": "labels_", "kmeans_labels": "kmeans_labels_",
                      "centers": "cluster_centers_", "embedding": "embedding_"}
 
@@ -151,6 +159,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             setattr(est, a, raw[k])
         for a, v in meta["fitted"].items():
             setattr(est, a, v)
+        if est.k_scores_ is not None:  # JSON keys are strings
+            est.k_scores_ = {int(k): v for k, v in est.k_scores_.items()}
         est.params_ = None
         if "params" in raw:
             template = sae.init_params(jax.random.key(0), cfg.dims(est.n_features_in_), cfg.init)

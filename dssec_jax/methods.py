@@ -52,7 +52,7 @@ PRETRAIN_FIELDS = ("embed_dim", "hidden_dims", "activation", "sparse_layers",
 class Config:
     """All settings of one run. See BUILD_NOTES.md for how the defaults were chosen."""
     method: str = "dssec"
-    n_clusters: int = 10
+    n_clusters: int | str = 10  # or "auto": chosen from the features within k_range
     gamma: float = 0.1
     alpha: float = 1.0
     rho: float = 0.05
@@ -83,6 +83,8 @@ class Config:
     data_parallel: bool = False
     cluster_sparsity: bool = True
     embed_std: Optional[Union[float, str]] = 1.5
+    k_range: tuple = (2, 30)  # k tried when n_clusters="auto"
+    k_criterion: str = "silhouette"  # how it is chosen (dssec_jax.choose_k; BUILD_NOTES)
 
     @property
     def spec(self) -> MethodSpec:
@@ -145,4 +147,5 @@ class Config:
         d = dataclasses.asdict(self)
         d["hidden_dims"] = list(self.hidden_dims)
         d["sparse_layers"] = list(self.sparse_layers)
+        d["k_range"] = list(self.k_range)
         return d

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
-from . import checkpoint, metrics, parallel, sae, train
+from . import checkpoint, choose_k, metrics, parallel, sae, train
 from .methods import Config
 from .validation import check_config, check_data, check_labels
 
@@ -40,6 +40,8 @@ class FitResult:
     stop_reason: str = "none"
     seconds: dict = dataclasses.field(default_factory=dict)
     pca: Optional[PCA] = None
+    n_clusters: int = 0  # the number of clusters used (chosen when n_clusters="auto")
+    k_scores: Optional[dict] = None  # {k: criterion} when n_clusters="auto"
 
 
 def _eta(elapsed: float, done: float, total: float) -> str:
@@ -319,8 +321,23 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
 
 # ---------------------------------------------------------------- one run
 
+def resolve_k(features: np.ndarray, cfg: Config, seed: int, log: Log = None
+              ) -> tuple[Config, Optional[dict]]:
+    """``cfg`` with ``n_clusters`` chosen from ``features`` when it is "auto"
+    (:func:`dssec_jax.choose_k.choose_k`), and the criterion per k tried (else None)."""
+    if cfg.n_clusters != "auto":
+        return cfg, None
+    k, scores = choose_k.choose_k(features, cfg.k_range, seed, cfg.k_criterion)
+    if log:
+        log(f"n_clusters=auto: {cfg.k_criterion} chooses k={k} (tried {cfg.k_range[0]}.."
+            f"{cfg.k_range[1]}: " + ", ".join(f"{j}: {v:.4g}" for j, v in scores.items()) + ")")
+    return dataclasses.replace(cfg, n_clusters=k), scores
+
+
 def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -> FitResult:
-    """Run method ``cfg.method`` on ``x`` (n, d) with ``seed``; ``y`` only feeds the history."""
+    """Run method ``cfg.method`` on ``x`` (n, d) with ``seed``; ``y`` only feeds the history.
+    With ``n_clusters="auto"`` the number of clusters is chosen on the features (raw, PCA
+    or the pretrained embedding) before K-means."""
     x = check_data(x, cfg.n_clusters)
     cfg = check_config(cfg, x.shape[0])
     parallel.check_batch(cfg.batch_size, mesh_of(cfg))
@@ -330,38 +347,45 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     seconds = {}
     t = time.time()
     if spec.features == "raw":
+        cfg, k_scores = resolve_k(x, cfg, seed, log)
         centers, labels = kmeans(x, cfg.n_clusters, cfg.n_init, seed)
         seconds["kmeans"] = time.time() - t
         return FitResult(labels, x, centers, kmeans_labels=labels, stop_reason="kmeans",
-                         seconds=seconds)
+                         seconds=seconds, n_clusters=cfg.n_clusters, k_scores=k_scores)
     if spec.features == "pca":
         pca = PCA(n_components=cfg.embed_dim, random_state=seed).fit(x)
         z = pca.transform(x).astype(np.float32)
+        cfg, k_scores = resolve_k(z, cfg, seed, log)
         centers, labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
         seconds["kmeans"] = time.time() - t
         return FitResult(labels, z, centers, kmeans_labels=labels, stop_reason="kmeans",
-                         seconds=seconds, pca=pca)
+                         seconds=seconds, pca=pca, n_clusters=cfg.n_clusters, k_scores=k_scores)
     ae, pre_hist = pretrain(x, cfg, jax.random.fold_in(key, 1), store=store, log=log)
     seconds["pretrain"] = time.time() - t
     t = time.time()
     acts = cfg.hidden_acts()
     z = parallel.to_host(train.embed(ae, place(x, cfg, rows=True), acts,
                                      train.dtype_of(cfg.precision)))
+    cfg, k_scores = resolve_k(z, cfg, seed, log)
+    k_info = {"n_clusters": cfg.n_clusters, "k_scores": k_scores}
     centers, km_labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
     seconds["kmeans"] = time.time() - t
     if log and y is not None:
         log(f"K-means on the embedding: {json.dumps(metrics.evaluate(y, km_labels))}")
     if spec.clustering is None:
         return FitResult(km_labels, z, centers, ae, km_labels, pretrain_history=pre_hist,
-                         stop_reason="kmeans", seconds=seconds)
+                         stop_reason="kmeans", seconds=seconds, **k_info)
     if cfg.embed_std:
         scale = embed_scale(z, cfg.embed_std, centers, km_labels, cfg.alpha)
         ae, centers = sae.rescale_embedding(ae, scale), centers * scale
     t = time.time()
     out = cluster(x, ae, centers, cfg, jax.random.fold_in(key, 2), y, store=store, log=log)
     seconds["cluster"] = time.time() - t
+    if k_scores is not None:  # the choice of k, on the record of the clustering phase's start
+        out["history"][0].update(k_info)
     params = out["params"]
     z = parallel.to_host(train.embed(params["ae"], place(x, cfg, rows=True), acts,
                                      train.dtype_of(cfg.precision)))
     return FitResult(out["labels"], z, np.asarray(params["centers"]), params["ae"], km_labels,
-                     out["history"], pre_hist, out["n_iter"], out["stop_reason"], seconds)
+                     out["history"], pre_hist, out["n_iter"], out["stop_reason"], seconds,
+                     **k_info)

@@ -114,6 +114,9 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
         raise ValueError("batched runs may differ only in " + ", ".join(PER_RUN)
                          + " and the seed; split the grid by the other settings")
     cfg = cfgs[0]
+    if cfg.n_clusters == "auto":
+        raise ValueError("n_clusters='auto' is not supported in batched sweeps (each run may "
+                         "choose another k); run them sequentially")
     if cfg.data_parallel:
         raise ValueError("data_parallel is not supported in batched sweeps; shard the runs "
                          "instead (shard_runs=True) or run them sequentially")

@@ -2,10 +2,16 @@
 chunked full-dataset passes. Each builder is cached on its static arguments, so a
 training loop compiles once and then dispatches many steps per call.
 
-Every compiled step is ``run(params, opt_state, data, idx, hp)``: ``data`` is the whole
-dataset on the device (an array or a tuple of arrays indexed along axis 0), ``idx``
-(steps, batch) holds the minibatch indices, ``hp`` a dict of scalar hyper-parameters
-(traced, so they can be vmapped), and the state is donated.
+Every compiled step is ``run(params, opt_state, data, key, n_valid, hp)``: ``data`` is the
+whole dataset on the device (an array or a tuple of arrays indexed along axis 0), ``key``
+draws the minibatch indices inside the program, steps from ``n_valid`` on are masked, and
+``hp`` is a dict of scalar hyper-parameters (traced, so they can be vmapped). It returns
+``(params, opt_state, mean loss parts)``.
+
+The builders' functions CONSUME ``params`` and ``opt_state``: both are donated, so their
+buffers hold the result and the arrays passed in are deleted. Pass copies to keep them.
+The drivers above (``pipeline``, ``sweep``, the estimator) never hand the caller's arrays
+to them.
 """
 from __future__ import annotations
 
@@ -158,7 +164,7 @@ def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) 
 def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: str, compute_dtype,
                       opt: tuple, schedule: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum),
-    ``schedule`` = (steps per call, batch_size)."""
+    ``schedule`` = (steps per call, batch_size). Consumes (donates) params and opt_state."""
     loss = functools.partial(autoencoder_loss, acts=acts, sparse_layers=sparse_layers,
                              reduction=reduction, form=form, compute_dtype=compute_dtype)
     return _compile(loss, opt, schedule, data_axes, mesh)
@@ -167,7 +173,8 @@ def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: s
 @functools.lru_cache(maxsize=None)
 def layer_steps(act: str, out_act: str, sparse: bool, reduction: str, form: str, compute_dtype,
                 opt: tuple, schedule: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
-    """Compiled steps for one layer of greedy layer-wise pretraining."""
+    """Compiled steps for one layer of greedy layer-wise pretraining. Consumes (donates)
+    params and opt_state."""
     loss = functools.partial(layer_loss, act=act, out_act=out_act, sparse=sparse,
                              reduction=reduction, form=form, compute_dtype=compute_dtype)
     return _compile(loss, opt, schedule, data_axes, mesh)
@@ -178,7 +185,8 @@ def clustering_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: st
                      use_decoder: bool, compute_dtype, opt: tuple, schedule: tuple,
                      data_axes=UNBATCHED, mesh=None) -> Callable:
     """Compiled clustering-phase steps on (x, p) between two target refreshes. Without the
-    decoder (DEC) params are {"ae": {"encoder"}, "centers"}: the decoder is not updated."""
+    decoder (DEC) params are {"ae": {"encoder"}, "centers"}: the decoder is not updated.
+    Consumes (donates) params and opt_state."""
     loss = functools.partial(clustering_loss, acts=acts, sparse_layers=sparse_layers,
                              reduction=reduction, form=form, use_decoder=use_decoder,
                              compute_dtype=compute_dtype)

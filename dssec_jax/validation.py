@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 import scipy.sparse
 
+from .choose_k import CRITERIA, check_k_range
 from .losses import RATE_FORMS
 from .methods import Config, get_method
 from .sae import ACTIVATIONS, INITIALIZERS
@@ -64,7 +65,7 @@ def check_data(x, n_clusters: int | None = None, name: str = "X",
     if need_variation and np.all(arr.max(axis=0) == arr.min(axis=0)):
         raise ValueError(f"every feature of {name} is constant, so there is nothing to cluster; "
                          "check the data (single constant columns are fine and are kept)")
-    if n_clusters is not None and n < n_clusters:
+    if isinstance(n_clusters, int) and n < n_clusters:  # "auto" is checked with k_range
         raise ValueError(f"{name} has {n} samples but n_clusters={n_clusters}; "
                          "pass at least as many samples as clusters or lower n_clusters")
     return arr
@@ -97,8 +98,14 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     def fail(msg):
         raise ValueError(msg)
 
-    if int(cfg.n_clusters) != cfg.n_clusters or cfg.n_clusters < 1:
-        fail(f"n_clusters must be an integer >= 1, got {cfg.n_clusters}")
+    auto = cfg.n_clusters == "auto"
+    if not auto and (isinstance(cfg.n_clusters, str) or int(cfg.n_clusters) != cfg.n_clusters
+                     or cfg.n_clusters < 1):
+        fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
+    if auto:
+        check_k_range(cfg.k_range, np.inf if n_samples is None else n_samples)
+        if cfg.k_criterion not in CRITERIA:
+            fail(f"k_criterion must be one of {', '.join(CRITERIA)}, got {cfg.k_criterion!r}")
     if not 0.0 < cfg.rho < 1.0:
         fail(f"rho must lie in (0, 1) (a target mean activation such as 0.05), got {cfg.rho}")
     for k in ("beta", "gamma", "tol"):
@@ -152,7 +159,7 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         if getattr(cfg, k) <= 0:
             fail(f"{k} must be > 0, got {getattr(cfg, k)}")
     if n_samples is not None:
-        if n_samples < cfg.n_clusters:
+        if not auto and n_samples < cfg.n_clusters:
             fail(f"{n_samples} samples but n_clusters={cfg.n_clusters}; "
                  "pass at least as many samples as clusters")
         if cfg.spec.features == "pca" and cfg.embed_dim > n_samples:

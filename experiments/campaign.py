@@ -37,7 +37,7 @@ from dssec_jax.validation import check_config
 
 from . import common
 from .report import METHOD_ORDER
-from .runner import finish_run, run_config, seed_done
+from .runner import finish_run, run_config, seed_done, settings_match
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +94,7 @@ def check_exported_settings(out: pathlib.Path, cfg: Config) -> None:
     """Refuse to add seeds to an exported point that was run with other settings (a
     column must not mix defaults)."""
     path = out / "config.json"
-    if path.exists() and json.loads(path.read_text())["config"] != cfg.to_dict():
+    if path.exists() and not settings_match(json.loads(path.read_text())["config"], cfg.to_dict()):
         raise ValueError(f"{out} holds seeds run with other settings than this plan's; move "
                          "that folder away (or rerun it whole) before adding seeds")
 

@@ -49,6 +49,9 @@ _OVERRIDES = {
     "n_init": (flags.DEFINE_integer, "K-means restarts"),
     "precision": (flags.DEFINE_string, "float32 or bf16 (bfloat16 matmul inputs)"),
     "cluster_sparsity": (flags.DEFINE_boolean, "keep the sparsity penalty in the clustering phase"),
+    "k_range": (flags.DEFINE_list, "k_min,k_max tried by --n_clusters=auto"),
+    "k_criterion": (flags.DEFINE_string, "how --n_clusters=auto chooses k: silhouette, "
+                    "calinski_harabasz, davies_bouldin or bic"),
     "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
 }
 # Settings whose value may be None, given on the command line as a number or "none".
@@ -77,7 +80,8 @@ flags.DEFINE_float("checkpoint_interval", 60.0, "least seconds between two check
                    "(phase ends are always saved)")
 flags.DEFINE_string("x_key", None, "array name of the data in your own .npz/.mat/.h5 file")
 flags.DEFINE_string("y_key", None, "array name of the labels in your own file")
-flags.DEFINE_integer("n_clusters", None, "number of clusters (default: number of label values)")
+flags.DEFINE_string("n_clusters", None, "number of clusters, or auto to choose it without "
+                    "labels within --k_range (default: number of label values)")
 flags.DEFINE_integer("subset", None, "use a fixed random subset of this many samples (drawn with "
                      "seed 0, the same for every run; the dataset is then named <name>_n<subset>)",
                      lower_bound=1)
@@ -96,8 +100,9 @@ def log(msg: str) -> None:
 
 def load(name: str):
     """The dataset named by ``name`` (or a path), honouring the data flags."""
-    file_kw = {k: getattr(FLAGS, k) for k in ("x_key", "y_key", "n_clusters")
-               if getattr(FLAGS, k) is not None}
+    file_kw = {k: getattr(FLAGS, k) for k in ("x_key", "y_key") if getattr(FLAGS, k) is not None}
+    if FLAGS.n_clusters is not None:
+        file_kw["n_clusters"] = n_clusters_flag()
     ds = load_dataset(name, data_dir=FLAGS.data_dir, download=FLAGS.download, **file_kw)
     if FLAGS.subset is not None and FLAGS.per_class is not None:
         raise ValueError("--subset and --per_class exclude each other; pass one of them")
@@ -130,10 +135,22 @@ def per_class_subset(ds: Dataset, k: int) -> Dataset:
     return dataclasses.replace(ds, x=ds.x[rows], y=ds.y[rows], name=f"{ds.name}_c{k}")
 
 
+def n_clusters_flag():
+    """--n_clusters as an int or "auto"; ValueError naming the flag otherwise."""
+    v = FLAGS.n_clusters.strip().lower()
+    if v == "auto":
+        return "auto"
+    try:
+        return int(v)
+    except ValueError:
+        raise ValueError(f"--n_clusters={FLAGS.n_clusters} is not valid; pass an integer >= 1 "
+                         "or auto") from None
+
+
 def _flag_value(name: str, v):
     """A setting flag's value as Config wants it; ValueError naming the flag otherwise."""
     try:
-        if name == "sparse_layers":
+        if name in ("sparse_layers", "k_range"):
             return [int(i) for i in v]
         if name == "embed_std" and v.strip().lower() == "kernel":
             return "kernel"
@@ -141,6 +158,7 @@ def _flag_value(name: str, v):
             return None if v.strip().lower() == "none" else _NONEABLE[name](v)
     except ValueError:
         accepted = {"sparse_layers": "comma-separated hidden-layer indices such as 0,1",
+                    "k_range": "two integers k_min,k_max such as 2,30",
                     "embed_std": "a number, kernel or none",
                     "layerwise_epochs": "an integer or none"}[name]
         raise ValueError(f"--{name}={','.join(v) if isinstance(v, list) else v} is not "
@@ -148,10 +166,11 @@ def _flag_value(name: str, v):
     return v
 
 
-def build_config(n_clusters: int, **explicit) -> Config:
-    """Config from library defaults < --config file < flags < ``explicit``."""
+def build_config(n_clusters, **explicit) -> Config:
+    """Config from library defaults < --config file < flags < ``explicit``; ``n_clusters``
+    (the dataset's) unless --n_clusters is given."""
     fields = {f.name for f in dataclasses.fields(Config)}
-    d = {"n_clusters": n_clusters}
+    d = {"n_clusters": n_clusters if FLAGS.n_clusters is None else n_clusters_flag()}
     if FLAGS.config:
         try:
             extra = json.loads(open(FLAGS.config).read())

@@ -4,7 +4,8 @@
 
 Writes results.csv (one row per run and seed), results.md (methods x datasets per metric,
 cells mean ± sample std (seeds)) and PNG figures: metrics against gamma, against embedding
-size, and a t-SNE of the learned embedding coloured by true and predicted labels.
+size, the n_clusters="auto" criterion against k, and a t-SNE of the learned embedding
+coloured by true and predicted labels.
 """
 from __future__ import annotations
 
@@ -176,6 +177,32 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
     return True
 
 
+def plot_k_scores(runs: list[dict], path: pathlib.Path) -> bool:
+    """The n_clusters="auto" criterion against k, one line per (dataset, method, seed), the
+    chosen k marked; False (no figure) when no run chose its k."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    lines = [(f"{r['dataset']} {r['method']} seed {s['seed']}", s["k_scores"], s["n_clusters"],
+              r["config"].get("k_criterion", "silhouette"))
+             for r in runs for s in r["per_seed"] if s.get("k_scores")]
+    if not lines:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, scores, chosen, _ in lines:
+        ks = sorted(int(k) for k in scores)
+        ax.plot(ks, [scores[str(k)] for k in ks], marker=".", label=f"{label}: k={chosen}")
+        ax.plot([chosen], [scores[str(chosen)]], "k*", markersize=10)
+    ax.set_xlabel("k")
+    ax.set_ylabel(", ".join(sorted({c for *_, c in lines})))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("Choice of the number of clusters (star: chosen k)")
+    _save_fig(fig, path)
+    plt.close(fig)
+    return True
+
+
 def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int = 0) -> bool:
     """2-D t-SNE of the first seed's embedding, coloured by true and by predicted labels."""
     import matplotlib
@@ -216,6 +243,8 @@ def write_report(workdir: pathlib.Path, tsne: bool = True,
         written.append(workdir / "gamma.png")
     if plot_against(runs, "embed_dim", workdir / "embed_dim.png"):
         written.append(workdir / "embed_dim.png")
+    if plot_k_scores(runs, workdir / "k_scores.png"):
+        written.append(workdir / "k_scores.png")
     if tsne:
         table = main_table(runs)
         for (m, d), r in table.items():

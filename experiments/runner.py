@@ -75,6 +75,13 @@ def summarize(per_seed: Sequence[dict]) -> dict:
     return out
 
 
+def settings_match(old: dict, new: dict) -> bool:
+    """Whether a config saved earlier (``old``) describes the same run as ``new``: equal on
+    the fields it holds; fields added to Config since then must be at their defaults."""
+    defaults = Config().to_dict()
+    return all(old.get(k, defaults[k]) == v for k, v in new.items())
+
+
 def prepare_run_dir(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: pathlib.Path) -> dict:
     """Create ``run_dir`` with config.json; refuse a folder that holds other settings."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +89,8 @@ def prepare_run_dir(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: pat
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
-        if {k: old.get(k) for k in meta} != meta:
+        if (old.get("dataset"), old.get("dataset_id")) != (meta["dataset"], meta["dataset_id"]) \
+                or not settings_match(old.get("config", {}), meta["config"]):
             raise ValueError(f"{run_dir} holds a run with other settings; choose another --workdir "
                              "or delete that folder")
     checkpoint.atomic_write_json(cfg_path, {**meta, "seeds": list(seeds)})
@@ -102,7 +110,10 @@ def write_seed(run_dir: pathlib.Path, ds: Dataset, cfg: Config, seed: int,
     rec = {"seed": seed, "n_iter": res.n_iter, "stop_reason": res.stop_reason,
            "seconds": {k: round(v, 2) for k, v in res.seconds.items()},
            "wall_seconds": round(wall, 2),
-           "cluster_sizes": np.bincount(res.labels, minlength=cfg.n_clusters).tolist()}
+           "n_clusters": res.n_clusters,
+           "cluster_sizes": np.bincount(res.labels, minlength=res.n_clusters).tolist()}
+    if res.k_scores is not None:
+        rec["k_scores"] = {str(k): v for k, v in res.k_scores.items()}
     rec["n_empty_clusters"] = int(sum(c == 0 for c in rec["cluster_sizes"]))
     if ds.y is not None:
         rec.update(metrics.evaluate(ds.y, res.labels))

@@ -46,7 +46,7 @@ class Dataset:
     y: Optional[np.ndarray]
     name: str
     image_shape: Optional[tuple]
-    n_clusters: int
+    n_clusters: int | str  # "auto" for an unlabeled file loaded with n_clusters="auto"
     source: str = ""
 
     def __post_init__(self):
@@ -263,8 +263,9 @@ def load_file(path: os.PathLike, *, x_key: Optional[str] = None, y_key: Optional
         y = y.astype(np.int32)
     k = n_clusters if n_clusters is not None else (None if y is None else int(y.max() + 1))
     if k is None:
-        raise DataError(f"{path} has no labels: give the number of clusters (n_clusters= / --n_clusters)")
-    return Dataset(x, y, path.stem, image_shape, int(k), str(path))
+        raise DataError(f"{path} has no labels: give the number of clusters (n_clusters= / --n_clusters, "
+                        "an integer or auto)")
+    return Dataset(x, y, path.stem, image_shape, k if k == "auto" else int(k), str(path))
 
 
 def load_dataset(name_or_path: str, *, data_dir: Optional[os.PathLike] = None, split: str = "all",

@@ -1,0 +1,73 @@
+"""Choosing the number of clusters without labels (``n_clusters="auto"``).
+
+For each k in ``k_range``, K-means on (a subsample of) the features, then a criterion
+that is larger for a better partition:
+
+- ``silhouette``: mean over points of (b - a) / max(a, b), a = mean distance to the own
+  cluster, b = to the nearest other cluster;
+- ``calinski_harabasz``: between-cluster over within-cluster dispersion, each divided by
+  its degrees of freedom;
+- ``davies_bouldin``: minus the mean over clusters of the largest (s_i + s_j) / d(c_i, c_j);
+- ``bic``: minus the BIC of a diagonal Gaussian mixture with k components.
+
+The chosen k maximises the criterion. All of them work on a fixed random subsample of
+``max_samples`` rows, so the cost does not grow with the dataset.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.mixture import GaussianMixture
+
+CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic")
+
+
+def check_k_range(k_range, n_samples: int) -> tuple[int, int]:
+    """``(k_min, k_max)``; ValueError for a range that is empty, below 2 or above n."""
+    try:
+        k_min, k_max = (int(k) for k in k_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"k_range must be two integers (k_min, k_max), got {k_range!r}") from None
+    if k_min < 2:
+        raise ValueError(f"k_range starts at {k_min}; the smallest k to try is 2")
+    if k_min > k_max:
+        raise ValueError(f"k_range {k_range!r} is empty; pass k_min <= k_max, e.g. (2, 30)")
+    if k_max >= n_samples:
+        raise ValueError(f"k_range reaches k={k_max} but there are {n_samples} samples; "
+                         f"pass k_max below {n_samples}")
+    return k_min, k_max
+
+
+def k_scores(z: np.ndarray, k_range, seed: int, criterion: str = "silhouette",
+             max_samples: int = 5000, n_init: int = 5) -> dict[int, float]:
+    """{k: criterion value} over ``k_range`` (inclusive) on a subsample of ``z``."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(z), min(len(z), max_samples), replace=False)
+    sub = np.asarray(z, np.float64)[np.sort(rows)]
+    k_min, k_max = check_k_range(k_range, len(sub))
+    scores = {}
+    for k in range(k_min, k_max + 1):
+        if criterion == "bic":
+            gm = GaussianMixture(k, covariance_type="diag", n_init=1, random_state=seed)
+            scores[k] = -float(gm.fit(sub).bic(sub))
+            continue
+        labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(sub)
+        if len(np.unique(labels)) < 2:  # e.g. duplicated points: no partition to score
+            scores[k] = -np.inf
+        elif criterion == "silhouette":
+            scores[k] = float(silhouette_score(sub, labels))
+        elif criterion == "calinski_harabasz":
+            scores[k] = float(calinski_harabasz_score(sub, labels))
+        else:
+            scores[k] = -float(davies_bouldin_score(sub, labels))
+    return scores
+
+
+def choose_k(z: np.ndarray, k_range, seed: int, criterion: str = "silhouette",
+             max_samples: int = 5000) -> tuple[int, dict[int, float]]:
+    """``(k, scores)``: the k in ``k_range`` with the largest criterion, and every score."""
+    scores = k_scores(z, k_range, seed, criterion, max_samples)
+    return max(scores, key=lambda k: (scores[k], -k)), scores

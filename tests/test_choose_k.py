@@ -1,0 +1,87 @@
+"""n_clusters="auto": the choice of k on blobs with a known k, in the estimator, the drivers
+and the report; its errors; data with one real cluster."""
+import json
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from dssec_jax import DSSEC, Config
+from dssec_jax.choose_k import CRITERIA, choose_k
+from dssec_jax.sweep import fit_batched
+from dssec_jax.validation import check_config
+from test_experiments import run
+
+BLOBS, BLOB_Y = make_blobs(n_samples=600, centers=5, n_features=8, cluster_std=0.6,
+                           random_state=0)
+BLOBS = BLOBS.astype(np.float32)
+TINY = dict(hidden_dims=(32, 32, 64), embed_dim=4, pretrain_epochs=20, batch_size=64,
+            max_iter=60, n_init=3, random_state=0, k_range=(2, 10))
+
+
+@pytest.mark.parametrize("criterion", CRITERIA)
+def test_each_criterion_finds_well_separated_blobs(criterion):
+    k, scores = choose_k(BLOBS, (2, 10), 0, criterion)
+    assert k == 5 and sorted(scores) == list(range(2, 11))
+
+
+@pytest.mark.parametrize("method", ["kmeans", "pca_kmeans", "dssec"])
+def test_the_estimator_chooses_k_and_shows_the_scores(method):
+    est = DSSEC(n_clusters="auto", method=method, **TINY).fit(BLOBS)
+    assert est.n_clusters_ == 5 and sorted(est.k_scores_) == list(range(2, 11))
+    assert est.k_scores_[5] == max(est.k_scores_.values())
+    assert set(np.unique(est.labels_)) <= set(range(5)) and est.cluster_centers_.shape[0] == 5
+    if method == "dssec":
+        assert est.history_[0]["n_clusters"] == 5 and est.history_[0]["k_scores"] == est.k_scores_
+    assert est.get_params()["n_clusters"] == "auto"  # the setting is left as given
+
+
+def test_one_real_cluster_does_not_crash():
+    x = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
+    est = DSSEC(n_clusters="auto", **TINY).fit(x)
+    assert 2 <= est.n_clusters_ <= 10 and len(est.labels_) == 300
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"k_range": (5, 3)}, r"k_range \(5, 3\) is empty"),
+    ({"k_range": (1, 8)}, "k_range starts at 1; the smallest k to try is 2"),
+    ({"k_range": (2, 50)}, "k_range reaches k=50 but there are 40 samples"),
+    ({"k_range": (2,)}, "k_range must be two integers"),
+    ({"k_criterion": "elbow"}, "k_criterion must be one of silhouette"),
+    ({"n_clusters": "many"}, "n_clusters must be an integer >= 1 or 'auto'"),
+])
+def test_bad_auto_settings_are_named(kw, match):
+    with pytest.raises(ValueError, match=match):
+        check_config(Config(**{"n_clusters": "auto", **kw}), n_samples=40)
+
+
+def test_batched_runs_refuse_auto():
+    with pytest.raises(ValueError, match="n_clusters='auto' is not supported in batched"):
+        fit_batched(BLOBS, [Config(n_clusters="auto")], [0])
+
+
+def test_a_saved_auto_model_keeps_its_choice(tmp_path):
+    est = DSSEC(n_clusters="auto", method="kmeans", **TINY).fit(BLOBS)
+    est.save(tmp_path / "m.dssec")
+    loaded = DSSEC.load(tmp_path / "m.dssec")
+    assert loaded.n_clusters_ == 5 and loaded.k_scores_ == est.k_scores_
+    np.testing.assert_array_equal(loaded.predict(BLOBS), est.predict(BLOBS))
+
+
+def test_the_drivers_take_auto_and_record_the_choice(tmp_path):
+    np.savez(tmp_path / "blobs.npz", x=BLOBS)  # no labels: auto needs none
+    (tmp_path / "small.json").write_text(json.dumps({"hidden_dims": [32, 32, 64]}))
+    wd = tmp_path / "runs" / "r"
+    r = run("experiments.run", f"--dataset={tmp_path / 'blobs.npz'}", "--n_clusters=auto",
+            "--k_range=2,10", "--method=dssec", "--pretrain_epochs=20", "--max_iter=60",
+            f"--config={tmp_path / 'small.json'}", "--embed_dim=4", "--batch_size=64",
+            f"--workdir={wd}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rec = json.loads((wd / "results.json").read_text())["per_seed"][0]
+    assert rec["n_clusters"] == 5 and sorted(map(int, rec["k_scores"])) == list(range(2, 11))
+    assert "n_clusters=auto: silhouette chooses k=5" in r.stdout
+    rep = run("experiments.report", str(tmp_path / "runs"))
+    assert rep.returncode == 0, rep.stderr[-2000:]
+    assert (tmp_path / "runs" / "k_scores.png").read_bytes()[:4] == b"\x89PNG"
+    bad = run("experiments.run", "--n_clusters=many")
+    assert bad.returncode == 2 and "--n_clusters=many is not valid" in bad.stderr
