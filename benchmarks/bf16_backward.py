@@ -13,6 +13,7 @@ and the row-major bf16, interleaved over --rounds rounds in one process. Table t
 JSON to --bf16_out. (Measured slower than the library's bf16 on this project's CPU, so the
 variant lives in ``benchmarks.row_major`` and not in the library.)
 """
+
 from __future__ import annotations
 
 import time
@@ -38,15 +39,23 @@ def step_rate(x, compute_dtype, dense) -> float:
     sae.dense = dense
     train.autoencoder_steps.cache_clear()
     try:
-        fn = train.autoencoder_steps(("relu",) * 3, (0, 1), "mean", "ratio", compute_dtype,
-                                     ("adam", 1e-3, 0.0), (FLAGS.steps, FLAGS.batch_size))
+        fn = train.autoencoder_steps(
+            ("relu",) * 3,
+            (0, 1),
+            "mean",
+            "ratio",
+            compute_dtype,
+            ("adam", 1e-3, 0.0),
+            (FLAGS.steps, FLAGS.batch_size),
+        )
         params = sae.init_params(jax.random.PRNGKey(0), dims())
         state = [params, train.make_optimizer("adam", 1e-3).init(params)]
         hp = train.hyper(beta=1.0, rho=0.05)
 
         def run():
-            state[0], state[1], parts = fn(state[0], state[1], x, jax.random.PRNGKey(1),
-                                           FLAGS.steps, hp)
+            state[0], state[1], parts = fn(
+                state[0], state[1], x, jax.random.PRNGKey(1), FLAGS.steps, hp
+            )
             jax.block_until_ready(parts)
 
         run()  # compile
@@ -58,20 +67,36 @@ def step_rate(x, compute_dtype, dense) -> float:
 
 def main(argv):
     x = jax.random.uniform(jax.random.PRNGKey(0), (FLAGS.n, FLAGS.dim))
-    variants = {"float32": (None, sae.dense), "bf16": (jnp.bfloat16, sae.dense),
-                "bf16_row_major": (jnp.bfloat16, row_major_dense)}
-    rounds = [{k: step_rate(x, cd, dense) for k, (cd, dense) in variants.items()}
-              for _ in range(FLAGS.rounds)]
+    variants = {
+        "float32": (None, sae.dense),
+        "bf16": (jnp.bfloat16, sae.dense),
+        "bf16_row_major": (jnp.bfloat16, row_major_dense),
+    }
+    rounds = [
+        {k: step_rate(x, cd, dense) for k, (cd, dense) in variants.items()}
+        for _ in range(FLAGS.rounds)
+    ]
     print(f"pretraining samples/s, batch {FLAGS.batch_size}, {FLAGS.steps} steps per call")
-    print("| round | float32 | bf16 (library) | bf16, row-major backward | row-major / library "
-          "| library bf16 / float32 |")
+    print(
+        "| round | float32 | bf16 (library) | bf16, row-major backward | row-major / library "
+        "| library bf16 / float32 |"
+    )
     print("|---|---|---|---|---|---|")
     for i, r in enumerate(rounds):
-        print(f"| {i + 1} | {r['float32']:.0f} | {r['bf16']:.0f} | {r['bf16_row_major']:.0f} | "
-              f"{r['bf16_row_major'] / r['bf16']:.2f}x | {r['bf16'] / r['float32']:.2f}x |")
-    atomic_write_json(FLAGS.bf16_out, {"rounds": rounds, "device": str(jax.devices()[0]),
-                                       "n": FLAGS.n, "batch_size": FLAGS.batch_size,
-                                       "date": time.strftime("%Y-%m-%d")})
+        print(
+            f"| {i + 1} | {r['float32']:.0f} | {r['bf16']:.0f} | {r['bf16_row_major']:.0f} | "
+            f"{r['bf16_row_major'] / r['bf16']:.2f}x | {r['bf16'] / r['float32']:.2f}x |"
+        )
+    atomic_write_json(
+        FLAGS.bf16_out,
+        {
+            "rounds": rounds,
+            "device": str(jax.devices()[0]),
+            "n": FLAGS.n,
+            "batch_size": FLAGS.batch_size,
+            "date": time.strftime("%Y-%m-%d"),
+        },
+    )
 
 
 if __name__ == "__main__":

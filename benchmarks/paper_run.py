@@ -19,6 +19,7 @@ epoch + the missing intervals x median interval + one checkpoint write per
 ``--checkpoint_interval`` seconds of that extra time. It is a projection; the README puts
 it beside the one full run that was timed end to end. JSON goes to ``--out``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,12 +57,15 @@ def slice_config(n_clusters: int) -> Config:
     """Library defaults (and any setting flags) with tol 0 (no early stop) and the slice's
     budget: --pretrain_epochs (default 4) and --max_iter (default 600)."""
     cfg = common.build_config(n_clusters)
-    cfg = dataclasses.replace(cfg, tol=0.0, pretrain_epochs=FLAGS.pretrain_epochs or 4,
-                              max_iter=FLAGS.max_iter or 600)
+    cfg = dataclasses.replace(
+        cfg, tol=0.0, pretrain_epochs=FLAGS.pretrain_epochs or 4, max_iter=FLAGS.max_iter or 600
+    )
     if cfg.pretrain_epochs < 2 or cfg.max_iter < 2 * cfg.update_interval:
-        raise ValueError(f"a slice needs at least 2 pretraining epochs and 2 update intervals "
-                         f"to time a steady epoch and interval; got --pretrain_epochs="
-                         f"{cfg.pretrain_epochs}, --max_iter={cfg.max_iter}")
+        raise ValueError(
+            f"a slice needs at least 2 pretraining epochs and 2 update intervals "
+            f"to time a steady epoch and interval; got --pretrain_epochs="
+            f"{cfg.pretrain_epochs}, --max_iter={cfg.max_iter}"
+        )
     return cfg
 
 
@@ -77,8 +81,9 @@ def run_slice(ds, cfg: Config, workdir: str) -> dict:
     runner.HookedStore = TimedStore
     try:
         t0 = time.perf_counter()
-        res = runner.run_config(ds, cfg, [0], f"{workdir}/run", f"{workdir}/cache", log,
-                                FLAGS.checkpoint_interval)
+        res = runner.run_config(
+            ds, cfg, [0], f"{workdir}/run", f"{workdir}/cache", log, FLAGS.checkpoint_interval
+        )
         wall = time.perf_counter() - t0
     finally:
         runner.HookedStore = original
@@ -92,18 +97,24 @@ def phase_seconds(run: dict) -> dict:
     refreshes = [t for t, m in stamps if m.startswith("cluster iter ")]
     epoch_s = np.diff([t0, *epochs])
     interval_s = np.diff(refreshes)
-    return {"epoch_first": float(epoch_s[0]), "epoch_median": float(np.median(epoch_s[1:])),
-            "interval_first": float(interval_s[0]),
-            "interval_median": float(np.median(interval_s[1:])),
-            "kmeans": run["result"]["seconds"]["kmeans"]}
+    return {
+        "epoch_first": float(epoch_s[0]),
+        "epoch_median": float(np.median(epoch_s[1:])),
+        "interval_first": float(interval_s[0]),
+        "interval_median": float(np.median(interval_s[1:])),
+        "kmeans": run["result"]["seconds"]["kmeans"],
+    }
 
 
 def refresh_seconds(ds, cfg: Config, repeats: int = 3) -> float:
     """Median seconds of one full-dataset Q/P refresh (compiled, at a fresh start)."""
     from dssec_jax import sae
+
     dims = (ds.x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
-    params = {"ae": sae.init_params(jax.random.PRNGKey(0), dims),
-              "centers": jax.random.normal(jax.random.PRNGKey(1), (cfg.n_clusters, cfg.embed_dim))}
+    params = {
+        "ae": sae.init_params(jax.random.PRNGKey(0), dims),
+        "centers": jax.random.normal(jax.random.PRNGKey(1), (cfg.n_clusters, cfg.embed_dim)),
+    }
     refresh = train.refresh_fn(cfg.hidden_acts(), train.dtype_of(cfg.precision))
     x = jax.device_put(ds.x)
     jax.block_until_ready(refresh(params, x, 1.0))
@@ -115,16 +126,24 @@ def refresh_seconds(ds, cfg: Config, repeats: int = 3) -> float:
     return float(np.median(times))
 
 
-def project(ph: dict, cfg: Config, wall: float, ckpt_s: float, paper_epochs: int,
-            paper_iter: int) -> dict:
+def project(
+    ph: dict, cfg: Config, wall: float, ckpt_s: float, paper_epochs: int, paper_iter: int
+) -> dict:
     """Paper-budget seconds from the measured slice (see the module docstring)."""
+
     def intervals(it):
         return -(-it // cfg.update_interval)
+
     more_pre = (paper_epochs - cfg.pretrain_epochs) * ph["epoch_median"]
     more_clus = (intervals(paper_iter) - intervals(cfg.max_iter)) * ph["interval_median"]
     more_ckpt = (more_pre + more_clus) / max(FLAGS.checkpoint_interval, 1.0) * ckpt_s
-    return {"slice": wall, "more_pretraining": more_pre, "more_clustering": more_clus,
-            "more_checkpoints": more_ckpt, "total": wall + more_pre + more_clus + more_ckpt}
+    return {
+        "slice": wall,
+        "more_pretraining": more_pre,
+        "more_clustering": more_clus,
+        "more_checkpoints": more_ckpt,
+        "total": wall + more_pre + more_clus + more_ckpt,
+    }
 
 
 def main(argv):
@@ -138,28 +157,47 @@ def main(argv):
     ckpt_s = float(np.median(ckpts)) if ckpts else 0.0
     proj = project(ph, cfg, run["wall"], ckpt_s, FLAGS.paper_epochs, FLAGS.paper_iter)
     steps_s = (ph["interval_median"] - ph["refresh"]) / cfg.update_interval
-    out = {"dataset": ds.name, "n": int(ds.x.shape[0]), "config": cfg.to_dict(),
-           "slice": {"pretrain_epochs": cfg.pretrain_epochs, "max_iter": cfg.max_iter,
-                     "wall_s": run["wall"], "acc": run["result"].get("acc")},
-           "measured_s": {**ph, "clustering_step": steps_s, "checkpoint_write": ckpt_s,
-                          "checkpoint_writes": len(ckpts)},
-           "paper_budget": {"epochs": FLAGS.paper_epochs, "iterations": FLAGS.paper_iter},
-           "projected_s": proj, "device": str(jax.devices()[0]),
-           "date": time.strftime("%Y-%m-%d")}
-    print(f"{ds.name} (n {ds.x.shape[0]}), slice of {cfg.pretrain_epochs} epochs and "
-          f"{cfg.max_iter} iterations, {run['wall']:.1f} s wall, precision {cfg.precision}")
+    out = {
+        "dataset": ds.name,
+        "n": int(ds.x.shape[0]),
+        "config": cfg.to_dict(),
+        "slice": {
+            "pretrain_epochs": cfg.pretrain_epochs,
+            "max_iter": cfg.max_iter,
+            "wall_s": run["wall"],
+            "acc": run["result"].get("acc"),
+        },
+        "measured_s": {
+            **ph,
+            "clustering_step": steps_s,
+            "checkpoint_write": ckpt_s,
+            "checkpoint_writes": len(ckpts),
+        },
+        "paper_budget": {"epochs": FLAGS.paper_epochs, "iterations": FLAGS.paper_iter},
+        "projected_s": proj,
+        "device": str(jax.devices()[0]),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    print(
+        f"{ds.name} (n {ds.x.shape[0]}), slice of {cfg.pretrain_epochs} epochs and "
+        f"{cfg.max_iter} iterations, {run['wall']:.1f} s wall, precision {cfg.precision}"
+    )
     print("| phase | measured |\n|---|---|")
     print(f"| first pretraining epoch (with compilation) | {ph['epoch_first']:.2f} s |")
     print(f"| pretraining epoch | {ph['epoch_median']:.2f} s |")
     print(f"| K-means on the embedding | {ph['kmeans']:.2f} s |")
     print(f"| first clustering interval (with compilation) | {ph['interval_first']:.2f} s |")
-    print(f"| clustering interval ({cfg.update_interval} steps + refresh) | "
-          f"{ph['interval_median']:.3f} s |")
+    print(
+        f"| clustering interval ({cfg.update_interval} steps + refresh) | "
+        f"{ph['interval_median']:.3f} s |"
+    )
     print(f"| one refresh alone | {ph['refresh']:.3f} s |")
     print(f"| one clustering step (interval less refresh) | {1000 * steps_s:.1f} ms |")
     print(f"| checkpoint write ({len(ckpts)} written) | {ckpt_s:.3f} s |")
-    print(f"projected paper budget ({FLAGS.paper_epochs} epochs, {FLAGS.paper_iter} iterations): "
-          + ", ".join(f"{k} {v / 60:.1f} min" for k, v in proj.items()))
+    print(
+        f"projected paper budget ({FLAGS.paper_epochs} epochs, {FLAGS.paper_iter} iterations): "
+        + ", ".join(f"{k} {v / 60:.1f} min" for k, v in proj.items())
+    )
     atomic_write_json(FLAGS.out, out)
     print(f"wrote {FLAGS.out}")
 

@@ -1,6 +1,7 @@
 """A bf16 product whose backward pass feeds XLA row-major operands (the variant that
 ``benchmarks.bf16_backward`` times against the library's bf16; kept out of the library
 because it measured slower there)."""
+
 from __future__ import annotations
 
 import functools

@@ -8,6 +8,7 @@ samples/s amortised over a refresh every --update_interval iterations; (d) secon
 full-dataset Q/P refresh; (e) projected wall time of a paper-scale MNIST run (200 epochs +
 20,000 iterations). Writes a table to stdout and JSON to --out.
 """
+
 from __future__ import annotations
 
 import platform
@@ -28,8 +29,12 @@ flags.DEFINE_integer("steps", 60, "train steps per timed call")
 flags.DEFINE_integer("repeats", 3, "timed repeats (median reported)")
 flags.DEFINE_integer("update_interval", 30, "clustering iterations between refreshes (both sides)")
 flags.DEFINE_enum("precision", "float32", ["float32", "bf16"], "matmul precision of the model")
-flags.DEFINE_boolean("compare_torch", False, "time a plain PyTorch loop of the same network, "
-                     "interleaved with ours (pip install torch==2.13.0)")
+flags.DEFINE_boolean(
+    "compare_torch",
+    False,
+    "time a plain PyTorch loop of the same network, "
+    "interleaved with ours (pip install torch==2.13.0)",
+)
 flags.DEFINE_string("out", "benchmarks/results/throughput.json", "JSON output path")
 FLAGS = flags.FLAGS
 
@@ -70,8 +75,10 @@ def median_time(fn, repeats):
 def matmul_gflops(dtype) -> float:
     B = FLAGS.batch_size
     key = jax.random.PRNGKey(0)
-    mats = [(jax.random.normal(key, (B, a), dtype), jax.random.normal(key, (a, b), dtype))
-            for a, b in layer_pairs()]
+    mats = [
+        (jax.random.normal(key, (B, a), dtype), jax.random.normal(key, (a, b), dtype))
+        for a, b in layer_pairs()
+    ]
     f = jax.jit(lambda ms: [jnp.dot(x, w, preferred_element_type=jnp.float32) for x, w in ms])
     reps = 50
 
@@ -86,8 +93,15 @@ def matmul_gflops(dtype) -> float:
 
 
 def pretrain_rate(acts, sparse_layers, x, cd) -> float:
-    fn = train.autoencoder_steps(acts, sparse_layers, "mean", "ratio", cd, ("adam", 1e-3, 0.0),
-                                 (FLAGS.steps, FLAGS.batch_size))
+    fn = train.autoencoder_steps(
+        acts,
+        sparse_layers,
+        "mean",
+        "ratio",
+        cd,
+        ("adam", 1e-3, 0.0),
+        (FLAGS.steps, FLAGS.batch_size),
+    )
     params = sae.init_params(jax.random.PRNGKey(0), dims())
     state = [params, train.make_optimizer("adam", 1e-3).init(params)]
     hp = train.hyper(beta=1.0, rho=0.05)
@@ -110,23 +124,35 @@ def cluster_rates(x, cd, sparse_layers=(0, 1, 2)) -> tuple[float, float]:
     """(samples/s of the clustering steps alone, seconds per full refresh); DSSEC's loss,
     or IDEC's with ``sparse_layers=()``."""
     acts = ("relu",) * 3
-    fn = train.clustering_steps(acts, sparse_layers, "mean", "ratio", True, cd, ("adam", 1e-3, 0.0),
-                                (FLAGS.steps, FLAGS.batch_size))
+    fn = train.clustering_steps(
+        acts,
+        sparse_layers,
+        "mean",
+        "ratio",
+        True,
+        cd,
+        ("adam", 1e-3, 0.0),
+        (FLAGS.steps, FLAGS.batch_size),
+    )
     ae = sae.init_params(jax.random.PRNGKey(0), dims())
     params = {"ae": ae, "centers": jax.random.normal(jax.random.PRNGKey(2), (10, EMBED))}
     state = [params, train.make_optimizer("adam", 1e-3).init(params)]
     refresh = train.refresh_fn(acts, cd)
     hp = train.hyper(gamma=0.1, beta=1.0, rho=0.05)
     p = jnp.full((x.shape[0], 10), 0.1)
+
     def steps():
-        state[0], state[1], aux = fn(state[0], state[1], (x, p), jax.random.PRNGKey(1), FLAGS.steps,
-                                    hp)
+        state[0], state[1], aux = fn(
+            state[0], state[1], (x, p), jax.random.PRNGKey(1), FLAGS.steps, hp
+        )
         jax.block_until_ready(aux)
 
     def ref():
         jax.block_until_ready(refresh(state[0], x, 1.0))
 
-    return FLAGS.steps * FLAGS.batch_size / median_time(steps, FLAGS.repeats), median_time(ref, FLAGS.repeats)
+    return FLAGS.steps * FLAGS.batch_size / median_time(steps, FLAGS.repeats), median_time(
+        ref, FLAGS.repeats
+    )
 
 
 def torch_rates(x_np) -> dict:
@@ -143,6 +169,7 @@ def torch_rates(x_np) -> dict:
         if FLAGS.precision == "bf16":
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
     torch.manual_seed(0)
     d = dims()
     enc, dec = [], []
@@ -160,7 +187,7 @@ def torch_rates(x_np) -> dict:
     def run():
         perm = torch.randperm(len(x))
         for s in range(FLAGS.steps):
-            xb = x[perm[s * B:(s + 1) * B]]
+            xb = x[perm[s * B : (s + 1) * B]]
             with amp():
                 loss = ((model(xb).float() - xb) ** 2).mean()
             opt.zero_grad()
@@ -178,7 +205,7 @@ def torch_rates(x_np) -> dict:
     def cluster_steps():
         perm = torch.randperm(len(x))
         for s in range(FLAGS.steps):
-            b = perm[s * B:(s + 1) * B]
+            b = perm[s * B : (s + 1) * B]
             xb, pb = x[b], p[b]
             with amp():
                 z = enc(xb)
@@ -193,39 +220,62 @@ def torch_rates(x_np) -> dict:
     def ref():
         nonlocal p
         with torch.no_grad(), amp():
-            q = torch.cat([soft_assign(enc(x[i:i + 4096]).float()) for i in range(0, len(x), 4096)])
-            w = q ** 2 / q.sum(0)
+            q = torch.cat(
+                [soft_assign(enc(x[i : i + 4096]).float()) for i in range(0, len(x), 4096)]
+            )
+            w = q**2 / q.sum(0)
             p = w / w.sum(1, keepdim=True)
 
     step_rate = FLAGS.steps * B / median_time(cluster_steps, FLAGS.repeats)
     refresh_s = median_time(ref, FLAGS.repeats)
-    return {"pretrain_samples_per_s": FLAGS.steps * B / median_time(run, FLAGS.repeats),
-            "cluster_step_samples_per_s": step_rate, "refresh_s": refresh_s,
-            "cluster_samples_per_s": amortised(step_rate, refresh_s),
-            "threads": torch.get_num_threads(), "version": torch.__version__}
+    return {
+        "pretrain_samples_per_s": FLAGS.steps * B / median_time(run, FLAGS.repeats),
+        "cluster_step_samples_per_s": step_rate,
+        "refresh_s": refresh_s,
+        "cluster_samples_per_s": amortised(step_rate, refresh_s),
+        "threads": torch.get_num_threads(),
+        "version": torch.__version__,
+    }
 
 
 def main(argv):
     cd = train.dtype_of(FLAGS.precision)
     x = jax.random.uniform(jax.random.PRNGKey(0), (FLAGS.n, FLAGS.dim))
-    res = {"device": str(jax.devices()[0]), "jax": jax.__version__, "platform": platform.platform(),
-           "precision": FLAGS.precision, "n": FLAGS.n, "dim": FLAGS.dim,
-           "batch_size": FLAGS.batch_size,
-           "mflop_per_sample": {k: flops_per_sample(k) / 1e6 for k in ("train", "forward", "encoder")}}
-    res["matmul_gflops"] = {"float32": matmul_gflops(jnp.float32), "bf16": matmul_gflops(jnp.bfloat16)}
+    res = {
+        "device": str(jax.devices()[0]),
+        "jax": jax.__version__,
+        "platform": platform.platform(),
+        "precision": FLAGS.precision,
+        "n": FLAGS.n,
+        "dim": FLAGS.dim,
+        "batch_size": FLAGS.batch_size,
+        "mflop_per_sample": {k: flops_per_sample(k) / 1e6 for k in ("train", "forward", "encoder")},
+    }
+    res["matmul_gflops"] = {
+        "float32": matmul_gflops(jnp.float32),
+        "bf16": matmul_gflops(jnp.bfloat16),
+    }
     ref = res["matmul_gflops"]["bf16" if cd is not None else "float32"]
     tf = flops_per_sample("train")
     rows = []
-    for name, acts, sl in (("relu", ("relu",) * 3, ()), ("relu+sparsity", ("relu",) * 3, (0, 1, 2)),
-                           ("sigmoid", ("sigmoid",) * 3, ()),
-                           ("sigmoid+sparsity", ("sigmoid",) * 3, (0, 1, 2))):
+    for name, acts, sl in (
+        ("relu", ("relu",) * 3, ()),
+        ("relu+sparsity", ("relu",) * 3, (0, 1, 2)),
+        ("sigmoid", ("sigmoid",) * 3, ()),
+        ("sigmoid+sparsity", ("sigmoid",) * 3, (0, 1, 2)),
+    ):
         r = pretrain_rate(acts, sl, x, cd)
         rows.append({"what": f"pretrain {name}", "samples_per_s": r, "gflops": r * tf / 1e9})
     step_rate, refresh_s = cluster_rates(x, cd)
     T, B = FLAGS.update_interval, FLAGS.batch_size
     amort = amortised(step_rate, refresh_s)
-    rows.append({"what": f"clustering (refresh every {T})", "samples_per_s": amort,
-                 "gflops": amort * tf / 1e9})
+    rows.append(
+        {
+            "what": f"clustering (refresh every {T})",
+            "samples_per_s": amort,
+            "gflops": amort * tf / 1e9,
+        }
+    )
     for r in rows:
         r["fraction_of_matmul"] = r["gflops"] / ref
     res["rows"] = rows
@@ -233,8 +283,9 @@ def main(argv):
     res["refresh_gflops"] = FLAGS.n * flops_per_sample("encoder") / refresh_s / 1e9
     pre = rows[1]["samples_per_s"]
     steps_epoch = -(-FLAGS.n // B)
-    res["paper_scale_mnist_minutes"] = (200 * steps_epoch * B / pre
-                                        + 20000 * B / step_rate + (20000 / T) * refresh_s) / 60
+    res["paper_scale_mnist_minutes"] = (
+        200 * steps_epoch * B / pre + 20000 * B / step_rate + (20000 / T) * refresh_s
+    ) / 60
     if FLAGS.compare_torch:
         xs = np.asarray(x)
         pairs = []
@@ -242,27 +293,42 @@ def main(argv):
             ours = pretrain_rate(("relu",) * 3, (), x, cd)
             ours_cluster = amortised(*cluster_rates(x, cd, sparse_layers=()))
             theirs = torch_rates(xs)
-            pairs.append({"ours": ours, "torch": theirs["pretrain_samples_per_s"],
-                          "ratio": ours / theirs["pretrain_samples_per_s"],
-                          "ours_cluster": ours_cluster, "torch_cluster": theirs["cluster_samples_per_s"],
-                          "cluster_ratio": ours_cluster / theirs["cluster_samples_per_s"],
-                          "torch_refresh_s": theirs["refresh_s"],
-                          "torch_threads": theirs["threads"], "torch_version": theirs["version"]})
+            pairs.append(
+                {
+                    "ours": ours,
+                    "torch": theirs["pretrain_samples_per_s"],
+                    "ratio": ours / theirs["pretrain_samples_per_s"],
+                    "ours_cluster": ours_cluster,
+                    "torch_cluster": theirs["cluster_samples_per_s"],
+                    "cluster_ratio": ours_cluster / theirs["cluster_samples_per_s"],
+                    "torch_refresh_s": theirs["refresh_s"],
+                    "torch_threads": theirs["threads"],
+                    "torch_version": theirs["version"],
+                }
+            )
         res["torch_pairs"] = pairs
-    print(f"device {res['device']}, precision {FLAGS.precision}, n {FLAGS.n}, d {FLAGS.dim}, "
-          f"batch {B}; train step {tf / 1e6:.2f} MFLOP/sample")
-    print(f"jnp.dot on layer shapes: float32 {res['matmul_gflops']['float32']:.1f} GFLOP/s, "
-          f"bf16 {res['matmul_gflops']['bf16']:.1f} GFLOP/s")
+    print(
+        f"device {res['device']}, precision {FLAGS.precision}, n {FLAGS.n}, d {FLAGS.dim}, "
+        f"batch {B}; train step {tf / 1e6:.2f} MFLOP/sample"
+    )
+    print(
+        f"jnp.dot on layer shapes: float32 {res['matmul_gflops']['float32']:.1f} GFLOP/s, "
+        f"bf16 {res['matmul_gflops']['bf16']:.1f} GFLOP/s"
+    )
     print(f"{'what':36s} {'samples/s':>10s} {'GFLOP/s':>8s} {'of dot':>7s}")
     for r in rows:
-        print(f"{r['what']:36s} {r['samples_per_s']:10.0f} {r['gflops']:8.1f} "
-              f"{r['fraction_of_matmul']:7.0%}")
+        print(
+            f"{r['what']:36s} {r['samples_per_s']:10.0f} {r['gflops']:8.1f} "
+            f"{r['fraction_of_matmul']:7.0%}"
+        )
     print(f"full-dataset Q/P refresh: {refresh_s:.2f} s ({res['refresh_gflops']:.1f} GFLOP/s)")
     print(f"projected paper-scale MNIST run: {res['paper_scale_mnist_minutes']:.1f} min")
     for p in res.get("torch_pairs", []):
-        print(f"pair: pretraining ours {p['ours']:.0f} vs torch {p['torch']:.0f} samples/s -> "
-              f"{p['ratio']:.2f}x; clustering ours {p['ours_cluster']:.0f} vs torch "
-              f"{p['torch_cluster']:.0f} -> {p['cluster_ratio']:.2f}x")
+        print(
+            f"pair: pretraining ours {p['ours']:.0f} vs torch {p['torch']:.0f} samples/s -> "
+            f"{p['ratio']:.2f}x; clustering ours {p['ours_cluster']:.0f} vs torch "
+            f"{p['torch_cluster']:.0f} -> {p['cluster_ratio']:.2f}x"
+        )
     atomic_write_json(FLAGS.out, res)
 
 

@@ -4,6 +4,7 @@ A checkpoint holds a JSON ``meta`` dict and a pytree ``state``. Writes go to a t
 file that is renamed into place, and the previous checkpoint is kept as ``*.prev``, so a
 kill never leaves a corrupt file and a damaged newest file falls back to the previous one.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,6 +53,7 @@ def atomic_write_json(path: os.PathLike, obj: Any) -> None:
 def atomic_save_npz(path: os.PathLike, **arrays) -> None:
     """``np.savez_compressed`` written atomically."""
     import io
+
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
@@ -62,7 +64,10 @@ def save(path: os.PathLike, state: Any, meta: dict) -> None:
     if not is_writer():
         return
     path = pathlib.Path(path)
-    payload = {"meta": json.dumps(meta), "state": serialization.to_state_dict(jax.device_get(state))}
+    payload = {
+        "meta": json.dumps(meta),
+        "state": serialization.to_state_dict(jax.device_get(state)),
+    }
     data = serialization.msgpack_serialize(payload)
     if path.exists():
         os.replace(path, path.with_name(path.name + ".prev"))
@@ -74,8 +79,10 @@ def _read(path: pathlib.Path) -> tuple[dict, Any]:
         payload = serialization.msgpack_restore(path.read_bytes())
         return json.loads(payload["meta"]), payload["state"]
     except Exception as e:  # any decoding failure means a damaged file
-        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
-                              "delete it to start this stage again") from e
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
+            "delete it to start this stage again"
+        ) from e
 
 
 def load(path: os.PathLike) -> Optional[tuple[dict, Any]]:
@@ -107,8 +114,13 @@ class FileStore:
     stage ends and the end of the clustering phase are always saved).
     """
 
-    def __init__(self, run_dir: os.PathLike, cache_dir: os.PathLike, pretrain_key: str,
-                 min_interval_s: float = 60.0):
+    def __init__(
+        self,
+        run_dir: os.PathLike,
+        cache_dir: os.PathLike,
+        pretrain_key: str,
+        min_interval_s: float = 60.0,
+    ):
         self.run_dir = pathlib.Path(run_dir)
         self.cache_dir = pathlib.Path(cache_dir)
         self.pretrain_key = pretrain_key

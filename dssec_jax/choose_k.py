@@ -13,6 +13,7 @@ that is larger for a better partition:
 The chosen k maximises the criterion. All of them work on a fixed random subsample of
 ``max_samples`` rows, so the cost does not grow with the dataset.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,13 +35,21 @@ def check_k_range(k_range, n_samples: int) -> tuple[int, int]:
     if k_min > k_max:
         raise ValueError(f"k_range {k_range!r} is empty; pass k_min <= k_max, e.g. (2, 30)")
     if k_max >= n_samples:
-        raise ValueError(f"k_range reaches k={k_max} but there are {n_samples} samples; "
-                         f"pass k_max below {n_samples}")
+        raise ValueError(
+            f"k_range reaches k={k_max} but there are {n_samples} samples; "
+            f"pass k_max below {n_samples}"
+        )
     return k_min, k_max
 
 
-def k_scores(z: np.ndarray, k_range, seed: int, criterion: str = "silhouette",
-             max_samples: int = 5000, n_init: int = 5) -> dict[int, float]:
+def k_scores(
+    z: np.ndarray,
+    k_range,
+    seed: int,
+    criterion: str = "silhouette",
+    max_samples: int = 5000,
+    n_init: int = 5,
+) -> dict[int, float]:
     """{k: criterion value} over ``k_range`` (inclusive) on a subsample of ``z``."""
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
@@ -66,8 +75,9 @@ def k_scores(z: np.ndarray, k_range, seed: int, criterion: str = "silhouette",
     return scores
 
 
-def choose_k(z: np.ndarray, k_range, seed: int, criterion: str = "silhouette",
-             max_samples: int = 5000) -> tuple[int, dict[int, float]]:
+def choose_k(
+    z: np.ndarray, k_range, seed: int, criterion: str = "silhouette", max_samples: int = 5000
+) -> tuple[int, dict[int, float]]:
     """``(k, scores)``: the k in ``k_range`` with the largest criterion, and every score."""
     scores = k_scores(z, k_range, seed, criterion, max_samples)
     return max(scores, key=lambda k: (scores[k], -k)), scores

@@ -1,4 +1,5 @@
 """scikit-learn style estimator over the functional pipeline."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,16 +30,45 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     ``n_clusters="auto"`` chose it within ``k_range`` by ``k_criterion``, else None).
     """
 
-    def __init__(self, n_clusters=10, method="dssec", gamma=0.1, alpha=1.0, rho=0.05, beta=1.0,
-                 activation="relu", sparse_layers=(0, 1), sparse_activation="relu",
-                 sparsity_reduction="mean", sparsity_form="ratio", embed_dim=10, hidden_dims=(500, 500, 2000),
-                 pretrain="end_to_end", pretrain_epochs=200, layerwise_epochs=None,
-                 batch_size=256, learning_rate=1e-3, init="glorot_uniform",
-                 pretrain_optimizer="adam", pretrain_momentum=0.9, cluster_optimizer="adam",
-                 cluster_learning_rate=1e-3, momentum=0.0, update_interval=30, tol=1e-3,
-                 max_iter=20000, n_init=20, precision="float32", data_parallel=False,
-                 cluster_sparsity=True, embed_std=1.5, k_range=(2, 30), k_criterion="silhouette",
-                 random_state=None, verbose=0):
+    def __init__(
+        self,
+        n_clusters=10,
+        method="dssec",
+        gamma=0.1,
+        alpha=1.0,
+        rho=0.05,
+        beta=1.0,
+        activation="relu",
+        sparse_layers=(0, 1),
+        sparse_activation="relu",
+        sparsity_reduction="mean",
+        sparsity_form="ratio",
+        embed_dim=10,
+        hidden_dims=(500, 500, 2000),
+        pretrain="end_to_end",
+        pretrain_epochs=200,
+        layerwise_epochs=None,
+        batch_size=256,
+        learning_rate=1e-3,
+        init="glorot_uniform",
+        pretrain_optimizer="adam",
+        pretrain_momentum=0.9,
+        cluster_optimizer="adam",
+        cluster_learning_rate=1e-3,
+        momentum=0.0,
+        update_interval=30,
+        tol=1e-3,
+        max_iter=20000,
+        n_init=20,
+        precision="float32",
+        data_parallel=False,
+        cluster_sparsity=True,
+        embed_std=1.5,
+        k_range=(2, 30),
+        k_criterion="silhouette",
+        random_state=None,
+        verbose=0,
+    ):
         self.n_clusters = n_clusters
         self.method = method
         self.gamma = gamma
@@ -77,11 +107,13 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     @classmethod
-    def from_result(cls, cfg: Config, seed: int, res: pipeline.FitResult,
-                    n_features: int) -> "DSSEC":
+    def from_result(
+        cls, cfg: Config, seed: int, res: pipeline.FitResult, n_features: int
+    ) -> "DSSEC":
         """The fitted estimator of a :func:`dssec_jax.fit` run (``res``) of ``cfg``."""
-        est = cls(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)},
-                  random_state=seed)
+        est = cls(
+            **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)}, random_state=seed
+        )
         return est._set_fitted(res, n_features)
 
     def config(self) -> Config:
@@ -126,10 +158,22 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self._pca = res.pca
         return self
 
-    _JSON_FITTED = ("n_features_in_", "n_iter_", "stop_reason_", "history_",
-                    "pretrain_history_", "seconds_", "n_clusters_", "k_scores_")
-    _ARRAY_FITTED = {"labels": "labels_", "kmeans_labels": "kmeans_labels_",
-                     "centers": "cluster_centers_", "embedding": "embedding_"}
+    _JSON_FITTED = (
+        "n_features_in_",
+        "n_iter_",
+        "stop_reason_",
+        "history_",
+        "pretrain_history_",
+        "seconds_",
+        "n_clusters_",
+        "k_scores_",
+    )
+    _ARRAY_FITTED = {
+        "labels": "labels_",
+        "kmeans_labels": "kmeans_labels_",
+        "centers": "cluster_centers_",
+        "embedding": "embedding_",
+    }
 
     def save(self, path: os.PathLike) -> None:
         """Write the fitted model to ``path`` (one file: settings, library version, arrays
@@ -139,10 +183,16 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.params_ is not None:
             arrays["params"] = self.params_
         if self._pca is not None:
-            arrays["pca"] = {"components": self._pca.components_, "mean": self._pca.mean_,
-                             "explained_variance": self._pca.explained_variance_}
-        meta = {"library": __version__, "params": self.get_params(),
-                "fitted": {a: getattr(self, a) for a in self._JSON_FITTED}}
+            arrays["pca"] = {
+                "components": self._pca.components_,
+                "mean": self._pca.mean_,
+                "explained_variance": self._pca.explained_variance_,
+            }
+        meta = {
+            "library": __version__,
+            "params": self.get_params(),
+            "fitted": {a: getattr(self, a) for a in self._JSON_FITTED},
+        }
         if self._pca is not None:  # its memory order decides the BLAS path, so keep it
             meta["pca_order"] = "F" if self._pca.components_.flags.f_contiguous else "C"
         model_file.write(path, meta, arrays)
@@ -152,8 +202,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         """The fitted model saved by :meth:`save`; ValueError for a file that is not one,
         is damaged or truncated, or comes from another library version."""
         meta, raw = model_file.read(path, __version__)
-        est = cls(**{k: tuple(v) if isinstance(v, list) else v
-                     for k, v in meta["params"].items()})
+        est = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()})
         cfg = est.config()
         for k, a in cls._ARRAY_FITTED.items():
             setattr(est, a, raw[k])
@@ -179,21 +228,27 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_fitted()
         x = check_data(X, need_variation=False)
         if x.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {x.shape[1]} features, but DSSEC is expecting "
-                             f"{self.n_features_in_} features as input (the number it was "
-                             "fitted on); pass data with that many columns")
+            raise ValueError(
+                f"X has {x.shape[1]} features, but DSSEC is expecting "
+                f"{self.n_features_in_} features as input (the number it was "
+                "fitted on); pass data with that many columns"
+            )
         cfg = self.config()
         if cfg.spec.features == "raw":
             return x
         if cfg.spec.features == "pca":
             return self._pca.transform(x).astype(np.float32)
-        return np.asarray(train.embed(self.params_, jnp.asarray(x), cfg.hidden_acts(),
-                                      train.dtype_of(cfg.precision)))
+        return np.asarray(
+            train.embed(
+                self.params_, jnp.asarray(x), cfg.hidden_acts(), train.dtype_of(cfg.precision)
+            )
+        )
 
     def soft_assign(self, X) -> np.ndarray:
         """Soft assignment q (n, K) of ``X`` to the learned centres."""
-        return np.asarray(losses.soft_assignment(self.transform(X), self.cluster_centers_,
-                                                 self.alpha))
+        return np.asarray(
+            losses.soft_assignment(self.transform(X), self.cluster_centers_, self.alpha)
+        )
 
     def predict(self, X) -> np.ndarray:
         """Cluster of each row of ``X``: argmax_j q_ij (nearest centre for the K-means methods)."""

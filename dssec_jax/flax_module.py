@@ -7,6 +7,7 @@ NNX rather than Linen: it is Flax's recommended API since 0.8, the module owns i
 (no separate ``init``/``apply``), and ``nnx.split``/``nnx.merge`` give a pytree for our
 functional code when needed.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -33,13 +34,21 @@ class SparseAutoencoder(nnx.Module):
     ``DSSEC().fit(x).params_``) and ``model.params()`` returns them in the pure layout.
     """
 
-    def __init__(self, dims: Sequence[int] = (), *, activation: str = "relu",
-                 init: str = "glorot_uniform", rngs: nnx.Rngs | None = None,
-                 params: dict | None = None):
+    def __init__(
+        self,
+        dims: Sequence[int] = (),
+        *,
+        activation: str = "relu",
+        init: str = "glorot_uniform",
+        rngs: nnx.Rngs | None = None,
+        params: dict | None = None,
+    ):
         if params is None:
             if rngs is None or len(dims) < 2:
-                raise ValueError("pass dims (at least input and embedding size) and rngs, "
-                                 "or params to wrap trained weights")
+                raise ValueError(
+                    "pass dims (at least input and embedding size) and rngs, "
+                    "or params to wrap trained weights"
+                )
             params = sae.init_params(rngs.params(), dims, init)
         self.activation = activation
         self.encoder = nnx.List([Dense(p["w"], p["b"]) for p in params["encoder"]])
@@ -52,14 +61,22 @@ class SparseAutoencoder(nnx.Module):
 
     def params(self) -> dict:
         """The weights as the pure functions take them: {"encoder": [{"w", "b"}], "decoder": ...}."""
-        return {part: [{"w": layer.w[...], "b": layer.b[...]} for layer in getattr(self, part)]
-                for part in ("encoder", "decoder")}
+        return {
+            part: [{"w": layer.w[...], "b": layer.b[...]} for layer in getattr(self, part)]
+            for part in ("encoder", "decoder")
+        }
 
     def __call__(self, x: jax.Array, compute_dtype=None):
         """``(z, x_hat, hidden)`` of ``x`` (n, d)."""
         return sae.forward(self.params(), x, self.activation, compute_dtype)
 
-    def sparsity_penalty(self, hidden: list, layers: Sequence[int] = (0, 1), rho: float = 0.05,
-                         reduction: str = "mean", form: str = "ratio") -> jax.Array:
+    def sparsity_penalty(
+        self,
+        hidden: list,
+        layers: Sequence[int] = (0, 1),
+        rho: float = 0.05,
+        reduction: str = "mean",
+        form: str = "ratio",
+    ) -> jax.Array:
         """Sum over ``layers`` of the KL sparsity penalty on their activations."""
         return losses.sparsity_penalty([hidden[i] for i in layers], rho, reduction, form)

@@ -2,6 +2,7 @@
 
 Notation: x (n, d) inputs, z (n, e) embeddings, centers mu (K, e), q and p (n, K).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -18,8 +19,9 @@ def reconstruction_loss(x: ArrayLike, x_hat: ArrayLike) -> jax.Array:
     return jnp.mean(jnp.square(jnp.asarray(x) - jnp.asarray(x_hat)))
 
 
-def sparsity_kl(rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6,
-                rest: ArrayLike | None = None) -> jax.Array:
+def sparsity_kl(
+    rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6, rest: ArrayLike | None = None
+) -> jax.Array:
     """Omega = sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))].
 
     ``rho_hat`` (..., units) is clipped to [eps, 1 - eps]; the sum runs over the last axis.
@@ -28,8 +30,11 @@ def sparsity_kl(rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6,
     """
     rho = jnp.asarray(rho, jnp.float32)
     rho_hat = jnp.clip(jnp.asarray(rho_hat, jnp.float32), eps, 1.0 - eps)
-    log_rest = (jnp.log1p(-rho_hat) if rest is None
-                else jnp.log(jnp.clip(jnp.asarray(rest, jnp.float32), eps, 1.0 - eps)))
+    log_rest = (
+        jnp.log1p(-rho_hat)
+        if rest is None
+        else jnp.log(jnp.clip(jnp.asarray(rest, jnp.float32), eps, 1.0 - eps))
+    )
     kl = rho * (jnp.log(rho) - jnp.log(rho_hat)) + (1.0 - rho) * (jnp.log1p(-rho) - log_rest)
     return jnp.sum(kl, axis=-1)
 
@@ -70,8 +75,9 @@ def activation_rate(h: ArrayLike, form: str = "ratio") -> tuple[jax.Array, jax.A
     return jnp.mean(s, axis=0), jnp.mean(c, axis=0)
 
 
-def sparsity_penalty(hidden: Sequence[ArrayLike], rho: ArrayLike,
-                     reduction: str = "mean", form: str = "ratio") -> jax.Array:
+def sparsity_penalty(
+    hidden: Sequence[ArrayLike], rho: ArrayLike, reduction: str = "mean", form: str = "ratio"
+) -> jax.Array:
     """Omega = sum over the given layers of sum_j KL(rho || rho_hat_j), rho_hat from
     ``activation_rate(h, form)``.
 
@@ -121,11 +127,22 @@ def clustering_kl(p: ArrayLike, q: ArrayLike) -> jax.Array:
     return jnp.mean(jnp.sum(terms, axis=-1))
 
 
-def dssec_loss(x: ArrayLike, x_hat: ArrayLike, hidden: Sequence[ArrayLike], z: ArrayLike,
-               centers: ArrayLike, p: ArrayLike, *, gamma: ArrayLike = 0.1,
-               beta: ArrayLike = 0.0, rho: ArrayLike = 0.05, alpha: float = 1.0,
-               rec_weight: ArrayLike = 1.0, reduction: str = "mean", form: str = "ratio"
-               ) -> tuple[jax.Array, dict[str, jax.Array]]:
+def dssec_loss(
+    x: ArrayLike,
+    x_hat: ArrayLike,
+    hidden: Sequence[ArrayLike],
+    z: ArrayLike,
+    centers: ArrayLike,
+    p: ArrayLike,
+    *,
+    gamma: ArrayLike = 0.1,
+    beta: ArrayLike = 0.0,
+    rho: ArrayLike = 0.05,
+    alpha: float = 1.0,
+    rec_weight: ArrayLike = 1.0,
+    reduction: str = "mean",
+    form: str = "ratio",
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Total L = rec_weight * (L_rec + beta * Omega) + gamma * L_c, and its parts.
 
     ``hidden`` holds the penalised layers' activations (empty for no sparsity); ``reduction``

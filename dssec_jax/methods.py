@@ -1,10 +1,12 @@
 """The DEC family as configurations of one pipeline, and the run configuration."""
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
 from typing import Optional, Union
+
 
 @dataclasses.dataclass(frozen=True)
 class MethodSpec:
@@ -13,21 +15,25 @@ class MethodSpec:
     features: "raw", "pca" or "autoencoder"; sparse: the autoencoder has the sparsity
     penalty; clustering: None (K-means only), "dec" (L_c) or "idec" (decoder kept).
     """
+
     name: str
     features: str
     sparse: bool = False
     clustering: Optional[str] = None
 
 
-METHODS: dict[str, MethodSpec] = {m.name: m for m in (
-    MethodSpec("kmeans", "raw"),
-    MethodSpec("pca_kmeans", "pca"),
-    MethodSpec("ae_kmeans", "autoencoder"),
-    MethodSpec("sae_kmeans", "autoencoder", sparse=True),
-    MethodSpec("dec", "autoencoder", clustering="dec"),
-    MethodSpec("idec", "autoencoder", clustering="idec"),
-    MethodSpec("dssec", "autoencoder", sparse=True, clustering="idec"),
-)}
+METHODS: dict[str, MethodSpec] = {
+    m.name: m
+    for m in (
+        MethodSpec("kmeans", "raw"),
+        MethodSpec("pca_kmeans", "pca"),
+        MethodSpec("ae_kmeans", "autoencoder"),
+        MethodSpec("sae_kmeans", "autoencoder", sparse=True),
+        MethodSpec("dec", "autoencoder", clustering="dec"),
+        MethodSpec("idec", "autoencoder", clustering="idec"),
+        MethodSpec("dssec", "autoencoder", sparse=True, clustering="idec"),
+    )
+}
 
 
 def get_method(name: str) -> MethodSpec:
@@ -41,16 +47,29 @@ def get_method(name: str) -> MethodSpec:
 # LATER_PRETRAIN_FIELDS were added after caches existed: they enter the key only when they
 # differ from their default, so autoencoders cached before them keep their keys.
 LATER_PRETRAIN_FIELDS = ("init", "pretrain_optimizer", "pretrain_momentum")
-PRETRAIN_FIELDS = ("embed_dim", "hidden_dims", "activation", "sparse_layers",
-                   "sparse_activation", "rho", "beta", "sparsity_reduction", "sparsity_form",
-                   "pretrain",
-                   "pretrain_epochs", "layerwise_epochs", "batch_size", "learning_rate",
-                   "precision")
+PRETRAIN_FIELDS = (
+    "embed_dim",
+    "hidden_dims",
+    "activation",
+    "sparse_layers",
+    "sparse_activation",
+    "rho",
+    "beta",
+    "sparsity_reduction",
+    "sparsity_form",
+    "pretrain",
+    "pretrain_epochs",
+    "layerwise_epochs",
+    "batch_size",
+    "learning_rate",
+    "precision",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """All settings of one run. See BUILD_NOTES.md for how the defaults were chosen."""
+
     method: str = "dssec"
     n_clusters: int | str = 10  # or "auto": chosen from the features within k_range
     gamma: float = 0.1
@@ -93,8 +112,10 @@ class Config:
     def hidden_acts(self) -> tuple:
         """Activation of each hidden encoder layer: sparse layers use sparse_activation."""
         sparse = set(self.sparse_layers) if self.spec.sparse else set()
-        return tuple(self.sparse_activation if i in sparse else self.activation
-                     for i in range(len(self.hidden_dims)))
+        return tuple(
+            self.sparse_activation if i in sparse else self.activation
+            for i in range(len(self.hidden_dims))
+        )
 
     def cluster_beta(self) -> float:
         """beta of the clustering phase: 0 unless the method is sparse and cluster_sparsity."""
@@ -106,8 +127,11 @@ class Config:
 
     def pretrain_opt(self) -> tuple:
         """(name, learning_rate, momentum) of the pretraining optimizer (train.make_optimizer)."""
-        return (self.pretrain_optimizer, self.learning_rate,
-                self.pretrain_momentum if self.pretrain_optimizer == "sgd" else 0.0)
+        return (
+            self.pretrain_optimizer,
+            self.learning_rate,
+            self.pretrain_momentum if self.pretrain_optimizer == "sgd" else 0.0,
+        )
 
     def rate_form(self) -> str:
         """rho_hat form of the penalised units (``losses.activation_rate``): the plain mean for
@@ -122,15 +146,26 @@ class Config:
         """The settings that determine the pretrained autoencoder (sparse ones only if sparse)."""
         d = {k: getattr(self, k) for k in PRETRAIN_FIELDS}
         defaults = Config()
-        d.update({k: getattr(self, k) for k in LATER_PRETRAIN_FIELDS
-                  if getattr(self, k) != getattr(defaults, k)})
+        d.update(
+            {
+                k: getattr(self, k)
+                for k in LATER_PRETRAIN_FIELDS
+                if getattr(self, k) != getattr(defaults, k)
+            }
+        )
         if self.pretrain_optimizer != "sgd":
             d.pop("pretrain_momentum", None)  # unused by Adam
         d["hidden_dims"] = list(self.hidden_dims)
         d["sparse"] = self.spec.sparse
         if not self.spec.sparse:
-            for k in ("sparse_layers", "sparse_activation", "rho", "beta", "sparsity_reduction",
-                      "sparsity_form"):
+            for k in (
+                "sparse_layers",
+                "sparse_activation",
+                "rho",
+                "beta",
+                "sparsity_reduction",
+                "sparsity_form",
+            ):
                 d.pop(k)
         else:
             d["sparse_layers"] = list(self.sparse_layers)
@@ -139,8 +174,9 @@ class Config:
 
     def pretrain_hash(self, dataset: str, seed: int) -> str:
         """Key of the pretrained-autoencoder cache: dataset, architecture, pretraining, seed."""
-        blob = json.dumps({"dataset": dataset, "seed": int(seed), **self.pretrain_settings()},
-                          sort_keys=True)
+        blob = json.dumps(
+            {"dataset": dataset, "seed": int(seed), **self.pretrain_settings()}, sort_keys=True
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:

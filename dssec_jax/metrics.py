@@ -1,4 +1,5 @@
 """Clustering metrics: ACC (Hungarian matching), NMI, ARI."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,10 @@ def _labels(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarra
     y_true = np.asarray(y_true).ravel()
     y_pred = np.asarray(y_pred).ravel()
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true has {y_true.size} labels but y_pred has {y_pred.size}; "
-                         "pass one predicted label per sample")
+        raise ValueError(
+            f"y_true has {y_true.size} labels but y_pred has {y_pred.size}; "
+            "pass one predicted label per sample"
+        )
     if y_true.size == 0:
         raise ValueError("no labels given; pass at least one sample")
     return y_true, y_pred
@@ -41,5 +44,8 @@ def ari(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 def evaluate(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     """``{"acc": ..., "nmi": ..., "ari": ...}``."""
-    return {"acc": cluster_acc(y_true, y_pred), "nmi": nmi(y_true, y_pred),
-            "ari": ari(y_true, y_pred)}
+    return {
+        "acc": cluster_acc(y_true, y_pred),
+        "nmi": nmi(y_true, y_pred),
+        "ari": ari(y_true, y_pred),
+    }

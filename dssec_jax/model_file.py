@@ -6,6 +6,7 @@ The meta holds the library version, the settings and the JSON-able fitted attrib
 body holds the arrays (Flax's msgpack serialisation, no pickle) and is checked against the
 meta's SHA-256, so a truncated or damaged file is refused instead of loaded wrong.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,22 +39,30 @@ def read(path: os.PathLike, library_version: str) -> tuple[dict, Any]:
     except OSError as e:
         raise ValueError(f"cannot read the model file {path} ({e})") from e
     if not data.startswith(MAGIC):
-        raise ValueError(f"{path} is not a dssec_jax model file (it lacks the header "
-                         f"{MAGIC!r}); save one with DSSEC.save(path)")
-    line, sep, body = data[len(MAGIC):].partition(b"\n")
+        raise ValueError(
+            f"{path} is not a dssec_jax model file (it lacks the header "
+            f"{MAGIC!r}); save one with DSSEC.save(path)"
+        )
+    line, sep, body = data[len(MAGIC) :].partition(b"\n")
     try:
         meta = json.loads(line)
     except ValueError:
         meta = None
     if not sep or not isinstance(meta, dict) or "sha256" not in meta:
-        raise ValueError(f"the model file {path} is truncated or damaged (its meta line is "
-                         "unreadable); save the model again")
+        raise ValueError(
+            f"the model file {path} is truncated or damaged (its meta line is "
+            "unreadable); save the model again"
+        )
     if meta.get("format") != FORMAT or meta.get("library") != library_version:
-        raise ValueError(f"{path} was saved by dssec_jax {meta.get('library')} (file format "
-                         f"{meta.get('format')}), and this is dssec_jax {library_version} "
-                         f"(format {FORMAT}); load it with that version, or refit and save "
-                         "with this one")
+        raise ValueError(
+            f"{path} was saved by dssec_jax {meta.get('library')} (file format "
+            f"{meta.get('format')}), and this is dssec_jax {library_version} "
+            f"(format {FORMAT}); load it with that version, or refit and save "
+            "with this one"
+        )
     if hashlib.sha256(body).hexdigest() != meta["sha256"]:
-        raise ValueError(f"the model file {path} is truncated or damaged (its arrays do not "
-                         "match the checksum saved with them); save the model again")
+        raise ValueError(
+            f"the model file {path} is truncated or damaged (its arrays do not "
+            "match the checksum saved with them); save the model again"
+        )
     return meta, serialization.msgpack_restore(body)

@@ -10,6 +10,7 @@ $DSSEC_PROCESS_ID) before any JAX computation; the mesh then spans every process
 devices, each process materialises only the rows of its own devices, results gathered
 to the host are identical on every process, and only process 0 writes files.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,14 +19,18 @@ from typing import Any, Optional
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 AXIS = "data"
 ENV = ("DSSEC_COORDINATOR", "DSSEC_NUM_PROCESSES", "DSSEC_PROCESS_ID")
 
 
-def initialize(coordinator: Optional[str] = None, num_processes: Optional[int] = None,
-               process_id: Optional[int] = None) -> bool:
+def initialize(
+    coordinator: Optional[str] = None,
+    num_processes: Optional[int] = None,
+    process_id: Optional[int] = None,
+) -> bool:
     """Join a multi-process run with ``jax.distributed.initialize`` (arguments default to
     $DSSEC_COORDINATOR "host:port", $DSSEC_NUM_PROCESSES, $DSSEC_PROCESS_ID). Returns
     False, doing nothing, when no coordinator is given. Must run before any JAX computation."""
@@ -36,8 +41,10 @@ def initialize(coordinator: Optional[str] = None, num_processes: Optional[int] =
         num_processes = int(num_processes if num_processes is not None else os.environ[ENV[1]])
         process_id = int(process_id if process_id is not None else os.environ[ENV[2]])
     except (KeyError, ValueError) as e:
-        raise ValueError(f"a multi-process run needs the coordinator address, the number of "
-                         f"processes and this process's id (set {', '.join(ENV)}): {e}") from None
+        raise ValueError(
+            f"a multi-process run needs the coordinator address, the number of "
+            f"processes and this process's id (set {', '.join(ENV)}): {e}"
+        ) from None
     if not 0 <= process_id < num_processes:
         raise ValueError(f"process_id={process_id} must lie in [0, {num_processes})")
     jax.distributed.initialize(coordinator, num_processes, process_id)
@@ -75,9 +82,11 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
 def put_rows(tree: Any, mesh: Mesh) -> Any:
     """Shard every leaf of ``tree`` by rows over the mesh (replicated where the rows do
     not divide evenly)."""
+
     def put(a):
         spec = P(AXIS) if np.ndim(a) and np.shape(a)[0] % mesh.size == 0 else P()
         return _put(a, NamedSharding(mesh, spec))
+
     return jax.tree.map(put, tree)
 
 
@@ -86,11 +95,14 @@ def to_host(a: Any) -> np.ndarray:
     processes when its blocks live on several hosts)."""
     if isinstance(a, jax.Array) and not a.is_fully_addressable and not a.is_fully_replicated:
         from jax.experimental import multihost_utils
+
         return np.asarray(multihost_utils.process_allgather(a, tiled=True))
     return np.asarray(a)
 
 
 def check_batch(batch_size: int, mesh: Optional[Mesh]) -> None:
     if mesh is not None and batch_size % mesh.size:
-        raise ValueError(f"batch_size={batch_size} does not divide over {mesh.size} devices; "
-                         f"use a multiple of {mesh.size}")
+        raise ValueError(
+            f"batch_size={batch_size} does not divide over {mesh.size} devices; "
+            f"use a multiple of {mesh.size}"
+        )

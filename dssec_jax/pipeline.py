@@ -2,6 +2,7 @@
 initialisation and the clustering phase. The heavy work happens in the compiled pieces of
 ``train``; these loops only dispatch them, log progress and checkpoint through a store
 (``checkpoint.FileStore`` or anything with ``get``/``put``/``drop``)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,6 +30,7 @@ class NonFiniteLossError(FloatingPointError):
 @dataclasses.dataclass
 class FitResult:
     """Outcome of one run. ``history`` has one dict per target refresh."""
+
     labels: np.ndarray
     embedding: np.ndarray
     centers: np.ndarray
@@ -54,10 +56,12 @@ def _check_finite(value: float, phase: str, where: str) -> None:
     if not np.isfinite(value):
         raise NonFiniteLossError(
             f"non-finite loss ({value}) in {phase} at {where}; the last good checkpoint is kept. "
-            "Lower the learning rate or beta, or check the input scaling")
+            "Lower the learning rate or beta, or check the input scaling"
+        )
 
 
 # ---------------------------------------------------------------- pretraining
+
 
 def pretrain_stages(cfg: Config) -> list[tuple[str, int]]:
     """[(stage, epochs)]: greedy stages "layer0".."layerL" then "finetune", or "finetune" only."""
@@ -108,29 +112,50 @@ def stage_fn(cfg: Config, stage: str, n: int, batched: bool = False):
     shared = stage in ("finetune", "layer0")
     axes = (None if shared else 0) if batched else train.UNBATCHED
     if stage == "finetune":
-        return train.autoencoder_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                       cfg.rate_form(), cd, opt, schedule, axes, mesh_of(cfg))
+        return train.autoencoder_steps(
+            acts,
+            cfg.penalised_layers(),
+            cfg.sparsity_reduction,
+            cfg.rate_form(),
+            cd,
+            opt,
+            schedule,
+            axes,
+            mesh_of(cfg),
+        )
     i = int(stage[5:])
     layer_acts = acts + ("linear",)
     out_act = "linear" if i == 0 else layer_acts[i - 1]
-    return train.layer_steps(layer_acts[i], out_act, i in cfg.penalised_layers(),
-                             cfg.sparsity_reduction, cfg.rate_form(), cd, opt, schedule, axes,
-                             mesh_of(cfg))
+    return train.layer_steps(
+        layer_acts[i],
+        out_act,
+        i in cfg.penalised_layers(),
+        cfg.sparsity_reduction,
+        cfg.rate_form(),
+        cd,
+        opt,
+        schedule,
+        axes,
+        mesh_of(cfg),
+    )
 
 
-def stage_input(x: jax.Array, ae: dict, cfg: Config, stage: str, batched: bool = False
-                ) -> jax.Array:
+def stage_input(
+    x: jax.Array, ae: dict, cfg: Config, stage: str, batched: bool = False
+) -> jax.Array:
     """Training data of a stage: x, or the codes of the layers below layer i."""
     if stage == "finetune" or stage == "layer0":
         return x
     i = int(stage[5:])
     acts = cfg.hidden_acts()[:i]
     return train.stack_fn(acts, train.dtype_of(cfg.precision), batched=batched)(
-        ae["encoder"][:i], x)
+        ae["encoder"][:i], x
+    )
 
 
-def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log = None
-             ) -> tuple[dict, list]:
+def pretrain(
+    x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log = None
+) -> tuple[dict, list]:
     """Pretrain the autoencoder of ``cfg`` on ``x``; returns (params, per-epoch history).
 
     A finished autoencoder found in ``store`` is returned at once; a partial one resumes.
@@ -139,8 +164,10 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
         meta, raw = hit
         if log:
             log(f"pretrain: reusing cached autoencoder {store.pretrain_key}")
-        return (checkpoint.restore(sae.init_params(key, cfg.dims(x.shape[1])), raw),
-                meta.get("history", []))
+        return (
+            checkpoint.restore(sae.init_params(key, cfg.dims(x.shape[1])), raw),
+            meta.get("history", []),
+        )
     xd = place(x, cfg, rows=True)
     n = x.shape[0]
     ae = place(sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), cfg.init), cfg)
@@ -172,17 +199,20 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
         skey = jax.random.fold_in(key, si + 1)
         first = start_epoch if si == start_stage else 0
         for epoch in range(first, epochs):
-            params, opt_state, parts = fn(params, opt_state, xin, jax.random.fold_in(skey, epoch),
-                                          steps, hp)
+            params, opt_state, parts = fn(
+                params, opt_state, xin, jax.random.fold_in(skey, epoch), steps, hp
+            )
             parts = {k: float(v) for k, v in jax.device_get(parts).items()}
             _check_finite(parts["loss"], "pretraining", f"stage {stage} epoch {epoch + 1}")
             history.append({"stage": stage, "epoch": epoch + 1, **parts})
             done = sum(e for _, e in stages[:si]) + epoch + 1
             if log:
                 el = time.time() - t0
-                log(f"pretrain {stage} epoch {epoch + 1}/{epochs} loss {parts['loss']:.5f} "
+                log(
+                    f"pretrain {stage} epoch {epoch + 1}/{epochs} loss {parts['loss']:.5f} "
                     f"(rec {parts['reconstruction']:.5f}, sparsity {parts['sparsity']:.4f}) "
-                    f"elapsed {el:.0f}s eta {_eta(el, done - done_before, total_epochs - done_before)}")
+                    f"elapsed {el:.0f}s eta {_eta(el, done - done_before, total_epochs - done_before)}"
+                )
             stage_end = epoch + 1 == epochs
             if store is not None and (stage_end or time.time() - last_save >= store.min_interval_s):
                 ae = merge_stage(ae, stage, params)
@@ -192,8 +222,11 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
                 else:
                     nxt_opt = opt_state
                 if not (stage_end and si + 1 == len(stages)):
-                    store.put("pretrain_progress", {"ae": ae, "opt_state": nxt_opt},
-                              {"stage": nxt[0], "epoch": nxt[1], "history": history})
+                    store.put(
+                        "pretrain_progress",
+                        {"ae": ae, "opt_state": nxt_opt},
+                        {"stage": nxt[0], "epoch": nxt[1], "history": history},
+                    )
                 last_save = time.time()
         ae = merge_stage(ae, stage, params)
         opt_state = None
@@ -205,6 +238,7 @@ def pretrain(x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log
 
 # ---------------------------------------------------------------- K-means
 
+
 def kmeans(z: np.ndarray, n_clusters: int, n_init: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn K-means with ``n_init`` restarts; returns (centers (K, e), labels (n,))."""
     km = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed)
@@ -214,8 +248,10 @@ def kmeans(z: np.ndarray, n_clusters: int, n_init: int, seed: int) -> tuple[np.n
 
 # ---------------------------------------------------------------- clustering phase
 
-def embed_scale(z: np.ndarray, embed_std, centers: np.ndarray, labels: np.ndarray,
-                alpha: float) -> float:
+
+def embed_scale(
+    z: np.ndarray, embed_std, centers: np.ndarray, labels: np.ndarray, alpha: float
+) -> float:
     """Factor s applied to the embedding before the clustering phase.
 
     A number: s = embed_std / std(z) (std over all entries of z). "kernel": the scale of
@@ -232,16 +268,31 @@ def embed_scale(z: np.ndarray, embed_std, centers: np.ndarray, labels: np.ndarra
 def cluster_record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
     """History entry of one target refresh: label change, cluster sizes, loss parts, metrics."""
     sizes = np.bincount(labels, minlength=n_clusters)
-    rec = {"iteration": int(it), "delta_label": float(delta), "seconds": round(seconds, 3),
-           "n_empty_clusters": int(np.sum(sizes == 0)), "min_cluster_size": int(sizes.min()),
-           "max_cluster_size": int(sizes.max()), **parts}
+    rec = {
+        "iteration": int(it),
+        "delta_label": float(delta),
+        "seconds": round(seconds, 3),
+        "n_empty_clusters": int(np.sum(sizes == 0)),
+        "min_cluster_size": int(sizes.min()),
+        "max_cluster_size": int(sizes.max()),
+        **parts,
+    }
     if y is not None:
         rec.update(metrics.evaluate(y, labels))
     return rec
 
 
-def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, key: jax.Array,
-            y: Optional[np.ndarray] = None, *, store=None, log: Log = None) -> dict:
+def cluster(
+    x: np.ndarray,
+    ae_params: dict,
+    centers: np.ndarray,
+    cfg: Config,
+    key: jax.Array,
+    y: Optional[np.ndarray] = None,
+    *,
+    store=None,
+    log: Log = None,
+) -> dict:
     """Clustering phase (DEC / IDEC / DSSEC). Every ``update_interval`` iterations Q, P and the
     labels are recomputed on the whole dataset; stop when the fraction of changed labels is
     below ``tol`` or after ``max_iter`` iterations. The caller's ``ae_params`` and ``centers``
@@ -257,10 +308,18 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
     gamma = cfg.gamma if use_decoder else 1.0
     hp = train.hyper(gamma=gamma, beta=cfg.cluster_beta(), rho=cfg.rho, alpha=cfg.alpha)
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
-    step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                     cfg.rate_form(), use_decoder, cd, opt,
-                                     (cfg.update_interval, cfg.batch_size), train.UNBATCHED,
-                                     mesh_of(cfg))
+    step_fn = train.clustering_steps(
+        acts,
+        cfg.penalised_layers(),
+        cfg.sparsity_reduction,
+        cfg.rate_form(),
+        use_decoder,
+        cd,
+        opt,
+        (cfg.update_interval, cfg.batch_size),
+        train.UNBATCHED,
+        mesh_of(cfg),
+    )
     refresh = train.refresh_fn(acts, cd)
     xd = place(x, cfg, rows=True)
     n = x.shape[0]
@@ -270,8 +329,9 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
     it, prev, history, parts = 0, None, [], {}
     if store is not None and (hit := store.get("cluster")) is not None:
         meta, raw = hit
-        st = checkpoint.restore({"params": params, "opt_state": opt_state,
-                                 "prev": np.zeros(n, np.int32)}, raw)
+        st = checkpoint.restore(
+            {"params": params, "opt_state": opt_state, "prev": np.zeros(n, np.int32)}, raw
+        )
         params, opt_state = place((st["params"], st["opt_state"]), cfg)
         prev = np.asarray(st["prev"])
         it, history, parts = meta["iteration"], meta["history"], meta["parts"]
@@ -287,11 +347,15 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
         history.append(rec)
         if log:
             el = time.time() - t0
-            msg = " ".join(f"{k} {rec[k]:.4f}" for k in
-                           ("loss", "reconstruction", "sparsity", "clustering", "acc", "nmi", "ari")
-                           if k in rec)
-            log(f"cluster iter {it}/{cfg.max_iter} delta_label {delta:.4f} {msg} empty "
-                f"{rec['n_empty_clusters']} elapsed {el:.0f}s eta<= {_eta(el, it - it0, cfg.max_iter - it0)}")
+            msg = " ".join(
+                f"{k} {rec[k]:.4f}"
+                for k in ("loss", "reconstruction", "sparsity", "clustering", "acc", "nmi", "ari")
+                if k in rec
+            )
+            log(
+                f"cluster iter {it}/{cfg.max_iter} delta_label {delta:.4f} {msg} empty "
+                f"{rec['n_empty_clusters']} elapsed {el:.0f}s eta<= {_eta(el, it - it0, cfg.max_iter - it0)}"
+            )
         if prev is not None and it > 0 and delta < cfg.tol:
             stop = "tol"
             break
@@ -299,38 +363,55 @@ def cluster(x: np.ndarray, ae_params: dict, centers: np.ndarray, cfg: Config, ke
             stop = "max_iter"
             break
         steps = min(cfg.update_interval, cfg.max_iter - it)
-        params, opt_state, parts = step_fn(params, opt_state, (xd, p), jax.random.fold_in(key, it),
-                                           steps, hp)
+        params, opt_state, parts = step_fn(
+            params, opt_state, (xd, p), jax.random.fold_in(key, it), steps, hp
+        )
         q, p, new_labels = refresh(params, xd, hp["alpha"])
         parts = {k: float(v) for k, v in jax.device_get(parts).items()}  # one sync per dispatch
         _check_finite(parts["loss"], "clustering", f"iterations {it}-{it + steps}")
         it += steps
         prev, labels = labels, parallel.to_host(new_labels)
         if store is not None and time.time() - last_save >= store.min_interval_s:
-            store.put("cluster", {"params": params, "opt_state": opt_state, "prev": prev},
-                      {"iteration": it, "history": history, "parts": parts})
+            store.put(
+                "cluster",
+                {"params": params, "opt_state": opt_state, "prev": prev},
+                {"iteration": it, "history": history, "parts": parts},
+            )
             last_save, saved = time.time(), it
     if store is not None and it > saved:
-        store.put("cluster", {"params": params, "opt_state": opt_state, "prev": prev},
-                  {"iteration": it, "history": history[:-1], "parts": parts})
+        store.put(
+            "cluster",
+            {"params": params, "opt_state": opt_state, "prev": prev},
+            {"iteration": it, "history": history[:-1], "parts": parts},
+        )
     if not use_decoder:
         params = {**params, "ae": {**params["ae"], "decoder": ae_params["decoder"]}}
-    return {"params": params, "labels": labels, "q": parallel.to_host(q), "history": history,
-            "n_iter": it, "stop_reason": stop}
+    return {
+        "params": params,
+        "labels": labels,
+        "q": parallel.to_host(q),
+        "history": history,
+        "n_iter": it,
+        "stop_reason": stop,
+    }
 
 
 # ---------------------------------------------------------------- one run
 
-def resolve_k(features: np.ndarray, cfg: Config, seed: int, log: Log = None
-              ) -> tuple[Config, Optional[dict]]:
+
+def resolve_k(
+    features: np.ndarray, cfg: Config, seed: int, log: Log = None
+) -> tuple[Config, Optional[dict]]:
     """``cfg`` with ``n_clusters`` chosen from ``features`` when it is "auto"
     (:func:`dssec_jax.choose_k.choose_k`), and the criterion per k tried (else None)."""
     if cfg.n_clusters != "auto":
         return cfg, None
     k, scores = choose_k.choose_k(features, cfg.k_range, seed, cfg.k_criterion)
     if log:
-        log(f"n_clusters=auto: {cfg.k_criterion} chooses k={k} (tried {cfg.k_range[0]}.."
-            f"{cfg.k_range[1]}: " + ", ".join(f"{j}: {v:.4g}" for j, v in scores.items()) + ")")
+        log(
+            f"n_clusters=auto: {cfg.k_criterion} chooses k={k} (tried {cfg.k_range[0]}.."
+            f"{cfg.k_range[1]}: " + ", ".join(f"{j}: {v:.4g}" for j, v in scores.items()) + ")"
+        )
     return dataclasses.replace(cfg, n_clusters=k), scores
 
 
@@ -350,22 +431,40 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
         cfg, k_scores = resolve_k(x, cfg, seed, log)
         centers, labels = kmeans(x, cfg.n_clusters, cfg.n_init, seed)
         seconds["kmeans"] = time.time() - t
-        return FitResult(labels, x, centers, kmeans_labels=labels, stop_reason="kmeans",
-                         seconds=seconds, n_clusters=cfg.n_clusters, k_scores=k_scores)
+        return FitResult(
+            labels,
+            x,
+            centers,
+            kmeans_labels=labels,
+            stop_reason="kmeans",
+            seconds=seconds,
+            n_clusters=cfg.n_clusters,
+            k_scores=k_scores,
+        )
     if spec.features == "pca":
         pca = PCA(n_components=cfg.embed_dim, random_state=seed).fit(x)
         z = pca.transform(x).astype(np.float32)
         cfg, k_scores = resolve_k(z, cfg, seed, log)
         centers, labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
         seconds["kmeans"] = time.time() - t
-        return FitResult(labels, z, centers, kmeans_labels=labels, stop_reason="kmeans",
-                         seconds=seconds, pca=pca, n_clusters=cfg.n_clusters, k_scores=k_scores)
+        return FitResult(
+            labels,
+            z,
+            centers,
+            kmeans_labels=labels,
+            stop_reason="kmeans",
+            seconds=seconds,
+            pca=pca,
+            n_clusters=cfg.n_clusters,
+            k_scores=k_scores,
+        )
     ae, pre_hist = pretrain(x, cfg, jax.random.fold_in(key, 1), store=store, log=log)
     seconds["pretrain"] = time.time() - t
     t = time.time()
     acts = cfg.hidden_acts()
-    z = parallel.to_host(train.embed(ae, place(x, cfg, rows=True), acts,
-                                     train.dtype_of(cfg.precision)))
+    z = parallel.to_host(
+        train.embed(ae, place(x, cfg, rows=True), acts, train.dtype_of(cfg.precision))
+    )
     cfg, k_scores = resolve_k(z, cfg, seed, log)
     k_info = {"n_clusters": cfg.n_clusters, "k_scores": k_scores}
     centers, km_labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
@@ -373,8 +472,17 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     if log and y is not None:
         log(f"K-means on the embedding: {json.dumps(metrics.evaluate(y, km_labels))}")
     if spec.clustering is None:
-        return FitResult(km_labels, z, centers, ae, km_labels, pretrain_history=pre_hist,
-                         stop_reason="kmeans", seconds=seconds, **k_info)
+        return FitResult(
+            km_labels,
+            z,
+            centers,
+            ae,
+            km_labels,
+            pretrain_history=pre_hist,
+            stop_reason="kmeans",
+            seconds=seconds,
+            **k_info,
+        )
     if cfg.embed_std:
         scale = embed_scale(z, cfg.embed_std, centers, km_labels, cfg.alpha)
         ae, centers = sae.rescale_embedding(ae, scale), centers * scale
@@ -384,8 +492,19 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     if k_scores is not None:  # the choice of k, on the record of the clustering phase's start
         out["history"][0].update(k_info)
     params = out["params"]
-    z = parallel.to_host(train.embed(params["ae"], place(x, cfg, rows=True), acts,
-                                     train.dtype_of(cfg.precision)))
-    return FitResult(out["labels"], z, np.asarray(params["centers"]), params["ae"], km_labels,
-                     out["history"], pre_hist, out["n_iter"], out["stop_reason"], seconds,
-                     **k_info)
+    z = parallel.to_host(
+        train.embed(params["ae"], place(x, cfg, rows=True), acts, train.dtype_of(cfg.precision))
+    )
+    return FitResult(
+        out["labels"],
+        z,
+        np.asarray(params["centers"]),
+        params["ae"],
+        km_labels,
+        out["history"],
+        pre_hist,
+        out["n_iter"],
+        out["stop_reason"],
+        seconds,
+        **k_info,
+    )

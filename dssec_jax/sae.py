@@ -6,6 +6,7 @@ Parameters are ``{"encoder": [layer, ...], "decoder": [layer, ...]}`` with
 activations, the embedding layer is linear); the decoder mirrors it, its hidden
 layers reuse the encoder's activations in reverse order and its output is linear.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence, Union
@@ -82,13 +83,17 @@ def dense(layer: dict, x: ArrayLike, activation: str = "linear", compute_dtype=N
     if compute_dtype is None:
         y = x @ layer["w"]
     else:
-        y = jnp.dot(x.astype(compute_dtype), layer["w"].astype(compute_dtype),
-                    preferred_element_type=jnp.float32)
+        y = jnp.dot(
+            x.astype(compute_dtype),
+            layer["w"].astype(compute_dtype),
+            preferred_element_type=jnp.float32,
+        )
     return ACTIVATIONS[activation](y + layer["b"])
 
 
-def apply_stack(layers: Sequence[dict], x: ArrayLike, acts: Sequence[str],
-                compute_dtype=None) -> tuple[jax.Array, list[jax.Array]]:
+def apply_stack(
+    layers: Sequence[dict], x: ArrayLike, acts: Sequence[str], compute_dtype=None
+) -> tuple[jax.Array, list[jax.Array]]:
     """Apply dense layers in turn; returns the output and every layer's output."""
     outs = []
     h = jnp.asarray(x)
@@ -98,29 +103,33 @@ def apply_stack(layers: Sequence[dict], x: ArrayLike, acts: Sequence[str],
     return h, outs
 
 
-def encode_with_hidden(params: dict, x: ArrayLike, activations: Activations = "relu",
-                       compute_dtype=None) -> tuple[jax.Array, list[jax.Array]]:
+def encode_with_hidden(
+    params: dict, x: ArrayLike, activations: Activations = "relu", compute_dtype=None
+) -> tuple[jax.Array, list[jax.Array]]:
     """Embedding z = f(x) (n, e) and the encoder's hidden activations [(n, h_1), ...]."""
     acts = hidden_activations(params, activations) + ("linear",)
     z, outs = apply_stack(params["encoder"], x, acts, compute_dtype)
     return z, outs[:-1]
 
 
-def encode(params: dict, x: ArrayLike, activations: Activations = "relu",
-           compute_dtype=None) -> jax.Array:
+def encode(
+    params: dict, x: ArrayLike, activations: Activations = "relu", compute_dtype=None
+) -> jax.Array:
     """Embedding z = f(x), shape (n, e)."""
     return encode_with_hidden(params, x, activations, compute_dtype)[0]
 
 
-def decode(params: dict, z: ArrayLike, activations: Activations = "relu",
-           compute_dtype=None) -> jax.Array:
+def decode(
+    params: dict, z: ArrayLike, activations: Activations = "relu", compute_dtype=None
+) -> jax.Array:
     """Reconstruction x_hat = g(z), shape (n, d)."""
     acts = hidden_activations(params, activations)[::-1] + ("linear",)
     return apply_stack(params["decoder"], z, acts, compute_dtype)[0]
 
 
-def forward(params: dict, x: ArrayLike, activations: Activations = "relu",
-            compute_dtype=None) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
+def forward(
+    params: dict, x: ArrayLike, activations: Activations = "relu", compute_dtype=None
+) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
     """Full pass: returns ``(z, x_hat, hidden)``; ``hidden`` lists the encoder's hidden
     activations, which the sparsity penalty needs."""
     z, hidden = encode_with_hidden(params, x, activations, compute_dtype)

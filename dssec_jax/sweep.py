@@ -9,6 +9,7 @@ the same seeds up to float rounding. With ``shard_runs`` the run axis is split o
 local devices (parameters, optimizer state and hyper-parameters sharded by run, the
 dataset replicated), so S runs on D devices train S / D per device.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,9 +44,14 @@ def _hyper(cfgs: Sequence[Config], clustering: bool) -> dict:
     rows = []
     for c in cfgs:
         dec = c.spec.clustering == "dec"
-        rows.append(train.hyper(gamma=1.0 if dec else c.gamma,
-                                beta=c.cluster_beta() if clustering else c.beta,
-                                rho=c.rho, alpha=c.alpha))
+        rows.append(
+            train.hyper(
+                gamma=1.0 if dec else c.gamma,
+                beta=c.cluster_beta() if clustering else c.beta,
+                rho=c.rho,
+                alpha=c.alpha,
+            )
+        )
     return _stack(rows)
 
 
@@ -60,20 +66,24 @@ def run_mesh(n_runs: int, shard_runs: bool):
         return None
     mesh = parallel.data_mesh()
     if n_runs % mesh.size:
-        raise ValueError(f"{n_runs} runs do not divide over {mesh.size} devices; use a "
-                         f"multiple of {mesh.size} runs or shard_runs=False")
+        raise ValueError(
+            f"{n_runs} runs do not divide over {mesh.size} devices; use a "
+            f"multiple of {mesh.size} runs or shard_runs=False"
+        )
     return mesh
 
 
-def pretrain_batched(x: jax.Array, cfgs: Sequence[Config], keys: jax.Array,
-                     log=None, mesh=None) -> dict:
+def pretrain_batched(
+    x: jax.Array, cfgs: Sequence[Config], keys: jax.Array, log=None, mesh=None
+) -> dict:
     """Pretrain S autoencoders at once (keys (S, 2)); returns params with a leading run axis
     (split over ``mesh`` when given)."""
     cfg = cfgs[0]
     n = x.shape[0]
     dims = cfg.dims(x.shape[1])
-    ae = _by_run(jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims, cfg.init))(keys),
-                 mesh)
+    ae = _by_run(
+        jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims, cfg.init))(keys), mesh
+    )
     hp = _by_run(_hyper(cfgs, clustering=False), mesh)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     opt = train.make_optimizer(*cfg.pretrain_opt())
@@ -90,16 +100,20 @@ def pretrain_batched(x: jax.Array, cfgs: Sequence[Config], keys: jax.Array,
             if not np.all(np.isfinite(loss)):
                 raise pipeline.NonFiniteLossError(
                     f"non-finite loss in pretraining at stage {stage} epoch {epoch + 1} "
-                    f"(runs {np.flatnonzero(~np.isfinite(loss)).tolist()})")
+                    f"(runs {np.flatnonzero(~np.isfinite(loss)).tolist()})"
+                )
             if log:
-                log(f"batched pretrain {stage} epoch {epoch + 1}/{epochs} loss "
-                    + " ".join(f"{v:.5f}" for v in loss))
+                log(
+                    f"batched pretrain {stage} epoch {epoch + 1}/{epochs} loss "
+                    + " ".join(f"{v:.5f}" for v in loss)
+                )
         ae = pipeline.merge_stage(ae, stage, params)
     return ae
 
 
-def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=None,
-                shard_runs: bool = False) -> list[pipeline.FitResult]:
+def fit_batched(
+    x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=None, shard_runs: bool = False
+) -> list[pipeline.FitResult]:
     """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
 
     Only autoencoder methods; the configurations may differ only in gamma, beta, rho,
@@ -111,15 +125,22 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
     x = check_data(x, cfgs[0].n_clusters)
     cfgs = [check_config(c, x.shape[0]) for c in cfgs]
     if len({_static(c) for c in cfgs}) != 1:
-        raise ValueError("batched runs may differ only in " + ", ".join(PER_RUN)
-                         + " and the seed; split the grid by the other settings")
+        raise ValueError(
+            "batched runs may differ only in "
+            + ", ".join(PER_RUN)
+            + " and the seed; split the grid by the other settings"
+        )
     cfg = cfgs[0]
     if cfg.n_clusters == "auto":
-        raise ValueError("n_clusters='auto' is not supported in batched sweeps (each run may "
-                         "choose another k); run them sequentially")
+        raise ValueError(
+            "n_clusters='auto' is not supported in batched sweeps (each run may "
+            "choose another k); run them sequentially"
+        )
     if cfg.data_parallel:
-        raise ValueError("data_parallel is not supported in batched sweeps; shard the runs "
-                         "instead (shard_runs=True) or run them sequentially")
+        raise ValueError(
+            "data_parallel is not supported in batched sweeps; shard the runs "
+            "instead (shard_runs=True) or run them sequentially"
+        )
     if cfg.spec.features != "autoencoder":
         raise ValueError(f"method {cfg.method!r} has no network to batch; run it with pipeline.fit")
     y = None if y is None else check_labels(y, x.shape[0])
@@ -128,26 +149,44 @@ def fit_batched(x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=Non
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     xd = jnp.asarray(x) if mesh is None else parallel.replicate(x, mesh)
     t0 = time.time()
-    ae = pretrain_batched(xd, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log,
-                          mesh)
+    ae = pretrain_batched(xd, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh)
     t_pre = time.time() - t0
     acts = cfg.hidden_acts()
     cd = train.dtype_of(cfg.precision)
     z = np.asarray(train.stack_fn(acts + ("linear",), cd, batched=True)(ae["encoder"], xd))
     km = [pipeline.kmeans(z[i], cfg.n_clusters, cfg.n_init, seeds[i]) for i in range(S)]
-    base = [pipeline.FitResult(km[i][1], z[i], km[i][0], _unstack(ae, i), km[i][1],
-                               stop_reason="kmeans", seconds={"pretrain": t_pre})
-            for i in range(S)]
+    base = [
+        pipeline.FitResult(
+            km[i][1],
+            z[i],
+            km[i][0],
+            _unstack(ae, i),
+            km[i][1],
+            stop_reason="kmeans",
+            seconds={"pretrain": t_pre},
+        )
+        for i in range(S)
+    ]
     if cfg.spec.clustering is None:
         return base
     centers = np.stack([c for c, _ in km])
     if cfg.embed_std:
-        scale = np.array([pipeline.embed_scale(z[i], cfg.embed_std, km[i][0], km[i][1],
-                                               cfgs[i].alpha) for i in range(S)], np.float32)
-        ae, centers = jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale)), centers * scale[:, None, None]
+        scale = np.array(
+            [
+                pipeline.embed_scale(z[i], cfg.embed_std, km[i][0], km[i][1], cfgs[i].alpha)
+                for i in range(S)
+            ],
+            np.float32,
+        )
+        ae, centers = (
+            jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale)),
+            centers * scale[:, None, None],
+        )
     centers = _by_run(centers, mesh)
     out = _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh)
-    z = np.asarray(train.stack_fn(acts + ("linear",), cd, batched=True)(out["params"]["ae"]["encoder"], xd))
+    z = np.asarray(
+        train.stack_fn(acts + ("linear",), cd, batched=True)(out["params"]["ae"]["encoder"], xd)
+    )
     for i, r in enumerate(base):
         r.labels, r.embedding = out["labels"][i], z[i]
         r.centers = np.asarray(out["params"]["centers"][i])
@@ -165,9 +204,17 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     hp = _by_run(_hyper(cfgs, clustering=True), mesh)
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     use_decoder = cfg.spec.clustering == "idec"
-    step_fn = train.clustering_steps(acts, cfg.penalised_layers(), cfg.sparsity_reduction,
-                                     cfg.rate_form(), use_decoder, cd, opt,
-                                     (cfg.update_interval, cfg.batch_size), (None, 0))
+    step_fn = train.clustering_steps(
+        acts,
+        cfg.penalised_layers(),
+        cfg.sparsity_reduction,
+        cfg.rate_form(),
+        use_decoder,
+        cd,
+        opt,
+        (cfg.update_interval, cfg.batch_size),
+        (None, 0),
+    )
     refresh = train.refresh_fn(acts, cd, batched=True)
     params = {"ae": ae if use_decoder else {"encoder": ae["encoder"]}, "centers": centers}
     opt_state = jax.vmap(train.make_optimizer(*opt).init)(params)
@@ -182,8 +229,11 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
         labels = np.asarray(labels)
         for i in np.flatnonzero(active):
             delta = 1.0 if prev is None else float(np.mean(labels[i] != prev[i]))
-            history[i].append(pipeline.cluster_record(it, labels[i], delta, parts[i], y,
-                                                       cfg.n_clusters, time.time() - t0))
+            history[i].append(
+                pipeline.cluster_record(
+                    it, labels[i], delta, parts[i], y, cfg.n_clusters, time.time() - t0
+                )
+            )
             converged = prev is not None and it > 0 and delta < cfgs[i].tol
             if converged or it >= cfg.max_iter:
                 active[i] = False
@@ -196,20 +246,32 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
         steps = min(cfg.update_interval, cfg.max_iter - it)
         ikeys = jax.vmap(lambda k: jax.random.fold_in(k, it))(ckeys)
         mask = jnp.asarray(active)
-        new_params, new_state, means = step_fn(jax.tree.map(jnp.copy, params),
-                                               jax.tree.map(jnp.copy, opt_state), (xd, p), ikeys,
-                                               steps, hp)
+        new_params, new_state, means = step_fn(
+            jax.tree.map(jnp.copy, params),
+            jax.tree.map(jnp.copy, opt_state),
+            (xd, p),
+            ikeys,
+            steps,
+            hp,
+        )
         keep = lambda new, old: jnp.where(mask.reshape((S,) + (1,) * (new.ndim - 1)), new, old)
         params = jax.tree.map(keep, new_params, params)
         opt_state = jax.tree.map(keep, new_state, opt_state)
         means = jax.device_get(means)
         if not np.all(np.isfinite(means["loss"][active])):
-            raise pipeline.NonFiniteLossError(f"non-finite loss in clustering at iterations "
-                                              f"{it}-{it + steps}")
+            raise pipeline.NonFiniteLossError(
+                f"non-finite loss in clustering at iterations {it}-{it + steps}"
+            )
         parts = [{k: float(v[i]) for k, v in means.items()} for i in range(S)]
         it += steps
         prev = labels
     if not use_decoder:
         params = {**params, "ae": {**params["ae"], "decoder": ae["decoder"]}}
-    return {"params": params, "labels": final_labels, "history": history, "n_iter": n_iter,
-            "stop": stop, "seconds": time.time() - t0}
+    return {
+        "params": params,
+        "labels": final_labels,
+        "history": history,
+        "n_iter": n_iter,
+        "stop": stop,
+        "seconds": time.time() - t0,
+    }

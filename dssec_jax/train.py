@@ -13,6 +13,7 @@ buffers hold the result and the arrays passed in are deleted. Pass copies to kee
 The drivers above (``pipeline``, ``sweep``, the estimator) never hand the caller's arrays
 to them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,8 +28,9 @@ from jax import lax
 from . import losses, parallel, sae
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0
-                   ) -> optax.GradientTransformation:
+def make_optimizer(
+    name: str, learning_rate: float, momentum: float = 0.0
+) -> optax.GradientTransformation:
     """``"adam"`` (optax.adam) or ``"sgd"`` (optax.sgd with momentum)."""
     if name == "adam":
         return optax.adam(learning_rate)
@@ -60,12 +62,14 @@ def dtype_of(precision: str):
 
 # ---------------------------------------------------------------- loss functions
 
+
 def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, form, compute_dtype):
     """L_r = L_rec + beta * Omega over the penalised hidden layers."""
     _, x_hat, hidden = sae.forward(params, x, acts, compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
-    sparsity = losses.sparsity_penalty([hidden[i] for i in sparse_layers], hp["rho"], reduction,
-                                      form)
+    sparsity = losses.sparsity_penalty(
+        [hidden[i] for i in sparse_layers], hp["rho"], reduction, form
+    )
     total = rec + hp["beta"] * sparsity
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
 
@@ -80,8 +84,9 @@ def layer_loss(params, x, hp, *, act, out_act, sparse, reduction, form, compute_
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
 
 
-def clustering_loss(params, batch, hp, *, acts, sparse_layers, reduction, form, use_decoder,
-                    compute_dtype):
+def clustering_loss(
+    params, batch, hp, *, acts, sparse_layers, reduction, form, use_decoder, compute_dtype
+):
     """L = [L_rec + beta * Omega] + gamma * KL(P || Q) on a minibatch (x, p).
 
     Without the decoder (DEC) only gamma * L_c remains.
@@ -94,15 +99,33 @@ def clustering_loss(params, batch, hp, *, acts, sparse_layers, reduction, form, 
     else:
         z = sae.encode(params["ae"], x, acts, compute_dtype)
         x_hat, hidden, rec_weight = x, [], 0.0
-    return losses.dssec_loss(x, x_hat, hidden, z, params["centers"], p, gamma=hp["gamma"],
-                             beta=hp["beta"], rho=hp["rho"], alpha=hp["alpha"],
-                             rec_weight=rec_weight, reduction=reduction, form=form)
+    return losses.dssec_loss(
+        x,
+        x_hat,
+        hidden,
+        z,
+        params["centers"],
+        p,
+        gamma=hp["gamma"],
+        beta=hp["beta"],
+        rho=hp["rho"],
+        alpha=hp["alpha"],
+        rec_weight=rec_weight,
+        reduction=reduction,
+        form=form,
+    )
 
 
 # ---------------------------------------------------------------- compiled loops
 
-def scan_steps(loss_fn: Callable, optimizer: optax.GradientTransformation, steps: int,
-               batch_size: int, batch_sharding=None) -> Callable:
+
+def scan_steps(
+    loss_fn: Callable,
+    optimizer: optax.GradientTransformation,
+    steps: int,
+    batch_size: int,
+    batch_sharding=None,
+) -> Callable:
     """Uncompiled ``run(params, opt_state, data, key, n_valid, hp)``: ``lax.scan`` over
     ``steps`` optimizer steps whose minibatch indices ``batch_indices(key, n, steps,
     batch_size)`` are drawn inside the program. Steps ``i >= n_valid`` leave the state as
@@ -132,8 +155,7 @@ def scan_steps(loss_fn: Callable, optimizer: optax.GradientTransformation, steps
             i, bidx = xs
             return lax.cond(i < n_valid, update, skip, carry, bidx)
 
-        (params, opt_state), aux = lax.scan(step, (params, opt_state),
-                                            (jnp.arange(steps), idx))
+        (params, opt_state), aux = lax.scan(step, (params, opt_state), (jnp.arange(steps), idx))
         count = jnp.maximum(jnp.asarray(n_valid, jnp.float32), 1.0)
         return params, opt_state, {k: jnp.sum(v) / count for k, v in aux.items()}
 
@@ -161,35 +183,82 @@ def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) 
 
 
 @functools.lru_cache(maxsize=None)
-def autoencoder_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: str, compute_dtype,
-                      opt: tuple, schedule: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
+def autoencoder_steps(
+    acts: tuple,
+    sparse_layers: tuple,
+    reduction: str,
+    form: str,
+    compute_dtype,
+    opt: tuple,
+    schedule: tuple,
+    data_axes=UNBATCHED,
+    mesh=None,
+) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum),
     ``schedule`` = (steps per call, batch_size). Consumes (donates) params and opt_state."""
-    loss = functools.partial(autoencoder_loss, acts=acts, sparse_layers=sparse_layers,
-                             reduction=reduction, form=form, compute_dtype=compute_dtype)
+    loss = functools.partial(
+        autoencoder_loss,
+        acts=acts,
+        sparse_layers=sparse_layers,
+        reduction=reduction,
+        form=form,
+        compute_dtype=compute_dtype,
+    )
     return _compile(loss, opt, schedule, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=None)
-def layer_steps(act: str, out_act: str, sparse: bool, reduction: str, form: str, compute_dtype,
-                opt: tuple, schedule: tuple, data_axes=UNBATCHED, mesh=None) -> Callable:
+def layer_steps(
+    act: str,
+    out_act: str,
+    sparse: bool,
+    reduction: str,
+    form: str,
+    compute_dtype,
+    opt: tuple,
+    schedule: tuple,
+    data_axes=UNBATCHED,
+    mesh=None,
+) -> Callable:
     """Compiled steps for one layer of greedy layer-wise pretraining. Consumes (donates)
     params and opt_state."""
-    loss = functools.partial(layer_loss, act=act, out_act=out_act, sparse=sparse,
-                             reduction=reduction, form=form, compute_dtype=compute_dtype)
+    loss = functools.partial(
+        layer_loss,
+        act=act,
+        out_act=out_act,
+        sparse=sparse,
+        reduction=reduction,
+        form=form,
+        compute_dtype=compute_dtype,
+    )
     return _compile(loss, opt, schedule, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=None)
-def clustering_steps(acts: tuple, sparse_layers: tuple, reduction: str, form: str,
-                     use_decoder: bool, compute_dtype, opt: tuple, schedule: tuple,
-                     data_axes=UNBATCHED, mesh=None) -> Callable:
+def clustering_steps(
+    acts: tuple,
+    sparse_layers: tuple,
+    reduction: str,
+    form: str,
+    use_decoder: bool,
+    compute_dtype,
+    opt: tuple,
+    schedule: tuple,
+    data_axes=UNBATCHED,
+    mesh=None,
+) -> Callable:
     """Compiled clustering-phase steps on (x, p) between two target refreshes. Without the
     decoder (DEC) params are {"ae": {"encoder"}, "centers"}: the decoder is not updated.
     Consumes (donates) params and opt_state."""
-    loss = functools.partial(clustering_loss, acts=acts, sparse_layers=sparse_layers,
-                             reduction=reduction, form=form, use_decoder=use_decoder,
-                             compute_dtype=compute_dtype)
+    loss = functools.partial(
+        clustering_loss,
+        acts=acts,
+        sparse_layers=sparse_layers,
+        reduction=reduction,
+        form=form,
+        use_decoder=use_decoder,
+        compute_dtype=compute_dtype,
+    )
     return _compile(loss, opt, schedule, data_axes, mesh)
 
 
@@ -227,8 +296,13 @@ def refresh_fn(acts: tuple, compute_dtype, chunk: int = 4096, batched: bool = Fa
     (batched: params and alpha carry a leading run axis, x is shared)."""
 
     def run(params, x, alpha):
-        q = chunked_map(lambda b: losses.soft_assignment(
-            sae.encode(params["ae"], b, acts, compute_dtype), params["centers"], alpha), x, chunk)
+        q = chunked_map(
+            lambda b: losses.soft_assignment(
+                sae.encode(params["ae"], b, acts, compute_dtype), params["centers"], alpha
+            ),
+            x,
+            chunk,
+        )
         return q, losses.target_distribution(q), jnp.argmax(q, axis=1).astype(jnp.int32)
 
     return jax.jit(jax.vmap(run, in_axes=(0, None, 0)) if batched else run)
@@ -239,8 +313,11 @@ def embed(ae_params: dict, x: jax.Array, acts: tuple, compute_dtype=None) -> jax
     return stack_fn(acts + ("linear",), compute_dtype)(ae_params["encoder"], x)
 
 
-def hyper(gamma: float = 0.0, beta: float = 0.0, rho: float = 0.05, alpha: float = 1.0,
-          dtype=jnp.float32) -> dict:
+def hyper(
+    gamma: float = 0.0, beta: float = 0.0, rho: float = 0.05, alpha: float = 1.0, dtype=jnp.float32
+) -> dict:
     """Traced hyper-parameters for the compiled steps, as float32 scalars."""
-    return {k: jnp.asarray(v, dtype) for k, v in
-            dict(gamma=gamma, beta=beta, rho=rho, alpha=alpha).items()}
+    return {
+        k: jnp.asarray(v, dtype)
+        for k, v in dict(gamma=gamma, beta=beta, rho=rho, alpha=alpha).items()
+    }

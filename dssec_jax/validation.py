@@ -1,4 +1,5 @@
 """Checks at the public boundary: clear ValueErrors that say what is wrong and what to do."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,9 @@ class NonNumericDataError(ValueError, TypeError):
     and a TypeError like NumPy's and scikit-learn's for the same input."""
 
 
-def check_data(x, n_clusters: int | None = None, name: str = "X",
-               need_variation: bool = True) -> np.ndarray:
+def check_data(
+    x, n_clusters: int | None = None, name: str = "X", need_variation: bool = True
+) -> np.ndarray:
     """Return ``x`` as a C-contiguous float32 (n, d) array after checking it.
 
     Integer, float64 and numeric object input is converted to float32. Raises ValueError
@@ -29,33 +31,45 @@ def check_data(x, n_clusters: int | None = None, name: str = "X",
     scikit-learn's own patterns (its estimator checks look for them).
     """
     if scipy.sparse.issparse(x):
-        raise ValueError(f"{name} is a sparse matrix, and sparse input is not supported; "
-                         f"pass a dense array ({name}.toarray())")
+        raise ValueError(
+            f"{name} is a sparse matrix, and sparse input is not supported; "
+            f"pass a dense array ({name}.toarray())"
+        )
     try:
         arr = np.asarray(x)
     except Exception as e:
         raise ValueError(f"{name} could not be converted to an array ({e})") from e
     if arr.dtype.kind == "c":
-        raise ValueError(f"{name} has dtype {arr.dtype}: Complex data not supported; pass "
-                         "real numbers")
+        raise ValueError(
+            f"{name} has dtype {arr.dtype}: Complex data not supported; pass real numbers"
+        )
     if arr.dtype.kind == "O":
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as e:
-            raise NonNumericDataError(f"{name} has dtype object with non-numeric entries ({e}); "
-                                      "pass numeric data (int or float)") from None
+            raise NonNumericDataError(
+                f"{name} has dtype object with non-numeric entries ({e}); "
+                "pass numeric data (int or float)"
+            ) from None
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} has dtype {arr.dtype}; pass numeric data (int or float)")
     if arr.ndim != 2:
-        hint = ("; Reshape your data with x.reshape(-1, 1) for one feature or "
-                "x.reshape(1, -1) for one sample") if arr.ndim == 1 else \
-            " (flatten images with x.reshape(len(x), -1))"
+        hint = (
+            (
+                "; Reshape your data with x.reshape(-1, 1) for one feature or "
+                "x.reshape(1, -1) for one sample"
+            )
+            if arr.ndim == 1
+            else " (flatten images with x.reshape(len(x), -1))"
+        )
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
     n, d = arr.shape
     for count, what in ((n, "sample"), (d, "feature")):
         if count == 0:
-            raise ValueError(f"{name} has 0 {what}(s) (shape={arr.shape}) while a minimum of 1 "
-                             f"is required; pass at least one {what}")
+            raise ValueError(
+                f"{name} has 0 {what}(s) (shape={arr.shape}) while a minimum of 1 "
+                f"is required; pass at least one {what}"
+            )
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
@@ -63,11 +77,15 @@ def check_data(x, n_clusters: int | None = None, name: str = "X",
     if need_variation and n == 1:
         raise ValueError(f"{name} has 1 sample; pass at least 2 samples to fit")
     if need_variation and np.all(arr.max(axis=0) == arr.min(axis=0)):
-        raise ValueError(f"every feature of {name} is constant, so there is nothing to cluster; "
-                         "check the data (single constant columns are fine and are kept)")
+        raise ValueError(
+            f"every feature of {name} is constant, so there is nothing to cluster; "
+            "check the data (single constant columns are fine and are kept)"
+        )
     if isinstance(n_clusters, int) and n < n_clusters:  # "auto" is checked with k_range
-        raise ValueError(f"{name} has {n} samples but n_clusters={n_clusters}; "
-                         "pass at least as many samples as clusters or lower n_clusters")
+        raise ValueError(
+            f"{name} has {n} samples but n_clusters={n_clusters}; "
+            "pass at least as many samples as clusters or lower n_clusters"
+        )
     return arr
 
 
@@ -99,8 +117,11 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         raise ValueError(msg)
 
     auto = cfg.n_clusters == "auto"
-    if not auto and (isinstance(cfg.n_clusters, str) or int(cfg.n_clusters) != cfg.n_clusters
-                     or cfg.n_clusters < 1):
+    if not auto and (
+        isinstance(cfg.n_clusters, str)
+        or int(cfg.n_clusters) != cfg.n_clusters
+        or cfg.n_clusters < 1
+    ):
         fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
     if auto:
         check_k_range(cfg.k_range, np.inf if n_samples is None else n_samples)
@@ -113,11 +134,19 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
             fail(f"{k} must be >= 0, got {getattr(cfg, k)}")
     if cfg.alpha <= 0:
         fail(f"alpha (Student's t degrees of freedom) must be > 0, got {cfg.alpha}")
-    if cfg.embed_std is not None and cfg.embed_std != "kernel" and not (
-            isinstance(cfg.embed_std, numbers.Real) and not isinstance(cfg.embed_std, bool)
-            and 0 < cfg.embed_std < np.inf):
-        fail(f"embed_std must be a number > 0, 'kernel' (the Student's t kernel's scale) or "
-             f"None (keep the pretrained scale), got {cfg.embed_std!r}")
+    if (
+        cfg.embed_std is not None
+        and cfg.embed_std != "kernel"
+        and not (
+            isinstance(cfg.embed_std, numbers.Real)
+            and not isinstance(cfg.embed_std, bool)
+            and 0 < cfg.embed_std < np.inf
+        )
+    ):
+        fail(
+            f"embed_std must be a number > 0, 'kernel' (the Student's t kernel's scale) or "
+            f"None (keep the pretrained scale), got {cfg.embed_std!r}"
+        )
     if cfg.embed_dim < 1:
         fail(f"embed_dim must be >= 1, got {cfg.embed_dim}")
     if not cfg.hidden_dims or min(cfg.hidden_dims) < 1:
@@ -127,11 +156,15 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
             fail(f"unknown {k} {getattr(cfg, k)!r}; choose from {sorted(ACTIVATIONS)}")
     bad = [i for i in cfg.sparse_layers if not 0 <= i < len(cfg.hidden_dims)]
     if bad:
-        fail(f"sparse_layers {bad} out of range: there are {len(cfg.hidden_dims)} hidden layers "
-             f"(indices 0..{len(cfg.hidden_dims) - 1})")
+        fail(
+            f"sparse_layers {bad} out of range: there are {len(cfg.hidden_dims)} hidden layers "
+            f"(indices 0..{len(cfg.hidden_dims) - 1})"
+        )
     if cfg.spec.sparse and cfg.sparse_activation not in ("relu", "sigmoid"):
-        fail(f"sparse_activation {cfg.sparse_activation!r} has no sparsity penalty: the KL needs "
-             "units in [0, 1] or >= 0; choose 'relu' or 'sigmoid'")
+        fail(
+            f"sparse_activation {cfg.sparse_activation!r} has no sparsity penalty: the KL needs "
+            "units in [0, 1] or >= 0; choose 'relu' or 'sigmoid'"
+        )
     if cfg.sparsity_form not in RATE_FORMS:
         fail(f"sparsity_form must be one of {', '.join(RATE_FORMS)}, got {cfg.sparsity_form!r}")
     if cfg.sparsity_reduction not in ("mean", "sum"):
@@ -160,8 +193,10 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
             fail(f"{k} must be > 0, got {getattr(cfg, k)}")
     if n_samples is not None:
         if not auto and n_samples < cfg.n_clusters:
-            fail(f"{n_samples} samples but n_clusters={cfg.n_clusters}; "
-                 "pass at least as many samples as clusters")
+            fail(
+                f"{n_samples} samples but n_clusters={cfg.n_clusters}; "
+                "pass at least as many samples as clusters"
+            )
         if cfg.spec.features == "pca" and cfg.embed_dim > n_samples:
             fail(f"embed_dim={cfg.embed_dim} PCA components need at least that many samples")
         if cfg.batch_size > n_samples:  # a batch never exceeds the data: full-batch steps

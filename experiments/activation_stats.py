@@ -14,6 +14,7 @@ layers' units and ``ratio`` for every layer of a plain autoencoder; the embeddin
 the pretrained one (before any ``embed_std`` rescale). Prints one JSON line per (setting, seed, layer) and a Markdown table
 of the means over seeds.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,11 @@ from . import common, runner
 
 flags.DEFINE_string("dataset", "digits", "dataset name or path")
 flags.DEFINE_list("seed_list", ["0"], "seeds")
-flags.DEFINE_string("grid", '[{"method": "idec"}, {"method": "dssec"}]',
-                    "JSON list of Config overrides (autoencoder methods)")
+flags.DEFINE_string(
+    "grid",
+    '[{"method": "idec"}, {"method": "dssec"}]',
+    "JSON list of Config overrides (autoencoder methods)",
+)
 flags.DEFINE_string("base", "{}", "JSON Config overrides for all settings")
 FLAGS = flags.FLAGS
 
@@ -39,9 +43,13 @@ FLAGS = flags.FLAGS
 def layer_stats(h: np.ndarray, rho: float, form: str) -> dict:
     """Statistics of one layer's activations h (n, units)."""
     rate, _ = losses.activation_rate(h, form)
-    return {"zero": float(np.mean(h <= 0)), "dead_units": float(np.mean(np.all(h <= 0, axis=0))),
-            "above_1": float(np.mean(h > 1)), "mean_rate": float(np.mean(rate)),
-            "rate_over_rho": float(np.mean(rate) / rho)}
+    return {
+        "zero": float(np.mean(h <= 0)),
+        "dead_units": float(np.mean(np.all(h <= 0, axis=0))),
+        "above_1": float(np.mean(h > 1)),
+        "mean_rate": float(np.mean(rate)),
+        "rate_over_rho": float(np.mean(rate) / rho),
+    }
 
 
 def main(argv):
@@ -53,17 +61,24 @@ def main(argv):
         for kw in json.loads(FLAGS.grid):
             cfg = common.config_from({**base, **kw})
             for seed in (int(s) for s in FLAGS.seed_list):
-                store = (FileStore(scratch, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
-                         if FLAGS.cache_dir else None)
+                store = (
+                    FileStore(scratch, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
+                    if FLAGS.cache_dir
+                    else None
+                )
                 key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)  # as pipeline.fit
                 ae, _ = pipeline.pretrain(ds.x, cfg, key, store=store)
                 z, hidden = sae.encode_with_hidden(ae, ds.x, cfg.hidden_acts())
                 form = cfg.rate_form() if cfg.spec.sparse else "ratio"
                 for i, h in enumerate(hidden):
-                    row = {"kw": kw, "seed": seed, "layer": i,
-                           "penalised": i in cfg.penalised_layers(),
-                           **layer_stats(np.asarray(h), cfg.rho, form),
-                           "embed_std": float(np.std(np.asarray(z)))}
+                    row = {
+                        "kw": kw,
+                        "seed": seed,
+                        "layer": i,
+                        "penalised": i in cfg.penalised_layers(),
+                        **layer_stats(np.asarray(h), cfg.rho, form),
+                        "embed_std": float(np.std(np.asarray(z))),
+                    }
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     print("\n| setting | layer | zero | dead units | above 1 | mean rate (/rho) | embedding std |")
@@ -73,11 +88,22 @@ def main(argv):
             sel = [r for r in rows if r["kw"] == kw and r["layer"] == layer]
             if not sel:
                 continue
-            m = {k: np.mean([r[k] for r in sel]) for k in
-                 ("zero", "dead_units", "above_1", "mean_rate", "rate_over_rho", "embed_std")}
-            print(f"| {json.dumps(kw)} | {layer}{' (penalised)' if sel[0]['penalised'] else ''} | "
-                  f"{m['zero']:.3f} | {m['dead_units']:.3f} | {m['above_1']:.3f} | "
-                  f"{m['mean_rate']:.3f} ({m['rate_over_rho']:.1f}) | {m['embed_std']:.2f} |")
+            m = {
+                k: np.mean([r[k] for r in sel])
+                for k in (
+                    "zero",
+                    "dead_units",
+                    "above_1",
+                    "mean_rate",
+                    "rate_over_rho",
+                    "embed_std",
+                )
+            }
+            print(
+                f"| {json.dumps(kw)} | {layer}{' (penalised)' if sel[0]['penalised'] else ''} | "
+                f"{m['zero']:.3f} | {m['dead_units']:.3f} | {m['above_1']:.3f} | "
+                f"{m['mean_rate']:.3f} ({m['rate_over_rho']:.1f}) | {m['embed_std']:.2f} |"
+            )
 
 
 if __name__ == "__main__":

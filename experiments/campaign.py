@@ -17,6 +17,7 @@ A finished point is exported to ``<results>/<dataset>_<method>/``::
 
 and skipped from then on. ``--commit`` commits each exported point with git.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,6 +44,7 @@ from .runner import finish_run, run_config, seed_done, settings_match
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """A grid of datasets x methods x seeds at one set of Config overrides."""
+
     datasets: tuple
     methods: tuple
     seeds: int
@@ -54,9 +56,18 @@ PLANS = {
     # iterations, target refresh every 30, tol 0.1 %); cheap datasets first in each seed.
     "paper": Plan(("coil20", "usps", "mnist", "fashion_mnist"), tuple(METHOD_ORDER), 5, {}),
     # A minute on digits: for the tests and for trying the machinery.
-    "smoke": Plan(("digits",), tuple(METHOD_ORDER), 2,
-                  {"pretrain_epochs": 2, "max_iter": 60, "update_interval": 20, "n_init": 2,
-                   "hidden_dims": (64, 64, 128)}),
+    "smoke": Plan(
+        ("digits",),
+        tuple(METHOD_ORDER),
+        2,
+        {
+            "pretrain_epochs": 2,
+            "max_iter": 60,
+            "update_interval": 20,
+            "n_init": 2,
+            "hidden_dims": (64, 64, 128),
+        },
+    ),
 }
 
 flags.DEFINE_enum("plan", "paper", sorted(PLANS), "which grid to run")
@@ -70,12 +81,15 @@ FLAGS = flags.FLAGS
 
 def plan_points(plan: Plan, datasets=None, methods=None, n_seeds=None) -> list[tuple]:
     """(seed, dataset, method) in run order: seed-major, then the plan's dataset order."""
-    for name, chosen, allowed in (("datasets", datasets, plan.datasets),
-                                  ("methods", methods, plan.methods)):
+    for name, chosen, allowed in (
+        ("datasets", datasets, plan.datasets),
+        ("methods", methods, plan.methods),
+    ):
         unknown = set(chosen or ()) - set(allowed)
         if unknown:
-            raise ValueError(f"--{name} {sorted(unknown)} are not in this plan; "
-                             f"choose from {list(allowed)}")
+            raise ValueError(
+                f"--{name} {sorted(unknown)} are not in this plan; choose from {list(allowed)}"
+            )
     ds = [d for d in plan.datasets if not datasets or d in datasets]
     ms = [m for m in plan.methods if not methods or m in methods]
     return [(s, d, m) for s in range(n_seeds or plan.seeds) for d in ds for m in ms]
@@ -95,8 +109,10 @@ def check_exported_settings(out: pathlib.Path, cfg: Config) -> None:
     column must not mix defaults)."""
     path = out / "config.json"
     if path.exists() and not settings_match(json.loads(path.read_text())["config"], cfg.to_dict()):
-        raise ValueError(f"{out} holds seeds run with other settings than this plan's; move "
-                         "that folder away (or rerun it whole) before adding seeds")
+        raise ValueError(
+            f"{out} holds seeds run with other settings than this plan's; move "
+            "that folder away (or rerun it whole) before adding seeds"
+        )
 
 
 def _round(obj, digits: int = 6):
@@ -110,8 +126,9 @@ def _round(obj, digits: int = 6):
     return obj
 
 
-def export_seed(run_dir: pathlib.Path, out: pathlib.Path, ds: Dataset, cfg: Config,
-                seed: int) -> dict:
+def export_seed(
+    run_dir: pathlib.Path, out: pathlib.Path, ds: Dataset, cfg: Config, seed: int
+) -> dict:
     """Copy a finished seed's small files from the working ``run_dir`` to ``out`` and
     rewrite ``out``'s config.json and results.json over every exported seed."""
     src, dst = run_dir / f"seed_{seed}", out / f"seed_{seed}"
@@ -120,14 +137,20 @@ def export_seed(run_dir: pathlib.Path, out: pathlib.Path, ds: Dataset, cfg: Conf
     if max(labels.max(), kmeans_labels.max()) > 255:
         raise ValueError("more than 256 clusters do not fit the uint8 label files")
     history = json.loads((src / "history.json").read_text())
-    checkpoint.atomic_write_bytes(dst / "history.json.gz", gzip.compress(
-        json.dumps(_round(history)).encode(), mtime=0))
-    checkpoint.atomic_save_npz(dst / "labels.npz", labels=labels.astype(np.uint8),
-                               kmeans_labels=kmeans_labels.astype(np.uint8))
+    checkpoint.atomic_write_bytes(
+        dst / "history.json.gz", gzip.compress(json.dumps(_round(history)).encode(), mtime=0)
+    )
+    checkpoint.atomic_save_npz(
+        dst / "labels.npz",
+        labels=labels.astype(np.uint8),
+        kmeans_labels=kmeans_labels.astype(np.uint8),
+    )
     rec = json.loads((src / "result.json").read_text())
     seeds = sorted(int(p.parent.name[5:]) for p in out.glob("seed_*/result.json")) + [seed]
-    checkpoint.atomic_write_json(out / "config.json", {
-        **json.loads((run_dir / "config.json").read_text()), "seeds": sorted(set(seeds))})
+    checkpoint.atomic_write_json(
+        out / "config.json",
+        {**json.loads((run_dir / "config.json").read_text()), "seeds": sorted(set(seeds))},
+    )
     checkpoint.atomic_write_json(dst / "result.json", rec)  # last: marks the seed exported
     finish_run(out, ds, cfg, [seed_done(out, s) for s in sorted(set(seeds))])
     return rec
@@ -140,9 +163,13 @@ def git_commit(paths: Sequence[pathlib.Path], message: str, tries: int = 5) -> N
     git = ["git", "-C", paths[0]]  # the repository that holds the results, whatever the cwd
     for i in range(tries):
         add = subprocess.run([*git, "add", "--", *paths], capture_output=True, text=True)
-        ok = add.returncode == 0 and subprocess.run(
-            [*git, "commit", "-q", "-m", message, "--", *paths],
-            capture_output=True, text=True).returncode == 0
+        ok = (
+            add.returncode == 0
+            and subprocess.run(
+                [*git, "commit", "-q", "-m", message, "--", *paths], capture_output=True, text=True
+            ).returncode
+            == 0
+        )
         if ok:
             return
         time.sleep(2 * (i + 1))
@@ -158,17 +185,28 @@ def eta(done_walls: dict, todo: Sequence[tuple]) -> str:
     return text + (f" + {missing} points not yet timed" if missing else "")
 
 
-def run_plan(plan: Plan, points: Sequence[tuple], results: pathlib.Path, work: pathlib.Path,
-             data_dir=None, commit: bool = False, log: Callable[[str], None] = print,
-             checkpoint_interval_s: float = 60.0) -> int:
+def run_plan(
+    plan: Plan,
+    points: Sequence[tuple],
+    results: pathlib.Path,
+    work: pathlib.Path,
+    data_dir=None,
+    commit: bool = False,
+    log: Callable[[str], None] = print,
+    checkpoint_interval_s: float = 60.0,
+) -> int:
     """Run every point not yet exported under ``results``; returns how many ran."""
     datasets, walls, ran, t0 = {}, {}, 0, time.time()
     todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
     for d in sorted({d for _, d, _ in todo}):
         datasets[d] = load_dataset(d, data_dir=data_dir)
-    configs = {(d, m): check_config(Config(method=m, n_clusters=datasets[d].n_clusters,
-                                           **plan.overrides), len(datasets[d].x))
-               for _, d, m in todo}
+    configs = {
+        (d, m): check_config(
+            Config(method=m, n_clusters=datasets[d].n_clusters, **plan.overrides),
+            len(datasets[d].x),
+        )
+        for _, d, m in todo
+    }
     for (d, m), cfg in configs.items():
         check_exported_settings(point_dir(results, d, m), cfg)
     for s, d, m in points:
@@ -178,15 +216,19 @@ def run_plan(plan: Plan, points: Sequence[tuple], results: pathlib.Path, work: p
     for i, (seed, name, method) in enumerate(todo):
         ds, cfg = datasets[name], configs[(name, method)]
         run_dir = work / "runs" / f"{name}_{method}"
-        log(f"[{i + 1}/{len(todo)}] {name} {method} seed {seed} (elapsed "
-            f"{(time.time() - t0) / 60:.0f} min, plan ETA {eta(walls, todo[i:])})")
+        log(
+            f"[{i + 1}/{len(todo)}] {name} {method} seed {seed} (elapsed "
+            f"{(time.time() - t0) / 60:.0f} min, plan ETA {eta(walls, todo[i:])})"
+        )
         run_config(ds, cfg, [seed], run_dir, work / "ae_cache", log, checkpoint_interval_s)
         out = point_dir(results, name, method)
         rec = export_seed(run_dir, out, ds, cfg, seed)
         walls.setdefault((name, method), []).append(rec["wall_seconds"])
         ran += 1
-        log(f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
-            f"{rec['n_iter']} iterations ({rec['stop_reason']}), {rec['wall_seconds']:.0f} s")
+        log(
+            f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
+            f"{rec['n_iter']} iterations ({rec['stop_reason']}), {rec['wall_seconds']:.0f} s"
+        )
         if commit:
             git_commit([out], f"results: {results.name} {name} {method} seed {seed}")
     log(f"plan done: {ran} points ran in {(time.time() - t0) / 60:.1f} min")
@@ -195,18 +237,29 @@ def run_plan(plan: Plan, points: Sequence[tuple], results: pathlib.Path, work: p
 
 def main(argv):
     plan = PLANS[FLAGS.plan]
-    points = plan_points(plan, FLAGS.datasets, FLAGS.methods,
-                         FLAGS.seeds if FLAGS["seeds"].present else None)
+    points = plan_points(
+        plan, FLAGS.datasets, FLAGS.methods, FLAGS.seeds if FLAGS["seeds"].present else None
+    )
     results = pathlib.Path(FLAGS.results or f"results/{FLAGS.plan}")
-    work = pathlib.Path(FLAGS.cache_dir or pathlib.Path.home() / ".cache/dssec_jax/campaign"
-                        ) / FLAGS.plan
+    work = (
+        pathlib.Path(FLAGS.cache_dir or pathlib.Path.home() / ".cache/dssec_jax/campaign")
+        / FLAGS.plan
+    )
     if FLAGS.dry_run:
         for s, d, m in points:
             if exported(results, d, m, s) is None:
                 print(f"todo: {d} {m} seed {s}")
         return
-    run_plan(plan, points, results, work, FLAGS.data_dir, FLAGS.commit, common.log,
-             FLAGS.checkpoint_interval)
+    run_plan(
+        plan,
+        points,
+        results,
+        work,
+        FLAGS.data_dir,
+        FLAGS.commit,
+        common.log,
+        FLAGS.checkpoint_interval,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Flags shared by run and sweep, config assembly and the one-line CLI error wrapper."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,23 +22,38 @@ _OVERRIDES = {
     "rho": (flags.DEFINE_float, "sparsity target rho in (0, 1)"),
     "beta": (flags.DEFINE_float, "weight beta of the sparsity penalty"),
     "alpha": (flags.DEFINE_float, "Student's t degrees of freedom of the soft assignment"),
-    "embed_std": (flags.DEFINE_string, "rescale the embedding to this standard deviation before "
-                  "the clustering phase (the decoder compensates); kernel: median squared "
-                  "distance to the own centre = alpha; none keeps the pretrained scale"),
-    "activation": (flags.DEFINE_string, "hidden activation of the autoencoder (relu, sigmoid, ...)"),
+    "embed_std": (
+        flags.DEFINE_string,
+        "rescale the embedding to this standard deviation before "
+        "the clustering phase (the decoder compensates); kernel: median squared "
+        "distance to the own centre = alpha; none keeps the pretrained scale",
+    ),
+    "activation": (
+        flags.DEFINE_string,
+        "hidden activation of the autoencoder (relu, sigmoid, ...)",
+    ),
     "sparse_activation": (flags.DEFINE_string, "activation of the penalised (sparse) layers"),
-    "sparse_layers": (flags.DEFINE_list, "indices of the penalised hidden encoder layers, e.g. 0,2"),
+    "sparse_layers": (
+        flags.DEFINE_list,
+        "indices of the penalised hidden encoder layers, e.g. 0,2",
+    ),
     "sparsity_reduction": (flags.DEFINE_string, "'mean' (KL / units) or 'sum' over units"),
-    "sparsity_form": (flags.DEFINE_string, "rho_hat of ReLU units: ratio h/(1+h), exp, tanh "
-                      "or clip (the former min(h, 1))"),
+    "sparsity_form": (
+        flags.DEFINE_string,
+        "rho_hat of ReLU units: ratio h/(1+h), exp, tanh or clip (the former min(h, 1))",
+    ),
     "pretrain": (flags.DEFINE_string, "pretraining schedule: end_to_end or stacked"),
     "pretrain_epochs": (flags.DEFINE_integer, "epochs of end-to-end pretraining / fine-tuning"),
-    "layerwise_epochs": (flags.DEFINE_string, "epochs per layer of greedy (stacked) pretraining; "
-                         "none: as many as pretrain_epochs"),
+    "layerwise_epochs": (
+        flags.DEFINE_string,
+        "epochs per layer of greedy (stacked) pretraining; none: as many as pretrain_epochs",
+    ),
     "batch_size": (flags.DEFINE_integer, "minibatch size"),
     "learning_rate": (flags.DEFINE_float, "learning rate of pretraining"),
-    "init": (flags.DEFINE_string, "weight initialiser: glorot_uniform or variance_scaling "
-             "(DEC-keras: 1/3, fan_in, uniform)"),
+    "init": (
+        flags.DEFINE_string,
+        "weight initialiser: glorot_uniform or variance_scaling (DEC-keras: 1/3, fan_in, uniform)",
+    ),
     "pretrain_optimizer": (flags.DEFINE_string, "optimizer of pretraining: adam or sgd"),
     "pretrain_momentum": (flags.DEFINE_float, "SGD momentum of pretraining"),
     "cluster_optimizer": (flags.DEFINE_string, "optimizer of the clustering phase: adam or sgd"),
@@ -50,8 +66,10 @@ _OVERRIDES = {
     "precision": (flags.DEFINE_string, "float32 or bf16 (bfloat16 matmul inputs)"),
     "cluster_sparsity": (flags.DEFINE_boolean, "keep the sparsity penalty in the clustering phase"),
     "k_range": (flags.DEFINE_list, "k_min,k_max tried by --n_clusters=auto"),
-    "k_criterion": (flags.DEFINE_string, "how --n_clusters=auto chooses k: silhouette, "
-                    "calinski_harabasz, davies_bouldin or bic"),
+    "k_criterion": (
+        flags.DEFINE_string,
+        "how --n_clusters=auto chooses k: silhouette, calinski_harabasz, davies_bouldin or bic",
+    ),
     "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
 }
 # Settings whose value may be None, given on the command line as a number or "none".
@@ -68,27 +86,51 @@ def _default_text(name: str) -> str:
 for _name, (_define, _help) in _OVERRIDES.items():
     _define(_name, None, f"{_help} (library default: {_default_text(_name)})")
 
-flags.DEFINE_string("data_dir", None, "folder holding the dataset files (else $DSSEC_DATA_DIR, "
-                    "~/.cache/dssec_jax)")
-flags.DEFINE_boolean("download", False, "download missing MNIST/Fashion-MNIST/USPS files "
-                     "(checksums pinned)")
+flags.DEFINE_string(
+    "data_dir", None, "folder holding the dataset files (else $DSSEC_DATA_DIR, ~/.cache/dssec_jax)"
+)
+flags.DEFINE_boolean(
+    "download", False, "download missing MNIST/Fashion-MNIST/USPS files (checksums pinned)"
+)
 flags.DEFINE_string("config", None, "JSON file of Config overrides (applied before flags)")
 flags.DEFINE_integer("seeds", 1, "number of seeds (0 .. seeds-1)", lower_bound=1)
 flags.DEFINE_string("workdir", None, "output folder; rerunning on it resumes")
-flags.DEFINE_string("cache_dir", None, "pretrained-autoencoder cache (default: <workdir>/../ae_cache)")
-flags.DEFINE_float("checkpoint_interval", 60.0, "least seconds between two checkpoints of a phase "
-                   "(phase ends are always saved)")
+flags.DEFINE_string(
+    "cache_dir", None, "pretrained-autoencoder cache (default: <workdir>/../ae_cache)"
+)
+flags.DEFINE_float(
+    "checkpoint_interval",
+    60.0,
+    "least seconds between two checkpoints of a phase (phase ends are always saved)",
+)
 flags.DEFINE_string("x_key", None, "array name of the data in your own .npz/.mat/.h5 file")
 flags.DEFINE_string("y_key", None, "array name of the labels in your own file")
-flags.DEFINE_string("n_clusters", None, "number of clusters, or auto to choose it without "
-                    "labels within --k_range (default: number of label values)")
-flags.DEFINE_integer("subset", None, "use a fixed random subset of this many samples (drawn with "
-                     "seed 0, the same for every run; the dataset is then named <name>_n<subset>)",
-                     lower_bound=1)
-flags.DEFINE_integer("per_class", None, "use a fixed subset of this many samples of each class "
-                     "(drawn with seed 0; named <name>_c<per_class>); needs labels", lower_bound=1)
-flags.DEFINE_string("coordinator", None, "host:port of process 0 for a multi-process run (with "
-                    "--num_processes, --process_id and --data_parallel; else $DSSEC_COORDINATOR)")
+flags.DEFINE_string(
+    "n_clusters",
+    None,
+    "number of clusters, or auto to choose it without "
+    "labels within --k_range (default: number of label values)",
+)
+flags.DEFINE_integer(
+    "subset",
+    None,
+    "use a fixed random subset of this many samples (drawn with "
+    "seed 0, the same for every run; the dataset is then named <name>_n<subset>)",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "per_class",
+    None,
+    "use a fixed subset of this many samples of each class "
+    "(drawn with seed 0; named <name>_c<per_class>); needs labels",
+    lower_bound=1,
+)
+flags.DEFINE_string(
+    "coordinator",
+    None,
+    "host:port of process 0 for a multi-process run (with "
+    "--num_processes, --process_id and --data_parallel; else $DSSEC_COORDINATOR)",
+)
 flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
 flags.DEFINE_integer("process_id", None, "this process's index in a multi-process run")
 
@@ -114,11 +156,13 @@ def load(name: str):
 def subsample(ds: Dataset, n: int) -> Dataset:
     """A fixed random subset of ``n`` rows (NumPy seed 0), named ``<name>_n<n>``."""
     if n > len(ds.x):
-        raise ValueError(f"--subset={n} exceeds the {len(ds.x)} samples of {ds.name}; "
-                         "pass a smaller number")
+        raise ValueError(
+            f"--subset={n} exceeds the {len(ds.x)} samples of {ds.name}; pass a smaller number"
+        )
     rows = np.sort(np.random.default_rng(0).choice(len(ds.x), n, replace=False))
-    return dataclasses.replace(ds, x=ds.x[rows], y=None if ds.y is None else ds.y[rows],
-                               name=f"{ds.name}_n{n}")
+    return dataclasses.replace(
+        ds, x=ds.x[rows], y=None if ds.y is None else ds.y[rows], name=f"{ds.name}_n{n}"
+    )
 
 
 def per_class_subset(ds: Dataset, k: int) -> Dataset:
@@ -127,11 +171,14 @@ def per_class_subset(ds: Dataset, k: int) -> Dataset:
         raise ValueError(f"--per_class needs labels, and {ds.name} has none; use --subset")
     classes, counts = np.unique(ds.y, return_counts=True)
     if counts.min() < k:
-        raise ValueError(f"--per_class={k} exceeds the {counts.min()} samples of class "
-                         f"{classes[counts.argmin()]} of {ds.name}; pass a smaller number")
+        raise ValueError(
+            f"--per_class={k} exceeds the {counts.min()} samples of class "
+            f"{classes[counts.argmin()]} of {ds.name}; pass a smaller number"
+        )
     rng = np.random.default_rng(0)
-    rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(ds.y == c), k, replace=False)
-                                   for c in classes]))
+    rows = np.sort(
+        np.concatenate([rng.choice(np.flatnonzero(ds.y == c), k, replace=False) for c in classes])
+    )
     return dataclasses.replace(ds, x=ds.x[rows], y=ds.y[rows], name=f"{ds.name}_c{k}")
 
 
@@ -143,8 +190,9 @@ def n_clusters_flag():
     try:
         return int(v)
     except ValueError:
-        raise ValueError(f"--n_clusters={FLAGS.n_clusters} is not valid; pass an integer >= 1 "
-                         "or auto") from None
+        raise ValueError(
+            f"--n_clusters={FLAGS.n_clusters} is not valid; pass an integer >= 1 or auto"
+        ) from None
 
 
 def _flag_value(name: str, v):
@@ -157,12 +205,15 @@ def _flag_value(name: str, v):
         if name in _NONEABLE:
             return None if v.strip().lower() == "none" else _NONEABLE[name](v)
     except ValueError:
-        accepted = {"sparse_layers": "comma-separated hidden-layer indices such as 0,1",
-                    "k_range": "two integers k_min,k_max such as 2,30",
-                    "embed_std": "a number, kernel or none",
-                    "layerwise_epochs": "an integer or none"}[name]
-        raise ValueError(f"--{name}={','.join(v) if isinstance(v, list) else v} is not "
-                         f"valid; pass {accepted}") from None
+        accepted = {
+            "sparse_layers": "comma-separated hidden-layer indices such as 0,1",
+            "k_range": "two integers k_min,k_max such as 2,30",
+            "embed_std": "a number, kernel or none",
+            "layerwise_epochs": "an integer or none",
+        }[name]
+        raise ValueError(
+            f"--{name}={','.join(v) if isinstance(v, list) else v} is not valid; pass {accepted}"
+        ) from None
     return v
 
 
@@ -178,7 +229,9 @@ def build_config(n_clusters, **explicit) -> Config:
             raise ValueError(f"--config {FLAGS.config} is not a readable JSON file ({e})") from e
         unknown = set(extra) - fields
         if unknown:
-            raise ValueError(f"--config has unknown keys {sorted(unknown)}; valid: {sorted(fields)}")
+            raise ValueError(
+                f"--config has unknown keys {sorted(unknown)}; valid: {sorted(fields)}"
+            )
         d.update(extra)
     for name in _OVERRIDES:
         v = getattr(FLAGS, name)

@@ -9,6 +9,7 @@ same dataset and seed, and prints a Markdown table: the mean difference
 d = metric(setting) - metric(baseline) per dataset, and over all (dataset, seed) pairs
 mean(d) ± s(d) / sqrt(n) (standard error) and how many pairs are better / worse.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ from absl import flags
 
 from . import common
 
-flags.DEFINE_string("baseline", '{"method": "dssec"}', "the setting (JSON overrides as in the "
-                    "screen's grid) every other setting is compared with")
+flags.DEFINE_string(
+    "baseline",
+    '{"method": "dssec"}',
+    "the setting (JSON overrides as in the screen's grid) every other setting is compared with",
+)
 flags.DEFINE_enum("metric", "acc", ["acc", "nmi", "ari", "km"], "the metric compared")
 FLAGS = flags.FLAGS
 
@@ -45,13 +49,16 @@ def read_screen_logs(paths) -> dict[str, dict[int, dict]]:
                     row = json.loads(ln)
                     out.setdefault(setting_key(row["kw"]), {})[row["seed"]] = row
                 except (json.JSONDecodeError, KeyError) as e:
-                    raise ValueError(f"{p}, line {i} is not a screen result ({e}); "
-                                     "remove it or pass the screen's own output") from e
+                    raise ValueError(
+                        f"{p}, line {i} is not a screen result ({e}); "
+                        "remove it or pass the screen's own output"
+                    ) from e
     return out
 
 
-def paired(results: dict[str, dict[str, dict[int, dict]]], baseline: dict,
-           metric: str = "acc") -> list[dict]:
+def paired(
+    results: dict[str, dict[str, dict[int, dict]]], baseline: dict, metric: str = "acc"
+) -> list[dict]:
     """Per setting: {"setting", "per_dataset": {name: (mean d, pairs)}, "mean", "se", "n",
     "better", "worse"}, d = metric(setting) - metric(baseline) on the same dataset and seed."""
     base = setting_key(baseline)
@@ -66,23 +73,42 @@ def paired(results: dict[str, dict[str, dict[int, dict]]], baseline: dict,
                 per[name] = (float(np.mean(d)), len(d))
                 diffs += d
         if diffs:
-            se = float(np.std(diffs, ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
-            rows.append({"setting": key, "per_dataset": per, "mean": float(np.mean(diffs)),
-                         "se": se, "n": len(diffs), "better": sum(x > 0 for x in diffs),
-                         "worse": sum(x < 0 for x in diffs)})
+            se = (
+                float(np.std(diffs, ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
+            )
+            rows.append(
+                {
+                    "setting": key,
+                    "per_dataset": per,
+                    "mean": float(np.mean(diffs)),
+                    "se": se,
+                    "n": len(diffs),
+                    "better": sum(x > 0 for x in diffs),
+                    "worse": sum(x < 0 for x in diffs),
+                }
+            )
     return rows
 
 
 def markdown(rows: list[dict], datasets: list[str], metric: str) -> str:
     """The table ``paired`` describes, one line per setting."""
-    head = ["| setting | " + " | ".join(datasets) + " | all pairs: mean ± SE | better / worse |",
-            "|---|" + "---|" * (len(datasets) + 2)]
+    head = [
+        "| setting | " + " | ".join(datasets) + " | all pairs: mean ± SE | better / worse |",
+        "|---|" + "---|" * (len(datasets) + 2),
+    ]
     body = []
     for r in rows:
-        cells = [f"{r['per_dataset'][d][0]:+.3f} ({r['per_dataset'][d][1]})"
-                 if d in r["per_dataset"] else "" for d in datasets]
-        body.append(f"| {r['setting']} | " + " | ".join(cells) +
-                    f" | {r['mean']:+.3f} ± {r['se']:.3f} ({r['n']}) | {r['better']} / {r['worse']} |")
+        cells = [
+            f"{r['per_dataset'][d][0]:+.3f} ({r['per_dataset'][d][1]})"
+            if d in r["per_dataset"]
+            else ""
+            for d in datasets
+        ]
+        body.append(
+            f"| {r['setting']} | "
+            + " | ".join(cells)
+            + f" | {r['mean']:+.3f} ± {r['se']:.3f} ({r['n']}) | {r['better']} / {r['worse']} |"
+        )
     title = f"Paired {metric.upper()} differences, setting - baseline (pairs in brackets)"
     return "\n".join([title, ""] + head + body)
 
@@ -96,7 +122,9 @@ def main(argv):
         results[name] = read_screen_logs(paths.split(","))
     rows = paired(results, json.loads(FLAGS.baseline), FLAGS.metric)
     if not rows:
-        raise ValueError(f"no setting shares a seed with the baseline {FLAGS.baseline} in these logs")
+        raise ValueError(
+            f"no setting shares a seed with the baseline {FLAGS.baseline} in these logs"
+        )
     print(markdown(rows, list(results), FLAGS.metric))
 
 

@@ -8,6 +8,7 @@ phase with the chosen k against the true k.
 Prints one JSON line per (seed, criterion): chosen k, true k, seconds and the scores; with
 ``--fit``, one line per (seed, k) with ACC/NMI/ARI of the fit at that k.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,17 +50,38 @@ def main(argv):
             t = time.time()
             k, scores = choose_k.choose_k(z, k_range, seed, crit)
             chosen[crit] = k
-            print(json.dumps({"dataset": ds.name, "seed": seed, "criterion": crit, "k": k,
-                              "true_k": true_k, "s": round(time.time() - t, 2),
-                              "scores": {str(j): round(v, 5) for j, v in scores.items()}}),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "dataset": ds.name,
+                        "seed": seed,
+                        "criterion": crit,
+                        "k": k,
+                        "true_k": true_k,
+                        "s": round(time.time() - t, 2),
+                        "scores": {str(j): round(v, 5) for j, v in scores.items()},
+                    }
+                ),
+                flush=True,
+            )
         if FLAGS.fit:
             for k in sorted({chosen[FLAGS.fit], true_k}):
                 c = common.config_from({**cfg.to_dict(), "n_clusters": k})
                 res = pipeline.fit(ds.x, c, seed, store=store)
-                print(json.dumps({"dataset": ds.name, "seed": seed, "fit_k": k, "true_k": true_k,
-                                  "chosen_by": FLAGS.fit if k == chosen[FLAGS.fit] else None,
-                                  **evaluate(ds.y, res.labels), "iters": res.n_iter}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "dataset": ds.name,
+                            "seed": seed,
+                            "fit_k": k,
+                            "true_k": true_k,
+                            "chosen_by": FLAGS.fit if k == chosen[FLAGS.fit] else None,
+                            **evaluate(ds.y, res.labels),
+                            "iters": res.n_iter,
+                        }
+                    ),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

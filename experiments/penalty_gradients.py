@@ -5,6 +5,7 @@ every row of a batch (the BUILD_NOTES table).
 
 Prints d Omega / d h summed over the batch of 256 (rho 0.05, summed KL) for each form.
 """
+
 from __future__ import annotations
 
 import jax
@@ -18,7 +19,8 @@ FORMS = ("clip", "ratio", "exp", "tanh")
 def gradient(h: float, form: str, batch: int = 256, rho: float = 0.05) -> float:
     """sum_i d Omega / d h_i for one unit with h_i = h on every row."""
     g = jax.grad(lambda a: losses.sparsity_penalty([a], rho, "sum", form))(
-        jnp.full((batch, 1), h, jnp.float32))
+        jnp.full((batch, 1), h, jnp.float32)
+    )
     return float(jnp.sum(g))
 
 

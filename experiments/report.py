@@ -7,6 +7,7 @@ cells mean ± sample std (seeds)) and PNG figures: metrics against gamma, agains
 size, the n_clusters="auto" criterion against k, and a t-SNE of the learned embedding
 coloured by true and predicted labels.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,7 +41,9 @@ def collect(workdir: pathlib.Path) -> list[dict]:
         r["dir"] = f.parent
         out.append(r)
     if not out:
-        raise ValueError(f"no finished runs (results.json) under {root}; run experiments.sweep first")
+        raise ValueError(
+            f"no finished runs (results.json) under {root}; run experiments.sweep first"
+        )
     return out
 
 
@@ -51,14 +54,48 @@ def _order(method: str) -> int:
 def write_csv(runs: list[dict], path: pathlib.Path) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "method", "gamma", "embed_dim", "seed", "acc", "nmi", "ari",
-                "kmeans_acc", "n_iter", "stop_reason", "wall_seconds", "run_dir"])
+    w.writerow(
+        [
+            "dataset",
+            "method",
+            "gamma",
+            "embed_dim",
+            "seed",
+            "acc",
+            "nmi",
+            "ari",
+            "kmeans_acc",
+            "n_iter",
+            "stop_reason",
+            "wall_seconds",
+            "run_dir",
+        ]
+    )
     for r in runs:
         c = r["config"]
         for s in r["per_seed"]:
-            w.writerow([r["dataset"], r["method"], c["gamma"], c["embed_dim"], s["seed"],
-                        *(s.get(k) for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter",
-                                             "stop_reason", "wall_seconds")), r["dir"].name])
+            w.writerow(
+                [
+                    r["dataset"],
+                    r["method"],
+                    c["gamma"],
+                    c["embed_dim"],
+                    s["seed"],
+                    *(
+                        s.get(k)
+                        for k in (
+                            "acc",
+                            "nmi",
+                            "ari",
+                            "kmeans_acc",
+                            "n_iter",
+                            "stop_reason",
+                            "wall_seconds",
+                        )
+                    ),
+                    r["dir"].name,
+                ]
+            )
     checkpoint.atomic_write_bytes(path, buf.getvalue().encode())
 
 
@@ -78,8 +115,9 @@ def _dataset_order(name: str) -> tuple:
 def _distance(run: dict, fields) -> tuple:
     """|config[f] - TABLE_POINT[f]| per field; gamma counts only for methods that use it."""
     uses_gamma = get_method(run["method"]).clustering == "idec"
-    return tuple(abs(run["config"][f] - TABLE_POINT[f]) if f != "gamma" or uses_gamma else 0
-                 for f in fields)
+    return tuple(
+        abs(run["config"][f] - TABLE_POINT[f]) if f != "gamma" or uses_gamma else 0 for f in fields
+    )
 
 
 def nearest_to_table(runs: list[dict], fields=tuple(TABLE_POINT)) -> list[dict]:
@@ -103,15 +141,23 @@ def markdown_table(runs: list[dict]) -> str:
     methods = sorted({r["method"] for r in runs}, key=_order)
     lines = ["Cells: mean ± sample std (ddof 1) over seeds (number of seeds), final iterate."]
     for metric in METRICS:
-        lines += ["", f"{metric.upper()}:", "", "| method | " + " | ".join(datasets) + " |",
-                  "|---|" + "---|" * len(datasets)]
+        lines += [
+            "",
+            f"{metric.upper()}:",
+            "",
+            "| method | " + " | ".join(datasets) + " |",
+            "|---|" + "---|" * len(datasets),
+        ]
         for m in methods:
-            cells = [_cell(table[(m, d)]["summary"], metric) if (m, d) in table else "-"
-                     for d in datasets]
+            cells = [
+                _cell(table[(m, d)]["summary"], metric) if (m, d) in table else "-"
+                for d in datasets
+            ]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += ["", "Settings per cell (only those the method uses):", ""]
-    for (m, d), r in sorted(table.items(), key=lambda kv: (_dataset_order(kv[0][1]),
-                                                          _order(kv[0][0]))):
+    for (m, d), r in sorted(
+        table.items(), key=lambda kv: (_dataset_order(kv[0][1]), _order(kv[0][0]))
+    ):
         c, spec, s = r["config"], get_method(m), r["summary"]
         used = [f"seeds {len(r['per_seed'])}"]
         if spec.features != "raw":
@@ -121,9 +167,13 @@ def markdown_table(runs: list[dict]) -> str:
         if spec.clustering == "idec":
             used.append(f"gamma {c['gamma']}")
         if spec.clustering:
-            used += [f"max_iter {c['max_iter']}", f"update_interval {c['update_interval']}",
-                     f"tol {c['tol']:g}", f"iterations run {s['n_iter']['mean']:.0f} (mean)",
-                     f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}"]
+            used += [
+                f"max_iter {c['max_iter']}",
+                f"update_interval {c['update_interval']}",
+                f"tol {c['tol']:g}",
+                f"iterations run {s['n_iter']['mean']:.0f} (mean)",
+                f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}",
+            ]
         lines.append(f"- {d} / {m}: " + ", ".join(used))
     return "\n".join(lines) + "\n"
 
@@ -143,8 +193,10 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
     the other swept field is held at the value nearest the table's (gamma 0.1, embed_dim 10).
     False (no figure) when no line has two or more values of ``field``."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     series = defaultdict(list)
     for r in runs:
         if (not methods or r["method"] in methods) and "acc" in r["summary"]:
@@ -161,8 +213,14 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
     for ax, m in zip(axes, METRICS):
         for (d, meth), pts in sorted(series.items()):
             xs = [p[0] for p in pts]
-            ax.errorbar(xs, [p[1][m]["mean"] for p in pts], yerr=[p[1][m]["std"] or 0.0 for p in pts],
-                        marker="o", capsize=3, label=f"{d} {meth}")
+            ax.errorbar(
+                xs,
+                [p[1][m]["mean"] for p in pts],
+                yerr=[p[1][m]["std"] or 0.0 for p in pts],
+                marker="o",
+                capsize=3,
+                label=f"{d} {meth}",
+            )
         ax.set_xlabel(field)
         if values[0] > 0 and values[-1] / values[0] >= 8:  # e.g. gamma 0.01 .. 1
             ax.set_xscale("log")
@@ -181,11 +239,21 @@ def plot_k_scores(runs: list[dict], path: pathlib.Path) -> bool:
     """The n_clusters="auto" criterion against k, one line per (dataset, method, seed), the
     chosen k marked; False (no figure) when no run chose its k."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    lines = [(f"{r['dataset']} {r['method']} seed {s['seed']}", s["k_scores"], s["n_clusters"],
-              r["config"].get("k_criterion", "silhouette"))
-             for r in runs for s in r["per_seed"] if s.get("k_scores")]
+
+    lines = [
+        (
+            f"{r['dataset']} {r['method']} seed {s['seed']}",
+            s["k_scores"],
+            s["n_clusters"],
+            r["config"].get("k_criterion", "silhouette"),
+        )
+        for r in runs
+        for s in r["per_seed"]
+        if s.get("k_scores")
+    ]
     if not lines:
         return False
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -206,9 +274,11 @@ def plot_k_scores(runs: list[dict], path: pathlib.Path) -> bool:
 def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int = 0) -> bool:
     """2-D t-SNE of the first seed's embedding, coloured by true and by predicted labels."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
+
     files = sorted(run["dir"].glob("seed_*/outputs.npz"))
     if not files:
         return False
@@ -231,8 +301,9 @@ def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int =
     return True
 
 
-def write_report(workdir: pathlib.Path, tsne: bool = True,
-                 log: Optional[Callable[[str], None]] = None) -> list[pathlib.Path]:
+def write_report(
+    workdir: pathlib.Path, tsne: bool = True, log: Optional[Callable[[str], None]] = None
+) -> list[pathlib.Path]:
     """Write results.csv, results.md and the figures into ``workdir``; returns the paths."""
     workdir = pathlib.Path(workdir)
     runs = collect(workdir)
@@ -258,8 +329,9 @@ def write_report(workdir: pathlib.Path, tsne: bool = True,
 def readme_block(folder: str) -> re.Pattern:
     """The README block that holds ``folder``'s generated table (``folder`` as written,
     relative to the repository root, e.g. ``results/paper``)."""
-    return re.compile(rf"(<!-- begin {re.escape(folder)} -->\n)(.*?)(<!-- end {re.escape(folder)} -->)",
-                      re.S)
+    return re.compile(
+        rf"(<!-- begin {re.escape(folder)} -->\n)(.*?)(<!-- end {re.escape(folder)} -->)", re.S
+    )
 
 
 def update_readme(readme: pathlib.Path, folder: str, table: str) -> None:
@@ -267,8 +339,10 @@ def update_readme(readme: pathlib.Path, folder: str, table: str) -> None:
     text = readme.read_text()
     new, n = readme_block(folder).subn(lambda m: m.group(1) + table + m.group(3), text)
     if n != 1:
-        raise ValueError(f"{readme} has no block '<!-- begin {folder} -->' ... "
-                         f"'<!-- end {folder} -->'; add one where the table belongs")
+        raise ValueError(
+            f"{readme} has no block '<!-- begin {folder} -->' ... "
+            f"'<!-- end {folder} -->'; add one where the table belongs"
+        )
     checkpoint.atomic_write_bytes(readme, new.encode())
 
 
@@ -278,11 +352,13 @@ def report_main(argv):
     folder = pathlib.Path(argv[1])
     write_report(folder, log=print)
     if FLAGS.readme:
-        update_readme(pathlib.Path(FLAGS.readme), argv[1].rstrip("/"),
-                      (folder / "results.md").read_text())
+        update_readme(
+            pathlib.Path(FLAGS.readme), argv[1].rstrip("/"), (folder / "results.md").read_text()
+        )
         print(f"updated the {argv[1]} table in {FLAGS.readme}")
 
 
 if __name__ == "__main__":
     from .common import run_cli
+
     run_cli(report_main, positional=True)

@@ -14,6 +14,7 @@ Pretrained autoencoders live in a shared cache folder, keyed by
 ``Config.pretrain_hash`` so that every method and gamma with equal pretraining
 settings reuses them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,9 +58,17 @@ def versions() -> dict:
     import jax
     import optax
     import sklearn
-    return {"python": platform.python_version(), "jax": jax.__version__, "flax": flax.__version__,
-            "optax": optax.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__,
-            "device": str(jax.devices()[0]), "platform": platform.platform()}
+
+    return {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "device": str(jax.devices()[0]),
+        "platform": platform.platform(),
+    }
 
 
 def summarize(per_seed: Sequence[dict]) -> dict:
@@ -89,10 +98,14 @@ def prepare_run_dir(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: pat
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
-        if (old.get("dataset"), old.get("dataset_id")) != (meta["dataset"], meta["dataset_id"]) \
-                or not settings_match(old.get("config", {}), meta["config"]):
-            raise ValueError(f"{run_dir} holds a run with other settings; choose another --workdir "
-                             "or delete that folder")
+        if (old.get("dataset"), old.get("dataset_id")) != (
+            meta["dataset"],
+            meta["dataset_id"],
+        ) or not settings_match(old.get("config", {}), meta["config"]):
+            raise ValueError(
+                f"{run_dir} holds a run with other settings; choose another --workdir "
+                "or delete that folder"
+            )
     checkpoint.atomic_write_json(cfg_path, {**meta, "seeds": list(seeds)})
     return meta
 
@@ -103,34 +116,50 @@ def seed_done(run_dir: pathlib.Path, seed: int) -> Optional[dict]:
     return json.loads(done.read_text()) if done.exists() else None
 
 
-def write_seed(run_dir: pathlib.Path, ds: Dataset, cfg: Config, seed: int,
-               res: pipeline.FitResult, wall: float) -> dict:
+def write_seed(
+    run_dir: pathlib.Path, ds: Dataset, cfg: Config, seed: int, res: pipeline.FitResult, wall: float
+) -> dict:
     """Write outputs.npz, history.json and (last, marking the seed done) result.json."""
     sdir = run_dir / f"seed_{seed}"
-    rec = {"seed": seed, "n_iter": res.n_iter, "stop_reason": res.stop_reason,
-           "seconds": {k: round(v, 2) for k, v in res.seconds.items()},
-           "wall_seconds": round(wall, 2),
-           "n_clusters": res.n_clusters,
-           "cluster_sizes": np.bincount(res.labels, minlength=res.n_clusters).tolist()}
+    rec = {
+        "seed": seed,
+        "n_iter": res.n_iter,
+        "stop_reason": res.stop_reason,
+        "seconds": {k: round(v, 2) for k, v in res.seconds.items()},
+        "wall_seconds": round(wall, 2),
+        "n_clusters": res.n_clusters,
+        "cluster_sizes": np.bincount(res.labels, minlength=res.n_clusters).tolist(),
+    }
     if res.k_scores is not None:
         rec["k_scores"] = {str(k): v for k, v in res.k_scores.items()}
     rec["n_empty_clusters"] = int(sum(c == 0 for c in rec["cluster_sizes"]))
     if ds.y is not None:
         rec.update(metrics.evaluate(ds.y, res.labels))
         rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
-    checkpoint.atomic_save_npz(sdir / "outputs.npz", embedding=res.embedding, labels=res.labels,
-                               kmeans_labels=res.kmeans_labels,
-                               y=ds.y if ds.y is not None else np.zeros(0, np.int32))
-    checkpoint.atomic_write_json(sdir / "history.json", {"cluster": res.history,
-                                                         "pretrain": res.pretrain_history})
+    checkpoint.atomic_save_npz(
+        sdir / "outputs.npz",
+        embedding=res.embedding,
+        labels=res.labels,
+        kmeans_labels=res.kmeans_labels,
+        y=ds.y if ds.y is not None else np.zeros(0, np.int32),
+    )
+    checkpoint.atomic_write_json(
+        sdir / "history.json", {"cluster": res.history, "pretrain": res.pretrain_history}
+    )
     checkpoint.atomic_write_json(sdir / "result.json", rec)
     return rec
 
 
 def finish_run(run_dir: pathlib.Path, ds: Dataset, cfg: Config, per_seed: list) -> dict:
     """Write results.json (per seed, mean and std, versions) and return it."""
-    results = {"dataset": ds.name, "method": cfg.method, "config": cfg.to_dict(),
-               "per_seed": per_seed, "summary": summarize(per_seed), "versions": versions()}
+    results = {
+        "dataset": ds.name,
+        "method": cfg.method,
+        "config": cfg.to_dict(),
+        "per_seed": per_seed,
+        "summary": summarize(per_seed),
+        "versions": versions(),
+    }
     checkpoint.atomic_write_json(run_dir / "results.json", results)
     return results
 
@@ -139,9 +168,16 @@ def _brief(rec: dict) -> str:
     return json.dumps({k: rec.get(k) for k in ("acc", "nmi", "ari", "n_iter", "stop_reason")})
 
 
-def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathLike,
-               cache_dir: os.PathLike, log: Optional[Callable[[str], None]] = None,
-               checkpoint_interval_s: float = 60.0, save_model: bool = False) -> dict:
+def run_config(
+    ds: Dataset,
+    cfg: Config,
+    seeds: Sequence[int],
+    run_dir: os.PathLike,
+    cache_dir: os.PathLike,
+    log: Optional[Callable[[str], None]] = None,
+    checkpoint_interval_s: float = 60.0,
+    save_model: bool = False,
+) -> dict:
     """Run ``cfg`` on ``ds`` for each seed, skipping finished seeds; returns results.json's dict.
     ``save_model`` also writes each seed's fitted model to ``seed_<k>/model.dssec``
     (``DSSEC.load``)."""
@@ -154,13 +190,18 @@ def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathL
             if log:
                 log(f"seed {seed}: already finished, skipped")
             continue
-        store = HookedStore(run_dir / f"seed_{seed}", cache_dir,
-                            cfg.pretrain_hash(meta["dataset_id"], seed), checkpoint_interval_s)
+        store = HookedStore(
+            run_dir / f"seed_{seed}",
+            cache_dir,
+            cfg.pretrain_hash(meta["dataset_id"], seed),
+            checkpoint_interval_s,
+        )
         t = time.time()
         res = pipeline.fit(ds.x, cfg, seed, ds.y, store=store, log=log)
         if save_model:
             DSSEC.from_result(cfg, seed, res, ds.x.shape[1]).save(
-                run_dir / f"seed_{seed}" / "model.dssec")
+                run_dir / f"seed_{seed}" / "model.dssec"
+            )
         rec = write_seed(run_dir, ds, cfg, seed, res, time.time() - t)
         store.drop("cluster")
         per_seed.append(rec)
@@ -169,9 +210,13 @@ def run_config(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: os.PathL
     return finish_run(run_dir, ds, cfg, per_seed)
 
 
-def run_batched(ds: Dataset, runs: Sequence[tuple[pathlib.Path, Config]], seeds: Sequence[int],
-                log: Optional[Callable[[str], None]] = None, shard_runs: bool = False
-                ) -> list[dict]:
+def run_batched(
+    ds: Dataset,
+    runs: Sequence[tuple[pathlib.Path, Config]],
+    seeds: Sequence[int],
+    log: Optional[Callable[[str], None]] = None,
+    shard_runs: bool = False,
+) -> list[dict]:
     """Run several configurations that differ only in traced settings (gamma, beta, rho,
     alpha, tol), every seed of each, as one vmapped program (``dssec_jax.sweep``).
 
@@ -185,12 +230,15 @@ def run_batched(ds: Dataset, runs: Sequence[tuple[pathlib.Path, Config]], seeds:
         todo += [(run_dir, cfg, s) for s in seeds if seed_done(run_dir, s) is None]
     if todo:
         t = time.time()
-        results = fit_batched(ds.x, [c for _, c, _ in todo], [s for _, _, s in todo], ds.y, log,
-                              shard_runs)
+        results = fit_batched(
+            ds.x, [c for _, c, _ in todo], [s for _, _, s in todo], ds.y, log, shard_runs
+        )
         wall = (time.time() - t) / len(todo)
         for (run_dir, cfg, seed), res in zip(todo, results):
             rec = write_seed(run_dir, ds, cfg, seed, res, wall)
             if log:
                 log(f"{run_dir.name} seed {seed} done: {_brief(rec)}")
-    return [finish_run(run_dir, ds, cfg, [seed_done(run_dir, s) for s in seeds])
-            for run_dir, cfg in runs]
+    return [
+        finish_run(run_dir, ds, cfg, [seed_done(run_dir, s) for s in seeds])
+        for run_dir, cfg in runs
+    ]

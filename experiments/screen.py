@@ -10,6 +10,7 @@ loss) prints an ``ERROR`` line naming its setting and seed, and the screen goes 
 With --cache_dir (e.g. a sweep's runs/ae_cache) grid points with equal pretraining
 settings share pretrained autoencoders.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,8 @@ import numpy as np
 from absl import flags
 
 from dssec_jax import evaluate, fit
-from dssec_jax.pipeline import NonFiniteLossError
 from dssec_jax.checkpoint import FileStore
+from dssec_jax.pipeline import NonFiniteLossError
 
 from . import common, runner
 
@@ -42,8 +43,11 @@ def main(argv):
         for seed in (int(s) for s in FLAGS.seed_list):
             t = time.time()
             cfg = common.config_from({**base, **kw})
-            store = (FileStore(scratch.name, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
-                     if FLAGS.cache_dir else None)
+            store = (
+                FileStore(scratch.name, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
+                if FLAGS.cache_dir
+                else None
+            )
             try:
                 res = fit(ds.x, cfg, seed, ds.y, store=store)
             except NonFiniteLossError as e:
@@ -52,16 +56,23 @@ def main(argv):
             finally:
                 if store is not None:
                     store.drop("cluster")  # the scratch folder is shared by all grid points
-            row = {"kw": kw, "seed": seed, "km": evaluate(ds.y, res.kmeans_labels)["acc"],
-                   **evaluate(ds.y, res.labels), "iters": res.n_iter,
-                   "s": round(time.time() - t, 1)}
+            row = {
+                "kw": kw,
+                "seed": seed,
+                "km": evaluate(ds.y, res.kmeans_labels)["acc"],
+                **evaluate(ds.y, res.labels),
+                "iters": res.n_iter,
+                "s": round(time.time() - t, 1),
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
         if not rows:
             continue
         sd = (lambda v: np.std(v, ddof=1)) if len(rows) > 1 else np.std
-        stats = {k: f"{np.mean([r[k] for r in rows]):.3f} ± {sd([r[k] for r in rows]):.3f}"
-                 for k in ("km", "acc", "nmi", "ari")}
+        stats = {
+            k: f"{np.mean([r[k] for r in rows]):.3f} ± {sd([r[k] for r in rows]):.3f}"
+            for k in ("km", "acc", "nmi", "ari")
+        }
         print("SUMMARY " + json.dumps({"kw": kw, **stats}), flush=True)
 
 

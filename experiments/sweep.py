@@ -7,6 +7,7 @@ Each grid point is a run directory under <workdir>/runs (resumable); pretrained
 autoencoders are shared through <workdir>/runs/ae_cache. Methods that do not use gamma
 (or embed_dim) run once, not once per value.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -20,15 +21,26 @@ from . import common, report
 from .runner import run_batched, run_config
 
 flags.DEFINE_list("datasets", ["digits"], "datasets (built-in names or paths)")
-flags.DEFINE_list("methods", ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec",
-                              "dssec"], "methods to run")
+flags.DEFINE_list(
+    "methods",
+    ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"],
+    "methods to run",
+)
 flags.DEFINE_list("gammas", ["0.1"], "clustering-loss weights (idec, dssec)")
 flags.DEFINE_list("embed_dims", ["10"], "embedding sizes")
 flags.DEFINE_boolean("tsne", True, "draw the t-SNE figure of the learned embeddings")
-flags.DEFINE_boolean("batched", False, "train all gammas and seeds of a method and embedding "
-                     "size as one vmapped program (dssec_jax.sweep); no mid-run checkpoints")
-flags.DEFINE_boolean("shard_runs", False, "with --batched: split the runs over all local devices "
-                     "(their number must divide by the device count)")
+flags.DEFINE_boolean(
+    "batched",
+    False,
+    "train all gammas and seeds of a method and embedding "
+    "size as one vmapped program (dssec_jax.sweep); no mid-run checkpoints",
+)
+flags.DEFINE_boolean(
+    "shard_runs",
+    False,
+    "with --batched: split the runs over all local devices "
+    "(their number must divide by the device count)",
+)
 FLAGS = flags.FLAGS
 
 
@@ -59,9 +71,19 @@ def main(argv):
     workdir = pathlib.Path(FLAGS.workdir or "runs/sweep")
     runs = workdir / "runs"
     datasets = [common.load(name) for name in FLAGS.datasets]
-    configs = [(ds, m, g, e, check_config(common.build_config(ds.n_clusters, method=m,
-                                                              gamma=g, embed_dim=e), len(ds.x)))
-               for ds in datasets for m, g, e in points]
+    configs = [
+        (
+            ds,
+            m,
+            g,
+            e,
+            check_config(
+                common.build_config(ds.n_clusters, method=m, gamma=g, embed_dim=e), len(ds.x)
+            ),
+        )
+        for ds in datasets
+        for m, g, e in points
+    ]
     seeds = range(FLAGS.seeds)
     if FLAGS.batched:
         groups = {}
@@ -69,8 +91,10 @@ def main(argv):
             key = (ds.name, m, e) if cfg.spec.features == "autoencoder" else (ds.name, m, e, g)
             groups.setdefault(key, (ds, []))[1].append((runs / run_name(ds.name, m, g, e), cfg))
         for i, (key, (ds, members)) in enumerate(groups.items()):
-            common.log(f"[{i + 1}/{len(groups)}] batched {'/'.join(map(str, key))}: "
-                       f"{len(members)} configs x {len(seeds)} seeds")
+            common.log(
+                f"[{i + 1}/{len(groups)}] batched {'/'.join(map(str, key))}: "
+                f"{len(members)} configs x {len(seeds)} seeds"
+            )
             if members[0][1].spec.features == "autoencoder":
                 run_batched(ds, members, seeds, common.log, FLAGS.shard_runs)
             else:
@@ -79,8 +103,15 @@ def main(argv):
         for i, (ds, m, g, e, cfg) in enumerate(configs):
             name = run_name(ds.name, m, g, e)
             common.log(f"[{i + 1}/{len(configs)}] {name}")
-            run_config(ds, cfg, seeds, runs / name, runs / "ae_cache", common.log,
-                       FLAGS.checkpoint_interval)
+            run_config(
+                ds,
+                cfg,
+                seeds,
+                runs / name,
+                runs / "ae_cache",
+                common.log,
+                FLAGS.checkpoint_interval,
+            )
     report.write_report(workdir, tsne=FLAGS.tsne, log=common.log)
 
 

@@ -10,6 +10,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def digits():
     from sklearn.datasets import load_digits
+
     d = load_digits()
     return (d.data / 16.0).astype(np.float32), d.target.astype(np.int32)
 

@@ -1,6 +1,7 @@
 """Behaviours the other tests leave out: greedy pretraining freezes the layers below and
 resumes across a stage boundary; the tol stop on a fractional label change; a full bf16
 fit; predictions on data the model has not seen."""
+
 import jax
 import numpy as np
 import pytest
@@ -9,8 +10,15 @@ from dssec_jax import DSSEC, cluster_acc, pipeline
 from dssec_jax.checkpoint import FileStore
 from dssec_jax.methods import Config
 
-STACKED = Config(method="sae_kmeans", hidden_dims=(32, 32, 64), embed_dim=5, pretrain="stacked",
-                 layerwise_epochs=2, pretrain_epochs=2, batch_size=64)
+STACKED = Config(
+    method="sae_kmeans",
+    hidden_dims=(32, 32, 64),
+    embed_dim=5,
+    pretrain="stacked",
+    layerwise_epochs=2,
+    pretrain_epochs=2,
+    batch_size=64,
+)
 
 
 class Killed(Exception):
@@ -54,20 +62,35 @@ def test_greedy_pretraining_freezes_the_layers_below(digits, tmp_path):
 
 def test_greedy_pretraining_resumes_across_a_stage_boundary(digits, tmp_path):
     x = digits[0][:300]
-    ref, _ = pipeline.pretrain(x, STACKED, jax.random.PRNGKey(0), store=RecordingStore(tmp_path / "a"))
+    ref, _ = pipeline.pretrain(
+        x, STACKED, jax.random.PRNGKey(0), store=RecordingStore(tmp_path / "a")
+    )
     with pytest.raises(Killed):  # stopped right after stage layer1 ended
-        pipeline.pretrain(x, STACKED, jax.random.PRNGKey(0),
-                          store=RecordingStore(tmp_path / "b", kill_before_stage=2))
+        pipeline.pretrain(
+            x,
+            STACKED,
+            jax.random.PRNGKey(0),
+            store=RecordingStore(tmp_path / "b", kill_before_stage=2),
+        )
     lines = []
-    resumed, _ = pipeline.pretrain(x, STACKED, jax.random.PRNGKey(0),
-                                   store=RecordingStore(tmp_path / "b"), log=lines.append)
+    resumed, _ = pipeline.pretrain(
+        x, STACKED, jax.random.PRNGKey(0), store=RecordingStore(tmp_path / "b"), log=lines.append
+    )
     assert "pretrain: resuming at stage layer2, epoch 0" in lines
     assert _leaves_equal(resumed, ref)
 
 
 def test_the_tol_stop_acts_on_the_fraction_of_changed_labels(digits):
-    cfg = Config(method="idec", hidden_dims=(32, 32, 64), pretrain_epochs=5, batch_size=64,
-                 update_interval=10, max_iter=2000, tol=0.02, n_init=2)
+    cfg = Config(
+        method="idec",
+        hidden_dims=(32, 32, 64),
+        pretrain_epochs=5,
+        batch_size=64,
+        update_interval=10,
+        max_iter=2000,
+        tol=0.02,
+        n_init=2,
+    )
     res = pipeline.fit(digits[0], cfg, 0)
     deltas = [h["delta_label"] for h in res.history[1:]]
     assert res.stop_reason == "tol" and res.n_iter < cfg.max_iter
@@ -77,13 +100,21 @@ def test_the_tol_stop_acts_on_the_fraction_of_changed_labels(digits):
 
 def test_a_full_bf16_fit(digits):
     x, y = digits
-    kw = dict(n_clusters=10, hidden_dims=(64, 64, 128), pretrain_epochs=10, max_iter=300,
-              n_init=3, random_state=0)
+    kw = dict(
+        n_clusters=10,
+        hidden_dims=(64, 64, 128),
+        pretrain_epochs=10,
+        max_iter=300,
+        n_init=3,
+        random_state=0,
+    )
     bf16 = DSSEC(precision="bf16", **kw).fit(x, y)
     f32 = DSSEC(**kw).fit(x, y)
     assert bf16.transform(x).dtype == np.float32 and np.all(np.isfinite(bf16.transform(x)))
-    rec = {p: [h["reconstruction"] for h in e.pretrain_history_] for p, e in (("bf16", bf16),
-                                                                               ("f32", f32))}
+    rec = {
+        p: [h["reconstruction"] for h in e.pretrain_history_]
+        for p, e in (("bf16", bf16), ("f32", f32))
+    }
     assert rec["bf16"][-1] < 0.5 * rec["bf16"][0]  # it learns,
     assert rec["bf16"][-1] < 1.25 * rec["f32"][-1], rec  # about as well as float32
     # one seed at this budget says little about accuracy (issue 15 measures that); it clusters
@@ -92,8 +123,14 @@ def test_a_full_bf16_fit(digits):
 
 def test_predict_on_data_the_model_has_not_seen(digits):
     x, y = digits
-    est = DSSEC(n_clusters=10, hidden_dims=(64, 64, 128), pretrain_epochs=20, max_iter=300,
-                n_init=3, random_state=0).fit(x[:1200])
+    est = DSSEC(
+        n_clusters=10,
+        hidden_dims=(64, 64, 128),
+        pretrain_epochs=20,
+        max_iter=300,
+        n_init=3,
+        random_state=0,
+    ).fit(x[:1200])
     new = est.predict(x[1200:])
     np.testing.assert_array_equal(new, np.argmax(est.soft_assign(x[1200:]), axis=1))
     train_acc, new_acc = cluster_acc(y[:1200], est.labels_), cluster_acc(y[1200:], new)

@@ -1,4 +1,5 @@
 """The benchmarks end to end on tiny inputs: bottleneck (FLOP count, JSON), paper_run, gpu_check.sh."""
+
 import json
 import os
 import subprocess
@@ -9,9 +10,21 @@ from conftest import ROOT
 
 def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
     out = tmp_path / "b.json"
-    r = subprocess.run([sys.executable, "-m", "benchmarks.bottleneck", "--dim=16",
-                        "--batch_size=8", "--repeats=1", f"--bottleneck_out={out}"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bottleneck",
+            "--dim=16",
+            "--batch_size=8",
+            "--repeats=1",
+            f"--bottleneck_out={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     # the step's FLOPs against XLA's own count for the compiled gradient of the same
@@ -20,27 +33,59 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
     import jax.numpy as jnp
 
     from dssec_jax import sae
+
     params = sae.init_params(jax.random.key(0), (16, 500, 500, 2000, 10))
     x = jnp.ones((8, 16))
-    cost = jax.jit(jax.grad(lambda p: jnp.mean((sae.forward(p, x, "relu")[1] - x) ** 2))
-                   ).lower(params).compile().cost_analysis()
+    cost = (
+        jax.jit(jax.grad(lambda p: jnp.mean((sae.forward(p, x, "relu")[1] - x) ** 2)))
+        .lower(params)
+        .compile()
+        .cost_analysis()
+    )
     xla_flops = (cost[0] if isinstance(cost, list) else cost)["flops"]
-    assert abs(res["step_gflop"] * 1e9 - xla_flops) < 0.01 * xla_flops, (res["step_gflop"], xla_flops)
+    assert abs(res["step_gflop"] * 1e9 - xla_flops) < 0.01 * xla_flops, (
+        res["step_gflop"],
+        xla_flops,
+    )
     for name in ("float32", "bf16"):
         ms = res["precisions"][name]
-        assert set(ms) == {"matmuls_fwd", "matmuls_dw", "matmuls_dx", "matmuls_dw_pre",
-                           "matmuls_dx_pre", "matmuls", "grad", "adam", "step"}
+        assert set(ms) == {
+            "matmuls_fwd",
+            "matmuls_dw",
+            "matmuls_dx",
+            "matmuls_dw_pre",
+            "matmuls_dx_pre",
+            "matmuls",
+            "grad",
+            "adam",
+            "step",
+        }
         assert all(v > 0 for v in ms.values())
     assert "matmul share" in r.stdout
 
 
 def test_paper_run_times_each_phase_and_projects_from_the_slice(tmp_path):
     out = tmp_path / "p.json"
-    r = subprocess.run([sys.executable, "-m", "benchmarks.paper_run", "--dataset=digits",
-                        "--pretrain_epochs=3", "--max_iter=90", "--update_interval=30",
-                        "--n_init=2", "--checkpoint_interval=0", "--paper_epochs=10",
-                        "--paper_iter=300", f"--out={out}"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.paper_run",
+            "--dataset=digits",
+            "--pretrain_epochs=3",
+            "--max_iter=90",
+            "--update_interval=30",
+            "--n_init=2",
+            "--checkpoint_interval=0",
+            "--paper_epochs=10",
+            "--paper_iter=300",
+            f"--out={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     m, p = res["measured_s"], res["projected_s"]
@@ -49,18 +94,41 @@ def test_paper_run_times_each_phase_and_projects_from_the_slice(tmp_path):
     assert m["checkpoint_writes"] >= 3  # every interval at --checkpoint_interval=0, and stage ends
     assert abs(p["more_pretraining"] - 7 * m["epoch_median"]) < 1e-9
     assert abs(p["more_clustering"] - 7 * m["interval_median"]) < 1e-9  # 10 - 3 intervals
-    assert abs(p["total"] - (p["slice"] + p["more_pretraining"] + p["more_clustering"]
-                             + p["more_checkpoints"])) < 1e-9
+    assert (
+        abs(
+            p["total"]
+            - (p["slice"] + p["more_pretraining"] + p["more_clustering"] + p["more_checkpoints"])
+        )
+        < 1e-9
+    )
     assert "projected paper budget" in r.stdout
 
 
 def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
-    env = {**os.environ, "GPU_CHECK_TINY": "1", "GPU_CHECK_OUT": str(tmp_path),
-           "PYTHON": sys.executable}
-    r = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "GPU_CHECK_TINY": "1",
+        "GPU_CHECK_OUT": str(tmp_path),
+        "PYTHON": sys.executable,
+    }
+    r = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
-    for line in ("== device", "projected paper-scale MNIST run", "batched 8 runs:",
-                 "fit wall", "== done"):
+    for line in (
+        "== device",
+        "projected paper-scale MNIST run",
+        "batched 8 runs:",
+        "fit wall",
+        "== done",
+    ):
         assert line in r.stdout, line
-    assert json.loads((tmp_path / "fit" / "run" / "results.json").read_text())["per_seed"][0]["n_iter"] == 60
+    assert (
+        json.loads((tmp_path / "fit" / "run" / "results.json").read_text())["per_seed"][0]["n_iter"]
+        == 60
+    )

@@ -1,26 +1,36 @@
 """The campaign end to end on digits (smoke plan): export, resume, refusal of mixed
 settings, commits; and the README's tables regenerate from the committed results."""
+
 import json
 import re
 import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from dssec_jax import evaluate
-from experiments.report import collect, markdown_table, readme_block, update_readme
 from test_experiments import run
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+from dssec_jax import evaluate
+from experiments.report import collect, markdown_table, readme_block, update_readme
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+}
 
 
 def test_campaign_exports_resumes_commits_and_refuses_mixed_settings(tmp_path, digits):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     res, work = tmp_path / "results", tmp_path / "work"
-    args = ["--plan=smoke", "--methods=kmeans,ae_kmeans,dec", f"--results={res}",
-            f"--cache_dir={work}", "--commit"]
+    args = [
+        "--plan=smoke",
+        "--methods=kmeans,ae_kmeans,dec",
+        f"--results={res}",
+        f"--cache_dir={work}",
+        "--commit",
+    ]
     first = run("experiments.campaign", *args, "--seeds=1", env=GIT_ENV)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "plan: 3 points, 0 already exported" in first.stdout
@@ -36,8 +46,11 @@ def test_campaign_exports_resumes_commits_and_refuses_mixed_settings(tmp_path, d
         accs = []
         for rec in results["per_seed"]:
             sdir = out / f"seed_{rec['seed']}"
-            assert sorted(p.name for p in sdir.iterdir()) == ["history.json.gz", "labels.npz",
-                                                              "result.json"]
+            assert sorted(p.name for p in sdir.iterdir()) == [
+                "history.json.gz",
+                "labels.npz",
+                "result.json",
+            ]
             with np.load(sdir / "labels.npz") as f:
                 assert f["labels"].dtype == np.uint8
                 got = evaluate(y, f["labels"].astype(np.int32))
@@ -45,11 +58,19 @@ def test_campaign_exports_resumes_commits_and_refuses_mixed_settings(tmp_path, d
             accs.append(rec["acc"])
         s = results["summary"]["acc"]
         assert s["n"] == 2 and abs(s["std"] - np.std(accs, ddof=1)) < 1e-12
-    log = subprocess.run(["git", "-C", str(tmp_path), "log", "--format=%s"], capture_output=True,
-                         text=True, check=True).stdout.splitlines()
+    log = subprocess.run(
+        ["git", "-C", str(tmp_path), "log", "--format=%s"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert len(log) == 6 and "results: results digits dec seed 1" in log
-    status = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain", "results"],
-                            capture_output=True, text=True, check=True).stdout
+    status = subprocess.run(
+        ["git", "-C", str(tmp_path), "status", "--porcelain", "results"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert status == ""  # everything exported is committed
     # a column must not mix settings: a changed config refuses more seeds
     cfg_path = res / "digits_dec" / "config.json"
@@ -67,13 +88,26 @@ def test_campaign_rejects_what_the_plan_does_not_hold():
 
 def test_report_cells_use_the_sample_std_and_count_seeds():
     def run_(accs, stops):
-        per_seed = [{"seed": i, "acc": a, "nmi": a, "ari": a, "n_iter": 10, "stop_reason": s}
-                    for i, (a, s) in enumerate(zip(accs, stops))]
+        per_seed = [
+            {"seed": i, "acc": a, "nmi": a, "ari": a, "n_iter": 10, "stop_reason": s}
+            for i, (a, s) in enumerate(zip(accs, stops))
+        ]
         from experiments.runner import summarize
-        return {"dataset": "d", "method": "dssec", "per_seed": per_seed,
-                "summary": summarize(per_seed),
-                "config": {"gamma": 0.1, "embed_dim": 10, "pretrain_epochs": 1, "max_iter": 10,
-                           "update_interval": 5, "tol": 0.001}}
+
+        return {
+            "dataset": "d",
+            "method": "dssec",
+            "per_seed": per_seed,
+            "summary": summarize(per_seed),
+            "config": {
+                "gamma": 0.1,
+                "embed_dim": 10,
+                "pretrain_epochs": 1,
+                "max_iter": 10,
+                "update_interval": 5,
+                "tol": 0.001,
+            },
+        }
 
     md = markdown_table([run_([0.5, 0.7, 0.9], ["max_iter", "tol", "max_iter"])])
     assert "| dssec | 0.700 ± 0.200 (3) |" in md  # ddof 1: the population std would be 0.163
@@ -89,7 +123,8 @@ def test_readme_tables_regenerate_from_the_committed_results():
         expected = markdown_table(collect(ROOT / folder))
         assert readme_block(folder).search(readme).group(2) == expected, (
             f"README's {folder} table is stale: python -m experiments.report {folder} "
-            "--readme=README.md")
+            "--readme=README.md"
+        )
         assert (ROOT / folder / "results.md").read_text() == expected
 
 

@@ -1,22 +1,30 @@
 """n_clusters="auto": the choice of k on blobs with a known k, in the estimator, the drivers
 and the report; its errors; data with one real cluster."""
+
 import json
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from test_experiments import run
 
 from dssec_jax import DSSEC, Config
 from dssec_jax.choose_k import CRITERIA, choose_k
 from dssec_jax.sweep import fit_batched
 from dssec_jax.validation import check_config
-from test_experiments import run
 
-BLOBS, BLOB_Y = make_blobs(n_samples=600, centers=5, n_features=8, cluster_std=0.6,
-                           random_state=0)
+BLOBS, BLOB_Y = make_blobs(n_samples=600, centers=5, n_features=8, cluster_std=0.6, random_state=0)
 BLOBS = BLOBS.astype(np.float32)
-TINY = dict(hidden_dims=(32, 32, 64), embed_dim=4, pretrain_epochs=20, batch_size=64,
-            max_iter=60, n_init=3, random_state=0, k_range=(2, 10))
+TINY = dict(
+    hidden_dims=(32, 32, 64),
+    embed_dim=4,
+    pretrain_epochs=20,
+    batch_size=64,
+    max_iter=60,
+    n_init=3,
+    random_state=0,
+    k_range=(2, 10),
+)
 
 
 @pytest.mark.parametrize("criterion", CRITERIA)
@@ -42,14 +50,17 @@ def test_one_real_cluster_does_not_crash():
     assert 2 <= est.n_clusters_ <= 10 and len(est.labels_) == 300
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"k_range": (5, 3)}, r"k_range \(5, 3\) is empty"),
-    ({"k_range": (1, 8)}, "k_range starts at 1; the smallest k to try is 2"),
-    ({"k_range": (2, 50)}, "k_range reaches k=50 but there are 40 samples"),
-    ({"k_range": (2,)}, "k_range must be two integers"),
-    ({"k_criterion": "elbow"}, "k_criterion must be one of silhouette"),
-    ({"n_clusters": "many"}, "n_clusters must be an integer >= 1 or 'auto'"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"k_range": (5, 3)}, r"k_range \(5, 3\) is empty"),
+        ({"k_range": (1, 8)}, "k_range starts at 1; the smallest k to try is 2"),
+        ({"k_range": (2, 50)}, "k_range reaches k=50 but there are 40 samples"),
+        ({"k_range": (2,)}, "k_range must be two integers"),
+        ({"k_criterion": "elbow"}, "k_criterion must be one of silhouette"),
+        ({"n_clusters": "many"}, "n_clusters must be an integer >= 1 or 'auto'"),
+    ],
+)
 def test_bad_auto_settings_are_named(kw, match):
     with pytest.raises(ValueError, match=match):
         check_config(Config(**{"n_clusters": "auto", **kw}), n_samples=40)
@@ -72,10 +83,19 @@ def test_the_drivers_take_auto_and_record_the_choice(tmp_path):
     np.savez(tmp_path / "blobs.npz", x=BLOBS)  # no labels: auto needs none
     (tmp_path / "small.json").write_text(json.dumps({"hidden_dims": [32, 32, 64]}))
     wd = tmp_path / "runs" / "r"
-    r = run("experiments.run", f"--dataset={tmp_path / 'blobs.npz'}", "--n_clusters=auto",
-            "--k_range=2,10", "--method=dssec", "--pretrain_epochs=20", "--max_iter=60",
-            f"--config={tmp_path / 'small.json'}", "--embed_dim=4", "--batch_size=64",
-            f"--workdir={wd}")
+    r = run(
+        "experiments.run",
+        f"--dataset={tmp_path / 'blobs.npz'}",
+        "--n_clusters=auto",
+        "--k_range=2,10",
+        "--method=dssec",
+        "--pretrain_epochs=20",
+        "--max_iter=60",
+        f"--config={tmp_path / 'small.json'}",
+        "--embed_dim=4",
+        "--batch_size=64",
+        f"--workdir={wd}",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     rec = json.loads((wd / "results.json").read_text())["per_seed"][0]
     assert rec["n_clusters"] == 5 and sorted(map(int, rec["k_scores"])) == list(range(2, 11))

@@ -1,6 +1,7 @@
 """The public boundary leaves the caller's arrays alone: every entry point that takes data
 or parameters is called with JAX arrays, which must stay usable and unchanged. The
 compiled steps say that they consume their state, and they do."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,8 +10,14 @@ from dssec_jax import DSSEC, fit, pipeline, sae, train
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
 
-TINY = Config(hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64, update_interval=5,
-              max_iter=10, n_init=2)
+TINY = Config(
+    hidden_dims=(32, 32, 64),
+    pretrain_epochs=2,
+    batch_size=64,
+    update_interval=5,
+    max_iter=10,
+    n_init=2,
+)
 
 
 def _alive_and_equal(tree, copy):
@@ -30,8 +37,15 @@ def test_fit_fit_batched_and_pretrain_keep_the_callers_data(digits):
 
 def test_the_estimator_keeps_the_callers_data_and_its_own_parameters(digits):
     x = jnp.asarray(digits[0][:300])
-    est = DSSEC(n_clusters=10, hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
-                max_iter=10, n_init=2, random_state=0).fit(x)
+    est = DSSEC(
+        n_clusters=10,
+        hidden_dims=(32, 32, 64),
+        pretrain_epochs=2,
+        batch_size=64,
+        max_iter=10,
+        n_init=2,
+        random_state=0,
+    ).fit(x)
     params = jax.tree.map(np.array, est.params_)
     z = est.transform(x)
     np.testing.assert_array_equal(est.transform(x), z)  # twice: nothing was consumed

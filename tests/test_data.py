@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from dssec_jax.data import DataError, load_dataset, search_dirs
+from dssec_jax.data import DataError, formats, load_dataset, search_dirs
 from dssec_jax.data import download as dl
-from dssec_jax.data import formats
 from dssec_jax.data.registry import FILE_SHA256, usps_from_libsvm
 
 USPS_COUNTS = [1553, 1269, 929, 824, 852, 716, 834, 792, 708, 821]
@@ -89,8 +88,11 @@ def test_user_file_round_trips(tmp_path):
     savemat(tmp_path / "b.mat", {"fea": x, "gnd": y[:, None] + 1})
     with h5py.File(tmp_path / "c.h5", "w") as f:
         f["feats"], f["lab"] = x, y
-    for path, kw in ((tmp_path / "a.npz", {}), (tmp_path / "b.mat", {}),
-                     (tmp_path / "c.h5", {"x_key": "feats", "y_key": "lab"})):
+    for path, kw in (
+        (tmp_path / "a.npz", {}),
+        (tmp_path / "b.mat", {}),
+        (tmp_path / "c.h5", {"x_key": "feats", "y_key": "lab"}),
+    ):
         d = load_dataset(str(path), **kw)
         np.testing.assert_allclose(d.x, x)
         np.testing.assert_array_equal(d.y, np.unique(y, return_inverse=True)[1])
@@ -100,7 +102,11 @@ def test_user_file_round_trips(tmp_path):
 
 
 def _idx_bytes(arr, code):
-    return struct.pack(">BBBB", 0, 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+    return (
+        struct.pack(">BBBB", 0, 0, code, arr.ndim)
+        + struct.pack(f">{arr.ndim}I", *arr.shape)
+        + arr.tobytes()
+    )
 
 
 def test_user_idx_pair(tmp_path):
@@ -115,6 +121,7 @@ def test_user_idx_pair(tmp_path):
 
 # ---------------------------------------------------------------- errors
 
+
 def test_missing_file_names_places_and_fix(tmp_path, monkeypatch):
     monkeypatch.delenv("DSSEC_DATA_DIR", raising=False)
     with pytest.raises(DataError) as e:
@@ -128,7 +135,10 @@ def test_missing_file_names_places_and_fix(tmp_path, monkeypatch):
 def test_search_order(tmp_path, monkeypatch):
     monkeypatch.setenv("DSSEC_DATA_DIR", str(tmp_path / "env"))
     dirs = search_dirs(tmp_path / "arg", "fashion_mnist")
-    assert dirs[0] == tmp_path / "arg" / "fashion_mnist" and dirs[2] == tmp_path / "env" / "fashion_mnist"
+    assert (
+        dirs[0] == tmp_path / "arg" / "fashion_mnist"
+        and dirs[2] == tmp_path / "env" / "fashion_mnist"
+    )
     assert "dssec_jax" in str(dirs[4]) and str(dirs[-1]) == "/usr/share/datasets/fashion-mnist"
 
 
@@ -210,10 +220,20 @@ def test_explicit_download_checks_and_writes_atomically(tmp_path):
     gz = tmp_path / "x.gz"
     gz.write_bytes(gzip.compress(payload))
     with pytest.raises(DataError, match="checksum mismatch.*nothing was written"):
-        dl.fetch(gz.as_uri(), tmp_path / "y.gz", "sha256", hashlib.sha256(gzip.compress(payload)
-                                                                        ).hexdigest()[::-1], gzip.decompress)
-    dl.fetch(gz.as_uri(), tmp_path / "y.gz", "sha256", hashlib.sha256(payload).hexdigest(),
-             gzip.decompress)  # the digest is of the decompressed content
+        dl.fetch(
+            gz.as_uri(),
+            tmp_path / "y.gz",
+            "sha256",
+            hashlib.sha256(gzip.compress(payload)).hexdigest()[::-1],
+            gzip.decompress,
+        )
+    dl.fetch(
+        gz.as_uri(),
+        tmp_path / "y.gz",
+        "sha256",
+        hashlib.sha256(payload).hexdigest(),
+        gzip.decompress,
+    )  # the digest is of the decompressed content
     assert (tmp_path / "y.gz").read_bytes() == gz.read_bytes()
     with pytest.raises(DataError, match="download of"):
         dl.fetch((tmp_path / "nope").as_uri(), dest, "md5", "0")

@@ -1,41 +1,45 @@
 """Every documented error: each invalid setting, the drivers' refusals and the batched
 path's limits raise a ValueError (or exit 2 in one line) that names the problem."""
+
 import json
 
 import numpy as np
 import pytest
+from test_experiments import run
 
 from dssec_jax import DSSEC, Config
 from dssec_jax.sweep import fit_batched
 from dssec_jax.validation import check_config
-from test_experiments import run
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"n_clusters": 2.5}, "n_clusters must be an integer >= 1"),
-    ({"beta": -1.0}, "beta must be >= 0"),
-    ({"tol": -0.1}, "tol must be >= 0"),
-    ({"alpha": 0.0}, r"alpha \(Student's t degrees of freedom\) must be > 0"),
-    ({"hidden_dims": (64, 0)}, "hidden_dims must be positive layer sizes"),
-    ({"activation": "swish"}, "unknown activation 'swish'"),
-    ({"sparse_activation": "gelu"}, "unknown sparse_activation 'gelu'"),
-    ({"sparsity_reduction": "max"}, "sparsity_reduction must be 'mean' or 'sum'"),
-    ({"init": "he"}, "init must be one of glorot_uniform, variance_scaling"),
-    ({"pretrain_optimizer": "lbfgs"}, "pretrain_optimizer must be 'adam' or 'sgd'"),
-    ({"pretrain_momentum": 1.0}, r"pretrain_momentum must lie in \[0, 1\)"),
-    ({"cluster_optimizer": "rmsprop"}, "cluster_optimizer must be 'adam' or 'sgd'"),
-    ({"precision": "fp16"}, "precision must be 'float32' or 'bf16', got 'fp16'"),
-    ({"pretrain_epochs": 0}, "pretrain_epochs must be >= 1"),
-    ({"batch_size": 0}, "batch_size must be >= 1"),
-    ({"update_interval": 0}, "update_interval must be >= 1"),
-    ({"n_init": 0}, "n_init must be >= 1"),
-    ({"layerwise_epochs": 0}, "layerwise_epochs must be >= 1 or None"),
-    ({"max_iter": -1}, "max_iter must be >= 0"),
-    ({"learning_rate": 0.0}, "learning_rate must be > 0"),
-    ({"cluster_learning_rate": -1e-3}, "cluster_learning_rate must be > 0"),
-    ({"method": "pca_kmeans", "embed_dim": 30}, "embed_dim=30 PCA components need at least"),
-    ({"n_clusters": 40}, "20 samples but n_clusters=40"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"n_clusters": 2.5}, "n_clusters must be an integer >= 1"),
+        ({"beta": -1.0}, "beta must be >= 0"),
+        ({"tol": -0.1}, "tol must be >= 0"),
+        ({"alpha": 0.0}, r"alpha \(Student's t degrees of freedom\) must be > 0"),
+        ({"hidden_dims": (64, 0)}, "hidden_dims must be positive layer sizes"),
+        ({"activation": "swish"}, "unknown activation 'swish'"),
+        ({"sparse_activation": "gelu"}, "unknown sparse_activation 'gelu'"),
+        ({"sparsity_reduction": "max"}, "sparsity_reduction must be 'mean' or 'sum'"),
+        ({"init": "he"}, "init must be one of glorot_uniform, variance_scaling"),
+        ({"pretrain_optimizer": "lbfgs"}, "pretrain_optimizer must be 'adam' or 'sgd'"),
+        ({"pretrain_momentum": 1.0}, r"pretrain_momentum must lie in \[0, 1\)"),
+        ({"cluster_optimizer": "rmsprop"}, "cluster_optimizer must be 'adam' or 'sgd'"),
+        ({"precision": "fp16"}, "precision must be 'float32' or 'bf16', got 'fp16'"),
+        ({"pretrain_epochs": 0}, "pretrain_epochs must be >= 1"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"update_interval": 0}, "update_interval must be >= 1"),
+        ({"n_init": 0}, "n_init must be >= 1"),
+        ({"layerwise_epochs": 0}, "layerwise_epochs must be >= 1 or None"),
+        ({"max_iter": -1}, "max_iter must be >= 0"),
+        ({"learning_rate": 0.0}, "learning_rate must be > 0"),
+        ({"cluster_learning_rate": -1e-3}, "cluster_learning_rate must be > 0"),
+        ({"method": "pca_kmeans", "embed_dim": 30}, "embed_dim=30 PCA components need at least"),
+        ({"n_clusters": 40}, "20 samples but n_clusters=40"),
+    ],
+)
 def test_every_invalid_setting_is_named(kw, match):
     with pytest.raises(ValueError, match=match):
         check_config(Config(**kw), n_samples=20)
@@ -61,7 +65,8 @@ def test_config_file_with_unknown_keys_exits_2_in_one_line(tmp_path):
     path.write_text(json.dumps({"gama": 0.3}))
     r = run("experiments.run", f"--config={path}", f"--workdir={tmp_path / 'w'}")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(
-        "error: --config has unknown keys ['gama']")
+        "error: --config has unknown keys ['gama']"
+    )
 
 
 def test_a_workdir_with_other_settings_is_refused(tmp_path):

@@ -1,4 +1,5 @@
 """End-to-end tests of the estimator on scikit-learn digits with a reduced budget."""
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -14,8 +15,9 @@ def fitted(digits):
     x, y = digits
     out = {}
     for method in ("kmeans", "idec", "dssec"):
-        out[method] = [DSSEC(n_clusters=10, method=method, random_state=s, **BUDGET).fit(x, y)
-                       for s in SEEDS]
+        out[method] = [
+            DSSEC(n_clusters=10, method=method, random_state=s, **BUDGET).fit(x, y) for s in SEEDS
+        ]
     return out
 
 
@@ -66,8 +68,13 @@ def test_same_seed_same_labels(fitted, digits):
 def test_pca_ae_and_sae_kmeans_run(digits):
     x, y = digits
     for method in ("pca_kmeans", "ae_kmeans", "sae_kmeans"):
-        est = DSSEC(n_clusters=10, method=method, random_state=0, pretrain_epochs=3,
-                    hidden_dims=(64, 64, 128)).fit(x)
+        est = DSSEC(
+            n_clusters=10,
+            method=method,
+            random_state=0,
+            pretrain_epochs=3,
+            hidden_dims=(64, 64, 128),
+        ).fit(x)
         assert est.transform(x).shape == (len(x), 10)
         assert len(np.unique(est.labels_)) == 10
 
@@ -84,19 +91,22 @@ def test_get_set_params_and_clone():
 RNG = np.random.default_rng(0)
 
 
-@pytest.mark.parametrize("x, kw, match", [
-    (np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]), {}, "NaN or infinite"),
-    (RNG.normal(size=10), {}, "must be 2-D"),
-    (RNG.normal(size=(3, 4)), {"n_clusters": 5}, "3 samples but n_clusters=5"),
-    (RNG.normal(size=(20, 4)), {"method": "kmeanz"}, "unknown method 'kmeanz'"),
-    (RNG.normal(size=(20, 4)), {"rho": 1.5}, r"rho must lie in \(0, 1\)"),
-    (RNG.normal(size=(20, 4)), {"gamma": -1.0}, "gamma must be >= 0"),
-    (RNG.normal(size=(20, 4)), {"n_clusters": 0}, "n_clusters must be an integer >= 1"),
-    (RNG.normal(size=(1, 4)), {"n_clusters": 1}, "X has 1 sample; pass at least 2"),
-    (RNG.normal(size=(3, 4)) + 1j, {}, "Complex data not supported"),
-    (np.array([["a", "b"], ["c", "d"]], dtype=object), {}, "non-numeric entries"),
-    (np.zeros((12, 0)), {}, r"0 feature\(s\) \(shape=\(12, 0\)\) while a minimum of 1"),
-])
+@pytest.mark.parametrize(
+    "x, kw, match",
+    [
+        (np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]), {}, "NaN or infinite"),
+        (RNG.normal(size=10), {}, "must be 2-D"),
+        (RNG.normal(size=(3, 4)), {"n_clusters": 5}, "3 samples but n_clusters=5"),
+        (RNG.normal(size=(20, 4)), {"method": "kmeanz"}, "unknown method 'kmeanz'"),
+        (RNG.normal(size=(20, 4)), {"rho": 1.5}, r"rho must lie in \(0, 1\)"),
+        (RNG.normal(size=(20, 4)), {"gamma": -1.0}, "gamma must be >= 0"),
+        (RNG.normal(size=(20, 4)), {"n_clusters": 0}, "n_clusters must be an integer >= 1"),
+        (RNG.normal(size=(1, 4)), {"n_clusters": 1}, "X has 1 sample; pass at least 2"),
+        (RNG.normal(size=(3, 4)) + 1j, {}, "Complex data not supported"),
+        (np.array([["a", "b"], ["c", "d"]], dtype=object), {}, "non-numeric entries"),
+        (np.zeros((12, 0)), {}, r"0 feature\(s\) \(shape=\(12, 0\)\) while a minimum of 1"),
+    ],
+)
 def test_bad_input_raises_clear_value_error(x, kw, match):
     params = {"n_clusters": 2, "pretrain_epochs": 1, **kw}
     with pytest.raises(ValueError, match=match):
@@ -105,23 +115,37 @@ def test_bad_input_raises_clear_value_error(x, kw, match):
 
 def test_predict_before_fit():
     from sklearn.exceptions import NotFittedError
+
     with pytest.raises(NotFittedError, match="not fitted"):
         DSSEC().predict(np.zeros((3, 2)))
 
 
 def test_estimator_defaults_equal_config_defaults():
     import dataclasses
+
     from dssec_jax.methods import Config
+
     est = DSSEC().get_params()
     for f in dataclasses.fields(Config):
-        assert tuple(est[f.name]) == f.default if isinstance(f.default, tuple) \
-            else est[f.name] == f.default, f.name
+        assert (
+            tuple(est[f.name]) == f.default
+            if isinstance(f.default, tuple)
+            else est[f.name] == f.default
+        ), f.name
 
 
 def test_transform_and_predict_check_the_number_of_features():
     x = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
-    est = DSSEC(n_clusters=2, method="ae_kmeans", pretrain_epochs=1, batch_size=8,
-                hidden_dims=(8, 8, 8), embed_dim=2, n_init=2, random_state=0).fit(x)
+    est = DSSEC(
+        n_clusters=2,
+        method="ae_kmeans",
+        pretrain_epochs=1,
+        batch_size=8,
+        hidden_dims=(8, 8, 8),
+        embed_dim=2,
+        n_init=2,
+        random_state=0,
+    ).fit(x)
     assert est.n_features_in_ == 8 and est.predict(x).shape == (40,)
     for method in (est.transform, est.predict, est.soft_assign):
         with pytest.raises(ValueError, match="X has 5 features, but DSSEC is expecting 8 features"):
@@ -130,8 +154,15 @@ def test_transform_and_predict_check_the_number_of_features():
 
 def test_a_batch_larger_than_the_data_means_full_batch_steps():
     x = RNG.normal(size=(40, 4)).astype(np.float32)
-    kw = dict(n_clusters=3, pretrain_epochs=3, max_iter=20, n_init=2, hidden_dims=(8, 8, 8),
-              embed_dim=2, random_state=0)
+    kw = dict(
+        n_clusters=3,
+        pretrain_epochs=3,
+        max_iter=20,
+        n_init=2,
+        hidden_dims=(8, 8, 8),
+        embed_dim=2,
+        random_state=0,
+    )
     big = DSSEC(batch_size=256, **kw).fit(x)
     full = DSSEC(batch_size=40, **kw).fit(x)
     np.testing.assert_array_equal(big.transform(x), full.transform(x))
@@ -140,9 +171,19 @@ def test_a_batch_larger_than_the_data_means_full_batch_steps():
 
 def test_scikit_learn_estimator_checks_pass():
     from sklearn.utils.estimator_checks import check_estimator
-    est = DSSEC(n_clusters=3, pretrain_epochs=2, max_iter=10, batch_size=8, hidden_dims=(8, 8, 8),
-                embed_dim=2, n_init=2, random_state=0)
+
+    est = DSSEC(
+        n_clusters=3,
+        pretrain_epochs=2,
+        max_iter=10,
+        batch_size=8,
+        hidden_dims=(8, 8, 8),
+        embed_dim=2,
+        n_init=2,
+        random_state=0,
+    )
     results = check_estimator(est, on_fail=None)
-    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
-              if r["status"] == "failed"]
+    failed = [
+        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    ]
     assert len(results) >= 45 and not failed, failed

@@ -1,4 +1,5 @@
 """The experiment drivers end to end, in subprocesses, on digits with a tiny budget."""
+
 import json
 import os
 import subprocess
@@ -6,17 +7,21 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
-TINY = ["--pretrain_epochs=3", "--max_iter=60", "--update_interval=20", "--n_init=3",
-        "--tol=0"]
+TINY = ["--pretrain_epochs=3", "--max_iter=60", "--update_interval=20", "--n_init=3", "--tol=0"]
 
 
 def run(module, *args, env=None):
     e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=e,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_run_writes_results_and_skips_finished_seeds(tmp_path):
@@ -27,7 +32,11 @@ def test_run_writes_results_and_skips_finished_seeds(tmp_path):
     assert len(res["per_seed"]) == 2 and res["versions"]["jax"]
     for s in res["per_seed"]:
         assert all(0.0 <= s[k] <= 1.0 for k in ("acc", "nmi")) and -1 <= s["ari"] <= 1
-        assert s["stop_reason"] == "max_iter" and set(s["seconds"]) == {"pretrain", "kmeans", "cluster"}
+        assert s["stop_reason"] == "max_iter" and set(s["seconds"]) == {
+            "pretrain",
+            "kmeans",
+            "cluster",
+        }
     assert 0 <= res["summary"]["acc"]["mean"] <= 1
     out = np.load(wd / "seed_0" / "outputs.npz")
     assert out["embedding"].shape == (1797, 10) and out["labels"].shape == (1797,)
@@ -38,8 +47,10 @@ def test_run_writes_results_and_skips_finished_seeds(tmp_path):
     assert again.returncode == 0 and again.stdout.count("already finished") == 2
 
 
-@pytest.mark.parametrize("stop_after, marker", [("pretrained", "reusing cached autoencoder"),
-                                                ("cluster", "resuming at iteration 20")])
+@pytest.mark.parametrize(
+    "stop_after, marker",
+    [("pretrained", "reusing cached autoencoder"), ("cluster", "resuming at iteration 20")],
+)
 def test_interrupted_run_resumes_to_same_labels(tmp_path, stop_after, marker):
     args = ["--method=dssec", *TINY, "--checkpoint_interval=0"]  # a checkpoint at every refresh
     ref = run("experiments.run", *args, f"--workdir={tmp_path / 'ref' / 'r'}")
@@ -57,9 +68,16 @@ def test_interrupted_run_resumes_to_same_labels(tmp_path, stop_after, marker):
 
 def test_sweep_and_report(tmp_path):
     wd = tmp_path / "sweep"
-    r = run("experiments.sweep", "--methods=kmeans,pca_kmeans,ae_kmeans,sae_kmeans,dec,idec,dssec",
-            "--gammas=0.1,0.5", "--embed_dims=5,10", f"--workdir={wd}", "--seeds=1", *TINY,
-            "--batch_size=256")
+    r = run(
+        "experiments.sweep",
+        "--methods=kmeans,pca_kmeans,ae_kmeans,sae_kmeans,dec,idec,dssec",
+        "--gammas=0.1,0.5",
+        "--embed_dims=5,10",
+        f"--workdir={wd}",
+        "--seeds=1",
+        *TINY,
+        "--batch_size=256",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     md = (wd / "results.md").read_text()
     for m in ("kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"):
@@ -76,13 +94,16 @@ def test_sweep_and_report(tmp_path):
     assert (wd / "results.md").read_text() == md
 
 
-@pytest.mark.parametrize("args, msg", [
-    (["--dataset=cifar"], "unknown dataset 'cifar'"),
-    (["--method=kmeanz"], "unknown method 'kmeanz'"),
-    (["--gamma=-1"], "gamma must be >= 0"),
-    (["--embed_dim=0"], "embed_dim must be >= 1"),
-    (["--subset=5000"], "exceeds the 1797 samples of digits"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--dataset=cifar"], "unknown dataset 'cifar'"),
+        (["--method=kmeanz"], "unknown method 'kmeanz'"),
+        (["--gamma=-1"], "gamma must be >= 0"),
+        (["--embed_dim=0"], "embed_dim must be >= 1"),
+        (["--subset=5000"], "exceeds the 1797 samples of digits"),
+    ],
+)
 def test_flag_errors_are_one_line(args, msg):
     r = run("experiments.run", *args)
     assert r.returncode != 0
@@ -93,8 +114,17 @@ def test_flag_errors_are_one_line(args, msg):
 
 def test_batched_sweep_writes_the_same_files(tmp_path):
     wd = tmp_path / "bsweep"
-    r = run("experiments.sweep", "--batched", "--methods=kmeans,dec,dssec", "--gammas=0.1,0.5",
-            "--embed_dims=10", "--seeds=2", "--tsne=false", f"--workdir={wd}", *TINY)
+    r = run(
+        "experiments.sweep",
+        "--batched",
+        "--methods=kmeans,dec,dssec",
+        "--gammas=0.1,0.5",
+        "--embed_dims=10",
+        "--seeds=2",
+        "--tsne=false",
+        f"--workdir={wd}",
+        *TINY,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "batched digits/dssec/10: 2 configs x 2 seeds" in r.stdout
     rows = (wd / "results.csv").read_text().strip().splitlines()
@@ -104,10 +134,13 @@ def test_batched_sweep_writes_the_same_files(tmp_path):
 
 
 def test_screen_prints_one_line_per_run_and_a_summary(tmp_path):
-    r = run("experiments.screen", "--seed_list=0,1", f"--cache_dir={tmp_path}",
-            "--grid=[{\"method\": \"dec\"}, {\"method\": \"idec\"}]",
-            "--base={\"pretrain_epochs\": 2, \"max_iter\": 20, \"n_init\": 2, "
-            "\"hidden_dims\": [64, 64, 128]}")
+    r = run(
+        "experiments.screen",
+        "--seed_list=0,1",
+        f"--cache_dir={tmp_path}",
+        '--grid=[{"method": "dec"}, {"method": "idec"}]',
+        '--base={"pretrain_epochs": 2, "max_iter": 20, "n_init": 2, "hidden_dims": [64, 64, 128]}',
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     lines = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
     assert [ln["seed"] for ln in lines] == [0, 1, 0, 1] and all(0 <= ln["acc"] <= 1 for ln in lines)
@@ -115,7 +148,7 @@ def test_screen_prints_one_line_per_run_and_a_summary(tmp_path):
     assert len(list(tmp_path.glob("ae_*.ckpt"))) == 2
     assert [ln["km"] for ln in lines[:2]] == [ln["km"] for ln in lines[2:]]
     summary = [ln for ln in r.stdout.splitlines() if ln.startswith("SUMMARY")]
-    assert len(summary) == 2 and "\"acc\"" in summary[0]
+    assert len(summary) == 2 and '"acc"' in summary[0]
 
 
 def test_subset_is_fixed():
@@ -123,6 +156,7 @@ def test_subset_is_fixed():
 
     from dssec_jax.data import Dataset
     from experiments.common import subsample
+
     d = load_digits()
     ds = Dataset(d.data.astype("float32"), d.target.astype("int32"), "digits", (8, 8), 10)
     a, b = subsample(ds, 500), subsample(ds, 500)
@@ -135,6 +169,7 @@ def test_per_class_subset_is_fixed_and_balanced():
 
     from dssec_jax.data import Dataset
     from experiments.common import per_class_subset
+
     d = load_digits()
     ds = Dataset(d.data.astype("float32"), d.target.astype("int32"), "digits", (8, 8), 10)
     a, b = per_class_subset(ds, 10), per_class_subset(ds, 10)
@@ -153,8 +188,12 @@ def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeyp
 
     def run(gamma, embed_dim, acc):
         s = {"mean": acc, "std": 0.01}
-        return {"dataset": "d", "method": "dssec", "config": {"gamma": gamma, "embed_dim": embed_dim},
-                "summary": {"acc": s, "nmi": s, "ari": s}}
+        return {
+            "dataset": "d",
+            "method": "dssec",
+            "config": {"gamma": gamma, "embed_dim": embed_dim},
+            "summary": {"acc": s, "nmi": s, "ari": s},
+        }
 
     gamma_only = [run(g, 10, 0.5 + g) for g in (0.01, 0.1, 1.0)]
     assert plot_against(gamma_only, "gamma", tmp_path / "g.png")
@@ -164,8 +203,11 @@ def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeyp
     assert not (tmp_path / "e.png").exists()
     # a full grid: the gamma line is drawn at embed_dim 10 (three points, not six)
     drawn, errorbar = [], matplotlib.axes.Axes.errorbar
-    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar",
-                        lambda self, xs, ys, **kw: drawn.append(list(ys)) or errorbar(self, xs, ys, **kw))
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "errorbar",
+        lambda self, xs, ys, **kw: drawn.append(list(ys)) or errorbar(self, xs, ys, **kw),
+    )
     grid = gamma_only + [run(g, 20, 0.9) for g in (0.01, 0.1, 1.0)]
     assert plot_against(grid, "gamma", tmp_path / "g2.png")
     assert drawn[0] == [0.51, 0.6, 1.5]
@@ -175,10 +217,20 @@ def test_main_table_takes_the_run_nearest_the_table_point():
     from experiments.report import main_table
 
     def run(method, gamma, embed_dim):
-        return {"dataset": "d", "method": method, "config": {"gamma": gamma, "embed_dim": embed_dim}}
+        return {
+            "dataset": "d",
+            "method": method,
+            "config": {"gamma": gamma, "embed_dim": embed_dim},
+        }
 
-    runs = [run("dssec", 0.5, 10), run("dssec", 0.1, 20), run("dssec", 0.1, 10), run("dssec", 0.3, 10),
-            run("dec", 0.5, 5), run("dec", 0.5, 12)]
+    runs = [
+        run("dssec", 0.5, 10),
+        run("dssec", 0.1, 20),
+        run("dssec", 0.1, 10),
+        run("dssec", 0.3, 10),
+        run("dec", 0.5, 5),
+        run("dec", 0.5, 12),
+    ]
     table = main_table(runs)
     assert table[("dssec", "d")]["config"] == {"gamma": 0.1, "embed_dim": 10}
     # gamma does not enter DEC's loss, so only its embedding size counts
@@ -193,8 +245,15 @@ def test_compare_pairs_settings_with_the_baseline_seed_by_seed(tmp_path):
 
     base, other = {"method": "dssec"}, {"beta": 0.1, "method": "dssec"}
     a = tmp_path / "a.log"
-    a.write_text("noise\n" + line(base, 0, 0.70) + line(base, 1, 0.80) + line(other, 0, 0.75)
-                 + line(other, 1, 0.70) + line(other, 2, 0.99) + "SUMMARY {}\n")
+    a.write_text(
+        "noise\n"
+        + line(base, 0, 0.70)
+        + line(base, 1, 0.80)
+        + line(other, 0, 0.75)
+        + line(other, 1, 0.70)
+        + line(other, 2, 0.99)
+        + "SUMMARY {}\n"
+    )
     b = tmp_path / "b.log"  # the setting's key order does not matter
     b.write_text(line(base, 0, 0.60) + line({"method": "dssec", "beta": 0.1}, 0, 0.66))
     assert read_screen_logs([a, b])['{"method": "dssec"}'][0]["acc"] == 0.60  # later lines win
@@ -216,13 +275,16 @@ def test_compare_pairs_settings_with_the_baseline_seed_by_seed(tmp_path):
         read_screen_logs([b])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--gama=0.3"], "error: Unknown command line flag 'gama'"),
-    (["--tol=abc"], "error: flag --tol=abc: could not convert string to float"),
-    (["--sparse_layers=a"], "error: --sparse_layers=a is not valid; pass comma-separated"),
-    (["--embed_std=x"], "error: --embed_std=x is not valid; pass a number, kernel or none"),
-    (["extra"], "error: unexpected arguments ['extra']"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--gama=0.3"], "error: Unknown command line flag 'gama'"),
+        (["--tol=abc"], "error: flag --tol=abc: could not convert string to float"),
+        (["--sparse_layers=a"], "error: --sparse_layers=a is not valid; pass comma-separated"),
+        (["--embed_std=x"], "error: --embed_std=x is not valid; pass a number, kernel or none"),
+        (["extra"], "error: unexpected arguments ['extra']"),
+    ],
+)
 def test_bad_flags_exit_2_with_one_line(args, message):
     r = run("experiments.run", *args)
     assert r.returncode == 2 and r.stderr.strip().startswith(message), r.stderr
@@ -233,17 +295,23 @@ def test_helpfull_shows_library_defaults_and_none_is_accepted(tmp_path):
     r = run("experiments.run", "--helpfull")
     assert "(library default: 1.0)" in r.stdout and "(library default: 0.05)" in r.stdout
     from experiments import common
+
     assert common._flag_value("embed_std", "none") is None
     assert common._flag_value("layerwise_epochs", "7") == 7
     assert common._flag_value("sparse_layers", ["0", "2"]) == [0, 2]
 
 
 def test_activation_stats_reports_each_layer(tmp_path):
-    r = run("experiments.activation_stats", "--dataset=digits", "--seed_list=0",
-            "--pretrain_epochs=2", '--grid=[{"method": "idec"}, {"method": "dssec"}]')
+    r = run(
+        "experiments.activation_stats",
+        "--dataset=digits",
+        "--seed_list=0",
+        "--pretrain_epochs=2",
+        '--grid=[{"method": "idec"}, {"method": "dssec"}]',
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
     assert len(rows) == 6 and [x["penalised"] for x in rows] == [False] * 3 + [True, True, False]
     for x in rows:
         assert 0 <= x["dead_units"] <= x["zero"] <= 1 and 0 <= x["above_1"] <= 1
-    assert "| {\"method\": \"dssec\"} | 0 (penalised) |" in r.stdout
+    assert '| {"method": "dssec"} | 0 (penalised) |' in r.stdout

@@ -1,4 +1,5 @@
 """The Flax NNX module computes exactly what the pure functions compute."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,8 +22,9 @@ def test_the_module_equals_sae_forward_for_the_same_parameters(digits):
     for h, h0 in zip(hidden, hidden0):
         np.testing.assert_array_equal(h, h0)
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.all(a == b)), model.params(), params))
-    np.testing.assert_array_equal(model.sparsity_penalty(hidden),
-                                  losses.sparsity_penalty(hidden0[:2], 0.05))
+    np.testing.assert_array_equal(
+        model.sparsity_penalty(hidden), losses.sparsity_penalty(hidden0[:2], 0.05)
+    )
 
 
 def test_its_gradients_equal_the_pure_gradients(digits):

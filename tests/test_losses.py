@@ -15,7 +15,7 @@ def np_q(z, mu, alpha=1.0):
 
 
 def np_p(q):
-    w = q ** 2 / q.sum(0)
+    w = q**2 / q.sum(0)
     return w / w.sum(1, keepdims=True)
 
 
@@ -77,6 +77,7 @@ def test_target_distribution_empty_cluster_is_finite():
 
 def test_clustering_kl_matches_scipy_nonnegative_zero_at_equality():
     from scipy.special import rel_entr
+
     q = np_q(rng.normal(size=(40, 3)), rng.normal(size=(4, 3)))
     p = np_p(q)
     ref = rel_entr(p, q).sum(1).mean()
@@ -93,7 +94,7 @@ def test_clustering_gradients_match_dec_closed_form():
     gz, gmu = jax.grad(f, argnums=(0, 1))(z, mu)
     q = np_q(z, mu)
     diff = z[:, None, :] - mu[None]
-    w = ((alpha + 1) / alpha) * (1 + (diff ** 2).sum(-1) / alpha) ** -1 * (p - q)
+    w = ((alpha + 1) / alpha) * (1 + (diff**2).sum(-1) / alpha) ** -1 * (p - q)
     n = len(z)
     ref_z = (w[..., None] * diff).sum(1) / n
     ref_mu = -(w[..., None] * diff).sum(0) / n
@@ -159,10 +160,13 @@ def test_ratio_form_keeps_its_gradient_far_above_one():
 def test_sparsity_penalty_gradient_matches_finite_differences(form):
     h = np.asarray(rng.uniform(0.0, 3.0, size=(12, 5)), np.float64)
     f = lambda a: float(losses.sparsity_penalty([jnp.asarray(a, jnp.float32)], 0.05, "sum", form))
-    g = np.asarray(jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "sum", form))(
-        jnp.asarray(h, jnp.float32)))
+    g = np.asarray(
+        jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "sum", form))(
+            jnp.asarray(h, jnp.float32)
+        )
+    )
     eps = 1e-2
-    for (i, j) in [(0, 0), (3, 2), (11, 4), (7, 1)]:
+    for i, j in [(0, 0), (3, 2), (11, 4), (7, 1)]:
         hp, hm = h.copy(), h.copy()
         hp[i, j] += eps
         hm[i, j] -= eps
@@ -192,8 +196,10 @@ def test_ratio_form_is_near_the_plain_mean_for_small_activations():
 
 
 def test_clip_form_is_the_former_penalty():
-    h = jnp.asarray(np.concatenate([rng.uniform(0, 2, size=(30, 6)), np.zeros((2, 6)),
-                                    np.ones((2, 6))]), jnp.float32)
+    h = jnp.asarray(
+        np.concatenate([rng.uniform(0, 2, size=(30, 6)), np.zeros((2, 6)), np.ones((2, 6))]),
+        jnp.float32,
+    )
 
     def former(a):  # the penalty before the rho_hat forms, verbatim
         return losses.sparsity_kl(0.05, jnp.mean(jnp.clip(a, 0.0, 1.0), axis=0)) / a.shape[-1]

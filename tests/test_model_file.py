@@ -1,17 +1,18 @@
 """A fitted estimator saved to one file and loaded in a fresh process: identical
 predictions and embeddings; damaged, truncated, foreign and other-version files refused."""
+
 import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from dssec_jax import DSSEC
-from dssec_jax.model_file import MAGIC
 from test_experiments import TINY as FLAGS_TINY
 from test_experiments import run
+
+from dssec_jax import DSSEC
+from dssec_jax.model_file import MAGIC
 
 TINY = dict(pretrain_epochs=2, max_iter=40, n_init=2, hidden_dims=(32, 32, 64), random_state=0)
 
@@ -31,8 +32,18 @@ def test_a_loaded_model_predicts_identically_in_a_fresh_process(method, digits, 
     x = digits[0]
     est = DSSEC(n_clusters=10, method=method, **TINY).fit(x)
     est.save(tmp_path / "m.dssec")
-    r = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, str(tmp_path / "m.dssec"),
-                        str(tmp_path / "out.npz")], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOAD_AND_PREDICT,
+            str(tmp_path / "m.dssec"),
+            str(tmp_path / "out.npz"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     got = np.load(tmp_path / "out.npz")
     np.testing.assert_array_equal(got["labels"], est.predict(x[:300]))
@@ -55,7 +66,7 @@ def test_the_file_records_version_settings_and_fitted_attributes(saved):
     loaded = DSSEC.load(path)
     assert loaded.get_params() == est.get_params()
     assert loaded.history_ == est.history_ and loaded.n_iter_ == est.n_iter_ == 40
-    meta = json.loads(path.read_bytes()[len(MAGIC):].split(b"\n", 1)[0])
+    meta = json.loads(path.read_bytes()[len(MAGIC) :].split(b"\n", 1)[0])
     assert meta["library"] == "0.1.0" and meta["params"]["method"] == "dssec"
 
 
@@ -65,16 +76,22 @@ def _damage(path, tmp_path, edit):
     return bad
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda b: b[:-100], "truncated or damaged"),
-    (lambda b: b[:-5000] + bytes([b[-5000] ^ 1]) + b[-4999:], "truncated or damaged"),
-    (lambda b: b[:30], "truncated or damaged"),
-    (lambda b: b"PK\x03\x04" + b[4:], "not a dssec_jax model file"),
-    (lambda b: b.replace(b'"library": "0.1.0"', b'"library": "0.0.9"', 1),
-     "saved by dssec_jax 0.0.9"),
-])
-def test_damaged_truncated_foreign_and_other_version_files_are_refused(saved, tmp_path, edit,
-                                                                       match):
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda b: b[:-100], "truncated or damaged"),
+        (lambda b: b[:-5000] + bytes([b[-5000] ^ 1]) + b[-4999:], "truncated or damaged"),
+        (lambda b: b[:30], "truncated or damaged"),
+        (lambda b: b"PK\x03\x04" + b[4:], "not a dssec_jax model file"),
+        (
+            lambda b: b.replace(b'"library": "0.1.0"', b'"library": "0.0.9"', 1),
+            "saved by dssec_jax 0.0.9",
+        ),
+    ],
+)
+def test_damaged_truncated_foreign_and_other_version_files_are_refused(
+    saved, tmp_path, edit, match
+):
     with pytest.raises(ValueError, match=match):
         DSSEC.load(_damage(saved[1], tmp_path, edit))
 

@@ -1,5 +1,6 @@
 """Data parallelism on 8 fake CPU devices and over two processes on localhost (in
 subprocesses, as XLA_FLAGS and the distributed start-up must come first)."""
+
 import json
 import os
 import socket
@@ -7,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 from dssec_jax import parallel
@@ -36,10 +36,15 @@ print(json.dumps({"agree": float(np.mean(one.labels == many.labels)),
 
 
 def test_eight_devices_match_one_device():
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    r = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
-                       timeout=600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["agree"] > 0.99 and out["iters"][0] == out["iters"][1]
@@ -70,10 +75,15 @@ print(json.dumps({"agree": min(float(np.mean(a.labels == b.labels)) for a, b in 
 
 
 def test_sweep_axis_sharded_over_eight_devices():
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    r = subprocess.run([sys.executable, "-c", SHARD_RUNS], env=env, capture_output=True,
-                       text=True, timeout=600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", SHARD_RUNS], env=env, capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["agree"] > 0.99
@@ -109,13 +119,24 @@ def test_two_processes_on_localhost_agree_with_one():
     base = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
     base.pop("XLA_FLAGS", None)
     coord = f"localhost:{_free_port()}"
-    procs = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES], text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env={**base, "DSSEC_COORDINATOR": coord,
-                                   "DSSEC_NUM_PROCESSES": "2", "DSSEC_PROCESS_ID": str(i)})
-             for i in range(2)]
-    single = subprocess.run([sys.executable, "-c", TWO_PROCESSES], env=base,
-                            capture_output=True, text=True, timeout=600)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TWO_PROCESSES],
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={
+                **base,
+                "DSSEC_COORDINATOR": coord,
+                "DSSEC_NUM_PROCESSES": "2",
+                "DSSEC_PROCESS_ID": str(i),
+            },
+        )
+        for i in range(2)
+    ]
+    single = subprocess.run(
+        [sys.executable, "-c", TWO_PROCESSES], env=base, capture_output=True, text=True, timeout=600
+    )
     outs = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=600)

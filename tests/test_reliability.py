@@ -1,4 +1,5 @@
 """Numerical safety, corrupt files, kills at random moments, degenerate data."""
+
 import os
 import signal
 import subprocess
@@ -7,11 +8,11 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import ROOT
 from dssec_jax import checkpoint, losses, pipeline
 from dssec_jax.data import DataError, formats, load_dataset
 from dssec_jax.methods import Config
@@ -20,8 +21,11 @@ floats = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=32)
 
 
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(np.float32, (7, 3), elements=floats), hnp.arrays(np.float32, (4, 3), elements=floats),
-       st.floats(0.1, 10.0))
+@given(
+    hnp.arrays(np.float32, (7, 3), elements=floats),
+    hnp.arrays(np.float32, (4, 3), elements=floats),
+    st.floats(0.1, 10.0),
+)
 def test_assignment_target_kl_always_finite(z, mu, alpha):
     q = np.asarray(losses.soft_assignment(z, mu, alpha))
     p = np.asarray(losses.target_distribution(q))
@@ -64,7 +68,9 @@ def _fuzz(data: bytes, suffix: str, tmp_path_factory):
 
 
 @pytest.mark.parametrize("suffix", ["-idx3-ubyte", "-idx3-ubyte.gz", ".h5", ".mat", ".npz"])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=300))
 def test_loaders_on_random_bytes_only_raise_data_error(suffix, data, tmp_path_factory):
     _fuzz(data, suffix, tmp_path_factory)
@@ -81,14 +87,25 @@ def test_idx_parser_on_mutated_headers(tail):
 
 
 def _cfg(**kw):
-    base = dict(method="dssec", n_clusters=5, hidden_dims=(32, 32, 64), embed_dim=4,
-                pretrain_epochs=5, batch_size=64, update_interval=10, max_iter=60, n_init=3)
+    base = dict(
+        method="dssec",
+        n_clusters=5,
+        hidden_dims=(32, 32, 64),
+        embed_dim=4,
+        pretrain_epochs=5,
+        batch_size=64,
+        update_interval=10,
+        max_iter=60,
+        n_init=3,
+    )
     return Config(**{**base, **kw})
 
 
 def test_degenerate_data_completes_and_reports_clusters():
     rng = np.random.default_rng(0)
-    blobs = np.concatenate([rng.normal(c, 0.05, size=(n, 6)) for c, n in ((0, 150), (3, 150), (6, 8))])
+    blobs = np.concatenate(
+        [rng.normal(c, 0.05, size=(n, 6)) for c, n in ((0, 150), (3, 150), (6, 8))]
+    )
     dup = np.repeat(rng.normal(size=(10, 6)), 20, axis=0)
     for x in (blobs, dup):  # fewer true clusters than n_clusters, imbalance, duplicated points
         res = pipeline.fit(x.astype(np.float32), _cfg(), 0)
@@ -96,16 +113,32 @@ def test_degenerate_data_completes_and_reports_clusters():
         h, sizes = res.history[-1], np.bincount(res.labels, minlength=5)
         assert h["iteration"] == res.n_iter  # the last refresh saw the final labels
         assert (h["min_cluster_size"], h["max_cluster_size"], h["n_empty_clusters"]) == (
-            sizes.min(), sizes.max(), int(np.sum(sizes == 0)))
+            sizes.min(),
+            sizes.max(),
+            int(np.sum(sizes == 0)),
+        )
 
 
 def _start(workdir, extra=()):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-u", "-m", "experiments.run", "--method=dssec", f"--workdir={workdir}",
-            "--pretrain_epochs=6", "--max_iter=100", "--update_interval=20", "--n_init=3",
-            "--tol=0", "--checkpoint_interval=0", *extra]
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    args = [
+        sys.executable,
+        "-u",
+        "-m",
+        "experiments.run",
+        "--method=dssec",
+        f"--workdir={workdir}",
+        "--pretrain_epochs=6",
+        "--max_iter=100",
+        "--update_interval=20",
+        "--n_init=3",
+        "--tol=0",
+        "--checkpoint_interval=0",
+        *extra,
+    ]
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 @pytest.mark.parametrize("kill_at", ["pretrain finetune epoch 3/6", "cluster iter 40/100"])
@@ -129,25 +162,33 @@ def test_sigkill_then_rerun_gives_same_labels(tmp_path, kill_at):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("x, kw, match", [
-    (np.zeros((0, 4)), {}, "at least one sample"),
-    (np.zeros((4, 0)), {}, r"0 feature\(s\) \(shape=\(4, 0\)\) while a minimum of 1 is required; pass at least one feature"),
-    (np.zeros((5, 2, 2)), {}, "must be 2-D"),
-    (np.ones((10, 3)), {}, "every feature of X is constant"),
-    (np.array([["a", "b"], ["c", "d"]]), {}, "pass numeric data"),
-    (np.full((6, 2), np.inf), {}, "NaN or infinite"),
-    (None, {"beta": -0.1}, "beta must be >= 0"),
-    (None, {"rho": 0.0}, r"rho must lie in \(0, 1\)"),
-    (None, {"embed_dim": 0}, "embed_dim must be >= 1"),
-    (None, {"embed_std": 0.0}, "embed_std must be a number > 0, 'kernel'"),
-    (None, {"embed_std": "auto"}, "embed_std must be a number > 0, 'kernel'"),
-    (None, {"pretrain": "greedy"}, "pretrain must be 'end_to_end' or 'stacked'"),
-    (None, {"sparse_layers": (7,)}, "sparse_layers \\[7\\] out of range"),
-    (None, {"sparse_activation": "tanh"}, "sparse_activation 'tanh' has no sparsity penalty"),
-    (None, {"sparsity_form": "square"}, "sparsity_form must be one of ratio, exp, tanh, clip"),
-])
+@pytest.mark.parametrize(
+    "x, kw, match",
+    [
+        (np.zeros((0, 4)), {}, "at least one sample"),
+        (
+            np.zeros((4, 0)),
+            {},
+            r"0 feature\(s\) \(shape=\(4, 0\)\) while a minimum of 1 is required; pass at least one feature",
+        ),
+        (np.zeros((5, 2, 2)), {}, "must be 2-D"),
+        (np.ones((10, 3)), {}, "every feature of X is constant"),
+        (np.array([["a", "b"], ["c", "d"]]), {}, "pass numeric data"),
+        (np.full((6, 2), np.inf), {}, "NaN or infinite"),
+        (None, {"beta": -0.1}, "beta must be >= 0"),
+        (None, {"rho": 0.0}, r"rho must lie in \(0, 1\)"),
+        (None, {"embed_dim": 0}, "embed_dim must be >= 1"),
+        (None, {"embed_std": 0.0}, "embed_std must be a number > 0, 'kernel'"),
+        (None, {"embed_std": "auto"}, "embed_std must be a number > 0, 'kernel'"),
+        (None, {"pretrain": "greedy"}, "pretrain must be 'end_to_end' or 'stacked'"),
+        (None, {"sparse_layers": (7,)}, "sparse_layers \\[7\\] out of range"),
+        (None, {"sparse_activation": "tanh"}, "sparse_activation 'tanh' has no sparsity penalty"),
+        (None, {"sparsity_form": "square"}, "sparsity_form must be one of ratio, exp, tanh, clip"),
+    ],
+)
 def test_validation_cases(x, kw, match):
     from dssec_jax import DSSEC
+
     if x is None:
         x = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match=match):
@@ -156,6 +197,7 @@ def test_validation_cases(x, kw, match):
 
 def test_labels_of_wrong_length():
     from dssec_jax import DSSEC
+
     x = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match="got 19 labels for 20 samples"):
         DSSEC(n_clusters=2, method="kmeans").fit(x, np.zeros(19, int))
@@ -163,6 +205,7 @@ def test_labels_of_wrong_length():
 
 def test_int_float64_and_zero_columns_are_accepted_and_converted():
     from dssec_jax.validation import check_data
+
     xi = np.arange(12).reshape(4, 3)
     xi[:, 1] = 0  # an all-zero column (like MNIST's border pixels) is kept
     for x in (xi, xi.astype(np.float64)):
@@ -173,10 +216,12 @@ def test_int_float64_and_zero_columns_are_accepted_and_converted():
 
 def test_nonfinite_loss_keeps_last_good_checkpoint(tmp_path):
     from dssec_jax.checkpoint import FileStore
+
     x = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
     store = FileStore(tmp_path / "run", tmp_path / "cache", "k", min_interval_s=0.0)
-    cfg = _cfg(method="idec", max_iter=40, tol=0.0, cluster_learning_rate=1e12,
-               cluster_optimizer="sgd")
+    cfg = _cfg(
+        method="idec", max_iter=40, tol=0.0, cluster_learning_rate=1e12, cluster_optimizer="sgd"
+    )
     with pytest.raises(pipeline.NonFiniteLossError, match="clustering at iterations"):
         pipeline.fit(x, cfg, 0, store=store)
     assert checkpoint.load(store.path("pretrained")) is not None

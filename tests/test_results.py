@@ -1,11 +1,12 @@
 """Committed results regenerate: metrics recomputed from the committed labels equal the
 committed results.json (the labels are checked against the real dataset's true labels)."""
+
 import json
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from dssec_jax import evaluate
 from dssec_jax.data import load_dataset
 
@@ -26,5 +27,7 @@ def test_metrics_recompute_from_the_committed_labels(path, data_dir):
         got = evaluate(ds.y, labels["labels"].astype(np.int32))
         for k in ("acc", "nmi", "ari"):
             assert abs(got[k] - rec[k]) < 1e-9, (k, got[k], rec[k])
-        assert abs(evaluate(ds.y, labels["kmeans_labels"].astype(np.int32))["acc"]
-                   - rec["kmeans_acc"]) < 1e-9
+        assert (
+            abs(evaluate(ds.y, labels["kmeans_labels"].astype(np.int32))["acc"] - rec["kmeans_acc"])
+            < 1e-9
+        )

@@ -8,8 +8,18 @@ from dssec_jax import sae
 
 def test_init_shapes_and_mirror():
     p = sae.init_params(jax.random.PRNGKey(0), (784, 500, 500, 2000, 10))
-    assert [l["w"].shape for l in p["encoder"]] == [(784, 500), (500, 500), (500, 2000), (2000, 10)]
-    assert [l["w"].shape for l in p["decoder"]] == [(10, 2000), (2000, 500), (500, 500), (500, 784)]
+    assert [layer["w"].shape for layer in p["encoder"]] == [
+        (784, 500),
+        (500, 500),
+        (500, 2000),
+        (2000, 10),
+    ]
+    assert [layer["w"].shape for layer in p["decoder"]] == [
+        (10, 2000),
+        (2000, 500),
+        (500, 500),
+        (500, 784),
+    ]
     with pytest.raises(ValueError):
         sae.init_params(jax.random.PRNGKey(0), (5,))
 
@@ -70,6 +80,7 @@ def test_row_major_backward_of_the_bf16_benchmark():
     import re
 
     from benchmarks.row_major import low_dot, row_major_matmul
+
     if jax.default_backend() != "cpu":
         pytest.skip("the HLO of other backends has no plain dot ops to inspect")
     x = jax.random.uniform(jax.random.PRNGKey(1), (16, 12))

@@ -5,15 +5,24 @@ from dssec_jax import pipeline
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
 
-BASE = dict(n_clusters=10, hidden_dims=(64, 64, 128), pretrain_epochs=4, batch_size=128,
-            update_interval=10, max_iter=40, n_init=3)
+BASE = dict(
+    n_clusters=10,
+    hidden_dims=(64, 64, 128),
+    pretrain_epochs=4,
+    batch_size=128,
+    update_interval=10,
+    max_iter=40,
+    n_init=3,
+)
 
 
 @pytest.mark.parametrize("method, pretrain", [("dssec", "end_to_end"), ("idec", "stacked")])
 def test_batched_equals_sequential(digits, method, pretrain):
     x, y = digits[0][:800], digits[1][:800]
-    cfgs = [Config(method=method, pretrain=pretrain, layerwise_epochs=2, gamma=g, **BASE)
-            for g in (0.1, 0.5)]
+    cfgs = [
+        Config(method=method, pretrain=pretrain, layerwise_epochs=2, gamma=g, **BASE)
+        for g in (0.1, 0.5)
+    ]
     seeds = [0, 1]
     batched = fit_batched(x, cfgs, seeds, y)
     for cfg, seed, b in zip(cfgs, seeds, batched):

@@ -1,6 +1,7 @@
 """The tensorflow-datasets route for MNIST and Fashion-MNIST, on tfds's mock data (no
 download): it writes IDX files into the cache that then load like the real ones.
 Runs where the ``tfds`` extra is installed (as in .ci/run)."""
+
 import numpy as np
 import pytest
 
@@ -23,8 +24,11 @@ def test_the_tfds_route_writes_idx_files_that_load(name, tmp_path, monkeypatch):
     np.testing.assert_array_equal(ds.x, x.astype(np.float32) / 255.0)
     np.testing.assert_array_equal(ds.y, np.concatenate([expected[s][1] for s in ("train", "test")]))
     assert sorted(p.name for p in (tmp_path / "cache" / name).iterdir()) == [
-        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
-        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+    ]
     # the pinned checksums tell the mock files from the real ones
     with pytest.raises(DataError, match="checksum mismatch"):
         load_dataset(name, data_dir=tmp_path / "empty")

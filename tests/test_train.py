@@ -24,8 +24,15 @@ def _reference_steps(params, x, idx, hp, opt):
     ref_p, ref_s, losses_ = params, opt.init(params), []
     for b in np.asarray(idx):
         g, aux = jax.grad(train.autoencoder_loss, has_aux=True)(
-            ref_p, x[b], hp, acts=("relu",), sparse_layers=(0,), reduction="mean", form="ratio",
-            compute_dtype=None)
+            ref_p,
+            x[b],
+            hp,
+            acts=("relu",),
+            sparse_layers=(0,),
+            reduction="mean",
+            form="ratio",
+            compute_dtype=None,
+        )
         u, ref_s = opt.update(g, ref_s, ref_p)
         ref_p = optax.apply_updates(ref_p, u)
         losses_.append(float(aux["loss"]))
@@ -43,10 +50,12 @@ def test_scan_steps_equal_python_loop(n_valid):
     hp = train.hyper(beta=0.5, rho=0.1)
     opt = optax.adam(1e-2)
     ref_p, ref_s, ref_losses = _reference_steps(params, x, idx[:n_valid], hp, opt)
-    fn = train.autoencoder_steps(("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0),
-                                 (5, 4))
-    p, s, parts = fn(jax.tree.map(jnp.copy, params), opt.init(params), x,
-                     jax.random.PRNGKey(2), n_valid, hp)
+    fn = train.autoencoder_steps(
+        ("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0), (5, 4)
+    )
+    p, s, parts = fn(
+        jax.tree.map(jnp.copy, params), opt.init(params), x, jax.random.PRNGKey(2), n_valid, hp
+    )
     assert np.isclose(float(parts["loss"]), np.mean(ref_losses), rtol=1e-4)
     for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(ref_p)):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
@@ -65,8 +74,14 @@ def test_vmapped_steps_mask_every_run_alike():
     many = train.autoencoder_steps(*args, None)
     keys = jnp.stack([jax.random.PRNGKey(7), jax.random.PRNGKey(8)])
     stack = lambda t: jax.tree.map(lambda a: jnp.stack([a, a]), t)
-    p2, s2, parts2 = many(stack(params), stack(opt.init(params)), x, keys, 2,
-                          jax.tree.map(lambda a: jnp.stack([a, a]), hp))
+    p2, s2, parts2 = many(
+        stack(params),
+        stack(opt.init(params)),
+        x,
+        keys,
+        2,
+        jax.tree.map(lambda a: jnp.stack([a, a]), hp),
+    )
     for i in range(2):
         p1, s1, parts1 = one(jax.tree.map(jnp.copy, params), opt.init(params), x, keys[i], 2, hp)
         for a, b in zip(jax.tree.leaves((p1, s1)), jax.tree.leaves((p2, s2))):
@@ -102,13 +117,23 @@ def test_refresh_matches_losses():
 
 def test_stacked_pretraining_trains_each_layer_then_finetunes(digits):
     x = digits[0][:512]
-    cfg = Config(method="dssec", hidden_dims=(32, 32, 64), embed_dim=5, pretrain="stacked",
-                 sparse_layers=(2,),
-                 pretrain_epochs=3, layerwise_epochs=2, batch_size=128)
+    cfg = Config(
+        method="dssec",
+        hidden_dims=(32, 32, 64),
+        embed_dim=5,
+        pretrain="stacked",
+        sparse_layers=(2,),
+        pretrain_epochs=3,
+        layerwise_epochs=2,
+        batch_size=128,
+    )
     ae, hist = pipeline.pretrain(x, cfg, jax.random.PRNGKey(0))
     stages = [h["stage"] for h in hist]
-    assert stages == ["layer0"] * 2 + ["layer1"] * 2 + ["layer2"] * 2 + ["layer3"] * 2 + ["finetune"] * 3
-    assert [l["w"].shape for l in ae["encoder"]] == [(64, 32), (32, 32), (32, 64), (64, 5)]
+    assert (
+        stages
+        == ["layer0"] * 2 + ["layer1"] * 2 + ["layer2"] * 2 + ["layer3"] * 2 + ["finetune"] * 3
+    )
+    assert [layer["w"].shape for layer in ae["encoder"]] == [(64, 32), (32, 32), (32, 64), (64, 5)]
     # layer 2 is penalised: its one-layer stage reports a sparsity term, layer 0 does not
     assert hist[4]["sparsity"] > 0 and hist[0]["sparsity"] == 0
     fin = [h["loss"] for h in hist if h["stage"] == "finetune"]
@@ -124,24 +149,46 @@ def test_pretraining_reduces_reconstruction(digits):
 
 def test_clustering_phase_history_and_stopping(digits):
     x, y = digits[0][:600], digits[1][:600]
-    cfg = Config(method="idec", hidden_dims=(64, 64, 128), pretrain_epochs=5, batch_size=64,
-                 update_interval=10, max_iter=40, tol=0.0)
+    cfg = Config(
+        method="idec",
+        hidden_dims=(64, 64, 128),
+        pretrain_epochs=5,
+        batch_size=64,
+        update_interval=10,
+        max_iter=40,
+        tol=0.0,
+    )
     res = pipeline.fit(x, cfg, 0, y)
     assert res.stop_reason == "max_iter" and res.n_iter == 40
     its = [h["iteration"] for h in res.history]
     assert its == [0, 10, 20, 30, 40]
     for h in res.history[1:]:
-        assert {"loss", "reconstruction", "clustering", "delta_label", "acc", "nmi", "ari"} <= set(h)
-    cfg2 = Config(**{**cfg.to_dict(), "hidden_dims": (64, 64, 128), "sparse_layers": (2,),
-                     "tol": 1.0, "max_iter": 1000})
+        assert {"loss", "reconstruction", "clustering", "delta_label", "acc", "nmi", "ari"} <= set(
+            h
+        )
+    cfg2 = Config(
+        **{
+            **cfg.to_dict(),
+            "hidden_dims": (64, 64, 128),
+            "sparse_layers": (2,),
+            "tol": 1.0,
+            "max_iter": 1000,
+        }
+    )
     res2 = pipeline.fit(x, cfg2, 0, y)
     assert res2.stop_reason == "tol" and res2.n_iter == 10
 
 
 def test_embed_std_rescales_the_start_of_the_clustering_phase(digits):
     x = digits[0][:300]
-    base = dict(method="dssec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
-                max_iter=0, n_init=2)
+    base = dict(
+        method="dssec",
+        hidden_dims=(32, 32, 64),
+        pretrain_epochs=2,
+        batch_size=64,
+        max_iter=0,
+        n_init=2,
+    )
     plain = pipeline.fit(x, Config(**base), 0)
     scaled = pipeline.fit(x, Config(**base, embed_std=3.0), 0)
     assert abs(np.std(scaled.embedding) - 3.0) < 1e-3 and abs(np.std(plain.embedding) - 3.0) > 0.1
@@ -157,17 +204,27 @@ def test_embed_std_rescales_the_start_of_the_clustering_phase(digits):
 @pytest.mark.parametrize("alpha", [1.0, 2.0])
 def test_kernel_scale_puts_the_median_point_at_squared_distance_alpha(digits, alpha):
     x = digits[0][:300]
-    cfg = Config(method="dssec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
-                 max_iter=0, n_init=2, embed_std="kernel", alpha=alpha)
+    cfg = Config(
+        method="dssec",
+        hidden_dims=(32, 32, 64),
+        pretrain_epochs=2,
+        batch_size=64,
+        max_iter=0,
+        n_init=2,
+        embed_std="kernel",
+        alpha=alpha,
+    )
     res = pipeline.fit(x, cfg, 0)
     d2 = np.sum((res.embedding - res.centers[res.kmeans_labels]) ** 2, axis=1)
     assert abs(np.median(d2) - alpha) < 1e-3 * alpha
 
 
 def _small_ae(x, seed=0):
-    return pipeline.pretrain(x, Config(method="ae_kmeans", hidden_dims=(32, 32, 64),
-                                       pretrain_epochs=2, batch_size=64),
-                             jax.random.PRNGKey(seed))[0]
+    return pipeline.pretrain(
+        x,
+        Config(method="ae_kmeans", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64),
+        jax.random.PRNGKey(seed),
+    )[0]
 
 
 @pytest.mark.parametrize("method", ["dec", "idec"])
@@ -178,18 +235,32 @@ def test_cluster_keeps_the_callers_arrays_and_dec_keeps_the_decoder(digits, meth
     ae = _small_ae(x)
     centers = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (10, 10)), np.float32)
     before = jax.tree.map(np.array, ae)
-    cfg = Config(method=method, hidden_dims=(32, 32, 64), batch_size=64, update_interval=5,
-                 max_iter=10, tol=0.0)
+    cfg = Config(
+        method=method,
+        hidden_dims=(32, 32, 64),
+        batch_size=64,
+        update_interval=5,
+        max_iter=10,
+        tol=0.0,
+    )
     out = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
     again = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))  # inputs still usable
     np.testing.assert_array_equal(out["labels"], again["labels"])
     for a, b in zip(jax.tree.leaves(ae), jax.tree.leaves(before)):
         assert not a.is_deleted()
         np.testing.assert_array_equal(np.asarray(a), b)
-    dec_same = [np.array_equal(a, b) for a, b in
-                zip(jax.tree.leaves(out["params"]["ae"]["decoder"]), jax.tree.leaves(before["decoder"]))]
-    enc_same = [np.array_equal(a, b) for a, b in
-                zip(jax.tree.leaves(out["params"]["ae"]["encoder"]), jax.tree.leaves(before["encoder"]))]
+    dec_same = [
+        np.array_equal(a, b)
+        for a, b in zip(
+            jax.tree.leaves(out["params"]["ae"]["decoder"]), jax.tree.leaves(before["decoder"])
+        )
+    ]
+    enc_same = [
+        np.array_equal(a, b)
+        for a, b in zip(
+            jax.tree.leaves(out["params"]["ae"]["encoder"]), jax.tree.leaves(before["encoder"])
+        )
+    ]
     assert not any(enc_same)
     assert all(dec_same) if method == "dec" else not any(dec_same)
     if method == "dec":
@@ -202,15 +273,33 @@ def test_a_last_short_chunk_reuses_the_compiled_step(digits):
     x = digits[0][:300]
     ae = _small_ae(x)
     centers = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (10, 10)), np.float32)
-    cfg = Config(method="idec", hidden_dims=(32, 32, 64), batch_size=64, update_interval=7,
-                 max_iter=17, tol=0.0)
+    cfg = Config(
+        method="idec",
+        hidden_dims=(32, 32, 64),
+        batch_size=64,
+        update_interval=7,
+        max_iter=17,
+        tol=0.0,
+    )
     train.clustering_steps.cache_clear()
     out = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
     assert out["n_iter"] == 17 and [h["iteration"] for h in out["history"]] == [0, 7, 14, 17]
     assert train.clustering_steps.cache_info().currsize == 1  # one step builder ...
-    fn = train.clustering_steps(cfg.hidden_acts(), (), "mean", "ratio", True, None,
-                                ("adam", 1e-3, 0.0), (7, 64), train.UNBATCHED, None)
-    assert train.clustering_steps.cache_info().hits == 1 and fn._cache_size() == 1  # ... compiled once
+    fn = train.clustering_steps(
+        cfg.hidden_acts(),
+        (),
+        "mean",
+        "ratio",
+        True,
+        None,
+        ("adam", 1e-3, 0.0),
+        (7, 64),
+        train.UNBATCHED,
+        None,
+    )
+    assert (
+        train.clustering_steps.cache_info().hits == 1 and fn._cache_size() == 1
+    )  # ... compiled once
 
 
 def test_nonfinite_loss_stops_with_phase(digits):
@@ -242,8 +331,14 @@ def test_cluster_checkpoints_on_a_time_interval_and_at_the_end(digits, interval,
     x = digits[0][:300]
     ae = _small_ae(x)
     centers = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (10, 10)), np.float32)
-    cfg = Config(method="idec", hidden_dims=(32, 32, 64), batch_size=64, update_interval=5,
-                 max_iter=20, tol=0.0)
+    cfg = Config(
+        method="idec",
+        hidden_dims=(32, 32, 64),
+        batch_size=64,
+        update_interval=5,
+        max_iter=20,
+        tol=0.0,
+    )
     store = _CountingStore(interval)
     pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2), store=store)
     assert store.puts == puts

@@ -1,4 +1,5 @@
 """Explicit downloads (never implicit): a pinned checksum, written atomically to the cache."""
+
 from __future__ import annotations
 
 import os
@@ -11,10 +12,18 @@ from .formats import DataError, verify_checksum
 # name -> list of (file name, url, algorithm, digest of the downloaded bytes)
 SOURCES = {
     "usps": [
-        ("usps.bz2", "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.bz2",
-         "md5", "ec16c51db3855ca6c91edd34d0e9b197"),
-        ("usps.t.bz2", "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.t.bz2",
-         "md5", "8ea070ee2aca1ac39742fdd1ef5ed118"),
+        (
+            "usps.bz2",
+            "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.bz2",
+            "md5",
+            "ec16c51db3855ca6c91edd34d0e9b197",
+        ),
+        (
+            "usps.t.bz2",
+            "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.t.bz2",
+            "md5",
+            "8ea070ee2aca1ac39742fdd1ef5ed118",
+        ),
     ],
 }
 # MNIST-style mirrors; the downloaded .gz files are checked by the sha256 of their content.
@@ -24,8 +33,9 @@ IDX_MIRRORS = {
 }
 
 
-def fetch(url: str, dest: os.PathLike, algo: str, digest: str, decompress=None,
-          timeout: float = 60.0) -> pathlib.Path:
+def fetch(
+    url: str, dest: os.PathLike, algo: str, digest: str, decompress=None, timeout: float = 60.0
+) -> pathlib.Path:
     """Download ``url`` to ``dest`` if the ``algo`` digest of the bytes (of
     ``decompress(bytes)`` when given) equals ``digest``; nothing is written otherwise."""
     dest = pathlib.Path(dest)
@@ -34,8 +44,10 @@ def fetch(url: str, dest: os.PathLike, algo: str, digest: str, decompress=None,
             data = r.read()
         content = data if decompress is None else decompress(data)
     except Exception as e:
-        raise DataError(f"download of {url} failed ({type(e).__name__}: {e}); check the network "
-                        f"or place the file at {dest} yourself") from e
+        raise DataError(
+            f"download of {url} failed ({type(e).__name__}: {e}); check the network "
+            f"or place the file at {dest} yourself"
+        ) from e
     verify_checksum(url, content, digest, algo, fix="nothing was written")
     atomic_write_bytes(dest, data)
     return dest
@@ -47,9 +59,12 @@ def tfds_arrays(name: str) -> dict:
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
-        raise DataError("tensorflow-datasets is not installed; pip install 'dssec_jax[tfds]' or "
-                        "download without it (download=True uses the public mirrors)") from e
+        raise DataError(
+            "tensorflow-datasets is not installed; pip install 'dssec_jax[tfds]' or "
+            "download without it (download=True uses the public mirrors)"
+        ) from e
     import numpy as np
+
     out = {}
     for split in ("train", "test"):  # in batches: batch_size=-1 aborts TF 2.21 on mock data
         batches = list(tfds.as_numpy(tfds.load(name, split=split, batch_size=10000)))

@@ -2,6 +2,7 @@
 
 Every reader raises :class:`DataError` (a ValueError) naming the file and what is wrong.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -32,17 +33,23 @@ def open_maybe_compressed(path: os.PathLike) -> bytes:
             return bz2.decompress(raw)
         return raw
     except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{path} is truncated or corrupt ({type(e).__name__}: {e}); "
-                        "delete it and obtain the file again") from e
+        raise DataError(
+            f"{path} is truncated or corrupt ({type(e).__name__}: {e}); "
+            "delete it and obtain the file again"
+        ) from e
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def verify_checksum(path: os.PathLike, data: bytes, expected: Optional[str], algo: str = "sha256",
-                    fix: str = "the file is damaged or a different version: delete it and "
-                               "obtain it again") -> None:
+def verify_checksum(
+    path: os.PathLike,
+    data: bytes,
+    expected: Optional[str],
+    algo: str = "sha256",
+    fix: str = "the file is damaged or a different version: delete it and obtain it again",
+) -> None:
     """Raise DataError (ending in ``fix``) if ``data``'s digest differs from ``expected``
     (skipped when None)."""
     if expected is None:
@@ -58,8 +65,10 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 def parse_idx(data: bytes, path: os.PathLike = "<bytes>") -> np.ndarray:
     """Decode IDX bytes (magic 0x0000TTNN: type TT, NN dimensions, big-endian sizes)."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise DataError(f"{path} is not an IDX file (bad magic number {data[:4].hex()}); "
-                        "expected MNIST-style IDX, gzipped or raw")
+        raise DataError(
+            f"{path} is not an IDX file (bad magic number {data[:4].hex()}); "
+            "expected MNIST-style IDX, gzipped or raw"
+        )
     ndim = data[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(data) < header:
@@ -68,8 +77,10 @@ def parse_idx(data: bytes, path: os.PathLike = "<bytes>") -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(data) - header != expected:
-        raise DataError(f"{path}: IDX body has {len(data) - header} bytes, header says {expected} "
-                        f"for shape {shape}; the file is truncated or corrupt")
+        raise DataError(
+            f"{path}: IDX body has {len(data) - header} bytes, header says {expected} "
+            f"for shape {shape}; the file is truncated or corrupt"
+        )
     return np.frombuffer(data, dtype, offset=header).reshape(shape)
 
 
@@ -80,15 +91,20 @@ def read_idx(path: os.PathLike, sha256_expected: Optional[str] = None) -> np.nda
     return parse_idx(data, path)
 
 
-def read_h5(path: os.PathLike, x_key: str, y_key: Optional[str]) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def read_h5(
+    path: os.PathLike, x_key: str, y_key: Optional[str]
+) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """Arrays ``x_key`` (and ``y_key``) of an HDF5 file; keys may be paths like ``train/data``."""
     import h5py
+
     try:
         with h5py.File(path, "r") as f:
             missing = [k for k in (x_key, y_key) if k is not None and k not in f]
             if missing:
-                raise DataError(f"{path} has no dataset(s) {missing}; it holds {_h5_names(f)}. "
-                                "Name the arrays with x_key=/y_key= (--x_key/--y_key)")
+                raise DataError(
+                    f"{path} has no dataset(s) {missing}; it holds {_h5_names(f)}. "
+                    "Name the arrays with x_key=/y_key= (--x_key/--y_key)"
+                )
             x = np.asarray(f[x_key])
             y = None if y_key is None else np.asarray(f[y_key])
     except DataError:
@@ -111,11 +127,13 @@ def read_usps_h5(path: os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return xtr, ytr, xte, yte
 
 
-def parse_libsvm(data: bytes, n_features: int, path: os.PathLike = "<bytes>"
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def parse_libsvm(
+    data: bytes, n_features: int, path: os.PathLike = "<bytes>"
+) -> tuple[np.ndarray, np.ndarray]:
     """Dense (x, y) from LIBSVM text ``label idx:value ...`` (1-based indices; absent = 0),
     read by scikit-learn's ``load_svmlight_file``."""
     from sklearn.datasets import load_svmlight_file
+
     try:
         x, y = load_svmlight_file(io.BytesIO(data), n_features=n_features)
     except ValueError as e:
@@ -123,10 +141,12 @@ def parse_libsvm(data: bytes, n_features: int, path: os.PathLike = "<bytes>"
     return x.toarray(), y.astype(np.int64)
 
 
-def read_mat(path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None
-             ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def read_mat(
+    path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None
+) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """Arrays of a MATLAB ``.mat`` file: named, or ``fea``/``gnd``, ``X``/``Y``, ``x``/``y``, ``data``/``labels``."""
     from scipy.io import loadmat
+
     try:
         m = loadmat(path)
     except Exception as e:
@@ -138,15 +158,18 @@ def read_mat(path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str
                 x_key, y_key = xk, (y_key or (yk if yk in m else None))
                 break
     if x_key is None or x_key not in m:
-        raise DataError(f"{path} has no recognisable data variable (found {names}); "
-                        "name it with x_key= / --x_key (and y_key= / --y_key for labels)")
+        raise DataError(
+            f"{path} has no recognisable data variable (found {names}); "
+            "name it with x_key= / --x_key (and y_key= / --y_key for labels)"
+        )
     if y_key is not None and y_key not in m:
         raise DataError(f"{path} has no variable {y_key!r} (found {names})")
     return np.asarray(m[x_key]), None if y_key is None else np.asarray(m[y_key])
 
 
-def read_npz(path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None
-             ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def read_npz(
+    path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None
+) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """Arrays of an ``.npz`` file: named, or ``x``/``y`` (also ``X``/``Y``, ``data``/``labels``)."""
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -157,8 +180,10 @@ def read_npz(path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str
                         x_key, y_key = xk, (y_key or (yk if yk in names else None))
                         break
             if x_key is None or x_key not in names or (y_key is not None and y_key not in names):
-                raise DataError(f"{path} holds arrays {names}; name the data and labels with "
-                                "x_key= / y_key= (--x_key / --y_key)")
+                raise DataError(
+                    f"{path} holds arrays {names}; name the data and labels with "
+                    "x_key= / y_key= (--x_key / --y_key)"
+                )
             return f[x_key], None if y_key is None else f[y_key]
     except DataError:
         raise

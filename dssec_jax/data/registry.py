@@ -1,4 +1,5 @@
 """Dataset registry: built-in names and users' own files, as one clean record."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,10 +11,21 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import download as dl
-from .formats import (DataError, parse_libsvm, open_maybe_compressed, read_h5, read_idx,
-                      read_mat, read_npz, read_usps_h5, verify_checksum)
+from .formats import (
+    DataError,
+    open_maybe_compressed,
+    parse_libsvm,
+    read_h5,
+    read_idx,
+    read_mat,
+    read_npz,
+    read_usps_h5,
+    verify_checksum,
+)
 
-CACHE_DIR = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache")) / "dssec_jax"
+CACHE_DIR = (
+    pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache")) / "dssec_jax"
+)
 DEBIAN_FASHION = pathlib.Path("/usr/share/datasets/fashion-mnist")
 
 # sha256 of the decompressed IDX content, as distributed.
@@ -42,6 +54,7 @@ SPLITS = ("all", "train", "test")
 @dataclasses.dataclass
 class Dataset:
     """x float32 (n, d); y int32 (n,) or None; image_shape for plots; source = files read."""
+
     x: np.ndarray
     y: Optional[np.ndarray]
     name: str
@@ -51,13 +64,17 @@ class Dataset:
 
     def __post_init__(self):
         if self.y is not None and len(self.y) != len(self.x):
-            raise DataError(f"{self.name}: {len(self.y)} labels for {len(self.x)} samples; "
-                            "pass one label per sample")
+            raise DataError(
+                f"{self.name}: {len(self.y)} labels for {len(self.x)} samples; "
+                "pass one label per sample"
+            )
         if not np.all(np.isfinite(self.x)):
             raise DataError(f"{self.name}: data contains NaN or infinite values; clean the file")
 
 
-def search_dirs(data_dir: Optional[os.PathLike] = None, name: Optional[str] = None) -> list[pathlib.Path]:
+def search_dirs(
+    data_dir: Optional[os.PathLike] = None, name: Optional[str] = None
+) -> list[pathlib.Path]:
     """Where files are looked for, in order: data_dir, $DSSEC_DATA_DIR, the user cache
     (~/.cache/dssec_jax), and Debian's fashion-mnist folder for Fashion-MNIST."""
     roots = []
@@ -84,13 +101,15 @@ def _find(candidates: Sequence[str], dirs: Sequence[pathlib.Path]) -> Optional[p
 
 def _missing(name: str, files: Sequence[str], dirs: Sequence[pathlib.Path], fix: str) -> DataError:
     where = "\n  ".join(str(d) for d in dirs)
-    return DataError(f"dataset {name!r}: could not find {' / '.join(files)} in any of:\n  {where}\n"
-                     f"Fix: {fix}")
+    return DataError(
+        f"dataset {name!r}: could not find {' / '.join(files)} in any of:\n  {where}\nFix: {fix}"
+    )
 
 
 def _fix(name: str) -> str:
-    common = (f"put the files in <dir>/{name}/ and pass data_dir=<dir> (--data_dir) or set "
-              "DSSEC_DATA_DIR")
+    common = (
+        f"put the files in <dir>/{name}/ and pass data_dir=<dir> (--data_dir) or set DSSEC_DATA_DIR"
+    )
     if name in ("mnist", "fashion_mnist", "usps"):
         return common + ", or download them with download=True (--download)"
     return common + " (COIL20_32x32.mat is Deng Cai's file; see the README's Datasets section)"
@@ -100,8 +119,10 @@ def _select(split: str, parts: dict) -> tuple[np.ndarray, np.ndarray]:
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of {SPLITS}")
     keys = ("train", "test") if split == "all" else (split,)
-    return (np.concatenate([parts[k][0] for k in keys]),
-            np.concatenate([parts[k][1] for k in keys]))
+    return (
+        np.concatenate([parts[k][0] for k in keys]),
+        np.concatenate([parts[k][1] for k in keys]),
+    )
 
 
 def _load_idx_dataset(name: str, split: str, dirs, download: bool, verify: bool):
@@ -126,17 +147,21 @@ def _download_idx(name: str, base: str) -> pathlib.Path:
     dest = CACHE_DIR / name / (base + ".gz")
     try:
         import tensorflow_datasets  # noqa: F401  (the tfds route writes IDX files itself)
+
         return _idx_from_tfds(name, base)
     except ImportError:
         pass
-    return dl.fetch(dl.IDX_MIRRORS[name] + base + ".gz", dest, "sha256", IDX_SHA256[name][base],
-                    gzip.decompress)
+    return dl.fetch(
+        dl.IDX_MIRRORS[name] + base + ".gz", dest, "sha256", IDX_SHA256[name][base], gzip.decompress
+    )
 
 
 def _idx_from_tfds(name: str, base: str) -> pathlib.Path:
     """Write the four IDX files of ``name`` from tensorflow-datasets into the cache."""
-    from ..checkpoint import atomic_write_bytes
     import struct
+
+    from ..checkpoint import atomic_write_bytes
+
     for prefix, (x, y) in zip(("train", "t10k"), dl.tfds_arrays(name).values()):
         xs, ys = x.astype(np.uint8), y.astype(np.uint8)
         img = struct.pack(">I3I", 0x00000803, len(xs), 28, 28) + xs.tobytes()
@@ -165,16 +190,20 @@ def _usps_sources(dirs) -> tuple[Optional[pathlib.Path], Optional[list]]:
 def _load_usps(split: str, dirs, download: bool, verify: bool):
     h5, pair = _usps_sources(dirs)
     if h5 is None and pair is None and download:
-        pair = [dl.fetch(url, CACHE_DIR / "usps" / fname, algo, digest)
-                for fname, url, algo, digest in dl.SOURCES["usps"]]
+        pair = [
+            dl.fetch(url, CACHE_DIR / "usps" / fname, algo, digest)
+            for fname, url, algo, digest in dl.SOURCES["usps"]
+        ]
     if h5 is not None:
         if verify:
             verify_checksum(h5, h5.read_bytes(), FILE_SHA256["usps.h5"])
         xtr, ytr, xte, yte = read_usps_h5(h5)
         parts = {"train": (xtr, ytr), "test": (xte, yte)}
     elif pair is not None:
-        parts = {k: usps_from_libsvm(*parse_libsvm(open_maybe_compressed(p), 256, p))
-                 for k, p in zip(("train", "test"), pair)}
+        parts = {
+            k: usps_from_libsvm(*parse_libsvm(open_maybe_compressed(p), 256, p))
+            for k, p in zip(("train", "test"), pair)
+        }
     else:
         raise _missing("usps", ["usps.h5", "usps.bz2 + usps.t.bz2"], dirs, _fix("usps"))
     x, y = _select(split, parts)
@@ -200,12 +229,14 @@ def _load_digits(split: str):
     if split != "all":
         raise DataError("digits has no train/test split; use split='all'")
     from sklearn.datasets import load_digits
+
     d = load_digits()
     return (d.data / 16.0).astype(np.float32), d.target, (8, 8)
 
 
-def load_builtin(name: str, *, data_dir=None, split: str = "all", download: bool = False,
-                 verify: bool = True) -> Dataset:
+def load_builtin(
+    name: str, *, data_dir=None, split: str = "all", download: bool = False, verify: bool = True
+) -> Dataset:
     """One of :data:`BUILTIN`; see :func:`load_dataset`."""
     dirs = search_dirs(data_dir, name)
     if name == "digits":
@@ -220,15 +251,23 @@ def load_builtin(name: str, *, data_dir=None, split: str = "all", download: bool
         x, y, shape = _load_coil20(split, dirs, verify)
         src = str(_find(["COIL20_32x32.mat"], dirs))
     else:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(BUILTIN)} "
-                        "or pass a path to your own .npz/.mat/.h5/IDX file")
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of {', '.join(BUILTIN)} "
+            "or pass a path to your own .npz/.mat/.h5/IDX file"
+        )
     y = np.asarray(y).astype(np.int32)
     return Dataset(np.ascontiguousarray(x, np.float32), y, name, shape, int(len(np.unique(y))), src)
 
 
-def load_file(path: os.PathLike, *, x_key: Optional[str] = None, y_key: Optional[str] = None,
-              labels_path: Optional[os.PathLike] = None, n_clusters: Optional[int] = None,
-              image_shape: Optional[tuple] = None) -> Dataset:
+def load_file(
+    path: os.PathLike,
+    *,
+    x_key: Optional[str] = None,
+    y_key: Optional[str] = None,
+    labels_path: Optional[os.PathLike] = None,
+    n_clusters: Optional[int] = None,
+    image_shape: Optional[tuple] = None,
+) -> Dataset:
     """A user's file: ``.npz``, ``.mat``, ``.h5``/``.hdf5`` or IDX (``labels_path`` for its labels)."""
     path = pathlib.Path(path)
     if not path.is_file():
@@ -246,8 +285,11 @@ def load_file(path: os.PathLike, *, x_key: Optional[str] = None, y_key: Optional
         raise DataError(f"{path}: unknown file type; use .npz, .mat, .h5/.hdf5 or an IDX file")
     if labels_path is not None:
         lp = pathlib.Path(labels_path)
-        y = (read_idx(lp) if ("idx" in lp.name or "ubyte" in lp.name)
-             else np.loadtxt(lp, dtype=np.int64))
+        y = (
+            read_idx(lp)
+            if ("idx" in lp.name or "ubyte" in lp.name)
+            else np.loadtxt(lp, dtype=np.int64)
+        )
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
         raise DataError(f"{path}: data has dtype {x.dtype}; expected numbers")
@@ -258,18 +300,29 @@ def load_file(path: os.PathLike, *, x_key: Optional[str] = None, y_key: Optional
     if y is not None:
         y = np.asarray(y).ravel()
         if len(y) != len(x):
-            raise DataError(f"{path}: {len(y)} labels for {len(x)} samples; pass one label per sample")
+            raise DataError(
+                f"{path}: {len(y)} labels for {len(x)} samples; pass one label per sample"
+            )
         _, y = np.unique(y, return_inverse=True)
         y = y.astype(np.int32)
     k = n_clusters if n_clusters is not None else (None if y is None else int(y.max() + 1))
     if k is None:
-        raise DataError(f"{path} has no labels: give the number of clusters (n_clusters= / --n_clusters, "
-                        "an integer or auto)")
+        raise DataError(
+            f"{path} has no labels: give the number of clusters (n_clusters= / --n_clusters, "
+            "an integer or auto)"
+        )
     return Dataset(x, y, path.stem, image_shape, k if k == "auto" else int(k), str(path))
 
 
-def load_dataset(name_or_path: str, *, data_dir: Optional[os.PathLike] = None, split: str = "all",
-                 download: bool = False, verify: bool = True, **file_kw) -> Dataset:
+def load_dataset(
+    name_or_path: str,
+    *,
+    data_dir: Optional[os.PathLike] = None,
+    split: str = "all",
+    download: bool = False,
+    verify: bool = True,
+    **file_kw,
+) -> Dataset:
     """Load a built-in dataset by name, or a user's file by path.
 
     Built-ins (x float32, y int32): ``digits`` (x / 16), ``mnist`` and ``fashion_mnist``
@@ -280,9 +333,12 @@ def load_dataset(name_or_path: str, *, data_dir: Optional[os.PathLike] = None, s
     For own files, ``file_kw`` goes to :func:`load_file` (x_key, y_key, labels_path, n_clusters).
     """
     if name_or_path in BUILTIN:
-        return load_builtin(name_or_path, data_dir=data_dir, split=split, download=download,
-                            verify=verify)
+        return load_builtin(
+            name_or_path, data_dir=data_dir, split=split, download=download, verify=verify
+        )
     if os.sep in str(name_or_path) or pathlib.Path(name_or_path).suffix:
         return load_file(name_or_path, **file_kw)
-    raise DataError(f"unknown dataset {name_or_path!r}; choose one of {', '.join(BUILTIN)} "
-                    "or pass a path to your own .npz/.mat/.h5/IDX file")
+    raise DataError(
+        f"unknown dataset {name_or_path!r}; choose one of {', '.join(BUILTIN)} "
+        "or pass a path to your own .npz/.mat/.h5/IDX file"
+    )
