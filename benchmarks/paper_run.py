@@ -115,7 +115,7 @@ def refresh_seconds(ds, cfg: Config, repeats: int = 3) -> float:
         "ae": sae.init_params(jax.random.PRNGKey(0), dims),
         "centers": jax.random.normal(jax.random.PRNGKey(1), (cfg.n_clusters, cfg.embed_dim)),
     }
-    refresh = train.refresh_fn(cfg.hidden_acts(), train.dtype_of(cfg.precision))
+    refresh = train.refresh_fn(cfg.hidden_acts(), cfg.compute_dtype())
     x = jax.device_put(ds.x)
     jax.block_until_ready(refresh(params, x, 1.0))
     times = []
@@ -149,6 +149,8 @@ def project(
 def main(argv):
     ds = common.load(FLAGS.dataset)
     cfg = slice_config(ds.n_clusters)
+    if cfg.n_clusters == "auto":
+        raise ValueError("the paper-run benchmark times a fixed k; pass --n_clusters=<integer>")
     with tempfile.TemporaryDirectory() as wd:
         run = run_slice(ds, cfg, wd)
     ph = phase_seconds(run)

@@ -10,11 +10,14 @@ that is larger for a better partition:
 - ``davies_bouldin``: minus the mean over clusters of the largest (s_i + s_j) / d(c_i, c_j);
 - ``bic``: minus the BIC of a diagonal Gaussian mixture with k components.
 
-The chosen k maximises the criterion. All of them work on a fixed random subsample of
+The chosen k maximises the criterion (a k whose K-means finds a single cluster, as on
+duplicated points, scores None and is not chosen). All of them work on a fixed random subsample of
 ``max_samples`` rows, so the cost does not grow with the dataset.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -49,7 +52,7 @@ def k_scores(
     criterion: str = "silhouette",
     max_samples: int = 5000,
     n_init: int = 5,
-) -> dict[int, float]:
+) -> dict[int, Optional[float]]:
     """{k: criterion value} over ``k_range`` (inclusive) on a subsample of ``z``."""
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
@@ -65,7 +68,7 @@ def k_scores(
             continue
         labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(sub)
         if len(np.unique(labels)) < 2:  # e.g. duplicated points: no partition to score
-            scores[k] = -np.inf
+            scores[k] = None
         elif criterion == "silhouette":
             scores[k] = float(silhouette_score(sub, labels))
         elif criterion == "calinski_harabasz":
@@ -77,7 +80,11 @@ def k_scores(
 
 def choose_k(
     z: np.ndarray, k_range, seed: int, criterion: str = "silhouette", max_samples: int = 5000
-) -> tuple[int, dict[int, float]]:
-    """``(k, scores)``: the k in ``k_range`` with the largest criterion, and every score."""
+) -> tuple[int, dict[int, Optional[float]]]:
+    """``(k, scores)``: the k in ``k_range`` with the largest criterion (the smallest such
+    k on a tie; k_min when no k could be scored), and every score."""
     scores = k_scores(z, k_range, seed, criterion, max_samples)
-    return max(scores, key=lambda k: (scores[k], -k)), scores
+    valid = {k: v for k, v in scores.items() if v is not None}
+    if not valid:
+        return min(scores), scores
+    return max(valid, key=lambda k: (valid[k], -k)), scores

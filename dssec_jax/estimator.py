@@ -172,12 +172,12 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         "labels": "labels_",
         "kmeans_labels": "kmeans_labels_",
         "centers": "cluster_centers_",
-        "embedding": "embedding_",
     }
 
     def save(self, path: os.PathLike) -> None:
         """Write the fitted model to ``path`` (one file: settings, library version, arrays
-        with a checksum; no pickle). ``DSSEC.load(path)`` restores it in any process."""
+        with a checksum; no pickle). ``DSSEC.load(path)`` restores it in any process. The
+        training data's embedding (``embedding_``) is not saved: ``transform`` recomputes it."""
         self._check_fitted()
         arrays = {k: np.asarray(getattr(self, a)) for k, a in self._ARRAY_FITTED.items()}
         if self.params_ is not None:
@@ -190,7 +190,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             }
         meta = {
             "library": __version__,
-            "params": self.get_params(),
+            "params": {
+                k: v.item() if isinstance(v, np.generic) else v
+                for k, v in self.get_params().items()
+            },
             "fitted": {a: getattr(self, a) for a in self._JSON_FITTED},
         }
         if self._pca is not None:  # its memory order decides the BLAS path, so keep it
@@ -210,7 +213,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             setattr(est, a, v)
         if est.k_scores_ is not None:  # JSON keys are strings
             est.k_scores_ = {int(k): v for k, v in est.k_scores_.items()}
-        est.params_ = None
+        est.params_, est.embedding_ = None, None
         if "params" in raw:
             template = sae.init_params(jax.random.key(0), cfg.dims(est.n_features_in_), cfg.init)
             est.params_ = serialization.from_state_dict(template, raw["params"])
@@ -235,13 +238,11 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             )
         cfg = self.config()
         if cfg.spec.features == "raw":
-            return x
+            return x.copy()  # check_data may hand back the caller's own array
         if cfg.spec.features == "pca":
             return self._pca.transform(x).astype(np.float32)
         return np.asarray(
-            train.embed(
-                self.params_, jnp.asarray(x), cfg.hidden_acts(), train.dtype_of(cfg.precision)
-            )
+            train.embed(self.params_, jnp.asarray(x), cfg.hidden_acts(), cfg.compute_dtype())
         )
 
     def soft_assign(self, X) -> np.ndarray:

@@ -38,7 +38,7 @@ class SparseAutoencoder(nnx.Module):
         self,
         dims: Sequence[int] = (),
         *,
-        activation: str = "relu",
+        activation: str | tuple = "relu",
         init: str = "glorot_uniform",
         rngs: nnx.Rngs | None = None,
         params: dict | None = None,
@@ -55,8 +55,9 @@ class SparseAutoencoder(nnx.Module):
         self.decoder = nnx.List([Dense(p["w"], p["b"]) for p in params["decoder"]])
 
     @classmethod
-    def from_params(cls, params: dict, activation: str = "relu") -> "SparseAutoencoder":
-        """A module holding ``params`` (``sae.init_params``'s layout)."""
+    def from_params(cls, params: dict, activation: str | tuple = "relu") -> "SparseAutoencoder":
+        """A module holding ``params`` (``sae.init_params``'s layout); ``activation`` is one
+        name or one per hidden layer (``DSSEC.config().hidden_acts()``)."""
         return cls(activation=activation, params=params)
 
     def params(self) -> dict:

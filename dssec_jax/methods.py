@@ -7,6 +7,8 @@ import hashlib
 import json
 from typing import Optional, Union
 
+from .train import dtype_of
+
 
 @dataclasses.dataclass(frozen=True)
 class MethodSpec:
@@ -20,6 +22,11 @@ class MethodSpec:
     features: str
     sparse: bool = False
     clustering: Optional[str] = None
+
+    @property
+    def use_decoder(self) -> bool:
+        """Whether the clustering phase keeps the reconstruction loss (IDEC, DSSEC)."""
+        return self.clustering == "idec"
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -116,6 +123,15 @@ class Config:
             self.sparse_activation if i in sparse else self.activation
             for i in range(len(self.hidden_dims))
         )
+
+    def compute_dtype(self):
+        """Matmul input dtype: None (float32) or bfloat16 (``precision="bf16"``)."""
+        return dtype_of(self.precision)
+
+    def cluster_gamma(self) -> float:
+        """Weight of the clustering loss: gamma against the reconstruction when the method
+        keeps the decoder (IDEC, DSSEC); 1 for DEC, whose loss is the clustering term alone."""
+        return self.gamma if self.spec.use_decoder else 1.0
 
     def cluster_beta(self) -> float:
         """beta of the clustering phase: 0 unless the method is sparse and cluster_sparsity."""

@@ -3,8 +3,9 @@
     dssec_jax model\\n  {"format": 1, "library": "0.1.0", "sha256": ..., ...}\\n  <msgpack>
 
 The meta holds the library version, the settings and the JSON-able fitted attributes; the
-body holds the arrays (Flax's msgpack serialisation, no pickle) and is checked against the
-meta's SHA-256, so a truncated or damaged file is refused instead of loaded wrong.
+body holds the arrays (Flax's msgpack serialisation, no pickle). The SHA-256 in the meta
+covers the rest of the meta and the body, so a truncated or damaged file (a changed
+setting included) is refused instead of loaded wrong.
 """
 
 from __future__ import annotations
@@ -27,8 +28,15 @@ FORMAT = 1
 def write(path: os.PathLike, meta: dict, arrays: Any) -> None:
     """Write ``arrays`` (a pytree of arrays) and ``meta`` to ``path`` atomically."""
     body = serialization.msgpack_serialize(serialization.to_state_dict(jax.device_get(arrays)))
-    head = {**meta, "format": FORMAT, "sha256": hashlib.sha256(body).hexdigest()}
+    head = json.loads(json.dumps({**meta, "format": FORMAT}))  # as read back (str keys)
+    head["sha256"] = _digest(head, body)
     atomic_write_bytes(path, MAGIC + json.dumps(head).encode() + b"\n" + body)
+
+
+def _digest(head: dict, body: bytes) -> str:
+    """SHA-256 of the meta (canonical JSON, without its own digest) and the body."""
+    meta = json.dumps({k: v for k, v in head.items() if k != "sha256"}, sort_keys=True)
+    return hashlib.sha256(meta.encode() + b"\n" + body).hexdigest()
 
 
 def read(path: os.PathLike, library_version: str) -> tuple[dict, Any]:
@@ -60,9 +68,9 @@ def read(path: os.PathLike, library_version: str) -> tuple[dict, Any]:
             f"(format {FORMAT}); load it with that version, or refit and save "
             "with this one"
         )
-    if hashlib.sha256(body).hexdigest() != meta["sha256"]:
+    if _digest(meta, body) != meta["sha256"]:
         raise ValueError(
-            f"the model file {path} is truncated or damaged (its arrays do not "
+            f"the model file {path} is truncated or damaged (its settings or arrays do not "
             "match the checksum saved with them); save the model again"
         )
     return meta, serialization.msgpack_restore(body)

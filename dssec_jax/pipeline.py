@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -63,26 +63,37 @@ def _check_finite(value: float, phase: str, where: str) -> None:
 # ---------------------------------------------------------------- pretraining
 
 
-def pretrain_stages(cfg: Config) -> list[tuple[str, int]]:
-    """[(stage, epochs)]: greedy stages "layer0".."layerL" then "finetune", or "finetune" only."""
+class Stage(NamedTuple):
+    """One pretraining stage: greedy training of hidden layer ``layer`` alone (name
+    "layer<i>"), or fine-tuning of the whole autoencoder (``layer`` None, "finetune")."""
+
+    name: str
+    layer: Optional[int]
+    epochs: int
+
+
+def pretrain_stages(cfg: Config) -> list[Stage]:
+    """Greedy stages layer 0..L then fine-tuning (``pretrain="stacked"``), or fine-tuning only."""
     stages = []
     if cfg.pretrain == "stacked":
         lw = cfg.layerwise_epochs or cfg.pretrain_epochs
-        stages += [(f"layer{i}", lw) for i in range(len(cfg.hidden_dims) + 1)]
-    return stages + [("finetune", cfg.pretrain_epochs)]
+        stages += [Stage(f"layer{i}", i, lw) for i in range(len(cfg.hidden_dims) + 1)]
+    return stages + [Stage("finetune", None, cfg.pretrain_epochs)]
 
 
-def stage_params(ae: dict, stage: str) -> dict:
-    if stage == "finetune":
+def stage_params(ae: dict, stage: Stage) -> dict:
+    """The parameters a stage trains: all, or layer i of the encoder and its mirror."""
+    if stage.layer is None:
         return ae
-    i = int(stage[5:])
+    i = stage.layer
     return {"encoder": [ae["encoder"][i]], "decoder": [ae["decoder"][-1 - i]]}
 
 
-def merge_stage(ae: dict, stage: str, params: dict) -> dict:
-    if stage == "finetune":
+def merge_stage(ae: dict, stage: Stage, params: dict) -> dict:
+    """``ae`` with the parameters trained by ``stage`` put back."""
+    if stage.layer is None:
         return params
-    i = int(stage[5:])
+    i = stage.layer
     enc, dec = list(ae["encoder"]), list(ae["decoder"])
     enc[i], dec[-1 - i] = params["encoder"][0], params["decoder"][0]
     return {"encoder": enc, "decoder": dec}
@@ -101,17 +112,17 @@ def place(tree, cfg: Config, rows: bool = False):
     return parallel.put_rows(tree, mesh) if rows else parallel.replicate(tree, mesh)
 
 
-def stage_fn(cfg: Config, stage: str, n: int, batched: bool = False):
+def stage_fn(cfg: Config, stage: Stage, n: int, batched: bool = False):
     """Compiled steps of one epoch of a pretraining stage on ``n`` samples (batched: vmapped
     over runs; the data of the first layer and of fine-tuning is shared, deeper layers'
     codes are per run)."""
     acts = cfg.hidden_acts()
-    cd = train.dtype_of(cfg.precision)
+    cd = cfg.compute_dtype()
     opt = cfg.pretrain_opt()
     schedule = (train.steps_per_epoch(n, cfg.batch_size), cfg.batch_size)
-    shared = stage in ("finetune", "layer0")
+    shared = stage.layer in (None, 0)
     axes = (None if shared else 0) if batched else train.UNBATCHED
-    if stage == "finetune":
+    if stage.layer is None:
         return train.autoencoder_steps(
             acts,
             cfg.penalised_layers(),
@@ -123,7 +134,7 @@ def stage_fn(cfg: Config, stage: str, n: int, batched: bool = False):
             axes,
             mesh_of(cfg),
         )
-    i = int(stage[5:])
+    i = stage.layer
     layer_acts = acts + ("linear",)
     out_act = "linear" if i == 0 else layer_acts[i - 1]
     return train.layer_steps(
@@ -141,16 +152,14 @@ def stage_fn(cfg: Config, stage: str, n: int, batched: bool = False):
 
 
 def stage_input(
-    x: jax.Array, ae: dict, cfg: Config, stage: str, batched: bool = False
+    x: jax.Array, ae: dict, cfg: Config, stage: Stage, batched: bool = False
 ) -> jax.Array:
     """Training data of a stage: x, or the codes of the layers below layer i."""
-    if stage == "finetune" or stage == "layer0":
+    if stage.layer in (None, 0):
         return x
-    i = int(stage[5:])
+    i = stage.layer
     acts = cfg.hidden_acts()[:i]
-    return train.stack_fn(acts, train.dtype_of(cfg.precision), batched=batched)(
-        ae["encoder"][:i], x
-    )
+    return train.stack_fn(acts, cfg.compute_dtype(), batched=batched)(ae["encoder"][:i], x)
 
 
 def pretrain(
@@ -172,25 +181,26 @@ def pretrain(
     n = x.shape[0]
     ae = place(sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), cfg.init), cfg)
     optimizer = train.make_optimizer(*cfg.pretrain_opt())
-    hp = train.hyper(beta=cfg.beta, rho=cfg.rho)
+    hp = pretrain_hyper(cfg)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     stages = pretrain_stages(cfg)
     start_stage, start_epoch, opt_state, history = 0, 0, None, []
     if store is not None and (hit := store.get("pretrain_progress")) is not None:
         meta, raw = hit
         start_stage, start_epoch, history = meta["stage"], meta["epoch"], meta["history"]
-        stage_name = stages[start_stage][0]
-        template = {"ae": ae, "opt_state": optimizer.init(stage_params(ae, stage_name))}
+        stage_name = stages[start_stage].name
+        template = {"ae": ae, "opt_state": optimizer.init(stage_params(ae, stages[start_stage]))}
         restored = place(checkpoint.restore(template, raw), cfg)
         ae, opt_state = restored["ae"], restored["opt_state"]
         if log:
             log(f"pretrain: resuming at stage {stage_name}, epoch {start_epoch}")
     last_save = time.time()
     t0 = time.time()
-    total_epochs = sum(e for _, e in stages)
-    done_before = sum(e for _, e in stages[:start_stage]) + start_epoch
+    total_epochs = sum(st.epochs for st in stages)
+    done_before = sum(st.epochs for st in stages[:start_stage]) + start_epoch
     for si in range(start_stage, len(stages)):
-        stage, epochs = stages[si]
+        stage = stages[si]
+        epochs = stage.epochs
         fn = stage_fn(cfg, stage, n)
         params = stage_params(ae, stage)
         if opt_state is None:
@@ -203,13 +213,13 @@ def pretrain(
                 params, opt_state, xin, jax.random.fold_in(skey, epoch), steps, hp
             )
             parts = {k: float(v) for k, v in jax.device_get(parts).items()}
-            _check_finite(parts["loss"], "pretraining", f"stage {stage} epoch {epoch + 1}")
-            history.append({"stage": stage, "epoch": epoch + 1, **parts})
-            done = sum(e for _, e in stages[:si]) + epoch + 1
+            _check_finite(parts["loss"], "pretraining", f"stage {stage.name} epoch {epoch + 1}")
+            history.append({"stage": stage.name, "epoch": epoch + 1, **parts})
+            done = sum(st.epochs for st in stages[:si]) + epoch + 1
             if log:
                 el = time.time() - t0
                 log(
-                    f"pretrain {stage} epoch {epoch + 1}/{epochs} loss {parts['loss']:.5f} "
+                    f"pretrain {stage.name} epoch {epoch + 1}/{epochs} loss {parts['loss']:.5f} "
                     f"(rec {parts['reconstruction']:.5f}, sparsity {parts['sparsity']:.4f}) "
                     f"elapsed {el:.0f}s eta {_eta(el, done - done_before, total_epochs - done_before)}"
                 )
@@ -218,7 +228,7 @@ def pretrain(
                 ae = merge_stage(ae, stage, params)
                 nxt = (si + 1, 0) if stage_end else (si, epoch + 1)
                 if stage_end and si + 1 < len(stages):
-                    nxt_opt = optimizer.init(stage_params(ae, stages[si + 1][0]))
+                    nxt_opt = optimizer.init(stage_params(ae, stages[si + 1]))
                 else:
                     nxt_opt = opt_state
                 if not (stage_end and si + 1 == len(stages)):
@@ -282,6 +292,39 @@ def cluster_record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
     return rec
 
 
+def pretrain_hyper(cfg: Config) -> dict:
+    """Traced hyper-parameters of pretraining (the sparsity penalty's beta and rho)."""
+    return train.hyper(beta=cfg.beta, rho=cfg.rho)
+
+
+def cluster_hyper(cfg: Config) -> dict:
+    """Traced hyper-parameters of the clustering phase."""
+    return train.hyper(
+        gamma=cfg.cluster_gamma(), beta=cfg.cluster_beta(), rho=cfg.rho, alpha=cfg.alpha
+    )
+
+
+def clustering_fns(cfg: Config, data_axes, mesh=None) -> tuple:
+    """(compiled clustering steps, target refresh, optimizer) of ``cfg``; ``data_axes`` as
+    ``train.clustering_steps`` takes it (UNBATCHED for one run, vmapped otherwise)."""
+    acts, cd = cfg.hidden_acts(), cfg.compute_dtype()
+    opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
+    step_fn = train.clustering_steps(
+        acts,
+        cfg.penalised_layers(),
+        cfg.sparsity_reduction,
+        cfg.rate_form(),
+        cfg.spec.use_decoder,
+        cd,
+        opt,
+        (cfg.update_interval, cfg.batch_size),
+        data_axes,
+        mesh,
+    )
+    refresh = train.refresh_fn(acts, cd, batched=data_axes != train.UNBATCHED)
+    return step_fn, refresh, train.make_optimizer(*opt)
+
+
 def cluster(
     x: np.ndarray,
     ae_params: dict,
@@ -302,30 +345,14 @@ def cluster(
 
     Returns dict(params, labels, q, history, n_iter, stop_reason).
     """
-    acts = cfg.hidden_acts()
-    cd = train.dtype_of(cfg.precision)
-    use_decoder = cfg.spec.clustering == "idec"
-    gamma = cfg.gamma if use_decoder else 1.0
-    hp = train.hyper(gamma=gamma, beta=cfg.cluster_beta(), rho=cfg.rho, alpha=cfg.alpha)
-    opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
-    step_fn = train.clustering_steps(
-        acts,
-        cfg.penalised_layers(),
-        cfg.sparsity_reduction,
-        cfg.rate_form(),
-        use_decoder,
-        cd,
-        opt,
-        (cfg.update_interval, cfg.batch_size),
-        train.UNBATCHED,
-        mesh_of(cfg),
-    )
-    refresh = train.refresh_fn(acts, cd)
+    use_decoder = cfg.spec.use_decoder
+    hp = cluster_hyper(cfg)
+    step_fn, refresh, optimizer = clustering_fns(cfg, train.UNBATCHED, mesh_of(cfg))
     xd = place(x, cfg, rows=True)
     n = x.shape[0]
     trained_ae = ae_params if use_decoder else {"encoder": ae_params["encoder"]}
     params = place(jax.tree.map(np.array, {"ae": trained_ae, "centers": centers}), cfg)
-    opt_state = train.make_optimizer(*opt).init(params)
+    opt_state = optimizer.init(params)
     it, prev, history, parts = 0, None, [], {}
     if store is not None and (hit := store.get("cluster")) is not None:
         meta, raw = hit
@@ -408,10 +435,10 @@ def resolve_k(
         return cfg, None
     k, scores = choose_k.choose_k(features, cfg.k_range, seed, cfg.k_criterion)
     if log:
-        log(
-            f"n_clusters=auto: {cfg.k_criterion} chooses k={k} (tried {cfg.k_range[0]}.."
-            f"{cfg.k_range[1]}: " + ", ".join(f"{j}: {v:.4g}" for j, v in scores.items()) + ")"
+        shown = ", ".join(
+            f"{j}: {v:.4g}" if v is not None else f"{j}: -" for j, v in scores.items()
         )
+        log(f"n_clusters=auto: {cfg.k_criterion} chooses k={k} (tried {shown})")
     return dataclasses.replace(cfg, n_clusters=k), scores
 
 
@@ -433,7 +460,7 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
         seconds["kmeans"] = time.time() - t
         return FitResult(
             labels,
-            x,
+            x.copy(),  # never the caller's own array
             centers,
             kmeans_labels=labels,
             stop_reason="kmeans",
@@ -462,9 +489,7 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     seconds["pretrain"] = time.time() - t
     t = time.time()
     acts = cfg.hidden_acts()
-    z = parallel.to_host(
-        train.embed(ae, place(x, cfg, rows=True), acts, train.dtype_of(cfg.precision))
-    )
+    z = parallel.to_host(train.embed(ae, place(x, cfg, rows=True), acts, cfg.compute_dtype()))
     cfg, k_scores = resolve_k(z, cfg, seed, log)
     k_info = {"n_clusters": cfg.n_clusters, "k_scores": k_scores}
     centers, km_labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
@@ -490,10 +515,12 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     out = cluster(x, ae, centers, cfg, jax.random.fold_in(key, 2), y, store=store, log=log)
     seconds["cluster"] = time.time() - t
     if k_scores is not None:  # the choice of k, on the record of the clustering phase's start
-        out["history"][0].update(k_info)
+        out["history"][0].update(
+            n_clusters=cfg.n_clusters, k_scores={str(k): v for k, v in k_scores.items()}
+        )
     params = out["params"]
     z = parallel.to_host(
-        train.embed(params["ae"], place(x, cfg, rows=True), acts, train.dtype_of(cfg.precision))
+        train.embed(params["ae"], place(x, cfg, rows=True), acts, cfg.compute_dtype())
     )
     return FitResult(
         out["labels"],

@@ -40,21 +40,6 @@ def _unstack(tree, i):
     return jax.tree.map(lambda a: a[i], tree)
 
 
-def _hyper(cfgs: Sequence[Config], clustering: bool) -> dict:
-    rows = []
-    for c in cfgs:
-        dec = c.spec.clustering == "dec"
-        rows.append(
-            train.hyper(
-                gamma=1.0 if dec else c.gamma,
-                beta=c.cluster_beta() if clustering else c.beta,
-                rho=c.rho,
-                alpha=c.alpha,
-            )
-        )
-    return _stack(rows)
-
-
 def _by_run(tree, mesh):
     """Split the leading (run) axis of every leaf over ``mesh`` (no-op without one)."""
     return tree if mesh is None else parallel.put_rows(tree, mesh)
@@ -84,27 +69,27 @@ def pretrain_batched(
     ae = _by_run(
         jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims, cfg.init))(keys), mesh
     )
-    hp = _by_run(_hyper(cfgs, clustering=False), mesh)
+    hp = _by_run(_stack([pipeline.pretrain_hyper(c) for c in cfgs]), mesh)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     opt = train.make_optimizer(*cfg.pretrain_opt())
-    for si, (stage, epochs) in enumerate(pipeline.pretrain_stages(cfg)):
+    for si, stage in enumerate(pipeline.pretrain_stages(cfg)):
         fn = pipeline.stage_fn(cfg, stage, n, batched=True)
         params = pipeline.stage_params(ae, stage)
         opt_state = jax.vmap(opt.init)(params)
         xin = pipeline.stage_input(x, ae, cfg, stage, batched=True)
         skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
-        for epoch in range(epochs):
+        for epoch in range(stage.epochs):
             ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
             params, opt_state, parts = fn(params, opt_state, xin, ekeys, steps, hp)
             loss = np.asarray(parts["loss"])
             if not np.all(np.isfinite(loss)):
                 raise pipeline.NonFiniteLossError(
-                    f"non-finite loss in pretraining at stage {stage} epoch {epoch + 1} "
+                    f"non-finite loss in pretraining at stage {stage.name} epoch {epoch + 1} "
                     f"(runs {np.flatnonzero(~np.isfinite(loss)).tolist()})"
                 )
             if log:
                 log(
-                    f"batched pretrain {stage} epoch {epoch + 1}/{epochs} loss "
+                    f"batched pretrain {stage.name} epoch {epoch + 1}/{stage.epochs} loss "
                     + " ".join(f"{v:.5f}" for v in loss)
                 )
         ae = pipeline.merge_stage(ae, stage, params)
@@ -152,7 +137,7 @@ def fit_batched(
     ae = pretrain_batched(xd, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh)
     t_pre = time.time() - t0
     acts = cfg.hidden_acts()
-    cd = train.dtype_of(cfg.precision)
+    cd = cfg.compute_dtype()
     z = np.asarray(train.stack_fn(acts + ("linear",), cd, batched=True)(ae["encoder"], xd))
     km = [pipeline.kmeans(z[i], cfg.n_clusters, cfg.n_init, seeds[i]) for i in range(S)]
     base = [
@@ -164,6 +149,7 @@ def fit_batched(
             km[i][1],
             stop_reason="kmeans",
             seconds={"pretrain": t_pre},
+            n_clusters=cfg.n_clusters,
         )
         for i in range(S)
     ]
@@ -199,25 +185,11 @@ def fit_batched(
 def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     cfg = cfgs[0]
     S = len(cfgs)
-    acts = cfg.hidden_acts()
-    cd = train.dtype_of(cfg.precision)
-    hp = _by_run(_hyper(cfgs, clustering=True), mesh)
-    opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
-    use_decoder = cfg.spec.clustering == "idec"
-    step_fn = train.clustering_steps(
-        acts,
-        cfg.penalised_layers(),
-        cfg.sparsity_reduction,
-        cfg.rate_form(),
-        use_decoder,
-        cd,
-        opt,
-        (cfg.update_interval, cfg.batch_size),
-        (None, 0),
-    )
-    refresh = train.refresh_fn(acts, cd, batched=True)
+    hp = _by_run(_stack([pipeline.cluster_hyper(c) for c in cfgs]), mesh)
+    use_decoder = cfg.spec.use_decoder
+    step_fn, refresh, optimizer = pipeline.clustering_fns(cfg, (None, 0))
     params = {"ae": ae if use_decoder else {"encoder": ae["encoder"]}, "centers": centers}
-    opt_state = jax.vmap(train.make_optimizer(*opt).init)(params)
+    opt_state = jax.vmap(optimizer.init)(params)
     ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
     active = np.ones(S, bool)
     final_labels: list[Optional[np.ndarray]] = [None] * S

@@ -53,9 +53,9 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 def dtype_of(precision: str):
     """Matmul input dtype for a precision name: None for float32, bfloat16 for 'bf16'."""
-    if precision in ("float32", "fp32", "f32"):
+    if precision == "float32":
         return None
-    if precision in ("bf16", "bfloat16"):
+    if precision == "bf16":
         return jnp.bfloat16
     raise ValueError(f"unknown precision {precision!r}; choose 'float32' or 'bf16'")
 

@@ -52,7 +52,7 @@ def check_data(
                 "pass numeric data (int or float)"
             ) from None
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} has dtype {arr.dtype}; pass numeric data (int or float)")
+        raise NonNumericDataError(f"{name} has dtype {arr.dtype}; pass numeric data (int or float)")
     if arr.ndim != 2:
         hint = (
             (

@@ -15,7 +15,10 @@ A finished point is exported to ``<results>/<dataset>_<method>/``::
     seed_<k>/history.json.gz  per-epoch and per-refresh history
     seed_<k>/labels.npz     predicted and K-means labels (uint8, compressed)
 
-and skipped from then on. ``--commit`` commits each exported point with git.
+and skipped from then on; ``<results>/results.md`` (and, with ``--update_readme``, the
+README's block) is written again after each point. ``--commit`` commits each exported
+point with its table; exports that an interrupted run left uncommitted are committed at
+the next start.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from dssec_jax.methods import Config
 from dssec_jax.validation import check_config
 
 from . import common
-from .report import METHOD_ORDER
-from .runner import finish_run, run_config, seed_done, settings_match
+from .report import METHOD_ORDER, collect, markdown_table, update_readme
+from .runner import check_same_run, dataset_id, finish_run, run_config, seed_done
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +79,12 @@ flags.DEFINE_list("methods", None, "only these methods of the plan")
 flags.DEFINE_string("results", None, "folder of the exported results (default results/<plan>)")
 flags.DEFINE_boolean("commit", False, "git-commit each exported point (paths under --results only)")
 flags.DEFINE_boolean("dry_run", False, "list the points still to run and stop")
+flags.DEFINE_string(
+    "update_readme",
+    None,
+    "also rewrite this README's block of the results "
+    "table after each point (do not edit that README meanwhile)",
+)
 FLAGS = flags.FLAGS
 
 
@@ -104,15 +113,13 @@ def exported(results: pathlib.Path, dataset: str, method: str, seed: int) -> Opt
     return seed_done(point_dir(results, dataset, method), seed)
 
 
-def check_exported_settings(out: pathlib.Path, cfg: Config) -> None:
-    """Refuse to add seeds to an exported point that was run with other settings (a
-    column must not mix defaults)."""
+def check_exported_settings(out: pathlib.Path, ds: Dataset, cfg: Config) -> None:
+    """Refuse to add seeds to an exported point run with other settings or data (a column
+    must not mix defaults)."""
     path = out / "config.json"
-    if path.exists() and not settings_match(json.loads(path.read_text())["config"], cfg.to_dict()):
-        raise ValueError(
-            f"{out} holds seeds run with other settings than this plan's; move "
-            "that folder away (or rerun it whole) before adding seeds"
-        )
+    if path.exists():
+        meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
+        check_same_run(json.loads(path.read_text()), meta, out)
 
 
 def _round(obj, digits: int = 6):
@@ -146,34 +153,62 @@ def export_seed(
         kmeans_labels=kmeans_labels.astype(np.uint8),
     )
     rec = json.loads((src / "result.json").read_text())
-    seeds = sorted(int(p.parent.name[5:]) for p in out.glob("seed_*/result.json")) + [seed]
+    per_seed = [seed_done(out, s) for s in exported_seeds(out) if s != seed] + [rec]
+    per_seed.sort(key=lambda r: r["seed"])
     checkpoint.atomic_write_json(
         out / "config.json",
-        {**json.loads((run_dir / "config.json").read_text()), "seeds": sorted(set(seeds))},
+        {
+            **json.loads((run_dir / "config.json").read_text()),
+            "seeds": [r["seed"] for r in per_seed],
+        },
     )
-    checkpoint.atomic_write_json(dst / "result.json", rec)  # last: marks the seed exported
-    finish_run(out, ds, cfg, [seed_done(out, s) for s in sorted(set(seeds))])
+    finish_run(out, ds, cfg, per_seed)  # results.json first: a crash now leaves the seed
+    checkpoint.atomic_write_json(dst / "result.json", rec)  # unexported, so it exports again
     return rec
 
 
-def git_commit(paths: Sequence[pathlib.Path], message: str, tries: int = 5) -> None:
-    """Commit exactly ``paths`` (other staged changes stay staged); retried while another
-    git process holds the index lock."""
+def exported_seeds(out: pathlib.Path) -> list[int]:
+    """Seeds whose result.json marks them exported under ``out``."""
+    return sorted(int(p.parent.name[5:]) for p in out.glob("seed_*/result.json"))
+
+
+def git_commit(
+    repo: pathlib.Path, paths: Sequence[pathlib.Path], message: str, tries: int = 5
+) -> None:
+    """Commit exactly ``paths`` (other staged changes stay staged) in the repository that
+    holds the folder ``repo``; nothing to commit is fine, a held index lock is waited for."""
+    git = ["git", "-C", str(repo)]
     paths = [str(pathlib.Path(p).resolve()) for p in paths]
-    git = ["git", "-C", paths[0]]  # the repository that holds the results, whatever the cwd
     for i in range(tries):
-        add = subprocess.run([*git, "add", "--", *paths], capture_output=True, text=True)
-        ok = (
-            add.returncode == 0
-            and subprocess.run(
+        r = subprocess.run([*git, "add", "--", *paths], capture_output=True, text=True)
+        if r.returncode == 0:
+            staged = subprocess.run([*git, "diff", "--cached", "--quiet", "--", *paths])
+            if staged.returncode == 0:
+                return  # nothing to commit
+            r = subprocess.run(
                 [*git, "commit", "-q", "-m", message, "--", *paths], capture_output=True, text=True
-            ).returncode
-            == 0
-        )
-        if ok:
-            return
+            )
+            if r.returncode == 0:
+                return
+        if "index.lock" not in r.stderr:
+            break
         time.sleep(2 * (i + 1))
-    raise RuntimeError(f"git commit of {paths} failed {tries} times; commit them by hand")
+    raise RuntimeError(f"git commit of {paths} failed: {r.stderr.strip()}; commit them by hand")
+
+
+def write_tables(results: pathlib.Path, readme: Optional[pathlib.Path]) -> list[pathlib.Path]:
+    """results.md of ``results`` again, and its block in ``readme`` when given."""
+    table = markdown_table(collect(results))
+    checkpoint.atomic_write_bytes(results / "results.md", table.encode())
+    if readme is None:
+        return [results / "results.md"]
+    update_readme(readme, results_key(results, readme), table)
+    return [results / "results.md", readme]
+
+
+def results_key(results: pathlib.Path, readme: pathlib.Path) -> str:
+    """The README block name of ``results``: its path relative to the README's folder."""
+    return results.resolve().relative_to(readme.resolve().parent).as_posix()
 
 
 def eta(done_walls: dict, todo: Sequence[tuple]) -> str:
@@ -194,8 +229,10 @@ def run_plan(
     commit: bool = False,
     log: Callable[[str], None] = print,
     checkpoint_interval_s: float = 60.0,
+    readme: Optional[pathlib.Path] = None,
 ) -> int:
-    """Run every point not yet exported under ``results``; returns how many ran."""
+    """Run every point not yet exported under ``results``; after each, results.md (and the
+    ``readme`` block) again and, with ``commit``, a commit. Returns how many points ran."""
     datasets, walls, ran, t0 = {}, {}, 0, time.time()
     todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
     for d in sorted({d for _, d, _ in todo}):
@@ -208,7 +245,10 @@ def run_plan(
         for _, d, m in todo
     }
     for (d, m), cfg in configs.items():
-        check_exported_settings(point_dir(results, d, m), cfg)
+        check_exported_settings(point_dir(results, d, m), datasets[d], cfg)
+    if commit:  # exports of an earlier run that ended before its commit
+        for out in sorted(p for p in results.glob("*_*") if p.is_dir()):
+            git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
     for s, d, m in points:
         if (rec := exported(results, d, m, s)) is not None:
             walls.setdefault((d, m), []).append(rec["wall_seconds"])
@@ -229,8 +269,11 @@ def run_plan(
             f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
             f"{rec['n_iter']} iterations ({rec['stop_reason']}), {rec['wall_seconds']:.0f} s"
         )
+        tables = write_tables(results, readme)
         if commit:
-            git_commit([out], f"results: {results.name} {name} {method} seed {seed}")
+            git_commit(
+                results, [out, *tables], f"results: {results.name} {name} {method} seed {seed}"
+            )
     log(f"plan done: {ran} points ran in {(time.time() - t0) / 60:.1f} min")
     return ran
 
@@ -259,6 +302,7 @@ def main(argv):
         FLAGS.commit,
         common.log,
         FLAGS.checkpoint_interval,
+        pathlib.Path(FLAGS.update_readme) if FLAGS.update_readme else None,
     )
 
 

@@ -259,7 +259,8 @@ def plot_k_scores(runs: list[dict], path: pathlib.Path) -> bool:
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, scores, chosen, _ in lines:
         ks = sorted(int(k) for k in scores)
-        ax.plot(ks, [scores[str(k)] for k in ks], marker=".", label=f"{label}: k={chosen}")
+        ys = [np.nan if scores[str(k)] is None else scores[str(k)] for k in ks]
+        ax.plot(ks, ys, marker=".", label=f"{label}: k={chosen}")
         ax.plot([chosen], [scores[str(chosen)]], "k*", markersize=10)
     ax.set_xlabel("k")
     ax.set_ylabel(", ".join(sorted({c for *_, c in lines})))

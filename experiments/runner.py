@@ -91,21 +91,25 @@ def settings_match(old: dict, new: dict) -> bool:
     return all(old.get(k, defaults[k]) == v for k, v in new.items())
 
 
+def check_same_run(old: dict, meta: dict, where: pathlib.Path) -> None:
+    """Refuse ``where``, whose saved config.json (``old``) describes another run than
+    ``meta`` (dataset, its digest and settings; see :func:`settings_match`)."""
+    if (old.get("dataset"), old.get("dataset_id")) != (meta["dataset"], meta["dataset_id"]) or (
+        not settings_match(old.get("config", {}), meta["config"])
+    ):
+        raise ValueError(
+            f"{where} holds a run with other settings or data; choose another folder or "
+            "delete that one"
+        )
+
+
 def prepare_run_dir(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: pathlib.Path) -> dict:
     """Create ``run_dir`` with config.json; refuse a folder that holds other settings."""
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        if (old.get("dataset"), old.get("dataset_id")) != (
-            meta["dataset"],
-            meta["dataset_id"],
-        ) or not settings_match(old.get("config", {}), meta["config"]):
-            raise ValueError(
-                f"{run_dir} holds a run with other settings; choose another --workdir "
-                "or delete that folder"
-            )
+        check_same_run(json.loads(cfg_path.read_text()), meta, run_dir)
     checkpoint.atomic_write_json(cfg_path, {**meta, "seeds": list(seeds)})
     return meta
 

@@ -24,17 +24,27 @@ GIT_ENV = {
 def test_campaign_exports_resumes_commits_and_refuses_mixed_settings(tmp_path, digits):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     res, work = tmp_path / "results", tmp_path / "work"
+    readme = tmp_path / "README.md"
+    readme.write_text("# r\n<!-- begin results -->\n<!-- end results -->\n")
     args = [
         "--plan=smoke",
         "--methods=kmeans,ae_kmeans,dec",
         f"--results={res}",
         f"--cache_dir={work}",
-        "--commit",
     ]
-    first = run("experiments.campaign", *args, "--seeds=1", env=GIT_ENV)
+    first = run("experiments.campaign", *args, "--seeds=1", env=GIT_ENV)  # no commits yet
     assert first.returncode == 0, first.stderr[-2000:]
     assert "plan: 3 points, 0 already exported" in first.stdout
-    again = run("experiments.campaign", *args, "--seeds=2", env=GIT_ENV)
+    (tmp_path / "mine.txt").write_text("work in progress")  # staged by the user: left alone
+    subprocess.run(["git", "-C", str(tmp_path), "add", "mine.txt"], check=True)
+    again = run(
+        "experiments.campaign",
+        *args,
+        "--seeds=2",
+        "--commit",
+        f"--update_readme={readme}",
+        env=GIT_ENV,
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "plan: 6 points, 3 already exported" in again.stdout
     assert "plan done: 3 points ran" in again.stdout
@@ -58,27 +68,34 @@ def test_campaign_exports_resumes_commits_and_refuses_mixed_settings(tmp_path, d
             accs.append(rec["acc"])
         s = results["summary"]["acc"]
         assert s["n"] == 2 and abs(s["std"] - np.std(accs, ddof=1)) < 1e-12
+    # the tables follow every export: results.md and the README block
+    table = markdown_table(collect(res))
+    assert (res / "results.md").read_text() == table and "| dec | " in table
+    assert readme_block("results").search(readme.read_text()).group(2) == table
     log = subprocess.run(
         ["git", "-C", str(tmp_path), "log", "--format=%s"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert len(log) == 6 and "results: results digits dec seed 1" in log
+    # the first run's exports are committed at the next start, then one commit per point
+    assert sum("(earlier exports)" in m for m in log) == 3
+    assert "results: results digits dec seed 1" in log and len(log) == 6
     status = subprocess.run(
-        ["git", "-C", str(tmp_path), "status", "--porcelain", "results"],
+        ["git", "-C", str(tmp_path), "status", "--porcelain"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert status == ""  # everything exported is committed
+    # everything exported is committed; the user's staged file is still only staged
+    assert sorted(status.strip().splitlines()) == ["?? work/", "A  mine.txt"]
     # a column must not mix settings: a changed config refuses more seeds
     cfg_path = res / "digits_dec" / "config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg["config"]["n_init"] = 7
     cfg_path.write_text(json.dumps(cfg))
     mixed = run("experiments.campaign", *args, "--seeds=3", env=GIT_ENV)
-    assert mixed.returncode == 2 and "holds seeds run with other settings" in mixed.stderr
+    assert mixed.returncode == 2 and "holds a run with other settings or data" in mixed.stderr
 
 
 def test_campaign_rejects_what_the_plan_does_not_hold():

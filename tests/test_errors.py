@@ -74,5 +74,5 @@ def test_a_workdir_with_other_settings_is_refused(tmp_path):
     first = run("experiments.run", "--method=kmeans", "--n_init=2", f"--workdir={wd}")
     assert first.returncode == 0, first.stderr[-1000:]
     other = run("experiments.run", "--method=kmeans", "--n_init=3", f"--workdir={wd}")
-    assert other.returncode == 2 and "holds a run with other settings" in other.stderr
+    assert other.returncode == 2 and "holds a run with other settings or data" in other.stderr
     assert np.load(wd / "seed_0" / "outputs.npz")["labels"].shape == (1797,)  # kept

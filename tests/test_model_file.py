@@ -83,6 +83,7 @@ def _damage(path, tmp_path, edit):
         (lambda b: b[:-5000] + bytes([b[-5000] ^ 1]) + b[-4999:], "truncated or damaged"),
         (lambda b: b[:30], "truncated or damaged"),
         (lambda b: b"PK\x03\x04" + b[4:], "not a dssec_jax model file"),
+        (lambda b: b.replace(b'"alpha": 1.0', b'"alpha": 2.0', 1), "truncated or damaged"),
         (
             lambda b: b.replace(b'"library": "0.1.0"', b'"library": "0.0.9"', 1),
             "saved by dssec_jax 0.0.9",

@@ -30,6 +30,7 @@ def test_batched_equals_sequential(digits, method, pretrain):
         np.testing.assert_allclose(b.kmeans_labels == s.kmeans_labels, True)
         assert np.mean(b.labels == s.labels) > 0.99
         assert b.n_iter == s.n_iter and b.stop_reason == s.stop_reason
+        assert b.n_clusters == s.n_clusters == cfg.n_clusters  # results.json reads it
         # float rounding differs between vmapped and single matmuls and grows through Adam
         assert np.max(np.abs(b.embedding - s.embedding)) < 0.02 * np.max(np.abs(s.embedding))
         assert [h["iteration"] for h in b.history] == [h["iteration"] for h in s.history]

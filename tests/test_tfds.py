@@ -29,6 +29,9 @@ def test_the_tfds_route_writes_idx_files_that_load(name, tmp_path, monkeypatch):
         "train-images-idx3-ubyte.gz",
         "train-labels-idx1-ubyte.gz",
     ]
+    for split in ("train", "test"):  # each split keeps its own size (not 60,000 + rest)
+        part = load_dataset(name, data_dir=tmp_path / "empty", split=split, verify=False)
+        np.testing.assert_array_equal(part.y, expected[split][1])
     # the pinned checksums tell the mock files from the real ones
     with pytest.raises(DataError, match="checksum mismatch"):
         load_dataset(name, data_dir=tmp_path / "empty")
