@@ -169,6 +169,7 @@ def pretrain(
 
     A finished autoencoder found in ``store`` is returned at once; a partial one resumes.
     """
+    cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
     if store is not None and (hit := store.get("pretrained")) is not None:
         meta, raw = hit
         if log:
@@ -345,6 +346,7 @@ def cluster(
 
     Returns dict(params, labels, q, history, n_iter, stop_reason).
     """
+    cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
     use_decoder = cfg.spec.use_decoder
     hp = cluster_hyper(cfg)
     step_fn, refresh, optimizer = clustering_fns(cfg, train.UNBATCHED, mesh_of(cfg))

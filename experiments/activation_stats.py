@@ -26,6 +26,7 @@ from absl import flags
 
 from dssec_jax import losses, pipeline, sae
 from dssec_jax.checkpoint import FileStore
+from dssec_jax.validation import check_config
 
 from . import common, runner
 
@@ -59,7 +60,7 @@ def main(argv):
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for kw in json.loads(FLAGS.grid):
-            cfg = common.config_from({**base, **kw})
+            cfg = check_config(common.config_from({**base, **kw}), len(ds.x))
             for seed in (int(s) for s in FLAGS.seed_list):
                 store = (
                     FileStore(scratch, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))

@@ -21,6 +21,7 @@ from absl import flags
 
 from dssec_jax import choose_k, evaluate, pipeline, train
 from dssec_jax.checkpoint import FileStore
+from dssec_jax.validation import check_config
 
 from . import common, runner
 
@@ -36,7 +37,10 @@ FLAGS = flags.FLAGS
 def main(argv):
     ds = common.load(FLAGS.dataset)
     true_k = ds.n_clusters
-    cfg = common.config_from({"method": "dssec", "n_clusters": true_k, **json.loads(FLAGS.base)})
+    cfg = check_config(
+        common.config_from({"method": "dssec", "n_clusters": true_k, **json.loads(FLAGS.base)}),
+        len(ds.x),
+    )
     k_range = tuple(int(k) for k in FLAGS.k_range)
     data_id = runner.dataset_id(ds)
     scratch = tempfile.TemporaryDirectory()

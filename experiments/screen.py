@@ -23,6 +23,7 @@ from absl import flags
 from dssec_jax import evaluate, fit
 from dssec_jax.checkpoint import FileStore
 from dssec_jax.pipeline import NonFiniteLossError
+from dssec_jax.validation import check_config
 
 from . import common, runner
 
@@ -42,7 +43,7 @@ def main(argv):
         rows = []
         for seed in (int(s) for s in FLAGS.seed_list):
             t = time.time()
-            cfg = common.config_from({**base, **kw})
+            cfg = check_config(common.config_from({**base, **kw}), len(ds.x))
             store = (
                 FileStore(scratch.name, FLAGS.cache_dir, cfg.pretrain_hash(data_id, seed))
                 if FLAGS.cache_dir
