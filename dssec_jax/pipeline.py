@@ -326,6 +326,34 @@ def clustering_fns(cfg: Config, data_axes, mesh=None) -> tuple:
     return step_fn, refresh, train.make_optimizer(*opt)
 
 
+def stop_reason(it: int, delta: float, refreshed: bool, cfg: Config) -> Optional[str]:
+    """Why the clustering phase stops at iteration ``it``: "tol" when, after at least one
+    refresh, the fraction ``delta`` of changed labels is below tol; "max_iter" at the
+    budget's end; None to go on."""
+    if refreshed and it > 0 and delta < cfg.tol:
+        return "tol"
+    return "max_iter" if it >= cfg.max_iter else None
+
+
+def label_change(labels: np.ndarray, prev: Optional[np.ndarray]) -> float:
+    """Fraction of labels changed since the previous refresh (1 at the first)."""
+    return 1.0 if prev is None else float(np.mean(labels != prev))
+
+
+def trained_params(ae: dict, centers, cfg: Config) -> dict:
+    """What the clustering phase trains: the autoencoder (the encoder alone for DEC) and
+    the centres."""
+    trained = ae if cfg.spec.use_decoder else {"encoder": ae["encoder"]}
+    return {"ae": trained, "centers": centers}
+
+
+def with_decoder(params: dict, ae: dict, cfg: Config) -> dict:
+    """``params`` with ``ae``'s untouched decoder put back (DEC)."""
+    if cfg.spec.use_decoder:
+        return params
+    return {**params, "ae": {**params["ae"], "decoder": ae["decoder"]}}
+
+
 def cluster(
     x: np.ndarray,
     ae_params: dict,
@@ -347,13 +375,11 @@ def cluster(
     Returns dict(params, labels, q, history, n_iter, stop_reason).
     """
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
-    use_decoder = cfg.spec.use_decoder
     hp = cluster_hyper(cfg)
     step_fn, refresh, optimizer = clustering_fns(cfg, train.UNBATCHED, mesh_of(cfg))
     xd = place(x, cfg, rows=True)
     n = x.shape[0]
-    trained_ae = ae_params if use_decoder else {"encoder": ae_params["encoder"]}
-    params = place(jax.tree.map(np.array, {"ae": trained_ae, "centers": centers}), cfg)
+    params = place(jax.tree.map(np.array, trained_params(ae_params, centers, cfg)), cfg)
     opt_state = optimizer.init(params)
     it, prev, history, parts = 0, None, [], {}
     if store is not None and (hit := store.get("cluster")) is not None:
@@ -371,7 +397,7 @@ def cluster(
     q, p, labels = refresh(params, xd, hp["alpha"])
     labels = parallel.to_host(labels)
     while True:
-        delta = 1.0 if prev is None else float(np.mean(labels != prev))
+        delta = label_change(labels, prev)
         rec = cluster_record(it, labels, delta, parts, y, cfg.n_clusters, time.time() - t0)
         history.append(rec)
         if log:
@@ -385,11 +411,7 @@ def cluster(
                 f"cluster iter {it}/{cfg.max_iter} delta_label {delta:.4f} {msg} empty "
                 f"{rec['n_empty_clusters']} elapsed {el:.0f}s eta<= {_eta(el, it - it0, cfg.max_iter - it0)}"
             )
-        if prev is not None and it > 0 and delta < cfg.tol:
-            stop = "tol"
-            break
-        if it >= cfg.max_iter:
-            stop = "max_iter"
+        if (stop := stop_reason(it, delta, prev is not None, cfg)) is not None:
             break
         steps = min(cfg.update_interval, cfg.max_iter - it)
         params, opt_state, parts = step_fn(
@@ -413,10 +435,8 @@ def cluster(
             {"params": params, "opt_state": opt_state, "prev": prev},
             {"iteration": it, "history": history[:-1], "parts": parts},
         )
-    if not use_decoder:
-        params = {**params, "ae": {**params["ae"], "decoder": ae_params["decoder"]}}
     return {
-        "params": params,
+        "params": with_decoder(params, ae_params, cfg),
         "labels": labels,
         "q": parallel.to_host(q),
         "history": history,

@@ -186,9 +186,8 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     cfg = cfgs[0]
     S = len(cfgs)
     hp = _by_run(_stack([pipeline.cluster_hyper(c) for c in cfgs]), mesh)
-    use_decoder = cfg.spec.use_decoder
     step_fn, refresh, optimizer = pipeline.clustering_fns(cfg, (None, 0))
-    params = {"ae": ae if use_decoder else {"encoder": ae["encoder"]}, "centers": centers}
+    params = pipeline.trained_params(ae, centers, cfg)
     opt_state = jax.vmap(optimizer.init)(params)
     ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
     active = np.ones(S, bool)
@@ -200,17 +199,16 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
         _, p, labels = refresh(params, xd, hp["alpha"])
         labels = np.asarray(labels)
         for i in np.flatnonzero(active):
-            delta = 1.0 if prev is None else float(np.mean(labels[i] != prev[i]))
+            delta = pipeline.label_change(labels[i], None if prev is None else prev[i])
             history[i].append(
                 pipeline.cluster_record(
                     it, labels[i], delta, parts[i], y, cfg.n_clusters, time.time() - t0
                 )
             )
-            converged = prev is not None and it > 0 and delta < cfgs[i].tol
-            if converged or it >= cfg.max_iter:
+            reason = pipeline.stop_reason(it, delta, prev is not None, cfgs[i])
+            if reason is not None:
                 active[i] = False
-                final_labels[i], n_iter[i] = labels[i], it
-                stop[i] = "tol" if converged else "max_iter"
+                final_labels[i], n_iter[i], stop[i] = labels[i], it, reason
         if log:
             log(f"batched cluster iter {it}: {int(active.sum())}/{S} runs active")
         if not active.any():
@@ -237,10 +235,8 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
         parts = [{k: float(v[i]) for k, v in means.items()} for i in range(S)]
         it += steps
         prev = labels
-    if not use_decoder:
-        params = {**params, "ae": {**params["ae"], "decoder": ae["decoder"]}}
     return {
-        "params": params,
+        "params": pipeline.with_decoder(params, ae, cfg),
         "labels": final_labels,
         "history": history,
         "n_iter": n_iter,
