@@ -36,7 +36,7 @@ from absl import flags
 
 from dssec_jax import checkpoint
 from dssec_jax.data import Dataset, load_dataset
-from dssec_jax.methods import Config
+from dssec_jax.methods import Config, get_method
 from dssec_jax.validation import check_config
 
 from . import common
@@ -46,18 +46,55 @@ from .runner import check_same_run, dataset_id, finish_run, run_config, seed_don
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """A grid of datasets x methods x seeds at one set of Config overrides."""
+    """Datasets x methods x seeds at one set of Config overrides, plus ``sweeps``: runs that
+    depart from it in one setting, ((field, values), ...), each for the methods it affects
+    (gamma: IDEC and DSSEC; embed_dim: all but K-means on the pixels)."""
 
     datasets: tuple
     methods: tuple
     seeds: int
     overrides: dict
+    sweeps: tuple = ()
+
+
+def uses(method: str, field: str) -> bool:
+    """Whether ``field`` changes ``method``'s result (the sweeps that apply to it)."""
+    spec = get_method(method)
+    if field == "gamma":
+        return spec.clustering == "idec"
+    if field == "embed_dim":
+        return spec.features != "raw"
+    return True
+
+
+def plan_runs(plan: Plan, methods) -> list[tuple[str, str, dict]]:
+    """(run name, method, overrides): each method at the plan's settings (named as the
+    method), then at each sweep value it uses (named ``<method>_<field><value>``)."""
+    runs = []
+    for m in methods:
+        runs.append((m, m, dict(plan.overrides)))
+        for field, values in plan.sweeps:
+            base = plan.overrides.get(field, getattr(Config(), field))
+            runs += [
+                (f"{m}_{field}{v:g}", m, {**plan.overrides, field: v})
+                for v in values
+                if v != base and uses(m, field)
+            ]
+    return runs
 
 
 PLANS = {
     # The paper's budget is the library default (200 pretraining epochs, up to 20,000
     # iterations, target refresh every 30, tol 0.1 %); cheap datasets first in each seed.
     "paper": Plan(("coil20", "usps", "mnist", "fashion_mnist"), tuple(METHOD_ORDER), 5, {}),
+    # The gamma and embedding-size figures: one setting away from the table's point.
+    "figures": Plan(
+        ("coil20", "usps"),
+        ("ae_kmeans", "sae_kmeans", "idec", "dssec"),
+        5,
+        {},
+        (("gamma", (0.01, 0.03, 0.3, 1.0)), ("embed_dim", (5, 20, 40))),
+    ),
     # A minute on digits: for the tests and for trying the machinery.
     "smoke": Plan(
         ("digits",),
@@ -89,7 +126,8 @@ FLAGS = flags.FLAGS
 
 
 def plan_points(plan: Plan, datasets=None, methods=None, n_seeds=None) -> list[tuple]:
-    """(seed, dataset, method) in run order: seed-major, then the plan's dataset order."""
+    """(seed, dataset, run name, method, overrides) in run order: seed-major, then the
+    plan's dataset order, then its runs."""
     for name, chosen, allowed in (
         ("datasets", datasets, plan.datasets),
         ("methods", methods, plan.methods),
@@ -100,12 +138,12 @@ def plan_points(plan: Plan, datasets=None, methods=None, n_seeds=None) -> list[t
                 f"--{name} {sorted(unknown)} are not in this plan; choose from {list(allowed)}"
             )
     ds = [d for d in plan.datasets if not datasets or d in datasets]
-    ms = [m for m in plan.methods if not methods or m in methods]
-    return [(s, d, m) for s in range(n_seeds or plan.seeds) for d in ds for m in ms]
+    runs = plan_runs(plan, [m for m in plan.methods if not methods or m in methods])
+    return [(s, d, *run) for s in range(n_seeds or plan.seeds) for d in ds for run in runs]
 
 
-def point_dir(results: pathlib.Path, dataset: str, method: str) -> pathlib.Path:
-    return results / f"{dataset}_{method}"
+def point_dir(results: pathlib.Path, dataset: str, run: str) -> pathlib.Path:
+    return results / f"{dataset}_{run}"
 
 
 def exported(results: pathlib.Path, dataset: str, method: str, seed: int) -> Optional[dict]:
@@ -213,8 +251,8 @@ def results_key(results: pathlib.Path, readme: pathlib.Path) -> str:
 
 def eta(done_walls: dict, todo: Sequence[tuple]) -> str:
     """Remaining time from the mean wall time of finished points of the same
-    (dataset, method); points without such a measurement are counted apart."""
-    known = [np.mean(done_walls[(d, m)]) for _, d, m in todo if done_walls.get((d, m))]
+    (dataset, run); points without such a measurement are counted apart."""
+    known = [np.mean(done_walls[(d, r)]) for _, d, r, *_ in todo if done_walls.get((d, r))]
     missing = len(todo) - len(known)
     text = f"{sum(known) / 60:.0f} min"
     return text + (f" + {missing} points not yet timed" if missing else "")
@@ -235,35 +273,34 @@ def run_plan(
     ``readme`` block) again and, with ``commit``, a commit. Returns how many points ran."""
     datasets, walls, ran, t0 = {}, {}, 0, time.time()
     todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
-    for d in sorted({d for _, d, _ in todo}):
+    for d in sorted({p[1] for p in todo}):
         datasets[d] = load_dataset(d, data_dir=data_dir)
     configs = {
-        (d, m): check_config(
-            Config(method=m, n_clusters=datasets[d].n_clusters, **plan.overrides),
-            len(datasets[d].x),
+        (d, r): check_config(
+            Config(method=m, n_clusters=datasets[d].n_clusters, **kw), len(datasets[d].x)
         )
-        for _, d, m in todo
+        for _, d, r, m, kw in todo
     }
-    for (d, m), cfg in configs.items():
-        check_exported_settings(point_dir(results, d, m), datasets[d], cfg)
+    for (d, r), cfg in configs.items():
+        check_exported_settings(point_dir(results, d, r), datasets[d], cfg)
     if commit:  # exports of an earlier run that ended before its commit
         for out in sorted(p for p in results.glob("*_*") if p.is_dir()):
             git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
-    for s, d, m in points:
-        if (rec := exported(results, d, m, s)) is not None:
-            walls.setdefault((d, m), []).append(rec["wall_seconds"])
+    for s, d, r, *_ in points:
+        if (rec := exported(results, d, r, s)) is not None:
+            walls.setdefault((d, r), []).append(rec["wall_seconds"])
     log(f"plan: {len(points)} points, {len(points) - len(todo)} already exported under {results}")
-    for i, (seed, name, method) in enumerate(todo):
-        ds, cfg = datasets[name], configs[(name, method)]
-        run_dir = work / "runs" / f"{name}_{method}"
+    for i, (seed, name, run, *_) in enumerate(todo):
+        ds, cfg = datasets[name], configs[(name, run)]
+        run_dir = work / "runs" / f"{name}_{run}"
         log(
-            f"[{i + 1}/{len(todo)}] {name} {method} seed {seed} (elapsed "
+            f"[{i + 1}/{len(todo)}] {name} {run} seed {seed} (elapsed "
             f"{(time.time() - t0) / 60:.0f} min, plan ETA {eta(walls, todo[i:])})"
         )
         run_config(ds, cfg, [seed], run_dir, work / "ae_cache", log, checkpoint_interval_s)
-        out = point_dir(results, name, method)
+        out = point_dir(results, name, run)
         rec = export_seed(run_dir, out, ds, cfg, seed)
-        walls.setdefault((name, method), []).append(rec["wall_seconds"])
+        walls.setdefault((name, run), []).append(rec["wall_seconds"])
         ran += 1
         log(
             f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
@@ -271,9 +308,7 @@ def run_plan(
         )
         tables = write_tables(results, readme)
         if commit:
-            git_commit(
-                results, [out, *tables], f"results: {results.name} {name} {method} seed {seed}"
-            )
+            git_commit(results, [out, *tables], f"results: {results.name} {name} {run} seed {seed}")
     log(f"plan done: {ran} points ran in {(time.time() - t0) / 60:.1f} min")
     return ran
 
@@ -289,9 +324,9 @@ def main(argv):
         / FLAGS.plan
     )
     if FLAGS.dry_run:
-        for s, d, m in points:
-            if exported(results, d, m, s) is None:
-                print(f"todo: {d} {m} seed {s}")
+        for s, d, r, *_ in points:
+            if exported(results, d, r, s) is None:
+                print(f"todo: {d} {r} seed {s}")
         return
     run_plan(
         plan,

@@ -152,3 +152,24 @@ def test_update_readme_replaces_only_its_block(tmp_path):
     assert readme.read_text() == "a\n<!-- begin results/x -->\nnew\n<!-- end results/x -->\nb\n"
     with pytest.raises(ValueError, match="has no block"):
         update_readme(readme, "results/y", "t\n")
+
+
+def test_the_figures_plan_departs_in_one_setting_where_it_matters():
+    from experiments.campaign import PLANS, plan_points
+
+    runs = {(r, m): kw for _, _, r, m, kw in plan_points(PLANS["figures"], ["usps"], None, 1)}
+    names = [r for r, _ in runs]
+    assert names[:8] == [
+        "ae_kmeans",
+        "ae_kmeans_embed_dim5",
+        "ae_kmeans_embed_dim20",
+        "ae_kmeans_embed_dim40",
+        "sae_kmeans",
+        "sae_kmeans_embed_dim5",
+        "sae_kmeans_embed_dim20",
+        "sae_kmeans_embed_dim40",
+    ]
+    assert "ae_kmeans_gamma0.3" not in names  # gamma does not enter K-means on features
+    assert runs[("dssec_gamma0.3", "dssec")] == {"gamma": 0.3}
+    assert "dssec_gamma0.1" not in names  # the table's own value is the base run
+    assert len(names) == 2 * 4 + 2 * 8
