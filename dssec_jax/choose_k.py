@@ -49,7 +49,7 @@ def k_scores(
     z: np.ndarray,
     k_range,
     seed: int,
-    criterion: str = "silhouette",
+    criterion: str = "davies_bouldin",
     max_samples: int = 5000,
     n_init: int = 5,
 ) -> dict[int, Optional[float]]:
@@ -79,7 +79,7 @@ def k_scores(
 
 
 def choose_k(
-    z: np.ndarray, k_range, seed: int, criterion: str = "silhouette", max_samples: int = 5000
+    z: np.ndarray, k_range, seed: int, criterion: str = "davies_bouldin", max_samples: int = 5000
 ) -> tuple[int, dict[int, Optional[float]]]:
     """``(k, scores)``: the k in ``k_range`` with the largest criterion (the smallest such
     k on a tie; k_min when no k could be scored), and every score."""

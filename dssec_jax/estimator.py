@@ -65,7 +65,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         cluster_sparsity=True,
         embed_std=1.5,
         k_range=(2, 30),
-        k_criterion="silhouette",
+        k_criterion="davies_bouldin",
         random_state=None,
         verbose=0,
     ):

@@ -110,7 +110,7 @@ class Config:
     cluster_sparsity: bool = True
     embed_std: Optional[Union[float, str]] = 1.5
     k_range: tuple = (2, 30)  # k tried when n_clusters="auto"
-    k_criterion: str = "silhouette"  # how it is chosen (dssec_jax.choose_k; BUILD_NOTES)
+    k_criterion: str = "davies_bouldin"  # how it is chosen (dssec_jax.choose_k; BUILD_NOTES)
 
     @property
     def spec(self) -> MethodSpec:

@@ -6,6 +6,7 @@ initialisation and the clustering phase. The heavy work happens in the compiled 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from typing import Any, Callable, NamedTuple, Optional
@@ -382,8 +383,17 @@ def cluster(
     params = place(jax.tree.map(np.array, trained_params(ae_params, centers, cfg)), cfg)
     opt_state = optimizer.init(params)
     it, prev, history, parts = 0, None, [], {}
+    # the checkpoint names its run: settings, data size and the start's centres
+    run_id = hashlib.sha256(
+        json.dumps([cfg.to_dict(), n, np.asarray(centers).tolist()], sort_keys=True).encode()
+    ).hexdigest()[:16]
     if store is not None and (hit := store.get("cluster")) is not None:
         meta, raw = hit
+        if meta.get("run", run_id) != run_id:  # (older checkpoints carry no run id)
+            raise ValueError(
+                "the clustering checkpoint in this store belongs to another run (other "
+                "settings, data or start); give each run its own store or delete it"
+            )
         st = checkpoint.restore(
             {"params": params, "opt_state": opt_state, "prev": np.zeros(n, np.int32)}, raw
         )
@@ -426,14 +436,14 @@ def cluster(
             store.put(
                 "cluster",
                 {"params": params, "opt_state": opt_state, "prev": prev},
-                {"iteration": it, "history": history, "parts": parts},
+                {"iteration": it, "history": history, "parts": parts, "run": run_id},
             )
             last_save, saved = time.time(), it
     if store is not None and it > saved:
         store.put(
             "cluster",
             {"params": params, "opt_state": opt_state, "prev": prev},
-            {"iteration": it, "history": history[:-1], "parts": parts},
+            {"iteration": it, "history": history[:-1], "parts": parts, "run": run_id},
         )
     return {
         "params": with_decoder(params, ae_params, cfg),

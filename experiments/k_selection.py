@@ -28,20 +28,62 @@ from . import common, runner
 flags.DEFINE_string("dataset", "digits", "dataset name or path")
 flags.DEFINE_list("seed_list", ["0", "1", "2"], "seeds")
 flags.DEFINE_string("base", "{}", "JSON Config overrides (method dssec unless given)")
-flags.DEFINE_list("k_range", ["2", "30"], "k_min,k_max")
 flags.DEFINE_list("criteria", list(choose_k.CRITERIA), "criteria to score")
 flags.DEFINE_string("fit", None, "also fit at the k this criterion chooses and at the true k")
+flags.DEFINE_list(
+    "plot_logs",
+    None,
+    "instead of running: draw each criterion against k from "
+    "these logs (one panel per criterion, one line per dataset and seed)",
+)
+flags.DEFINE_string("plot_out", "k_selection.png", "where --plot_logs writes the figure")
 FLAGS = flags.FLAGS
 
 
+def plot_logs(paths, out) -> None:
+    """Each criterion against k (scores scaled to [0, 1] per line), true k dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(ln) for p in paths for ln in open(p) if ln.startswith('{"dataset"')]
+    rows = [r for r in rows if "scores" in r]
+    crits = [c for c in choose_k.CRITERIA if any(r["criterion"] == c for r in rows)]
+    fig, axes = plt.subplots(1, len(crits), figsize=(4.2 * len(crits), 3.6), squeeze=False)
+    colors = {}
+    for ax, crit in zip(axes[0], crits):
+        for r in (r for r in rows if r["criterion"] == crit):
+            ks = sorted(int(k) for k in r["scores"])
+            v = np.array(
+                [np.nan if r["scores"][str(k)] is None else r["scores"][str(k)] for k in ks]
+            )
+            v = (v - np.nanmin(v)) / (np.nanmax(v) - np.nanmin(v) or 1.0)
+            c = colors.setdefault(r["dataset"], f"C{len(colors)}")
+            ax.plot(ks, v, color=c, alpha=0.7, label=r["dataset"] if r["seed"] == 0 else None)
+            ax.plot([r["k"]], [v[ks.index(r["k"])]], "*", color=c, markersize=8)
+            ax.axvline(r["true_k"], color=c, linestyle="--", linewidth=0.8)
+        ax.set_title(f"{crit} (star: chosen, dashed: true k)", fontsize=9)
+        ax.set_xlabel("k")
+    axes[0][0].set_ylabel("criterion, scaled per line")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def main(argv):
+    if FLAGS.plot_logs:
+        plot_logs(FLAGS.plot_logs, FLAGS.plot_out)
+        common.log(f"wrote {FLAGS.plot_out}")
+        return
     ds = common.load(FLAGS.dataset)
     true_k = ds.n_clusters
     cfg = check_config(
         common.config_from({"method": "dssec", "n_clusters": true_k, **json.loads(FLAGS.base)}),
         len(ds.x),
     )
-    k_range = tuple(int(k) for k in FLAGS.k_range)
+    k_range = tuple(int(k) for k in FLAGS.k_range) if FLAGS.k_range else cfg.k_range
     data_id = runner.dataset_id(ds)
     scratch = tempfile.TemporaryDirectory()
     cache = FLAGS.cache_dir or scratch.name
@@ -71,7 +113,9 @@ def main(argv):
         if FLAGS.fit:
             for k in sorted({chosen[FLAGS.fit], true_k}):
                 c = common.config_from({**cfg.to_dict(), "n_clusters": k})
-                res = pipeline.fit(ds.x, c, seed, store=store)
+                # its own run folder (the clustering checkpoint), the shared autoencoder cache
+                own = FileStore(tempfile.mkdtemp(dir=scratch.name), cache, store.pretrain_key)
+                res = pipeline.fit(ds.x, c, seed, store=own)
                 print(
                     json.dumps(
                         {

@@ -152,3 +152,22 @@ def test_one_cluster_is_a_valid_request(digits):
     ).fit(digits[0][:200])
     assert set(est.labels_) == {0} and est.cluster_centers_.shape == (1, 10)
     np.testing.assert_allclose(est.soft_assign(digits[0][:5]), 1.0)
+
+
+def test_a_clustering_checkpoint_of_another_run_is_refused(digits, tmp_path):
+    x = digits[0][:300]
+    store = FileStore(tmp_path, tmp_path, "k", min_interval_s=0.0)
+    base = dict(
+        hidden_dims=(32, 32, 64),
+        pretrain_epochs=2,
+        batch_size=64,
+        max_iter=20,
+        update_interval=10,
+        tol=0.0,
+        n_init=2,
+    )
+    first = pipeline.fit(x, Config(n_clusters=10, **base), 0, store=store)
+    again = pipeline.fit(x, Config(n_clusters=10, **base), 0, store=store)  # resumes: same run
+    np.testing.assert_array_equal(first.labels, again.labels)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        pipeline.fit(x, Config(n_clusters=11, **base), 0, store=store)

@@ -100,7 +100,7 @@ def test_the_drivers_take_auto_and_record_the_choice(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     rec = json.loads((wd / "results.json").read_text())["per_seed"][0]
     assert rec["n_clusters"] == 5 and sorted(map(int, rec["k_scores"])) == list(range(2, 11))
-    assert "n_clusters=auto: silhouette chooses k=5" in r.stdout
+    assert "n_clusters=auto: davies_bouldin chooses k=5" in r.stdout
     rep = run("experiments.report", str(tmp_path / "runs"))
     assert rep.returncode == 0, rep.stderr[-2000:]
     assert (tmp_path / "runs" / "k_scores.png").read_bytes()[:4] == b"\x89PNG"
