@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections import defaultdict
 
 import jax
 import numpy as np
@@ -37,6 +38,12 @@ flags.DEFINE_list(
     "these logs (one panel per criterion, one line per dataset and seed)",
 )
 flags.DEFINE_string("plot_out", "k_selection.png", "where --plot_logs writes the figure")
+flags.DEFINE_list(
+    "table_logs",
+    None,
+    "instead of running: print the Markdown tables of these "
+    "logs (chosen k per criterion; fits at the chosen and the true k)",
+)
 FLAGS = flags.FLAGS
 
 
@@ -72,7 +79,49 @@ def plot_logs(paths, out) -> None:
     plt.close(fig)
 
 
+def tables(paths) -> str:
+    """Chosen k per dataset and criterion (seeds in order), and ACC / NMI of the fits at the
+    chosen k against the true k (mean over seeds)."""
+    rows = [json.loads(ln) for p in paths for ln in open(p) if ln.startswith('{"dataset"')]
+    choices, fits = defaultdict(list), defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if "criterion" in r and "fit_k" not in r:
+            choices[(r["dataset"], r["criterion"], r["true_k"])].append((r["seed"], r["k"]))
+        elif "fit_k" in r:
+            fits[r["dataset"]][r["seed"]]["true" if r["fit_k"] == r["true_k"] else "chosen"] = r
+    crits = [c for c in choose_k.CRITERIA if any(k[1] == c for k in choices)]
+    names = sorted({k[0] for k in choices} | set(fits))
+    lines = ["| dataset (true k) | " + " | ".join(crits) + " |", "|---|" + "---|" * len(crits)]
+    for d in names:
+        true_k = next(k[2] for k in choices if k[0] == d)
+        cells = [
+            ", ".join(str(k) for _, k in sorted(choices.get((d, c, true_k), []))) for c in crits
+        ]
+        lines.append(f"| {d} ({true_k}) | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| dataset | chosen k per seed | ACC chosen / true k | NMI chosen / true k |",
+        "|---|---|---|---|",
+    ]
+    for d in names:
+        seeds = sorted(fits[d])
+        if not seeds:
+            continue
+        pick = [fits[d][s].get("chosen", fits[d][s].get("true")) for s in seeds]
+        true = [fits[d][s]["true"] for s in seeds]
+        mean = lambda rs, m: np.mean([r[m] for r in rs])
+        lines.append(
+            f"| {d} | {', '.join(str(r['fit_k']) for r in pick)} | "
+            f"{mean(pick, 'acc'):.3f} / {mean(true, 'acc'):.3f} | "
+            f"{mean(pick, 'nmi'):.3f} / {mean(true, 'nmi'):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv):
+    if FLAGS.table_logs:
+        print(tables(FLAGS.table_logs))
+        return
     if FLAGS.plot_logs:
         plot_logs(FLAGS.plot_logs, FLAGS.plot_out)
         common.log(f"wrote {FLAGS.plot_out}")
