@@ -190,10 +190,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             }
         meta = {
             "library": __version__,
-            "params": {
-                k: v.item() if isinstance(v, np.generic) else v
-                for k, v in self.get_params().items()
-            },
+            "params": self.get_params(),
             "fitted": {a: getattr(self, a) for a in self._JSON_FITTED},
         }
         if self._pca is not None:  # its memory order decides the BLAS path, so keep it

@@ -28,7 +28,8 @@ FORMAT = 1
 def write(path: os.PathLike, meta: dict, arrays: Any) -> None:
     """Write ``arrays`` (a pytree of arrays) and ``meta`` to ``path`` atomically."""
     body = serialization.msgpack_serialize(serialization.to_state_dict(jax.device_get(arrays)))
-    head = json.loads(json.dumps({**meta, "format": FORMAT}))  # as read back (str keys)
+    # as read back: string keys, numpy numbers and arrays as Python numbers and lists
+    head = json.loads(json.dumps({**meta, "format": FORMAT}, default=lambda o: o.tolist()))
     head["sha256"] = _digest(head, body)
     atomic_write_bytes(path, MAGIC + json.dumps(head).encode() + b"\n" + body)
 

@@ -355,6 +355,13 @@ def with_decoder(params: dict, ae: dict, cfg: Config) -> dict:
     return {**params, "ae": {**params["ae"], "decoder": ae["decoder"]}}
 
 
+def cluster_run_id(cfg: Config, shape: tuple) -> str:
+    """What a clustering checkpoint belongs to: the settings (k included) and the data's
+    shape. Not the start's centres, which may differ by rounding on other hardware."""
+    blob = json.dumps([cfg.to_dict(), list(shape)], sort_keys=True, default=lambda o: o.item())
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def cluster(
     x: np.ndarray,
     ae_params: dict,
@@ -383,10 +390,7 @@ def cluster(
     params = place(jax.tree.map(np.array, trained_params(ae_params, centers, cfg)), cfg)
     opt_state = optimizer.init(params)
     it, prev, history, parts = 0, None, [], {}
-    # the checkpoint names its run: settings, data size and the start's centres
-    run_id = hashlib.sha256(
-        json.dumps([cfg.to_dict(), n, np.asarray(centers).tolist()], sort_keys=True).encode()
-    ).hexdigest()[:16]
+    run_id = None if store is None else cluster_run_id(cfg, x.shape)
     if store is not None and (hit := store.get("cluster")) is not None:
         meta, raw = hit
         if meta.get("run", run_id) != run_id:  # (older checkpoints carry no run id)

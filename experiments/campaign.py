@@ -40,7 +40,7 @@ from dssec_jax.methods import Config, get_method
 from dssec_jax.validation import check_config
 
 from . import common
-from .report import METHOD_ORDER, collect, markdown_table, update_readme
+from .report import METHOD_ORDER, collect, markdown_table, readme_block, update_readme
 from .runner import check_same_run, dataset_id, finish_run, run_config, seed_done
 
 
@@ -323,6 +323,15 @@ def main(argv):
         pathlib.Path(FLAGS.cache_dir or pathlib.Path.home() / ".cache/dssec_jax/campaign")
         / FLAGS.plan
     )
+    readme = pathlib.Path(FLAGS.update_readme) if FLAGS.update_readme else None
+    if readme is not None:  # found now, not after hours of training
+        results.mkdir(parents=True, exist_ok=True)
+        key = results_key(results, readme) if readme.exists() else None
+        if key is None or not readme_block(key).search(readme.read_text()):
+            raise ValueError(
+                f"--update_readme={readme} needs an existing file with a block "
+                f"'<!-- begin {key or results} -->' ... '<!-- end ... -->'"
+            )
     if FLAGS.dry_run:
         for s, d, r, *_ in points:
             if exported(results, d, r, s) is None:
@@ -337,7 +346,7 @@ def main(argv):
         FLAGS.commit,
         common.log,
         FLAGS.checkpoint_interval,
-        pathlib.Path(FLAGS.update_readme) if FLAGS.update_readme else None,
+        readme,
     )
 
 

@@ -93,7 +93,9 @@ def tables(paths) -> str:
     names = sorted({k[0] for k in choices} | set(fits))
     lines = ["| dataset (true k) | " + " | ".join(crits) + " |", "|---|" + "---|" * len(crits)]
     for d in names:
-        true_k = next(k[2] for k in choices if k[0] == d)
+        true_k = next((k[2] for k in choices if k[0] == d), None)
+        if true_k is None:
+            continue
         cells = [
             ", ".join(str(k) for _, k in sorted(choices.get((d, c, true_k), []))) for c in crits
         ]
@@ -126,6 +128,8 @@ def main(argv):
         plot_logs(FLAGS.plot_logs, FLAGS.plot_out)
         common.log(f"wrote {FLAGS.plot_out}")
         return
+    if FLAGS.fit and FLAGS.fit not in FLAGS.criteria:
+        raise ValueError(f"--fit={FLAGS.fit} must be one of --criteria {FLAGS.criteria}")
     ds = common.load(FLAGS.dataset)
     true_k = ds.n_clusters
     cfg = check_config(
@@ -154,7 +158,9 @@ def main(argv):
                         "k": k,
                         "true_k": true_k,
                         "s": round(time.time() - t, 2),
-                        "scores": {str(j): round(v, 5) for j, v in scores.items()},
+                        "scores": {
+                            str(j): None if v is None else round(v, 5) for j, v in scores.items()
+                        },
                     }
                 ),
                 flush=True,

@@ -86,9 +86,11 @@ def summarize(per_seed: Sequence[dict]) -> dict:
 
 def settings_match(old: dict, new: dict) -> bool:
     """Whether a config saved earlier (``old``) describes the same run as ``new``: equal on
-    the fields it holds; fields added to Config since then must be at their defaults."""
+    the fields it holds; fields added to Config since then must be at their defaults; the
+    choice-of-k settings count only when ``n_clusters="auto"``."""
     defaults = Config().to_dict()
-    return all(old.get(k, defaults[k]) == v for k, v in new.items())
+    unused = () if new.get("n_clusters") == "auto" else ("k_range", "k_criterion")
+    return all(old.get(k, defaults[k]) == v for k, v in new.items() if k not in unused)
 
 
 def check_same_run(old: dict, meta: dict, where: pathlib.Path) -> None:

@@ -171,3 +171,20 @@ def test_a_clustering_checkpoint_of_another_run_is_refused(digits, tmp_path):
     np.testing.assert_array_equal(first.labels, again.labels)
     with pytest.raises(ValueError, match="belongs to another run"):
         pipeline.fit(x, Config(n_clusters=11, **base), 0, store=store)
+
+
+def test_numpy_typed_settings_fit_and_save(digits, tmp_path):
+    # as a grid search hands them over: numpy scalars and arrays
+    est = DSSEC(
+        n_clusters=np.int64(10),
+        max_iter=np.int64(20),
+        hidden_dims=np.array([32, 32, 64]),
+        pretrain_epochs=np.int64(2),
+        gamma=np.float64(0.1),
+        n_init=2,
+        random_state=np.int64(0),
+    ).fit(digits[0][:300])
+    est.save(tmp_path / "m.dssec")
+    np.testing.assert_array_equal(
+        DSSEC.load(tmp_path / "m.dssec").predict(digits[0][:50]), est.predict(digits[0][:50])
+    )

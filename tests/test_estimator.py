@@ -183,7 +183,11 @@ def test_scikit_learn_estimator_checks_pass():
         random_state=0,
     )
     results = check_estimator(est, on_fail=None)
-    failed = [
-        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    not_passed = [
+        (r["check_name"], r["status"], str(r["exception"])[:200])
+        for r in results
+        if r["status"] != "passed"
     ]
-    assert len(results) >= 45 and not failed, failed
+    # only the array-API check may skip (scikit-learn skips it without SCIPY_ARRAY_API)
+    assert [c for c, *_ in not_passed] in ([], ["check_array_api_input"]), not_passed
+    assert len(results) >= 45
