@@ -83,10 +83,10 @@ def tables(paths) -> str:
     """Chosen k per dataset and criterion (seeds in order), and ACC / NMI of the fits at the
     chosen k against the true k (mean over seeds)."""
     rows = [json.loads(ln) for p in paths for ln in open(p) if ln.startswith('{"dataset"')]
-    choices, fits = defaultdict(list), defaultdict(lambda: defaultdict(dict))
-    for r in rows:
+    choices, fits = defaultdict(dict), defaultdict(lambda: defaultdict(dict))
+    for r in rows:  # a seed's choice appears in both logs: keyed by seed, it counts once
         if "criterion" in r and "fit_k" not in r:
-            choices[(r["dataset"], r["criterion"], r["true_k"])].append((r["seed"], r["k"]))
+            choices[(r["dataset"], r["criterion"], r["true_k"])][r["seed"]] = r["k"]
         elif "fit_k" in r:
             fits[r["dataset"]][r["seed"]]["true" if r["fit_k"] == r["true_k"] else "chosen"] = r
     crits = [c for c in choose_k.CRITERIA if any(k[1] == c for k in choices)]
@@ -97,7 +97,8 @@ def tables(paths) -> str:
         if true_k is None:
             continue
         cells = [
-            ", ".join(str(k) for _, k in sorted(choices.get((d, c, true_k), []))) for c in crits
+            ", ".join(str(k) for _, k in sorted(choices.get((d, c, true_k), {}).items()))
+            for c in crits
         ]
         lines.append(f"| {d} ({true_k}) | " + " | ".join(cells) + " |")
     lines += [
