@@ -195,7 +195,7 @@ def n_clusters_flag():
         ) from None
 
 
-def _flag_value(name: str, v):
+def flag_value(name: str, v):
     """A setting flag's value as Config wants it; ValueError naming the flag otherwise."""
     try:
         if name in ("sparse_layers", "k_range"):
@@ -236,7 +236,7 @@ def build_config(n_clusters, **explicit) -> Config:
     for name in _OVERRIDES:
         v = getattr(FLAGS, name)
         if v is not None:
-            d[name] = _flag_value(name, v)
+            d[name] = flag_value(name, v)
     d.update({k: v for k, v in explicit.items() if v is not None})
     return config_from(d)
 

@@ -12,6 +12,7 @@ Prints one JSON line per (seed, criterion): chosen k, true k, seconds and the sc
 from __future__ import annotations
 
 import json
+import pathlib
 import tempfile
 import time
 from collections import defaultdict
@@ -122,6 +123,10 @@ def tables(paths) -> str:
 
 
 def main(argv):
+    for name in ("table_logs", "plot_logs"):
+        missing = [p for p in FLAGS[name].value or () if not pathlib.Path(p).is_file()]
+        if missing:
+            raise ValueError(f"--{name}: no such log file {missing[0]}; pass existing logs")
     if FLAGS.table_logs:
         print(tables(FLAGS.table_logs))
         return
@@ -137,7 +142,7 @@ def main(argv):
         common.config_from({"method": "dssec", "n_clusters": true_k, **json.loads(FLAGS.base)}),
         len(ds.x),
     )
-    k_range = tuple(int(k) for k in FLAGS.k_range) if FLAGS.k_range else cfg.k_range
+    k_range = tuple(common.flag_value("k_range", FLAGS.k_range)) if FLAGS.k_range else cfg.k_range
     data_id = runner.dataset_id(ds)
     scratch = tempfile.TemporaryDirectory()
     cache = FLAGS.cache_dir or scratch.name

@@ -296,9 +296,9 @@ def test_helpfull_shows_library_defaults_and_none_is_accepted(tmp_path):
     assert "(library default: 1.0)" in r.stdout and "(library default: 0.05)" in r.stdout
     from experiments import common
 
-    assert common._flag_value("embed_std", "none") is None
-    assert common._flag_value("layerwise_epochs", "7") == 7
-    assert common._flag_value("sparse_layers", ["0", "2"]) == [0, 2]
+    assert common.flag_value("embed_std", "none") is None
+    assert common.flag_value("layerwise_epochs", "7") == 7
+    assert common.flag_value("sparse_layers", ["0", "2"]) == [0, 2]
 
 
 def test_activation_stats_reports_each_layer(tmp_path):
