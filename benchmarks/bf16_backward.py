@@ -49,13 +49,11 @@ def step_rate(x, compute_dtype, dense) -> float:
             (FLAGS.steps, FLAGS.batch_size),
         )
         params = sae.init_params(jax.random.PRNGKey(0), dims())
-        state = [params, train.make_optimizer("adam", 1e-3).init(params)]
+        state = [train.init_state(params, train.make_optimizer("adam", 1e-3))]
         hp = train.hyper(beta=1.0, rho=0.05)
 
         def run():
-            state[0], state[1], parts = fn(
-                state[0], state[1], x, jax.random.PRNGKey(1), FLAGS.steps, hp
-            )
+            state[0], parts = fn(state[0], x, jax.random.PRNGKey(1), FLAGS.steps, hp)
             jax.block_until_ready(parts)
 
         run()  # compile

@@ -70,11 +70,11 @@ def slice_config(n_clusters: int) -> Config:
 
 
 def run_slice(ds, cfg: Config, workdir: str) -> dict:
-    """Run ``cfg`` once through the runner; returns the stamped progress lines and seconds."""
+    """Run ``cfg`` once through the runner; returns the stamped progress records and seconds."""
     stamps = []
 
-    def log(msg):
-        stamps.append((time.perf_counter(), msg))
+    def log(record):
+        stamps.append((time.perf_counter(), record["event"]))
 
     TimedStore.writes = []
     original = runner.HookedStore
@@ -91,10 +91,10 @@ def run_slice(ds, cfg: Config, workdir: str) -> dict:
 
 
 def phase_seconds(run: dict) -> dict:
-    """Per-epoch and per-interval durations from the progress lines' time stamps."""
+    """Per-epoch and per-interval durations from the progress records' time stamps."""
     t0, stamps = run["t0"], run["stamps"]
-    epochs = [t for t, m in stamps if m.startswith("pretrain ") and " epoch " in m]
-    refreshes = [t for t, m in stamps if m.startswith("cluster iter ")]
+    epochs = [t for t, event in stamps if event == "pretrain_epoch"]
+    refreshes = [t for t, event in stamps if event == "cluster_refresh"]
     epoch_s = np.diff([t0, *epochs])
     interval_s = np.diff(refreshes)
     return {

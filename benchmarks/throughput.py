@@ -103,11 +103,11 @@ def pretrain_rate(acts, sparse_layers, x, cd) -> float:
         (FLAGS.steps, FLAGS.batch_size),
     )
     params = sae.init_params(jax.random.PRNGKey(0), dims())
-    state = [params, train.make_optimizer("adam", 1e-3).init(params)]
+    state = [train.init_state(params, train.make_optimizer("adam", 1e-3))]
     hp = train.hyper(beta=1.0, rho=0.05)
 
     def run():
-        state[0], state[1], aux = fn(state[0], state[1], x, jax.random.PRNGKey(1), FLAGS.steps, hp)
+        state[0], aux = fn(state[0], x, jax.random.PRNGKey(1), FLAGS.steps, hp)
         jax.block_until_ready(aux)
 
     return FLAGS.steps * FLAGS.batch_size / median_time(run, FLAGS.repeats)
@@ -136,19 +136,17 @@ def cluster_rates(x, cd, sparse_layers=(0, 1, 2)) -> tuple[float, float]:
     )
     ae = sae.init_params(jax.random.PRNGKey(0), dims())
     params = {"ae": ae, "centers": jax.random.normal(jax.random.PRNGKey(2), (10, EMBED))}
-    state = [params, train.make_optimizer("adam", 1e-3).init(params)]
+    state = [train.init_state(params, train.make_optimizer("adam", 1e-3))]
     refresh = train.refresh_fn(acts, cd)
     hp = train.hyper(gamma=0.1, beta=1.0, rho=0.05)
     p = jnp.full((x.shape[0], 10), 0.1)
 
     def steps():
-        state[0], state[1], aux = fn(
-            state[0], state[1], (x, p), jax.random.PRNGKey(1), FLAGS.steps, hp
-        )
+        state[0], aux = fn(state[0], (x, p), jax.random.PRNGKey(1), FLAGS.steps, hp)
         jax.block_until_ready(aux)
 
     def ref():
-        jax.block_until_ready(refresh(state[0], x, 1.0))
+        jax.block_until_ready(refresh(state[0].params, x, 1.0))
 
     return FLAGS.steps * FLAGS.batch_size / median_time(steps, FLAGS.repeats), median_time(
         ref, FLAGS.repeats

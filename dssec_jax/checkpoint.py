@@ -102,8 +102,27 @@ def load(path: os.PathLike) -> Optional[tuple[dict, Any]]:
 
 
 def restore(template: Any, raw_state: Any) -> Any:
-    """Rebuild a pytree shaped like ``template`` from a raw state dict."""
-    return serialization.from_state_dict(template, raw_state)
+    """Rebuild a pytree shaped like ``template`` from a raw state dict; a state of another
+    shape (another version's layout, another architecture) is a :class:`CheckpointError`."""
+    try:
+        return serialization.from_state_dict(template, raw_state)
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"a checkpoint does not fit this run's state ({type(e).__name__}: {e}); it was "
+            "written by another version of dssec_jax or for another run"
+        ) from e
+
+
+def restore_or_drop(store, name: str, template: Any, raw_state: Any) -> Optional[Any]:
+    """``restore(template, raw_state)`` of the store's checkpoint ``name``; one that does not
+    fit (another version's layout) is reported (a warning) and dropped, and None returned,
+    so that its phase starts afresh instead of failing every later run."""
+    try:
+        return restore(template, raw_state)
+    except CheckpointError as e:
+        warnings.warn(f"{e}; dropped: that phase starts afresh")
+        store.drop(name)
+        return None
 
 
 class FileStore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 import jax
@@ -19,6 +20,11 @@ from .methods import Config
 from .validation import check_config, check_data
 
 
+def _print_record(record: dict) -> None:
+    """``verbose``: each progress record as one JSON line on stdout."""
+    print(json.dumps(record, default=float), flush=True)
+
+
 class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     """Deep Stacked Sparse Embedded Clustering and its family (``method``).
 
@@ -28,6 +34,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     refresh), ``pretrain_history_``, ``n_iter_``, ``stop_reason_``, ``params_``,
     ``n_clusters_`` (the number of clusters used) and ``k_scores_`` ({k: criterion} when
     ``n_clusters="auto"`` chose it within ``k_range`` by ``k_criterion``, else None).
+    ``verbose`` prints every progress record of :func:`dssec_jax.fit` (one per pretraining
+    epoch and per target refresh) as a JSON line on stdout.
     """
 
     def __init__(
@@ -61,6 +69,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         max_iter=20000,
         n_init=20,
         precision="float32",
+        refresh_precision="float32",
         data_parallel=False,
         cluster_sparsity=True,
         embed_std=1.5,
@@ -98,6 +107,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.max_iter = max_iter
         self.n_init = n_init
         self.precision = precision
+        self.refresh_precision = refresh_precision
         self.data_parallel = data_parallel
         self.cluster_sparsity = cluster_sparsity
         self.embed_std = embed_std
@@ -136,7 +146,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Cluster ``X`` (n, d). ``y`` is optional and only adds ACC/NMI/ARI to ``history_``."""
         cfg = self.config()
-        log = print if self.verbose else None
+        log = _print_record if self.verbose else None
         x = check_data(X, cfg.n_clusters)
         return self._set_fitted(pipeline.fit(x, cfg, self._seed(), y, log=log), x.shape[1])
 
@@ -212,7 +222,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             est.k_scores_ = {int(k): v for k, v in est.k_scores_.items()}
         est.params_, est.embedding_ = None, None
         if "params" in raw:
-            template = sae.init_params(jax.random.key(0), cfg.dims(est.n_features_in_), cfg.init)
+            template = sae.init_params(
+                jax.random.key(0), cfg.dims(est.n_features_in_), init=cfg.init
+            )
             est.params_ = serialization.from_state_dict(template, raw["params"])
         est._pca = None
         if "pca" in raw:
@@ -245,7 +257,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     def soft_assign(self, X) -> np.ndarray:
         """Soft assignment q (n, K) of ``X`` to the learned centres."""
         return np.asarray(
-            losses.soft_assignment(self.transform(X), self.cluster_centers_, self.alpha)
+            losses.soft_assignment(self.transform(X), self.cluster_centers_, alpha=self.alpha)
         )
 
     def predict(self, X) -> np.ndarray:

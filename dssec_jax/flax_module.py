@@ -49,7 +49,7 @@ class SparseAutoencoder(nnx.Module):
                     "pass dims (at least input and embedding size) and rngs, "
                     "or params to wrap trained weights"
                 )
-            params = sae.init_params(rngs.params(), dims, init)
+            params = sae.init_params(rngs.params(), dims, init=init)
         self.activation = activation
         self.encoder = nnx.List([Dense(p["w"], p["b"]) for p in params["encoder"]])
         self.decoder = nnx.List([Dense(p["w"], p["b"]) for p in params["decoder"]])
@@ -69,7 +69,7 @@ class SparseAutoencoder(nnx.Module):
 
     def __call__(self, x: jax.Array, compute_dtype=None):
         """``(z, x_hat, hidden)`` of ``x`` (n, d)."""
-        return sae.forward(self.params(), x, self.activation, compute_dtype)
+        return sae.forward(self.params(), x, self.activation, compute_dtype=compute_dtype)
 
     def sparsity_penalty(
         self,
@@ -80,4 +80,6 @@ class SparseAutoencoder(nnx.Module):
         form: str = "ratio",
     ) -> jax.Array:
         """Sum over ``layers`` of the KL sparsity penalty on their activations."""
-        return losses.sparsity_penalty([hidden[i] for i in layers], rho, reduction, form)
+        return losses.sparsity_penalty(
+            [hidden[i] for i in layers], rho=rho, reduction=reduction, form=form
+        )

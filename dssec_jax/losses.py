@@ -20,7 +20,7 @@ def reconstruction_loss(x: ArrayLike, x_hat: ArrayLike) -> jax.Array:
 
 
 def sparsity_kl(
-    rho: ArrayLike, rho_hat: ArrayLike, eps: float = 1e-6, rest: ArrayLike | None = None
+    rho: ArrayLike, rho_hat: ArrayLike, *, eps: float = 1e-6, rest: ArrayLike | None = None
 ) -> jax.Array:
     """Omega = sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))].
 
@@ -58,7 +58,7 @@ def _squash(h: jax.Array, form: str) -> tuple[jax.Array, jax.Array]:
     raise ValueError(f"unknown rho_hat form {form!r}; choose from {', '.join(RATE_FORMS)}")
 
 
-def activation_rate(h: ArrayLike, form: str = "ratio") -> tuple[jax.Array, jax.Array]:
+def activation_rate(h: ArrayLike, *, form: str = "ratio") -> tuple[jax.Array, jax.Array]:
     """Batch-mean activation of each unit, rho_hat_j = mean_i s(h_ij), and 1 - rho_hat_j.
 
     ``form`` picks s for non-negative units: "ratio" h/(1+h) (gradient 1/(1+h)^2, non-zero
@@ -76,10 +76,14 @@ def activation_rate(h: ArrayLike, form: str = "ratio") -> tuple[jax.Array, jax.A
 
 
 def sparsity_penalty(
-    hidden: Sequence[ArrayLike], rho: ArrayLike, reduction: str = "mean", form: str = "ratio"
+    hidden: Sequence[ArrayLike],
+    *,
+    rho: ArrayLike,
+    reduction: str = "mean",
+    form: str = "ratio",
 ) -> jax.Array:
     """Omega = sum over the given layers of sum_j KL(rho || rho_hat_j), rho_hat from
-    ``activation_rate(h, form)``.
+    ``activation_rate(h, form=form)``.
 
     With ``reduction="mean"`` each layer's KL is divided by its number of units, so the
     penalty does not grow with layer width (beta_mean = beta_sum * units); ``"sum"`` is the
@@ -89,13 +93,13 @@ def sparsity_penalty(
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     total = jnp.zeros((), jnp.float32)
     for h in hidden:
-        rho_hat, rest = activation_rate(h, form)
+        rho_hat, rest = activation_rate(h, form=form)
         kl = sparsity_kl(rho, rho_hat, rest=None if form == "clip" else rest)
         total = total + (kl / rho_hat.shape[-1] if reduction == "mean" else kl)
     return total
 
 
-def soft_assignment(z: ArrayLike, centers: ArrayLike, alpha: float = 1.0) -> jax.Array:
+def soft_assignment(z: ArrayLike, centers: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
     """Student's t assignment q_ij = (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha+1)/2), rows normalised.
 
     Computed as a softmax of log-kernels, so far-away points never give 0/0.
@@ -150,7 +154,7 @@ def dssec_loss(
     DSSEC: rec_weight 1, beta > 0; IDEC: beta 0; DEC: rec_weight 0 (decoder unused).
     """
     rec = reconstruction_loss(x, x_hat)
-    sparsity = sparsity_penalty(hidden, rho, reduction, form)
-    clus = clustering_kl(p, soft_assignment(z, centers, alpha))
+    sparsity = sparsity_penalty(hidden, rho=rho, reduction=reduction, form=form)
+    clus = clustering_kl(p, soft_assignment(z, centers, alpha=alpha))
     total = rec_weight * (rec + beta * sparsity) + gamma * clus
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity, "clustering": clus}

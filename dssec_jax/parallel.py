@@ -18,6 +18,7 @@ import os
 from typing import Any, Optional
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -88,6 +89,19 @@ def put_rows(tree: Any, mesh: Mesh) -> Any:
         return _put(a, NamedSharding(mesh, spec))
 
     return jax.tree.map(put, tree)
+
+
+def mesh_for(data_parallel: bool) -> Optional[Mesh]:
+    """The data mesh when ``data_parallel``, else None (one device)."""
+    return data_mesh() if data_parallel else None
+
+
+def place(tree: Any, mesh: Optional[Mesh], rows: bool = False) -> Any:
+    """Put arrays on the device(s): sharded by rows (data) or replicated (state) over
+    ``mesh``, or on the default device without one."""
+    if mesh is None:
+        return jax.tree.map(jnp.asarray, tree)
+    return put_rows(tree, mesh) if rows else replicate(tree, mesh)
 
 
 def to_host(a: Any) -> np.ndarray:

@@ -34,7 +34,7 @@ INITIALIZERS = {
 }
 
 
-def init_layer(key: jax.Array, d_in: int, d_out: int, init: str = "glorot_uniform") -> dict:
+def init_layer(key: jax.Array, d_in: int, d_out: int, *, init: str = "glorot_uniform") -> dict:
     """Weight (d_in, d_out) from ``INITIALIZERS[init]`` and zero bias (d_out,)."""
     if init not in INITIALIZERS:
         raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}")
@@ -42,7 +42,7 @@ def init_layer(key: jax.Array, d_in: int, d_out: int, init: str = "glorot_unifor
     return {"w": w, "b": jnp.zeros((d_out,), jnp.float32)}
 
 
-def init_params(key: jax.Array, dims: Sequence[int], init: str = "glorot_uniform") -> dict:
+def init_params(key: jax.Array, dims: Sequence[int], *, init: str = "glorot_uniform") -> dict:
     """Initialise an autoencoder with encoder dims ``d -> h_1 -> ... -> e`` and its mirror.
 
     Args:
@@ -55,9 +55,9 @@ def init_params(key: jax.Array, dims: Sequence[int], init: str = "glorot_uniform
         raise ValueError(f"dims must hold at least two positive sizes, got {dims}")
     n = len(dims) - 1
     keys = jax.random.split(key, 2 * n)
-    encoder = [init_layer(keys[i], dims[i], dims[i + 1], init) for i in range(n)]
+    encoder = [init_layer(keys[i], dims[i], dims[i + 1], init=init) for i in range(n)]
     rdims = dims[::-1]
-    decoder = [init_layer(keys[n + i], rdims[i], rdims[i + 1], init) for i in range(n)]
+    decoder = [init_layer(keys[n + i], rdims[i], rdims[i + 1], init=init) for i in range(n)]
     return {"encoder": encoder, "decoder": decoder}
 
 
@@ -76,7 +76,9 @@ def hidden_activations(params: dict, activations: Activations) -> tuple[str, ...
     return acts
 
 
-def dense(layer: dict, x: ArrayLike, activation: str = "linear", compute_dtype=None) -> jax.Array:
+def dense(
+    layer: dict, x: ArrayLike, activation: str = "linear", *, compute_dtype=None
+) -> jax.Array:
     """``act(x @ w + b)``; with ``compute_dtype`` (e.g. bfloat16) the matmul inputs are cast
     to it and the product is accumulated and returned in float32."""
     x = jnp.asarray(x)
@@ -92,48 +94,48 @@ def dense(layer: dict, x: ArrayLike, activation: str = "linear", compute_dtype=N
 
 
 def apply_stack(
-    layers: Sequence[dict], x: ArrayLike, acts: Sequence[str], compute_dtype=None
+    layers: Sequence[dict], x: ArrayLike, acts: Sequence[str], *, compute_dtype=None
 ) -> tuple[jax.Array, list[jax.Array]]:
     """Apply dense layers in turn; returns the output and every layer's output."""
     outs = []
     h = jnp.asarray(x)
     for layer, act in zip(layers, acts):
-        h = dense(layer, h, act, compute_dtype)
+        h = dense(layer, h, act, compute_dtype=compute_dtype)
         outs.append(h)
     return h, outs
 
 
 def encode_with_hidden(
-    params: dict, x: ArrayLike, activations: Activations = "relu", compute_dtype=None
+    params: dict, x: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
 ) -> tuple[jax.Array, list[jax.Array]]:
     """Embedding z = f(x) (n, e) and the encoder's hidden activations [(n, h_1), ...]."""
     acts = hidden_activations(params, activations) + ("linear",)
-    z, outs = apply_stack(params["encoder"], x, acts, compute_dtype)
+    z, outs = apply_stack(params["encoder"], x, acts, compute_dtype=compute_dtype)
     return z, outs[:-1]
 
 
 def encode(
-    params: dict, x: ArrayLike, activations: Activations = "relu", compute_dtype=None
+    params: dict, x: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
 ) -> jax.Array:
     """Embedding z = f(x), shape (n, e)."""
-    return encode_with_hidden(params, x, activations, compute_dtype)[0]
+    return encode_with_hidden(params, x, activations, compute_dtype=compute_dtype)[0]
 
 
 def decode(
-    params: dict, z: ArrayLike, activations: Activations = "relu", compute_dtype=None
+    params: dict, z: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
 ) -> jax.Array:
     """Reconstruction x_hat = g(z), shape (n, d)."""
     acts = hidden_activations(params, activations)[::-1] + ("linear",)
-    return apply_stack(params["decoder"], z, acts, compute_dtype)[0]
+    return apply_stack(params["decoder"], z, acts, compute_dtype=compute_dtype)[0]
 
 
 def forward(
-    params: dict, x: ArrayLike, activations: Activations = "relu", compute_dtype=None
+    params: dict, x: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
 ) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
     """Full pass: returns ``(z, x_hat, hidden)``; ``hidden`` lists the encoder's hidden
     activations, which the sparsity penalty needs."""
-    z, hidden = encode_with_hidden(params, x, activations, compute_dtype)
-    return z, decode(params, z, activations, compute_dtype), hidden
+    z, hidden = encode_with_hidden(params, x, activations, compute_dtype=compute_dtype)
+    return z, decode(params, z, activations, compute_dtype=compute_dtype), hidden
 
 
 def rescale_embedding(params: dict, s) -> dict:

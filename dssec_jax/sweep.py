@@ -20,9 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import parallel, pipeline, sae, train
+from . import clustering, parallel, pretraining, sae, train
 from .methods import Config
-from .validation import check_config, check_data, check_labels
+from .pipeline import FitResult
+from .validation import NonFiniteLossError, check_config, check_data, check_labels
+
+__all__ = ["fit_batched", "run_mesh", "pretrain_batched"]
 
 TRACED = ("gamma", "beta", "rho", "alpha")
 PER_RUN = TRACED + ("tol",)  # tol is only read on the host
@@ -62,48 +65,63 @@ def pretrain_batched(
     x: jax.Array, cfgs: Sequence[Config], keys: jax.Array, log=None, mesh=None
 ) -> dict:
     """Pretrain S autoencoders at once (keys (S, 2)); returns params with a leading run axis
-    (split over ``mesh`` when given)."""
+    (split over ``mesh`` when given). Emits a "batched_pretrain_epoch" record per epoch."""
     cfg = cfgs[0]
     n = x.shape[0]
     dims = cfg.dims(x.shape[1])
     ae = _by_run(
-        jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims, cfg.init))(keys), mesh
+        jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims, init=cfg.init))(keys),
+        mesh,
     )
-    hp = _by_run(_stack([pipeline.pretrain_hyper(c) for c in cfgs]), mesh)
+    hp = _by_run(_stack([pretraining.hyper(c) for c in cfgs]), mesh)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     opt = train.make_optimizer(*cfg.pretrain_opt())
-    for si, stage in enumerate(pipeline.pretrain_stages(cfg)):
-        fn = pipeline.stage_fn(cfg, stage, n, batched=True)
-        params = pipeline.stage_params(ae, stage)
-        opt_state = jax.vmap(opt.init)(params)
-        xin = pipeline.stage_input(x, ae, cfg, stage, batched=True)
+    for si, stage in enumerate(pretraining.stages(cfg)):
+        fn = pretraining.stage_steps(cfg, stage, n, batched=True)
+        state = jax.vmap(lambda p: train.init_state(p, opt))(pretraining.stage_params(ae, stage))
+        xin = pretraining.stage_input(x, ae, cfg, stage, batched=True)
         skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
         for epoch in range(stage.epochs):
             ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
-            params, opt_state, parts = fn(params, opt_state, xin, ekeys, steps, hp)
+            state, parts = fn(state, xin, ekeys, steps, hp)
             loss = np.asarray(parts["loss"])
             if not np.all(np.isfinite(loss)):
-                raise pipeline.NonFiniteLossError(
+                raise NonFiniteLossError(
                     f"non-finite loss in pretraining at stage {stage.name} epoch {epoch + 1} "
                     f"(runs {np.flatnonzero(~np.isfinite(loss)).tolist()})"
                 )
             if log:
                 log(
-                    f"batched pretrain {stage.name} epoch {epoch + 1}/{stage.epochs} loss "
-                    + " ".join(f"{v:.5f}" for v in loss)
+                    {"event": "batched_pretrain_epoch", "stage": stage.name}
+                    | {"epoch": epoch + 1, "epochs": stage.epochs, "loss": loss.tolist()}
                 )
-        ae = pipeline.merge_stage(ae, stage, params)
+        ae = pretraining.merge_stage(ae, stage, state.params)
     return ae
 
 
 def fit_batched(
-    x, cfgs: Sequence[Config], seeds: Sequence[int], y=None, log=None, shard_runs: bool = False
-) -> list[pipeline.FitResult]:
+    x,
+    cfgs: Sequence[Config],
+    seeds: Sequence[int],
+    *,
+    y=None,
+    log=None,
+    shard_runs: bool = False,
+) -> list[FitResult]:
     """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
 
-    Only autoencoder methods; the configurations may differ only in gamma, beta, rho,
-    alpha, tol (and the seed). ``shard_runs`` splits the runs over the local devices
-    (their number must divide by the device count). Returns one FitResult per run, in order.
+    Args:
+      x: data, (n, d), shared by every run.
+      cfgs: one ``Config`` per run, of an autoencoder method; they may differ only in
+        gamma, beta, rho, alpha and tol.
+      seeds: one seed per run.
+      y: optional true labels, only for the metrics in the histories.
+      log: optional callback, given one record (dict) per epoch and per refresh.
+      shard_runs: split the runs over the local devices (their number must divide by
+        the device count).
+
+    Returns:
+      One :class:`~dssec_jax.pipeline.FitResult` per run, in order.
     """
     if len(cfgs) != len(seeds) or not cfgs:
         raise ValueError("pass one seed per configuration (and at least one)")
@@ -127,7 +145,9 @@ def fit_batched(
             "instead (shard_runs=True) or run them sequentially"
         )
     if cfg.spec.features != "autoencoder":
-        raise ValueError(f"method {cfg.method!r} has no network to batch; run it with pipeline.fit")
+        raise ValueError(
+            f"method {cfg.method!r} has no network to batch; run it with dssec_jax.fit"
+        )
     y = None if y is None else check_labels(y, x.shape[0])
     S = len(cfgs)
     mesh = run_mesh(S, shard_runs)
@@ -136,43 +156,32 @@ def fit_batched(
     t0 = time.time()
     ae = pretrain_batched(xd, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh)
     t_pre = time.time() - t0
-    acts = cfg.hidden_acts()
-    cd = cfg.compute_dtype()
-    z = np.asarray(train.stack_fn(acts + ("linear",), cd, batched=True)(ae["encoder"], xd))
-    km = [pipeline.kmeans(z[i], cfg.n_clusters, cfg.n_init, seeds[i]) for i in range(S)]
+    embed = train.stack_fn(cfg.hidden_acts() + ("linear",), cfg.compute_dtype(), batched=True)
+    z = np.asarray(embed(ae["encoder"], xd))
+    starts = [clustering.start(z[i], cfgs[i], seeds[i]) for i in range(S)]
     base = [
-        pipeline.FitResult(
-            km[i][1],
-            z[i],
-            km[i][0],
-            _unstack(ae, i),
-            km[i][1],
+        FitResult(
+            labels=labels,
+            embedding=z[i],
+            centers=centers,
+            ae_params=_unstack(ae, i),
+            kmeans_labels=labels,
             stop_reason="kmeans",
             seconds={"pretrain": t_pre},
             n_clusters=cfg.n_clusters,
         )
-        for i in range(S)
+        for i, (centers, labels, _) in enumerate(starts)
     ]
     if cfg.spec.clustering is None:
         return base
-    centers = np.stack([c for c, _ in km])
+    centers = np.stack([c for c, _, _ in starts])
     if cfg.embed_std:
-        scale = np.array(
-            [
-                pipeline.embed_scale(z[i], cfg.embed_std, km[i][0], km[i][1], cfgs[i].alpha)
-                for i in range(S)
-            ],
-            np.float32,
-        )
-        ae, centers = (
-            jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale)),
-            centers * scale[:, None, None],
-        )
+        scale = np.array([s for _, _, s in starts], np.float32)
+        ae = jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale))
+        centers = centers * scale[:, None, None]
     centers = _by_run(centers, mesh)
     out = _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh)
-    z = np.asarray(
-        train.stack_fn(acts + ("linear",), cd, batched=True)(out["params"]["ae"]["encoder"], xd)
-    )
+    z = np.asarray(embed(out["params"]["ae"]["encoder"], xd))
     for i, r in enumerate(base):
         r.labels, r.embedding = out["labels"][i], z[i]
         r.centers = np.asarray(out["params"]["centers"][i])
@@ -183,12 +192,15 @@ def fit_batched(
 
 
 def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
+    """The clustering phase of S runs at once; a run that meets its stopping rule is
+    frozen (its state no longer changes) while the others go on. Emits a
+    "batched_refresh" record per refresh."""
     cfg = cfgs[0]
     S = len(cfgs)
-    hp = _by_run(_stack([pipeline.cluster_hyper(c) for c in cfgs]), mesh)
-    step_fn, refresh, optimizer = pipeline.clustering_fns(cfg, (None, 0))
-    params = pipeline.trained_params(ae, centers, cfg)
-    opt_state = jax.vmap(optimizer.init)(params)
+    hp = _by_run(_stack([clustering.hyper(c) for c in cfgs]), mesh)
+    step_fn, refresh, optimizer = clustering.compiled(cfg, (None, 0))
+    params = jax.tree.map(jnp.copy, clustering.trained_params(ae, centers, cfg))  # not donated
+    state = jax.vmap(lambda p: train.init_state(p, optimizer))(params)
     ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
     active = np.ones(S, bool)
     final_labels: list[Optional[np.ndarray]] = [None] * S
@@ -196,47 +208,41 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     history: list[list] = [[] for _ in range(S)]
     prev, parts, it, t0 = None, [{}] * S, 0, time.time()
     while True:
-        _, p, labels = refresh(params, xd, hp["alpha"])
+        _, p, labels = refresh(state.params, xd, hp["alpha"])
         labels = np.asarray(labels)
         for i in np.flatnonzero(active):
-            delta = pipeline.label_change(labels[i], None if prev is None else prev[i])
+            delta = clustering.label_change(labels[i], None if prev is None else prev[i])
             history[i].append(
-                pipeline.cluster_record(
+                clustering.record(
                     it, labels[i], delta, parts[i], y, cfg.n_clusters, time.time() - t0
                 )
             )
-            reason = pipeline.stop_reason(it, delta, prev is not None, cfgs[i])
+            reason = clustering.stop_reason(it, delta, prev is not None, cfgs[i])
             if reason is not None:
                 active[i] = False
                 final_labels[i], n_iter[i], stop[i] = labels[i], it, reason
         if log:
-            log(f"batched cluster iter {it}: {int(active.sum())}/{S} runs active")
+            log(
+                {"event": "batched_refresh", "iteration": it, "active": int(active.sum())}
+                | {"runs": S}
+            )
         if not active.any():
             break
         steps = min(cfg.update_interval, cfg.max_iter - it)
         ikeys = jax.vmap(lambda k: jax.random.fold_in(k, it))(ckeys)
-        mask = jnp.asarray(active)
-        new_params, new_state, means = step_fn(
-            jax.tree.map(jnp.copy, params),
-            jax.tree.map(jnp.copy, opt_state),
-            (xd, p),
-            ikeys,
-            steps,
-            hp,
-        )
-        keep = lambda new, old: jnp.where(mask.reshape((S,) + (1,) * (new.ndim - 1)), new, old)
-        params = jax.tree.map(keep, new_params, params)
-        opt_state = jax.tree.map(keep, new_state, opt_state)
+        state, means = step_fn(state, (xd, p), ikeys, steps, hp, jnp.asarray(active))
         means = jax.device_get(means)
         if not np.all(np.isfinite(means["loss"][active])):
-            raise pipeline.NonFiniteLossError(
+            raise NonFiniteLossError(
                 f"non-finite loss in clustering at iterations {it}-{it + steps}"
             )
         parts = [{k: float(v[i]) for k, v in means.items()} for i in range(S)]
         it += steps
         prev = labels
+    if (final := clustering.final_refresh(cfg, batched=True)) is not None:
+        final_labels = list(np.asarray(final(state.params, xd, hp["alpha"])[2]))  # runs frozen
     return {
-        "params": pipeline.with_decoder(params, ae, cfg),
+        "params": clustering.with_decoder(state.params, ae, cfg),
         "labels": final_labels,
         "history": history,
         "n_iter": n_iter,

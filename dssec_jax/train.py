@@ -1,24 +1,24 @@
-"""Compiled training pieces: optimizers, minibatch indices, scanned train steps and
-chunked full-dataset passes. Each builder is cached on its static arguments, so a
-training loop compiles once and then dispatches many steps per call.
+"""Compiled training pieces: optimizers, the training state, minibatch indices, scanned
+train steps and chunked full-dataset passes. Each builder is cached on its static
+arguments, so a training loop compiles once and then dispatches many steps per call.
 
-Every compiled step is ``run(params, opt_state, data, key, n_valid, hp)``: ``data`` is the
-whole dataset on the device (an array or a tuple of arrays indexed along axis 0), ``key``
-draws the minibatch indices inside the program, steps from ``n_valid`` on are masked, and
-``hp`` is a dict of scalar hyper-parameters (traced, so they can be vmapped). It returns
-``(params, opt_state, mean loss parts)``.
+Every compiled step is ``run(state, data, key, n_valid, hp)`` on a :class:`TrainState`:
+``data`` is the whole dataset on the device (an array or a tuple of arrays indexed along
+axis 0), ``key`` draws the minibatch indices inside the program, steps from ``n_valid`` on
+are masked, and ``hp`` is a dict of scalar hyper-parameters (traced, so they can be
+vmapped). It returns ``(state, mean loss parts)``. Vmapped over runs, it also takes
+``active`` (one bool per run, or None): inactive runs come back unchanged.
 
-The builders' functions CONSUME ``params`` and ``opt_state``: both are donated, so their
-buffers hold the result and the arrays passed in are deleted. Pass copies to keep them.
-The drivers above (``pipeline``, ``sweep``, the estimator) never hand the caller's arrays
-to them.
+The builders' functions CONSUME ``state``: it is donated, so its buffers hold the result
+and the arrays passed in are deleted. Pass a copy to keep it. The drivers above
+(``pretrain``, ``cluster``, ``sweep``, the estimator) never hand the caller's arrays to them.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,20 @@ def make_optimizer(
     if name == "sgd":
         return optax.sgd(learning_rate, momentum=momentum or None)
     raise ValueError(f"unknown optimizer {name!r}; choose 'adam' or 'sgd'")
+
+
+class TrainState(NamedTuple):
+    """What an optimizer loop carries: the parameters, the optimizer's state and the number
+    of optimizer steps taken (an int32 scalar; one per run when vmapped)."""
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+
+
+def init_state(params, optimizer: optax.GradientTransformation) -> TrainState:
+    """A fresh :class:`TrainState` of ``params`` (step 0). Vmap it for a run axis."""
+    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
 
 def batch_indices(key: jax.Array, n: int, steps: int, batch_size: int) -> jax.Array:
@@ -65,10 +79,10 @@ def dtype_of(precision: str):
 
 def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, form, compute_dtype):
     """L_r = L_rec + beta * Omega over the penalised hidden layers."""
-    _, x_hat, hidden = sae.forward(params, x, acts, compute_dtype)
+    _, x_hat, hidden = sae.forward(params, x, acts, compute_dtype=compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
     sparsity = losses.sparsity_penalty(
-        [hidden[i] for i in sparse_layers], hp["rho"], reduction, form
+        [hidden[i] for i in sparse_layers], rho=hp["rho"], reduction=reduction, form=form
     )
     total = rec + hp["beta"] * sparsity
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
@@ -76,10 +90,12 @@ def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, form, com
 
 def layer_loss(params, x, hp, *, act, out_act, sparse, reduction, form, compute_dtype):
     """One-layer autoencoder of greedy pretraining: h = act(W x + b), x_hat = out_act(W' h + b')."""
-    h = sae.dense(params["encoder"][0], x, act, compute_dtype)
-    x_hat = sae.dense(params["decoder"][0], h, out_act, compute_dtype)
+    h = sae.dense(params["encoder"][0], x, act, compute_dtype=compute_dtype)
+    x_hat = sae.dense(params["decoder"][0], h, out_act, compute_dtype=compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
-    sparsity = losses.sparsity_penalty([h] if sparse else [], hp["rho"], reduction, form)
+    sparsity = losses.sparsity_penalty(
+        [h] if sparse else [], rho=hp["rho"], reduction=reduction, form=form
+    )
     total = rec + hp["beta"] * sparsity
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
 
@@ -93,11 +109,11 @@ def clustering_loss(
     """
     x, p = batch
     if use_decoder:
-        z, x_hat, hidden = sae.forward(params["ae"], x, acts, compute_dtype)
+        z, x_hat, hidden = sae.forward(params["ae"], x, acts, compute_dtype=compute_dtype)
         hidden = [hidden[i] for i in sparse_layers]
         rec_weight = 1.0
     else:
-        z = sae.encode(params["ae"], x, acts, compute_dtype)
+        z = sae.encode(params["ae"], x, acts, compute_dtype=compute_dtype)
         x_hat, hidden, rec_weight = x, [], 0.0
     return losses.dssec_loss(
         x,
@@ -126,14 +142,14 @@ def scan_steps(
     batch_size: int,
     batch_sharding=None,
 ) -> Callable:
-    """Uncompiled ``run(params, opt_state, data, key, n_valid, hp)``: ``lax.scan`` over
-    ``steps`` optimizer steps whose minibatch indices ``batch_indices(key, n, steps,
-    batch_size)`` are drawn inside the program. Steps ``i >= n_valid`` leave the state as
-    it is, so a shorter last chunk reuses the same compiled program. Returns the new params,
-    opt_state and the mean of each loss part over the valid steps.
+    """Uncompiled ``run(state, data, key, n_valid, hp)``: ``lax.scan`` over ``steps``
+    optimizer steps whose minibatch indices ``batch_indices(key, n, steps, batch_size)``
+    are drawn inside the program. Steps ``i >= n_valid`` leave the state as it is, so a
+    shorter last chunk reuses the same compiled program. Returns the new state (its step
+    advanced by ``n_valid``) and the mean of each loss part over the valid steps.
     With ``batch_sharding`` each minibatch is constrained to it (data parallelism)."""
 
-    def run(params, opt_state, data, key, n_valid, hp):
+    def run(state, data, key, n_valid, hp):
         n = jax.tree.leaves(data)[0].shape[0]
         idx = batch_indices(key, n, steps, batch_size)
 
@@ -146,7 +162,8 @@ def scan_steps(
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), aux
 
-        aux_shape = jax.eval_shape(update, (params, opt_state), idx[0])[1]
+        carry = (state.params, state.opt_state)
+        aux_shape = jax.eval_shape(update, carry, idx[0])[1]
 
         def skip(carry, bidx):
             return carry, jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), aux_shape)
@@ -155,11 +172,22 @@ def scan_steps(
             i, bidx = xs
             return lax.cond(i < n_valid, update, skip, carry, bidx)
 
-        (params, opt_state), aux = lax.scan(step, (params, opt_state), (jnp.arange(steps), idx))
-        count = jnp.maximum(jnp.asarray(n_valid, jnp.float32), 1.0)
-        return params, opt_state, {k: jnp.sum(v) / count for k, v in aux.items()}
+        (params, opt_state), aux = lax.scan(step, carry, (jnp.arange(steps), idx))
+        valid = jnp.minimum(jnp.asarray(n_valid, jnp.int32), steps)
+        count = jnp.maximum(valid.astype(jnp.float32), 1.0)
+        new = TrainState(params, opt_state, state.step + valid)
+        return new, {k: jnp.sum(v) / count for k, v in aux.items()}
 
     return run
+
+
+def keep_active(new, old, active: jax.Array):
+    """Leaf by leaf, ``new`` for the runs where ``active`` (S,) holds, else ``old``."""
+
+    def pick(a, b):
+        return jnp.where(active.reshape(active.shape + (1,) * (a.ndim - 1)), a, b)
+
+    return jax.tree.map(pick, new, old)
 
 
 def _optimizer(opt: tuple) -> optax.GradientTransformation:
@@ -170,16 +198,24 @@ UNBATCHED = "unbatched"
 
 
 def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) -> Callable:
-    """jit (with donated state) of the scanned steps, ``schedule`` = (steps, batch_size);
-    unless ``data_axes`` is UNBATCHED, the steps are vmapped over a leading run axis of
-    params, opt_state, key and hp, and over the data as ``data_axes`` says (None: shared by
-    all runs); ``n_valid`` is shared. With a ``mesh``, minibatches are sharded over its
+    """jit (with the state donated) of the scanned steps, ``schedule`` = (steps,
+    batch_size). Unless ``data_axes`` is UNBATCHED, the steps are vmapped over a leading
+    run axis of the state, key and hp, and over the data as ``data_axes`` says (None:
+    shared by all runs); ``n_valid`` is shared, and the optional argument ``active`` (S,)
+    freezes the runs where it is False (None: every run trains, and no copy of the state
+    is kept for the select). With a ``mesh``, minibatches are sharded over its
     data axis."""
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
     run = scan_steps(loss, _optimizer(opt), *schedule, sharding)
-    if data_axes != UNBATCHED:
-        run = jax.vmap(run, in_axes=(0, 0, data_axes, 0, None, 0))
-    return jax.jit(run, donate_argnums=(0, 1))
+    if data_axes == UNBATCHED:
+        return jax.jit(run, donate_argnums=0)
+    runs = jax.vmap(run, in_axes=(0, data_axes, 0, None, 0))
+
+    def batched(state, data, key, n_valid, hp, active=None):
+        new, parts = runs(state, data, key, n_valid, hp)
+        return (new if active is None else keep_active(new, state, active)), parts
+
+    return jax.jit(batched, donate_argnums=0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -195,7 +231,7 @@ def autoencoder_steps(
     mesh=None,
 ) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum),
-    ``schedule`` = (steps per call, batch_size). Consumes (donates) params and opt_state."""
+    ``schedule`` = (steps per call, batch_size). Consumes (donates) the state."""
     loss = functools.partial(
         autoencoder_loss,
         acts=acts,
@@ -221,7 +257,7 @@ def layer_steps(
     mesh=None,
 ) -> Callable:
     """Compiled steps for one layer of greedy layer-wise pretraining. Consumes (donates)
-    params and opt_state."""
+    the state."""
     loss = functools.partial(
         layer_loss,
         act=act,
@@ -249,7 +285,7 @@ def clustering_steps(
 ) -> Callable:
     """Compiled clustering-phase steps on (x, p) between two target refreshes. Without the
     decoder (DEC) params are {"ae": {"encoder"}, "centers"}: the decoder is not updated.
-    Consumes (donates) params and opt_state."""
+    Consumes (donates) the state."""
     loss = functools.partial(
         clustering_loss,
         acts=acts,
@@ -285,7 +321,9 @@ def stack_fn(acts: tuple, compute_dtype, chunk: int = 4096, batched: bool = Fals
     (batched: layers carry a leading run axis, x is shared)."""
 
     def run(layers, x):
-        return chunked_map(lambda b: sae.apply_stack(layers, b, acts, compute_dtype)[0], x, chunk)
+        return chunked_map(
+            lambda b: sae.apply_stack(layers, b, acts, compute_dtype=compute_dtype)[0], x, chunk
+        )
 
     return jax.jit(jax.vmap(run, in_axes=(0, None)) if batched else run)
 
@@ -298,7 +336,9 @@ def refresh_fn(acts: tuple, compute_dtype, chunk: int = 4096, batched: bool = Fa
     def run(params, x, alpha):
         q = chunked_map(
             lambda b: losses.soft_assignment(
-                sae.encode(params["ae"], b, acts, compute_dtype), params["centers"], alpha
+                sae.encode(params["ae"], b, acts, compute_dtype=compute_dtype),
+                params["centers"],
+                alpha=alpha,
             ),
             x,
             chunk,

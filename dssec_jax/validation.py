@@ -1,4 +1,5 @@
-"""Checks at the public boundary: clear ValueErrors that say what is wrong and what to do."""
+"""Checks at the public boundary: clear ValueErrors that say what is wrong and what to do;
+and the check that training stays finite."""
 
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ from .sae import ACTIVATIONS, INITIALIZERS
 class NonNumericDataError(ValueError, TypeError):
     """Entries that are not numbers: a ValueError like every input error of this library,
     and a TypeError like NumPy's and scikit-learn's for the same input."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+def check_finite(value: float, phase: str, where: str) -> None:
+    """Raise :class:`NonFiniteLossError` naming ``phase`` and ``where`` unless ``value`` is
+    finite."""
+    if not np.isfinite(value):
+        raise NonFiniteLossError(
+            f"non-finite loss ({value}) in {phase} at {where}; the last good checkpoint is kept. "
+            "Lower the learning rate or beta, or check the input scaling"
+        )
 
 
 def check_data(
@@ -181,6 +196,8 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
     if cfg.precision not in ("float32", "bf16"):
         fail(f"precision must be 'float32' or 'bf16', got {cfg.precision!r}")
+    if cfg.refresh_precision not in ("float32", "bf16"):
+        fail(f"refresh_precision must be 'float32' or 'bf16', got {cfg.refresh_precision!r}")
     for k in ("pretrain_epochs", "batch_size", "update_interval", "n_init"):
         if getattr(cfg, k) < 1:
             fail(f"{k} must be >= 1, got {getattr(cfg, k)}")

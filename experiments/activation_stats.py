@@ -24,7 +24,7 @@ import jax
 import numpy as np
 from absl import flags
 
-from dssec_jax import losses, pipeline, sae
+from dssec_jax import losses, pretraining, sae
 from dssec_jax.checkpoint import FileStore
 from dssec_jax.validation import check_config
 
@@ -43,7 +43,7 @@ FLAGS = flags.FLAGS
 
 def layer_stats(h: np.ndarray, rho: float, form: str) -> dict:
     """Statistics of one layer's activations h (n, units)."""
-    rate, _ = losses.activation_rate(h, form)
+    rate, _ = losses.activation_rate(h, form=form)
     return {
         "zero": float(np.mean(h <= 0)),
         "dead_units": float(np.mean(np.all(h <= 0, axis=0))),
@@ -67,8 +67,8 @@ def main(argv):
                     if FLAGS.cache_dir
                     else None
                 )
-                key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)  # as pipeline.fit
-                ae, _ = pipeline.pretrain(ds.x, cfg, key, store=store)
+                key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)  # as dssec_jax.fit
+                ae, _ = pretraining.pretrain(ds.x, cfg, key, store=store)
                 z, hidden = sae.encode_with_hidden(ae, ds.x, cfg.hidden_acts())
                 form = cfg.rate_form() if cfg.spec.sparse else "ratio"
                 for i, h in enumerate(hidden):

@@ -265,7 +265,7 @@ def run_plan(
     work: pathlib.Path,
     data_dir=None,
     commit: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable = common.log,
     checkpoint_interval_s: float = 60.0,
     readme: Optional[pathlib.Path] = None,
 ) -> int:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sys
-import time
-from typing import Callable
+from typing import Callable, Union
 
 import numpy as np
 from absl import app, flags
+from absl import logging as absl_logging
 
 from dssec_jax import parallel
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.methods import Config
+
+from . import progress
 
 FLAGS = flags.FLAGS
 
@@ -64,6 +67,11 @@ _OVERRIDES = {
     "max_iter": (flags.DEFINE_integer, "maximum clustering iterations"),
     "n_init": (flags.DEFINE_integer, "K-means restarts"),
     "precision": (flags.DEFINE_string, "float32 or bf16 (bfloat16 matmul inputs)"),
+    "refresh_precision": (
+        flags.DEFINE_string,
+        "float32 or bf16 matmul inputs of the clustering phase's target refreshes "
+        "(the reported labels come from a last float32 pass)",
+    ),
     "cluster_sparsity": (flags.DEFINE_boolean, "keep the sparsity penalty in the clustering phase"),
     "k_range": (flags.DEFINE_list, "k_min,k_max tried by --n_clusters=auto"),
     "k_criterion": (
@@ -135,9 +143,19 @@ flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
 flags.DEFINE_integer("process_id", None, "this process's index in a multi-process run")
 
 
-def log(msg: str) -> None:
-    """Progress line with a wall-clock stamp."""
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+def log(item: Union[str, dict]) -> None:
+    """A progress line, or a progress record (``progress.describe``), through absl logging
+    (stdout, with a wall-clock stamp, once :func:`cli` has set it up)."""
+    absl_logging.info(item if isinstance(item, str) else progress.describe(item))
+
+
+def _log_to_stdout() -> None:
+    """absl logging's handler writes "[HH:MM:SS] message" lines to stdout; JAX's own
+    start-up notes stay below the warning level."""
+    handler = absl_logging.get_absl_handler()
+    handler.python_handler.stream = sys.stdout
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+    logging.getLogger("jax").setLevel(logging.WARNING)
 
 
 def load(name: str):
@@ -269,6 +287,7 @@ def cli(main: Callable, positional: bool = False) -> Callable:
         if len(argv) > 1 and not positional:
             print(f"error: unexpected arguments {argv[1:]}; use --flag=value", file=sys.stderr)
             sys.exit(2)
+        _log_to_stdout()
         try:
             parallel.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
             return main(argv)

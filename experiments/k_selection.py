@@ -21,7 +21,7 @@ import jax
 import numpy as np
 from absl import flags
 
-from dssec_jax import choose_k, evaluate, pipeline, train
+from dssec_jax import choose_k, evaluate, pipeline, pretraining, train
 from dssec_jax.checkpoint import FileStore
 from dssec_jax.validation import check_config
 
@@ -148,7 +148,7 @@ def main(argv):
     cache = FLAGS.cache_dir or scratch.name
     for seed in (int(s) for s in FLAGS.seed_list):
         store = FileStore(scratch.name, cache, cfg.pretrain_hash(data_id, seed))
-        ae, _ = pipeline.pretrain(ds.x, cfg, jax.random.PRNGKey(seed), store=store)
+        ae, _ = pretraining.pretrain(ds.x, cfg, jax.random.PRNGKey(seed), store=store)
         z = np.asarray(train.embed(ae, ds.x, cfg.hidden_acts()))
         chosen = {}
         for crit in FLAGS.criteria:

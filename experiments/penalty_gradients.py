@@ -18,7 +18,7 @@ FORMS = ("clip", "ratio", "exp", "tanh")
 
 def gradient(h: float, form: str, batch: int = 256, rho: float = 0.05) -> float:
     """sum_i d Omega / d h_i for one unit with h_i = h on every row."""
-    g = jax.grad(lambda a: losses.sparsity_penalty([a], rho, "sum", form))(
+    g = jax.grad(lambda a: losses.sparsity_penalty([a], rho=rho, reduction="sum", form=form))(
         jnp.full((batch, 1), h, jnp.float32)
     )
     return float(jnp.sum(g))

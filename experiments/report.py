@@ -134,6 +134,45 @@ def main_table(runs: list[dict]) -> dict:
     return {k: nearest_to_table(rs)[0] for k, rs in groups.items()}
 
 
+PAIRS = (("dssec", "idec"), ("dssec", "dec"), ("sae_kmeans", "ae_kmeans"))  # (method, base)
+
+
+def paired_acc(run: dict, base: dict) -> list[float]:
+    """ACC of ``run`` less ACC of ``base`` on each seed both finished, in seed order."""
+    accs = {r["seed"]: r["acc"] for r in base["per_seed"] if "acc" in r}
+    return [r["acc"] - accs[r["seed"]] for r in run["per_seed"] if r.get("seed") in accs]
+
+
+def _paired_cell(diffs: list[float]) -> str:
+    """``+mean ± std (n, ahead on w)``: sample std (ddof 1); no std for one seed."""
+    if not diffs:
+        return "-"
+    spread = f" ± {np.std(diffs, ddof=1):.3f}" if len(diffs) > 1 else ""
+    ahead = sum(d > 0 for d in diffs)
+    return f"{np.mean(diffs):+.3f}{spread} ({len(diffs)}, ahead on {ahead})"
+
+
+def paired_lines(table: dict, datasets: list[str]) -> list[str]:
+    """The paired comparisons: each method less its base on the same seeds (ACC)."""
+    lines = [
+        "",
+        "Paired differences in ACC, same seeds: mean ± sample std (seeds, seeds on which the "
+        "first method is ahead):",
+        "",
+        "| comparison | " + " | ".join(datasets) + " |",
+        "|---|" + "---|" * len(datasets),
+    ]
+    for m, base in PAIRS:
+        cells = [
+            _paired_cell(paired_acc(table[(m, d)], table[(base, d)]))
+            if (m, d) in table and (base, d) in table
+            else "-"
+            for d in datasets
+        ]
+        lines.append(f"| {m} − {base} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown_table(runs: list[dict]) -> str:
     """One table per metric (methods x datasets), then each cell's settings."""
     table = main_table(runs)
@@ -154,6 +193,7 @@ def markdown_table(runs: list[dict]) -> str:
                 for d in datasets
             ]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += paired_lines(table, datasets)
     lines += ["", "Settings per cell (only those the method uses):", ""]
     for (m, d), r in sorted(
         table.items(), key=lambda kv: (_dataset_order(kv[0][1]), _order(kv[0][0]))

@@ -170,17 +170,13 @@ def finish_run(run_dir: pathlib.Path, ds: Dataset, cfg: Config, per_seed: list) 
     return results
 
 
-def _brief(rec: dict) -> str:
-    return json.dumps({k: rec.get(k) for k in ("acc", "nmi", "ari", "n_iter", "stop_reason")})
-
-
 def run_config(
     ds: Dataset,
     cfg: Config,
     seeds: Sequence[int],
     run_dir: os.PathLike,
     cache_dir: os.PathLike,
-    log: Optional[Callable[[str], None]] = None,
+    log: Optional[Callable[[dict], None]] = None,
     checkpoint_interval_s: float = 60.0,
     save_model: bool = False,
 ) -> dict:
@@ -194,7 +190,7 @@ def run_config(
         if (rec := seed_done(run_dir, seed)) is not None:
             per_seed.append(rec)
             if log:
-                log(f"seed {seed}: already finished, skipped")
+                log({"event": "seed_skipped", "seed": seed})
             continue
         store = HookedStore(
             run_dir / f"seed_{seed}",
@@ -212,7 +208,7 @@ def run_config(
         store.drop("cluster")
         per_seed.append(rec)
         if log:
-            log(f"seed {seed} done: {_brief(rec)}")
+            log({"event": "seed_done", "seed": seed, "result": rec})
     return finish_run(run_dir, ds, cfg, per_seed)
 
 
@@ -220,7 +216,7 @@ def run_batched(
     ds: Dataset,
     runs: Sequence[tuple[pathlib.Path, Config]],
     seeds: Sequence[int],
-    log: Optional[Callable[[str], None]] = None,
+    log: Optional[Callable[[dict], None]] = None,
     shard_runs: bool = False,
 ) -> list[dict]:
     """Run several configurations that differ only in traced settings (gamma, beta, rho,
@@ -237,13 +233,18 @@ def run_batched(
     if todo:
         t = time.time()
         results = fit_batched(
-            ds.x, [c for _, c, _ in todo], [s for _, _, s in todo], ds.y, log, shard_runs
+            ds.x,
+            [c for _, c, _ in todo],
+            [s for _, _, s in todo],
+            y=ds.y,
+            log=log,
+            shard_runs=shard_runs,
         )
         wall = (time.time() - t) / len(todo)
         for (run_dir, cfg, seed), res in zip(todo, results):
             rec = write_seed(run_dir, ds, cfg, seed, res, wall)
             if log:
-                log(f"{run_dir.name} seed {seed} done: {_brief(rec)}")
+                log({"event": "seed_done", "run": run_dir.name, "seed": seed, "result": rec})
     return [
         finish_run(run_dir, ds, cfg, [seed_done(run_dir, s) for s in seeds])
         for run_dir, cfg in runs

@@ -22,8 +22,7 @@ from absl import flags
 
 from dssec_jax import evaluate, fit
 from dssec_jax.checkpoint import FileStore
-from dssec_jax.pipeline import NonFiniteLossError
-from dssec_jax.validation import check_config
+from dssec_jax.validation import NonFiniteLossError, check_config
 
 from . import common, runner
 

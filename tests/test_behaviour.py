@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from dssec_jax import DSSEC, cluster_acc, pipeline
+from dssec_jax import DSSEC, cluster_acc, pipeline, pretraining
 from dssec_jax.checkpoint import FileStore
 from dssec_jax.methods import Config
 
@@ -36,7 +36,7 @@ class RecordingStore(FileStore):
     def put(self, name, state, meta):
         super().put(name, state, meta)
         if name == "pretrain_progress":
-            self.saved.append((meta["stage"], jax.device_get(state["ae"])))
+            self.saved.append((meta["stage"], jax.device_get(state.params)))
             if meta["stage"] == self.kill_before_stage:
                 raise Killed
 
@@ -48,7 +48,7 @@ def _leaves_equal(a, b):
 def test_greedy_pretraining_freezes_the_layers_below(digits, tmp_path):
     x = digits[0][:300]
     store = RecordingStore(tmp_path)
-    pipeline.pretrain(x, STACKED, jax.random.PRNGKey(0), store=store)
+    pretraining.pretrain(x, STACKED, jax.random.PRNGKey(0), store=store)
     after = [ae for _, ae in store.saved]  # after stage layer0, layer1, layer2, layer3
     assert [s for s, _ in store.saved] == [1, 2, 3, 4]
     for s in range(1, 4):
@@ -62,22 +62,37 @@ def test_greedy_pretraining_freezes_the_layers_below(digits, tmp_path):
 
 def test_greedy_pretraining_resumes_across_a_stage_boundary(digits, tmp_path):
     x = digits[0][:300]
-    ref, _ = pipeline.pretrain(
+    ref, _ = pretraining.pretrain(
         x, STACKED, jax.random.PRNGKey(0), store=RecordingStore(tmp_path / "a")
     )
     with pytest.raises(Killed):  # stopped right after stage layer1 ended
-        pipeline.pretrain(
+        pretraining.pretrain(
             x,
             STACKED,
             jax.random.PRNGKey(0),
             store=RecordingStore(tmp_path / "b", kill_before_stage=2),
         )
-    lines = []
-    resumed, _ = pipeline.pretrain(
-        x, STACKED, jax.random.PRNGKey(0), store=RecordingStore(tmp_path / "b"), log=lines.append
+    records = []
+    resumed, _ = pretraining.pretrain(
+        x, STACKED, jax.random.PRNGKey(0), store=RecordingStore(tmp_path / "b"), log=records.append
     )
-    assert "pretrain: resuming at stage layer2, epoch 0" in lines
+    assert {"event": "pretrain_resumed", "stage": "layer2", "epoch": 0} in records
     assert _leaves_equal(resumed, ref)
+
+
+def test_a_checkpoint_of_an_older_layout_is_dropped_and_pretraining_starts_afresh(digits, tmp_path):
+    """The pretraining checkpoint before TrainState ({"ae", "opt_state"}) does not fit: it
+    is reported, dropped, and the run gives what a fresh run gives."""
+    x = digits[0][:300]
+    cfg = Config(method="ae_kmeans", hidden_dims=(16, 16, 32), pretrain_epochs=2, batch_size=64)
+    fresh, _ = pretraining.pretrain(x, cfg, jax.random.PRNGKey(0))
+    store = FileStore(tmp_path, tmp_path, "k")
+    old = {"ae": jax.tree.map(np.zeros_like, fresh), "opt_state": np.zeros(3)}
+    store.put("pretrain_progress", old, {"stage": 0, "epoch": 1, "history": []})
+    with pytest.warns(UserWarning, match="dropped: that phase starts afresh"):
+        again, hist = pretraining.pretrain(x, cfg, jax.random.PRNGKey(0), store=store)
+    assert _leaves_equal(again, fresh) and len(hist) == 2
+    assert store.get("pretrain_progress") is None
 
 
 def test_the_tol_stop_acts_on_the_fraction_of_changed_labels(digits):
@@ -188,3 +203,28 @@ def test_numpy_typed_settings_fit_and_save(digits, tmp_path):
     np.testing.assert_array_equal(
         DSSEC.load(tmp_path / "m.dssec").predict(digits[0][:50]), est.predict(digits[0][:50])
     )
+
+
+def test_bf16_refreshes_report_labels_of_a_last_float32_pass(digits):
+    """refresh_precision="bf16": the targets come from bf16 passes, but the labels returned
+    are argmax Q of the final parameters in float32, as ``predict`` computes them."""
+    from dssec_jax import clustering, soft_assignment
+
+    x = digits[0][:400]
+    cfg = Config(
+        method="dssec",
+        hidden_dims=(32, 32, 64),
+        pretrain_epochs=3,
+        batch_size=64,
+        update_interval=10,
+        max_iter=40,
+        tol=0.0,
+        n_clusters=10,
+        refresh_precision="bf16",
+    )
+    assert clustering.final_refresh(cfg) is not None
+    assert clustering.final_refresh(Config()) is None
+    res = pipeline.fit(x, cfg, 0)
+    q = soft_assignment(res.embedding, res.centers, alpha=cfg.alpha)
+    np.testing.assert_array_equal(res.labels, np.argmax(np.asarray(q), axis=1))
+    assert res.n_iter == 40

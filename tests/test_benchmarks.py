@@ -132,3 +132,34 @@ def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
         json.loads((tmp_path / "fit" / "run" / "results.json").read_text())["per_seed"][0]["n_iter"]
         == 60
     )
+
+
+def test_xla_flags_times_each_back_end_in_its_own_process(tmp_path):
+    out = tmp_path / "x.json"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.xla_flags",
+            "--n=300",
+            "--dim=16",
+            "--batch_size=32",
+            "--steps=2",
+            "--repeats=1",
+            "--rounds=1",
+            "--variants=default,xnn_dot",
+            f"--xla_out={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    (row,) = json.loads(out.read_text())["rounds"]
+    assert set(row) == {"default", "xnn_dot"}
+    for res in row.values():
+        for dt in ("float32", "bf16"):
+            assert res[dt]["pretrain_samples_s"] > 0 and len(res[dt]["q_colsum"]) == 10
+            # Q's columns sum to the number of rows, on every back end
+            assert abs(sum(res[dt]["q_colsum"]) - 300) < 0.5

@@ -132,6 +132,21 @@ def test_report_cells_use_the_sample_std_and_count_seeds():
     assert "| dssec | 0.500 (1) |" in markdown_table([run_([0.5], ["tol"])])
 
 
+def test_report_pairs_each_method_with_its_base_on_the_same_seeds():
+    from experiments.report import paired_lines
+
+    def run_(method, accs):
+        return {"method": method, "per_seed": [{"seed": s, "acc": a} for s, a in accs]}
+
+    table = {
+        ("dssec", "d"): run_("dssec", [(0, 0.8), (1, 0.6), (2, 0.9)]),
+        ("idec", "d"): run_("idec", [(0, 0.7), (1, 0.7)]),  # seed 2 not finished: not paired
+    }
+    text = "\n".join(paired_lines(table, ["d"]))
+    assert "| dssec − idec | +0.000 ± 0.141 (2, ahead on 1) |" in text
+    assert "| dssec − dec | - |" in text
+
+
 def test_readme_tables_regenerate_from_the_committed_results():
     readme = (ROOT / "README.md").read_text()
     folders = re.findall(r"<!-- begin (results/[\w/]+) -->", readme)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dssec_jax import DSSEC, fit, pipeline, sae, train
+from dssec_jax import DSSEC, fit, pretraining, sae, train
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
 
@@ -31,7 +31,7 @@ def test_fit_fit_batched_and_pretrain_keep_the_callers_data(digits):
     x0 = np.array(x)
     fit(x, TINY, 0)
     fit_batched(x, [TINY, TINY], [0, 1])
-    pipeline.pretrain(x, TINY, jax.random.PRNGKey(0))
+    pretraining.pretrain(x, TINY, jax.random.PRNGKey(0))
     _alive_and_equal(x, x0)
 
 
@@ -67,8 +67,8 @@ def test_the_compiled_steps_consume_their_state_as_documented(digits):
     x = jnp.asarray(digits[0][:128])
     params = sae.init_params(jax.random.key(0), (64, 16, 4))
     opt = ("adam", 1e-3, 0.0)
-    opt_state = train.make_optimizer(*opt).init(params)
+    state = train.init_state(params, train.make_optimizer(*opt))
     run = train.autoencoder_steps(("relu",), (), "mean", "ratio", None, opt, (2, 64))
-    new, new_opt, parts = run(params, opt_state, x, jax.random.key(1), 2, train.hyper())
-    assert all(a.is_deleted() for a in jax.tree.leaves(params))  # donated, as the docs say
+    new, parts = run(state, x, jax.random.key(1), 2, train.hyper())
+    assert all(a.is_deleted() for a in jax.tree.leaves(state))  # donated, as the docs say
     assert not any(a.is_deleted() for a in jax.tree.leaves(new)) and np.isfinite(parts["loss"])

@@ -28,6 +28,10 @@ from dssec_jax.validation import check_config
         ({"pretrain_momentum": 1.0}, r"pretrain_momentum must lie in \[0, 1\)"),
         ({"cluster_optimizer": "rmsprop"}, "cluster_optimizer must be 'adam' or 'sgd'"),
         ({"precision": "fp16"}, "precision must be 'float32' or 'bf16', got 'fp16'"),
+        (
+            {"refresh_precision": "fp16"},
+            "refresh_precision must be 'float32' or 'bf16', got 'fp16'",
+        ),
         ({"pretrain_epochs": 0}, "pretrain_epochs must be >= 1"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
         ({"update_interval": 0}, "update_interval must be >= 1"),

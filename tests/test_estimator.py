@@ -191,3 +191,23 @@ def test_scikit_learn_estimator_checks_pass():
     # only the array-API check may skip (scikit-learn skips it without SCIPY_ARRAY_API)
     assert [c for c, *_ in not_passed] in ([], ["check_array_api_input"]), not_passed
     assert len(results) >= 45
+
+
+def test_verbose_prints_the_progress_records_as_json_lines(digits, capsys):
+    import json
+
+    x = digits[0][:200]
+    DSSEC(
+        n_clusters=5,
+        hidden_dims=(16, 16, 32),
+        pretrain_epochs=2,
+        max_iter=20,
+        batch_size=64,
+        update_interval=10,
+        random_state=0,
+        verbose=1,
+    ).fit(x)
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [r["event"] for r in records]
+    assert events.count("pretrain_epoch") == 2 and events.count("cluster_refresh") >= 2
+    assert records[0]["stage"] == "finetune" and records[-1]["iteration"] <= 20

@@ -23,7 +23,7 @@ def test_the_module_equals_sae_forward_for_the_same_parameters(digits):
         np.testing.assert_array_equal(h, h0)
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.all(a == b)), model.params(), params))
     np.testing.assert_array_equal(
-        model.sparsity_penalty(hidden), losses.sparsity_penalty(hidden0[:2], 0.05)
+        model.sparsity_penalty(hidden), losses.sparsity_penalty(hidden0[:2], rho=0.05)
     )
 
 
@@ -35,7 +35,7 @@ def test_its_gradients_equal_the_pure_gradients(digits):
 
     def pure_loss(p):
         z, x_hat, hidden = sae.forward(p, x, "relu")
-        return jnp.mean((x_hat - x) ** 2) + losses.sparsity_penalty(hidden[:2], 0.05)
+        return jnp.mean((x_hat - x) ** 2) + losses.sparsity_penalty(hidden[:2], rho=0.05)
 
     def module_loss(m):
         z, x_hat, hidden = m(x)

@@ -40,19 +40,19 @@ def test_sparsity_kl_clips_saturated_units():
 
 def test_sparsity_penalty_mean_vs_sum():
     h = [rng.uniform(size=(16, 30)), rng.uniform(size=(16, 10))]
-    s = losses.sparsity_penalty(h, 0.1, "sum", "mean")
-    m = losses.sparsity_penalty(h, 0.1, "mean", "mean")
+    s = losses.sparsity_penalty(h, rho=0.1, reduction="sum", form="mean")
+    m = losses.sparsity_penalty(h, rho=0.1, reduction="mean", form="mean")
     ref_s = sum(float(losses.sparsity_kl(0.1, a.mean(0))) for a in h)
     ref_m = sum(float(losses.sparsity_kl(0.1, a.mean(0))) / a.shape[1] for a in h)
     assert np.isclose(s, ref_s, rtol=1e-5) and np.isclose(m, ref_m, rtol=1e-5)
     with pytest.raises(ValueError, match="reduction"):
-        losses.sparsity_penalty(h, 0.1, "max")
+        losses.sparsity_penalty(h, rho=0.1, reduction="max")
 
 
 @pytest.mark.parametrize("alpha", [1.0, 2.5])
 def test_soft_assignment_matches_numpy_and_rows_sum_to_one(alpha):
     z, mu = rng.normal(size=(50, 4)), rng.normal(size=(6, 4))
-    q = np.asarray(losses.soft_assignment(z, mu, alpha))
+    q = np.asarray(losses.soft_assignment(z, mu, alpha=alpha))
     np.testing.assert_allclose(q, np_q(z, mu, alpha), rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
 
@@ -90,7 +90,7 @@ def test_clustering_gradients_match_dec_closed_form():
     z, mu = rng.normal(size=(30, 4)).astype(np.float32), rng.normal(size=(5, 4)).astype(np.float32)
     alpha = 1.0
     p = np_p(np_q(z, mu)).astype(np.float32)
-    f = lambda z_, mu_: losses.clustering_kl(p, losses.soft_assignment(z_, mu_, alpha))
+    f = lambda z_, mu_: losses.clustering_kl(p, losses.soft_assignment(z_, mu_, alpha=alpha))
     gz, gmu = jax.grad(f, argnums=(0, 1))(z, mu)
     q = np_q(z, mu)
     diff = z[:, None, :] - mu[None]
@@ -144,24 +144,28 @@ def test_dssec_loss_combines_parts():
 def test_sparsity_penalty_has_a_gradient_above_one(form):
     # Every unit active above 1 on every row: the former clip had no gradient here.
     h = jnp.asarray(rng.uniform(1.5, 4.0, size=(32, 8)), jnp.float32)
-    g = jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "mean", form))(h)
+    g = jax.grad(lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="mean", form=form))(h)
     assert np.all(np.asarray(g) > 0)  # the penalty pushes every active unit down
-    g_clip = jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "mean", "clip"))(h)
+    g_clip = jax.grad(
+        lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="mean", form="clip")
+    )(h)
     assert np.all(np.asarray(g_clip) == 0)
 
 
 def test_ratio_form_keeps_its_gradient_far_above_one():
     h = jnp.full((16, 4), 50.0)
-    g = jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "sum", "ratio"))(h)
+    g = jax.grad(lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="sum", form="ratio"))(h)
     assert np.all(np.isfinite(np.asarray(g))) and np.all(np.asarray(g) > 0)
 
 
 @pytest.mark.parametrize("form", ["ratio", "exp", "tanh"])
 def test_sparsity_penalty_gradient_matches_finite_differences(form):
     h = np.asarray(rng.uniform(0.0, 3.0, size=(12, 5)), np.float64)
-    f = lambda a: float(losses.sparsity_penalty([jnp.asarray(a, jnp.float32)], 0.05, "sum", form))
+    f = lambda a: float(
+        losses.sparsity_penalty([jnp.asarray(a, jnp.float32)], rho=0.05, reduction="sum", form=form)
+    )
     g = np.asarray(
-        jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "sum", form))(
+        jax.grad(lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="sum", form=form))(
             jnp.asarray(h, jnp.float32)
         )
     )
@@ -177,21 +181,23 @@ def test_sparsity_penalty_gradient_matches_finite_differences(form):
 def test_rate_forms_are_valid_means_and_mean_form_is_classic():
     h = jnp.asarray(rng.uniform(0.0, 20.0, size=(64, 10)), jnp.float32)
     for form in ("ratio", "exp", "tanh", "clip"):
-        r, rest = losses.activation_rate(h, form)
+        r, rest = losses.activation_rate(h, form=form)
         assert np.all((np.asarray(r) >= 0) & (np.asarray(r) <= 1))
         np.testing.assert_allclose(np.asarray(r) + np.asarray(rest), 1.0, atol=1e-6)
     s = jax.nn.sigmoid(jnp.asarray(rng.normal(size=(64, 10)), jnp.float32))
-    r, _ = losses.activation_rate(s, "mean")
+    r, _ = losses.activation_rate(s, form="mean")
     np.testing.assert_allclose(r, np.asarray(s).mean(0), rtol=1e-6)
     classic = losses.sparsity_kl(0.05, np.asarray(s).mean(0))
-    assert np.isclose(losses.sparsity_penalty([s], 0.05, "sum", "mean"), classic, rtol=1e-5)
+    assert np.isclose(
+        losses.sparsity_penalty([s], rho=0.05, reduction="sum", form="mean"), classic, rtol=1e-5
+    )
     with pytest.raises(ValueError, match="form"):
-        losses.activation_rate(h, "square")
+        losses.activation_rate(h, form="square")
 
 
 def test_ratio_form_is_near_the_plain_mean_for_small_activations():
     h = jnp.asarray(rng.uniform(0.0, 0.01, size=(64, 10)), jnp.float32)
-    r, _ = losses.activation_rate(h, "ratio")
+    r, _ = losses.activation_rate(h, form="ratio")
     np.testing.assert_allclose(r, np.asarray(h).mean(0), rtol=2e-2)
 
 
@@ -204,7 +210,7 @@ def test_clip_form_is_the_former_penalty():
     def former(a):  # the penalty before the rho_hat forms, verbatim
         return losses.sparsity_kl(0.05, jnp.mean(jnp.clip(a, 0.0, 1.0), axis=0)) / a.shape[-1]
 
-    new = lambda a: losses.sparsity_penalty([a], 0.05, "mean", "clip")
+    new = lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="mean", form="clip")
     assert float(new(h)) == float(former(h))
     np.testing.assert_array_equal(jax.grad(new)(h), jax.grad(former)(h))
 
@@ -212,5 +218,5 @@ def test_clip_form_is_the_former_penalty():
 @pytest.mark.parametrize("form", ["ratio", "exp", "tanh", "mean"])
 def test_a_nearly_dead_unit_is_never_pushed_further_down(form):
     h = jnp.full((64, 3), 1e-7, jnp.float32)  # rho_hat below the KL's 1e-6 clip
-    g = jax.grad(lambda a: losses.sparsity_penalty([a], 0.05, "mean", form))(h)
+    g = jax.grad(lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="mean", form=form))(h)
     assert np.all(np.asarray(g) <= 0)

@@ -16,6 +16,7 @@ from hypothesis.extra import numpy as hnp
 from dssec_jax import checkpoint, losses, pipeline
 from dssec_jax.data import DataError, formats, load_dataset
 from dssec_jax.methods import Config
+from dssec_jax.validation import NonFiniteLossError
 
 floats = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=32)
 
@@ -27,7 +28,7 @@ floats = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=32)
     st.floats(0.1, 10.0),
 )
 def test_assignment_target_kl_always_finite(z, mu, alpha):
-    q = np.asarray(losses.soft_assignment(z, mu, alpha))
+    q = np.asarray(losses.soft_assignment(z, mu, alpha=alpha))
     p = np.asarray(losses.target_distribution(q))
     kl = float(losses.clustering_kl(p, q))
     assert np.all(np.isfinite(q)) and np.all(np.isfinite(p)) and np.isfinite(kl)
@@ -55,6 +56,17 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert checkpoint.load(path) is None
+
+
+def test_a_checkpoint_of_another_layout_is_refused_clearly(tmp_path):
+    """The layout before TrainState ({"params", "opt_state", "prev"}) does not restore into
+    {"state", "prev"}: a CheckpointError that says to delete it, not a Flax KeyError."""
+    path = tmp_path / "cluster.ckpt"
+    checkpoint.save(path, {"params": np.ones(2), "opt_state": np.ones(2)}, {"iteration": 3})
+    _, raw = checkpoint.load(path)
+    template = {"state": {"params": np.zeros(2)}, "prev": np.zeros(2)}
+    with pytest.raises(checkpoint.CheckpointError, match="another version of dssec_jax"):
+        checkpoint.restore(template, raw)
 
 
 def _fuzz(data: bytes, suffix: str, tmp_path_factory):
@@ -222,6 +234,6 @@ def test_nonfinite_loss_keeps_last_good_checkpoint(tmp_path):
     cfg = _cfg(
         method="idec", max_iter=40, tol=0.0, cluster_learning_rate=1e12, cluster_optimizer="sgd"
     )
-    with pytest.raises(pipeline.NonFiniteLossError, match="clustering at iterations"):
+    with pytest.raises(NonFiniteLossError, match="clustering at iterations"):
         pipeline.fit(x, cfg, 0, store=store)
     assert checkpoint.load(store.path("pretrained")) is not None

@@ -24,7 +24,7 @@ def test_batched_equals_sequential(digits, method, pretrain):
         for g in (0.1, 0.5)
     ]
     seeds = [0, 1]
-    batched = fit_batched(x, cfgs, seeds, y)
+    batched = fit_batched(x, cfgs, seeds, y=y)
     for cfg, seed, b in zip(cfgs, seeds, batched):
         s = pipeline.fit(x, cfg, seed, y)
         np.testing.assert_allclose(b.kmeans_labels == s.kmeans_labels, True)
@@ -42,6 +42,11 @@ def test_per_run_stopping(digits):
     a, b = fit_batched(x, cfgs, [0, 0])
     assert a.stop_reason == "tol" and a.n_iter == 10
     assert b.stop_reason == "max_iter" and b.n_iter == 60
+    # the stopped run is frozen: its returned network is the one at iteration 10, as a
+    # single run that stops there returns it (not 50 iterations further on)
+    s = pipeline.fit(x, cfgs[0], 0)
+    assert s.n_iter == 10
+    assert np.max(np.abs(a.embedding - s.embedding)) < 1e-3 * np.max(np.abs(s.embedding))
 
 
 def test_batched_rejects_mixed_static_settings(digits):

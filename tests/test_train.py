@@ -4,8 +4,9 @@ import numpy as np
 import optax
 import pytest
 
-from dssec_jax import losses, pipeline, sae, train
+from dssec_jax import clustering, losses, pipeline, pretraining, sae, train
 from dssec_jax.methods import Config
+from dssec_jax.validation import NonFiniteLossError
 
 
 def test_batch_indices_cover_each_sample_once_per_epoch():
@@ -53,9 +54,10 @@ def test_scan_steps_equal_python_loop(n_valid):
     fn = train.autoencoder_steps(
         ("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0), (5, 4)
     )
-    p, s, parts = fn(
-        jax.tree.map(jnp.copy, params), opt.init(params), x, jax.random.PRNGKey(2), n_valid, hp
-    )
+    state = train.init_state(jax.tree.map(jnp.copy, params), opt)
+    state, parts = fn(state, x, jax.random.PRNGKey(2), n_valid, hp)
+    p, s = state.params, state.opt_state
+    assert int(state.step) == n_valid
     assert np.isclose(float(parts["loss"]), np.mean(ref_losses), rtol=1e-4)
     for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(ref_p)):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
@@ -74,19 +76,33 @@ def test_vmapped_steps_mask_every_run_alike():
     many = train.autoencoder_steps(*args, None)
     keys = jnp.stack([jax.random.PRNGKey(7), jax.random.PRNGKey(8)])
     stack = lambda t: jax.tree.map(lambda a: jnp.stack([a, a]), t)
-    p2, s2, parts2 = many(
-        stack(params),
-        stack(opt.init(params)),
-        x,
-        keys,
-        2,
-        jax.tree.map(lambda a: jnp.stack([a, a]), hp),
-    )
+    hps = jax.tree.map(lambda a: jnp.stack([a, a]), hp)
+    both, _ = many(stack(train.init_state(params, opt)), x, keys, 2, hps, jnp.ones(2, bool))
     for i in range(2):
-        p1, s1, parts1 = one(jax.tree.map(jnp.copy, params), opt.init(params), x, keys[i], 2, hp)
-        for a, b in zip(jax.tree.leaves((p1, s1)), jax.tree.leaves((p2, s2))):
+        single = train.init_state(jax.tree.map(jnp.copy, params), opt)
+        single, _ = one(single, x, keys[i], 2, hp)
+        for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(both)):
             np.testing.assert_allclose(a, b[i], rtol=1e-5, atol=1e-6)
-        assert int(s1[0].count) == 2
+        assert int(single.opt_state[0].count) == 2 and int(single.step) == 2
+
+
+def test_vmapped_steps_leave_inactive_runs_unchanged():
+    """A run marked inactive comes back exactly as it went in; the active one trains."""
+    params = sae.init_params(jax.random.PRNGKey(0), (6, 8, 3))
+    x = jax.random.uniform(jax.random.PRNGKey(1), (20, 6))
+    opt = optax.adam(1e-2)
+    args = (("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0), (5, 4), None)
+    many = train.autoencoder_steps(*args)
+    start = jax.tree.map(lambda a: jnp.stack([a, a]), train.init_state(params, opt))
+    before = jax.tree.map(np.array, start)
+    keys = jnp.stack([jax.random.PRNGKey(7), jax.random.PRNGKey(8)])
+    hps = jax.tree.map(lambda a: jnp.stack([a, a]), train.hyper(beta=0.5, rho=0.1))
+    after, _ = many(start, x, keys, 5, hps, jnp.array([True, False]))
+    for a, b in zip(jax.tree.leaves(after), jax.tree.leaves(before)):
+        np.testing.assert_array_equal(np.asarray(a)[1], b[1])  # frozen, bit for bit
+    assert int(after.step[0]) == 5 and int(after.step[1]) == 0
+    w0, w1 = after.params["encoder"][0]["w"], before.params["encoder"][0]["w"]
+    assert not np.array_equal(np.asarray(w0)[0], w1[0])  # the active run trained
 
 
 @pytest.mark.parametrize("n", [100, 4096, 8192, 5000])
@@ -127,7 +143,7 @@ def test_stacked_pretraining_trains_each_layer_then_finetunes(digits):
         layerwise_epochs=2,
         batch_size=128,
     )
-    ae, hist = pipeline.pretrain(x, cfg, jax.random.PRNGKey(0))
+    ae, hist = pretraining.pretrain(x, cfg, jax.random.PRNGKey(0))
     stages = [h["stage"] for h in hist]
     assert (
         stages
@@ -143,7 +159,7 @@ def test_stacked_pretraining_trains_each_layer_then_finetunes(digits):
 def test_pretraining_reduces_reconstruction(digits):
     x = digits[0][:512]
     cfg = Config(method="ae_kmeans", hidden_dims=(64, 64, 128), pretrain_epochs=15, batch_size=64)
-    _, hist = pipeline.pretrain(x, cfg, jax.random.PRNGKey(0))
+    _, hist = pretraining.pretrain(x, cfg, jax.random.PRNGKey(0))
     assert hist[-1]["reconstruction"] < 0.5 * hist[0]["reconstruction"]
 
 
@@ -220,7 +236,7 @@ def test_kernel_scale_puts_the_median_point_at_squared_distance_alpha(digits, al
 
 
 def _small_ae(x, seed=0):
-    return pipeline.pretrain(
+    return pretraining.pretrain(
         x,
         Config(method="ae_kmeans", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64),
         jax.random.PRNGKey(seed),
@@ -243,8 +259,8 @@ def test_cluster_keeps_the_callers_arrays_and_dec_keeps_the_decoder(digits, meth
         max_iter=10,
         tol=0.0,
     )
-    out = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
-    again = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))  # inputs still usable
+    out = clustering.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
+    again = clustering.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))  # inputs still usable
     np.testing.assert_array_equal(out["labels"], again["labels"])
     for a, b in zip(jax.tree.leaves(ae), jax.tree.leaves(before)):
         assert not a.is_deleted()
@@ -282,7 +298,7 @@ def test_a_last_short_chunk_reuses_the_compiled_step(digits):
         tol=0.0,
     )
     train.clustering_steps.cache_clear()
-    out = pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
+    out = clustering.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2))
     assert out["n_iter"] == 17 and [h["iteration"] for h in out["history"]] == [0, 7, 14, 17]
     assert train.clustering_steps.cache_info().currsize == 1  # one step builder ...
     fn = train.clustering_steps(
@@ -305,7 +321,7 @@ def test_a_last_short_chunk_reuses_the_compiled_step(digits):
 def test_nonfinite_loss_stops_with_phase(digits):
     x = digits[0][:300] * 1e30
     cfg = Config(method="ae_kmeans", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64)
-    with pytest.raises(pipeline.NonFiniteLossError, match="pretraining at stage finetune epoch 1"):
+    with pytest.raises(NonFiniteLossError, match="pretraining at stage finetune epoch 1"):
         pipeline.fit(x, cfg, 0)
 
 
@@ -340,5 +356,5 @@ def test_cluster_checkpoints_on_a_time_interval_and_at_the_end(digits, interval,
         tol=0.0,
     )
     store = _CountingStore(interval)
-    pipeline.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2), store=store)
+    clustering.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2), store=store)
     assert store.puts == puts

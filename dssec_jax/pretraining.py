@@ -1,0 +1,200 @@
+"""Pretraining of the (sparse) autoencoder: end-to-end, or greedy layer by layer and then
+fine-tuned. The stages are data (:class:`Stage`); the single-run driver :func:`pretrain`
+dispatches one compiled epoch at a time, emits a record per epoch and checkpoints through
+a store. ``sweep`` runs the same stages vmapped over runs."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import checkpoint, parallel, sae, train
+from .methods import Config
+from .validation import check_config, check_finite
+
+Log = Optional[Callable[[dict], None]]
+
+# The public API; the other functions are the rules shared with ``sweep``.
+__all__ = ["Stage", "pretrain", "stages"]
+
+
+class Stage(NamedTuple):
+    """One pretraining stage: greedy training of hidden layer ``layer`` alone (name
+    "layer<i>"), or fine-tuning of the whole autoencoder (``layer`` None, "finetune")."""
+
+    name: str
+    layer: Optional[int]
+    epochs: int
+
+
+def stages(cfg: Config) -> list[Stage]:
+    """Greedy stages layer 0..L then fine-tuning (``pretrain="stacked"``), or fine-tuning only."""
+    out = []
+    if cfg.pretrain == "stacked":
+        lw = cfg.layerwise_epochs or cfg.pretrain_epochs
+        out += [Stage(f"layer{i}", i, lw) for i in range(len(cfg.hidden_dims) + 1)]
+    return out + [Stage("finetune", None, cfg.pretrain_epochs)]
+
+
+def stage_params(ae: dict, stage: Stage) -> dict:
+    """The parameters a stage trains: all, or layer i of the encoder and its mirror."""
+    if stage.layer is None:
+        return ae
+    i = stage.layer
+    return {"encoder": [ae["encoder"][i]], "decoder": [ae["decoder"][-1 - i]]}
+
+
+def merge_stage(ae: dict, stage: Stage, params: dict) -> dict:
+    """``ae`` with the parameters trained by ``stage`` put back."""
+    if stage.layer is None:
+        return params
+    i = stage.layer
+    enc, dec = list(ae["encoder"]), list(ae["decoder"])
+    enc[i], dec[-1 - i] = params["encoder"][0], params["decoder"][0]
+    return {"encoder": enc, "decoder": dec}
+
+
+def hyper(cfg: Config) -> dict:
+    """Traced hyper-parameters of pretraining (the sparsity penalty's beta and rho)."""
+    return train.hyper(beta=cfg.beta, rho=cfg.rho)
+
+
+def stage_steps(cfg: Config, stage: Stage, n: int, *, batched: bool = False) -> Callable:
+    """Compiled steps of one epoch of ``stage`` on ``n`` samples (batched: vmapped over
+    runs; the data of the first layer and of fine-tuning is shared, deeper layers' codes
+    are per run). Consumes (donates) the state."""
+    acts = cfg.hidden_acts()
+    penalty = (cfg.sparsity_reduction, cfg.rate_form(), cfg.compute_dtype())
+    schedule = (train.steps_per_epoch(n, cfg.batch_size), cfg.batch_size)
+    shared = stage.layer in (None, 0)
+    axes = (None if shared else 0) if batched else train.UNBATCHED
+    tail = (cfg.pretrain_opt(), schedule, axes, parallel.mesh_for(cfg.data_parallel))
+    if stage.layer is None:
+        return train.autoencoder_steps(acts, cfg.penalised_layers(), *penalty, *tail)
+    i = stage.layer
+    layer_acts = acts + ("linear",)
+    out_act = "linear" if i == 0 else layer_acts[i - 1]
+    sparse = i in cfg.penalised_layers()
+    return train.layer_steps(layer_acts[i], out_act, sparse, *penalty, *tail)
+
+
+def stage_input(
+    x: jax.Array, ae: dict, cfg: Config, stage: Stage, *, batched: bool = False
+) -> jax.Array:
+    """Training data of a stage: x, or the codes of the layers below layer i."""
+    if stage.layer in (None, 0):
+        return x
+    i = stage.layer
+    acts = cfg.hidden_acts()[:i]
+    return train.stack_fn(acts, cfg.compute_dtype(), batched=batched)(ae["encoder"][:i], x)
+
+
+def _eta(elapsed: float, done: float, total: float) -> Optional[float]:
+    """Seconds left at the pace so far (None before any progress)."""
+    return None if done <= 0 else elapsed / done * max(total - done, 0)
+
+
+def pretrain(
+    x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log = None
+) -> tuple[dict, list]:
+    """Pretrain the autoencoder of ``cfg`` on ``x``.
+
+    Args:
+      x: data, (n, d).
+      cfg: the run's settings.
+      key: PRNG key of the initialisation and the minibatches.
+      store: optional checkpoint store (``checkpoint.FileStore``): a finished autoencoder
+        found there is returned at once, a partial one resumes; progress is saved at most
+        every ``store.min_interval_s`` seconds and at each stage's end.
+      log: optional callback, given one record (dict) per event: "pretrain_cached",
+        "pretrain_resumed", and "pretrain_epoch" after every epoch.
+
+    Returns:
+      (autoencoder parameters, one history dict per epoch).
+    """
+    cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
+    if store is not None and (hit := store.get("pretrained")) is not None:
+        meta, raw = hit
+        if log:
+            log({"event": "pretrain_cached", "key": store.pretrain_key})
+        return (
+            checkpoint.restore(sae.init_params(key, cfg.dims(x.shape[1])), raw),
+            meta.get("history", []),
+        )
+    mesh = parallel.mesh_for(cfg.data_parallel)
+    xd = parallel.place(x, mesh, rows=True)
+    n = x.shape[0]
+    ae = sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), init=cfg.init)
+    ae = parallel.place(ae, mesh)
+    optimizer = train.make_optimizer(*cfg.pretrain_opt())
+    hp = hyper(cfg)
+    steps = train.steps_per_epoch(n, cfg.batch_size)
+    plan = stages(cfg)
+    start_stage, start_epoch, state, history = 0, 0, None, []
+    hit = None if store is None else store.get("pretrain_progress")
+    saved = None
+    if hit is not None:
+        meta, raw = hit
+        opt_state = optimizer.init(stage_params(ae, plan[meta["stage"]]))
+        template = train.TrainState(ae, opt_state, jnp.zeros((), jnp.int32))
+        saved = checkpoint.restore_or_drop(store, "pretrain_progress", template, raw)
+    if saved is not None:
+        start_stage, start_epoch, history = meta["stage"], meta["epoch"], meta["history"]
+        saved = parallel.place(saved, mesh)
+        ae = saved.params
+        state = train.TrainState(stage_params(ae, plan[start_stage]), saved.opt_state, saved.step)
+        if log:
+            log(
+                {"event": "pretrain_resumed", "stage": plan[start_stage].name, "epoch": start_epoch}
+            )
+    last_save = t0 = time.time()
+    total_epochs = sum(st.epochs for st in plan)
+    done_before = sum(st.epochs for st in plan[:start_stage]) + start_epoch
+    for si in range(start_stage, len(plan)):
+        stage = plan[si]
+        fn = stage_steps(cfg, stage, n)
+        if state is None:
+            state = train.init_state(stage_params(ae, stage), optimizer)
+        xin = stage_input(xd, ae, cfg, stage)
+        skey = jax.random.fold_in(key, si + 1)
+        first = start_epoch if si == start_stage else 0
+        for epoch in range(first, stage.epochs):
+            state, parts = fn(state, xin, jax.random.fold_in(skey, epoch), steps, hp)
+            parts = {k: float(v) for k, v in jax.device_get(parts).items()}
+            check_finite(parts["loss"], "pretraining", f"stage {stage.name} epoch {epoch + 1}")
+            history.append({"stage": stage.name, "epoch": epoch + 1, **parts})
+            done = sum(st.epochs for st in plan[:si]) + epoch + 1
+            if log:
+                el = time.time() - t0
+                eta = _eta(el, done - done_before, total_epochs - done_before)
+                log(
+                    {"event": "pretrain_epoch", **history[-1], "epochs": stage.epochs}
+                    | {"elapsed_s": el, "eta_s": eta}
+                )
+            stage_end = epoch + 1 == stage.epochs
+            if store is not None and (stage_end or time.time() - last_save >= store.min_interval_s):
+                ae = merge_stage(ae, stage, state.params)
+                if not (stage_end and si + 1 == len(plan)):
+                    if stage_end:  # the next stage starts afresh
+                        nxt, saved = (
+                            (si + 1, 0),
+                            train.init_state(stage_params(ae, plan[si + 1]), optimizer),
+                        )
+                    else:
+                        nxt, saved = (si, epoch + 1), state
+                    store.put(
+                        "pretrain_progress",
+                        saved._replace(params=ae),
+                        {"stage": nxt[0], "epoch": nxt[1], "history": history},
+                    )
+                last_save = time.time()
+        ae = merge_stage(ae, stage, state.params)
+        state = None
+    if store is not None:
+        store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
+        store.drop("pretrain_progress")
+    return ae, history
