@@ -107,7 +107,7 @@ def compiled(cfg: Config, data_axes, mesh=None) -> tuple:
 def final_refresh(cfg: Config, batched: bool = False) -> Optional[Callable]:
     """The refresh at the training precision that gives the reported Q and labels when the
     phase's refreshes ran at another one (``refresh_precision``), else None."""
-    if cfg.refresh_precision == cfg.precision:
+    if cfg.refresh_precision in (None, cfg.precision):
         return None
     return train.refresh_fn(cfg.hidden_acts(), cfg.compute_dtype(), batched=batched)
 
@@ -143,7 +143,10 @@ def with_decoder(params: dict, ae: dict, cfg: Config) -> dict:
 def run_id(cfg: Config, shape: tuple) -> str:
     """What a clustering checkpoint belongs to: the settings (k included) and the data's
     shape. Not the start's centres, which may differ by rounding on other hardware."""
-    blob = json.dumps([cfg.to_dict(), list(shape)], sort_keys=True, default=lambda o: o.item())
+    settings = cfg.to_dict()
+    if settings["refresh_precision"] is None:  # added later: old runs keep their id
+        del settings["refresh_precision"]
+    blob = json.dumps([settings, list(shape)], sort_keys=True, default=lambda o: o.item())
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -164,7 +167,9 @@ def cluster(
     dataset; the phase stops when the fraction of changed labels is below ``tol`` or after
     ``max_iter`` iterations. DEC trains the encoder and centres only; its decoder is
     returned unchanged. With ``refresh_precision`` other than ``precision`` the refreshes
-    run at the former and the returned Q and labels come from one last pass at the latter.
+    run at the former and the returned Q and labels come from one last pass at the latter;
+    the history (its metrics and the tol test) stays that of the refreshes, and its last
+    record gets ``final_pass_label_change``, the fraction of labels that pass changed.
 
     Args:
       x: data, (n, d).
@@ -233,8 +238,10 @@ def cluster(
             store.put("cluster", {"state": state, "prev": prev}, meta)
             last_save, saved_at = time.time(), it
     if (final := final_refresh(cfg)) is not None:
-        q, _, labels = final(state.params, xd, hp["alpha"])
-        labels = parallel.to_host(labels)
+        q, _, final_labels = final(state.params, xd, hp["alpha"])
+        final_labels = parallel.to_host(final_labels)
+        history[-1]["final_pass_label_change"] = label_change(final_labels, labels)
+        labels = final_labels
     if store is not None and it > saved_at:
         meta = {"iteration": it, "history": history[:-1], "parts": parts, "run": rid}
         store.put("cluster", {"state": state, "prev": prev}, meta)

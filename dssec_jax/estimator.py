@@ -69,7 +69,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         max_iter=20000,
         n_init=20,
         precision="float32",
-        refresh_precision="float32",
+        refresh_precision=None,
         data_parallel=False,
         cluster_sparsity=True,
         embed_std=1.5,

@@ -106,7 +106,7 @@ class Config:
     max_iter: int = 20000
     n_init: int = 20
     precision: str = "float32"
-    refresh_precision: str = "float32"  # of the target refreshes (the final labels: float32)
+    refresh_precision: Optional[str] = None  # of the target refreshes; None: as precision
     data_parallel: bool = False
     cluster_sparsity: bool = True
     embed_std: Optional[Union[float, str]] = 1.5
@@ -131,8 +131,8 @@ class Config:
 
     def refresh_dtype(self):
         """Matmul input dtype of the clustering phase's target refreshes (Q, P, labels on the
-        whole dataset): None (float32) or bfloat16 (``refresh_precision="bf16"``)."""
-        return dtype_of(self.refresh_precision)
+        whole dataset): that of ``refresh_precision``, or of ``precision`` when it is None."""
+        return dtype_of(self.refresh_precision or self.precision)
 
     def cluster_gamma(self) -> float:
         """Weight of the clustering loss: gamma against the reconstruction when the method

@@ -239,8 +239,13 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
         parts = [{k: float(v[i]) for k, v in means.items()} for i in range(S)]
         it += steps
         prev = labels
-    if (final := clustering.final_refresh(cfg, batched=True)) is not None:
-        final_labels = list(np.asarray(final(state.params, xd, hp["alpha"])[2]))  # runs frozen
+    if (final := clustering.final_refresh(cfg, batched=True)) is not None:  # runs frozen
+        last = np.asarray(final(state.params, xd, hp["alpha"])[2])
+        for i in range(S):
+            history[i][-1]["final_pass_label_change"] = clustering.label_change(
+                last[i], final_labels[i]
+            )
+        final_labels = list(last)
     return {
         "params": clustering.with_decoder(state.params, ae, cfg),
         "labels": final_labels,

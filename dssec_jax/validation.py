@@ -196,8 +196,11 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
     if cfg.precision not in ("float32", "bf16"):
         fail(f"precision must be 'float32' or 'bf16', got {cfg.precision!r}")
-    if cfg.refresh_precision not in ("float32", "bf16"):
-        fail(f"refresh_precision must be 'float32' or 'bf16', got {cfg.refresh_precision!r}")
+    if cfg.refresh_precision not in (None, "float32", "bf16"):
+        fail(
+            "refresh_precision must be 'float32', 'bf16' or None (as precision), "
+            f"got {cfg.refresh_precision!r}"
+        )
     for k in ("pretrain_epochs", "batch_size", "update_interval", "n_init"):
         if getattr(cfg, k) < 1:
             fail(f"{k} must be >= 1, got {getattr(cfg, k)}")

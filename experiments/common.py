@@ -69,8 +69,9 @@ _OVERRIDES = {
     "precision": (flags.DEFINE_string, "float32 or bf16 (bfloat16 matmul inputs)"),
     "refresh_precision": (
         flags.DEFINE_string,
-        "float32 or bf16 matmul inputs of the clustering phase's target refreshes "
-        "(the reported labels come from a last float32 pass)",
+        "float32 or bf16 matmul inputs of the clustering phase's target refreshes; none: "
+        "as --precision (when they differ, the reported labels come from a last pass at "
+        "--precision)",
     ),
     "cluster_sparsity": (flags.DEFINE_boolean, "keep the sparsity penalty in the clustering phase"),
     "k_range": (flags.DEFINE_list, "k_min,k_max tried by --n_clusters=auto"),
@@ -81,7 +82,7 @@ _OVERRIDES = {
     "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
 }
 # Settings whose value may be None, given on the command line as a number or "none".
-_NONEABLE = {"embed_std": float, "layerwise_epochs": int}
+_NONEABLE = {"embed_std": float, "layerwise_epochs": int, "refresh_precision": str}
 
 
 def _default_text(name: str) -> str:

@@ -1,4 +1,5 @@
-"""Fixed-seed labels of every method (and of a batched and a greedy run) on digits and
+"""Fixed-seed labels of every method (and of a batched pair, a batched pair whose first run
+stops early, with its centres, and a greedy run) on digits and
 COIL-20, hashed: run it before and after a change that must not alter behaviour and
 compare the two JSON files.
 
@@ -24,8 +25,9 @@ flags.DEFINE_string("out", "labels_hash.json", "where to write {run: sha256 of i
 FLAGS = flags.FLAGS
 
 
-def digest(labels) -> str:
-    return hashlib.sha256(np.asarray(labels, np.int32).tobytes()).hexdigest()[:16]
+def digest(values, dtype=np.int32) -> str:
+    """sha256 of the values' bytes as ``dtype`` (labels as int32; centres bit for bit)."""
+    return hashlib.sha256(np.asarray(values, dtype).tobytes()).hexdigest()[:16]
 
 
 def main(argv):
@@ -39,6 +41,9 @@ def main(argv):
         cfgs = [Config(pretrain_epochs=3, max_iter=60, gamma=g, **base) for g in (0.1, 0.3)]
         for i, r in enumerate(fit_batched(ds.x, cfgs, [0, 1])):
             out[f"{name}/batched{i}"] = digest(r.labels)
+        stops = [Config(pretrain_epochs=3, max_iter=90, **{**base, "tol": t}) for t in (0.5, 0.0)]
+        for i, r in enumerate(fit_batched(ds.x, stops, [0, 0])):  # run 0 stops early, frozen
+            out[f"{name}/batched_stop{i}"] = digest(r.labels) + "/" + digest(r.centers, np.float32)
         stacked = Config(
             pretrain="stacked", layerwise_epochs=2, pretrain_epochs=2, max_iter=60, **base
         )

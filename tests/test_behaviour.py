@@ -205,11 +205,23 @@ def test_numpy_typed_settings_fit_and_save(digits, tmp_path):
     )
 
 
-def test_bf16_refreshes_report_labels_of_a_last_float32_pass(digits):
+def test_bf16_refreshes_report_labels_of_a_last_float32_pass(digits, monkeypatch):
     """refresh_precision="bf16": the targets come from bf16 passes, but the labels returned
-    are argmax Q of the final parameters in float32, as ``predict`` computes them."""
+    are argmax Q of the final parameters in float32, as ``predict`` computes them, in the
+    single and the batched path (the last pass is called once in each)."""
     from dssec_jax import clustering, soft_assignment
+    from dssec_jax.sweep import fit_batched
 
+    calls = []
+    real = clustering.final_refresh
+
+    def counted(cfg, batched=False):
+        fn = real(cfg, batched)
+        if fn is not None:
+            calls.append(batched)
+        return fn
+
+    monkeypatch.setattr(clustering, "final_refresh", counted)
     x = digits[0][:400]
     cfg = Config(
         method="dssec",
@@ -222,9 +234,11 @@ def test_bf16_refreshes_report_labels_of_a_last_float32_pass(digits):
         n_clusters=10,
         refresh_precision="bf16",
     )
-    assert clustering.final_refresh(cfg) is not None
-    assert clustering.final_refresh(Config()) is None
-    res = pipeline.fit(x, cfg, 0)
-    q = soft_assignment(res.embedding, res.centers, alpha=cfg.alpha)
-    np.testing.assert_array_equal(res.labels, np.argmax(np.asarray(q), axis=1))
-    assert res.n_iter == 40
+    assert real(Config()) is None and real(Config(refresh_precision="float32")) is None
+    single = pipeline.fit(x, cfg, 0)
+    (batched,) = fit_batched(x, [cfg], [0])
+    assert calls == [False, True]
+    for res in (single, batched):
+        q = soft_assignment(res.embedding, res.centers, alpha=cfg.alpha)
+        np.testing.assert_array_equal(res.labels, np.argmax(np.asarray(q), axis=1))
+        assert res.n_iter == 40 and 0 <= res.history[-1]["final_pass_label_change"] <= 1

@@ -30,7 +30,7 @@ from dssec_jax.validation import check_config
         ({"precision": "fp16"}, "precision must be 'float32' or 'bf16', got 'fp16'"),
         (
             {"refresh_precision": "fp16"},
-            "refresh_precision must be 'float32' or 'bf16', got 'fp16'",
+            r"refresh_precision must be 'float32', 'bf16' or None \(as precision\), got 'fp16'",
         ),
         ({"pretrain_epochs": 0}, "pretrain_epochs must be >= 1"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
