@@ -22,3 +22,7 @@ def data_dir():
     if not path or not pathlib.Path(path).is_dir():
         pytest.skip("DSSEC_DATA_DIR is not set to the shared data folder")
     return pathlib.Path(path)
+
+
+# A network small enough for a test to train in seconds on digits.
+TINY_NET = dict(hidden_dims=(32, 32, 64), batch_size=64)

@@ -5,6 +5,7 @@ fit; predictions on data the model has not seen."""
 import jax
 import numpy as np
 import pytest
+from conftest import TINY_NET
 
 from dssec_jax import DSSEC, cluster_acc, pipeline, pretraining
 from dssec_jax.checkpoint import FileStore
@@ -84,7 +85,7 @@ def test_a_checkpoint_of_an_older_layout_is_dropped_and_pretraining_starts_afres
     """The pretraining checkpoint before TrainState ({"ae", "opt_state"}) does not fit: it
     is reported, dropped, and the run gives what a fresh run gives."""
     x = digits[0][:300]
-    cfg = Config(method="ae_kmeans", hidden_dims=(16, 16, 32), pretrain_epochs=2, batch_size=64)
+    cfg = Config(method="ae_kmeans", pretrain_epochs=2, **TINY_NET)
     fresh, _ = pretraining.pretrain(x, cfg, jax.random.PRNGKey(0))
     store = FileStore(tmp_path, tmp_path, "k")
     old = {"ae": jax.tree.map(np.zeros_like, fresh), "opt_state": np.zeros(3)}
@@ -223,17 +224,8 @@ def test_bf16_refreshes_report_labels_of_a_last_float32_pass(digits, monkeypatch
 
     monkeypatch.setattr(clustering, "final_refresh", counted)
     x = digits[0][:400]
-    cfg = Config(
-        method="dssec",
-        hidden_dims=(32, 32, 64),
-        pretrain_epochs=3,
-        batch_size=64,
-        update_interval=10,
-        max_iter=40,
-        tol=0.0,
-        n_clusters=10,
-        refresh_precision="bf16",
-    )
+    budget = dict(pretrain_epochs=3, update_interval=10, max_iter=40, tol=0.0)
+    cfg = Config(method="dssec", refresh_precision="bf16", **TINY_NET, **budget)
     assert real(Config()) is None and real(Config(refresh_precision="float32")) is None
     single = pipeline.fit(x, cfg, 0)
     (batched,) = fit_batched(x, [cfg], [0])

@@ -8,22 +8,21 @@ import sys
 from conftest import ROOT
 
 
+def run_module(module: str, *args: str):
+    """``python -m module args`` in the repository, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
 def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
     out = tmp_path / "b.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bottleneck",
-            "--dim=16",
-            "--batch_size=8",
-            "--repeats=1",
-            f"--bottleneck_out={out}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    r = run_module(
+        "benchmarks.bottleneck",
+        "--dim=16",
+        "--batch_size=8",
+        "--repeats=1",
+        f"--bottleneck_out={out}",
     )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
@@ -66,26 +65,9 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
 
 def test_paper_run_times_each_phase_and_projects_from_the_slice(tmp_path):
     out = tmp_path / "p.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.paper_run",
-            "--dataset=digits",
-            "--pretrain_epochs=3",
-            "--max_iter=90",
-            "--update_interval=30",
-            "--n_init=2",
-            "--checkpoint_interval=0",
-            "--paper_epochs=10",
-            "--paper_iter=300",
-            f"--out={out}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    slice_ = ["--pretrain_epochs=3", "--max_iter=90", "--update_interval=30", "--n_init=2"]
+    paper = ["--checkpoint_interval=0", "--paper_epochs=10", "--paper_iter=300"]
+    r = run_module("benchmarks.paper_run", "--dataset=digits", *slice_, *paper, f"--out={out}")
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     m, p = res["measured_s"], res["projected_s"]
@@ -136,25 +118,8 @@ def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
 
 def test_xla_flags_times_each_back_end_in_its_own_process(tmp_path):
     out = tmp_path / "x.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.xla_flags",
-            "--n=300",
-            "--dim=16",
-            "--batch_size=32",
-            "--steps=2",
-            "--repeats=1",
-            "--rounds=1",
-            "--variants=default,xnn_dot",
-            f"--xla_out={out}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    tiny = ["--n=300", "--dim=16", "--batch_size=32", "--steps=2", "--repeats=1", "--rounds=1"]
+    r = run_module("benchmarks.xla_flags", *tiny, "--variants=default,xnn_dot", f"--xla_out={out}")
     assert r.returncode == 0, r.stderr[-2000:]
     (row,) = json.loads(out.read_text())["rounds"]
     assert set(row) == {"default", "xnn_dot"}

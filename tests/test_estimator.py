@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import TINY_NET
 from sklearn.base import clone
 
 from dssec_jax import DSSEC, cluster_acc
@@ -197,16 +198,8 @@ def test_verbose_prints_the_progress_records_as_json_lines(digits, capsys):
     import json
 
     x = digits[0][:200]
-    DSSEC(
-        n_clusters=5,
-        hidden_dims=(16, 16, 32),
-        pretrain_epochs=2,
-        max_iter=20,
-        batch_size=64,
-        update_interval=10,
-        random_state=0,
-        verbose=1,
-    ).fit(x)
+    budget = dict(pretrain_epochs=2, max_iter=20, update_interval=10)
+    DSSEC(n_clusters=5, random_state=0, verbose=1, **TINY_NET, **budget).fit(x)
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     events = [r["event"] for r in records]
     assert events.count("pretrain_epoch") == 2 and events.count("cluster_refresh") >= 2
