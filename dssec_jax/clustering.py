@@ -86,7 +86,7 @@ def hyper(cfg: Config) -> dict:
 def compiled(cfg: Config, data_axes, mesh=None) -> tuple:
     """(compiled clustering steps, target refresh, optimizer) of ``cfg``; ``data_axes`` as
     ``train.clustering_steps`` takes it (UNBATCHED for one run, vmapped otherwise)."""
-    acts, cd = cfg.hidden_acts(), cfg.compute_dtype()
+    acts, compute_dtype = cfg.hidden_acts(), cfg.compute_dtype()
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     step_fn = train.clustering_steps(
         acts,
@@ -94,7 +94,7 @@ def compiled(cfg: Config, data_axes, mesh=None) -> tuple:
         cfg.sparsity_reduction,
         cfg.rate_form(),
         cfg.spec.use_decoder,
-        cd,
+        compute_dtype,
         opt,
         (cfg.update_interval, cfg.batch_size),
         data_axes,
@@ -190,7 +190,7 @@ def cluster(
     mesh = parallel.mesh_for(cfg.data_parallel)
     hp = hyper(cfg)
     step_fn, refresh, optimizer = compiled(cfg, train.UNBATCHED, mesh)
-    xd = parallel.place(x, mesh, rows=True)
+    x_dev = parallel.place(x, mesh, rows=True)
     n = x.shape[0]
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg))
     state = parallel.place(train.init_state(params, optimizer), mesh)
@@ -212,7 +212,7 @@ def cluster(
                 log({"event": "cluster_resumed", "iteration": it})
     t0 = last_save = time.time()
     it0 = saved_at = it
-    q, p, labels = refresh(state.params, xd, hp["alpha"])
+    q, p, labels = refresh(state.params, x_dev, hp["alpha"])
     labels = parallel.to_host(labels)
     while True:
         delta = label_change(labels, prev)
@@ -227,8 +227,8 @@ def cluster(
         if (stop := stop_reason(it, delta, prev is not None, cfg)) is not None:
             break
         steps = min(cfg.update_interval, cfg.max_iter - it)
-        state, parts = step_fn(state, (xd, p), jax.random.fold_in(key, it), steps, hp)
-        q, p, new_labels = refresh(state.params, xd, hp["alpha"])
+        state, parts = step_fn(state, (x_dev, p), jax.random.fold_in(key, it), steps, hp)
+        q, p, new_labels = refresh(state.params, x_dev, hp["alpha"])
         parts = {k: float(v) for k, v in jax.device_get(parts).items()}  # one sync per dispatch
         check_finite(parts["loss"], "clustering", f"iterations {it}-{it + steps}")
         it += steps
@@ -238,7 +238,7 @@ def cluster(
             store.put("cluster", {"state": state, "prev": prev}, meta)
             last_save, saved_at = time.time(), it
     if (final := final_refresh(cfg)) is not None:
-        q, _, final_labels = final(state.params, xd, hp["alpha"])
+        q, _, final_labels = final(state.params, x_dev, hp["alpha"])
         final_labels = parallel.to_host(final_labels)
         history[-1]["final_pass_label_change"] = label_change(final_labels, labels)
         labels = final_labels

@@ -106,8 +106,8 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     t = time.time()
 
     def embed(ae):
-        xd = parallel.place(x, mesh, rows=True)
-        return parallel.to_host(train.embed(ae, xd, cfg.hidden_acts(), cfg.compute_dtype()))
+        x_dev = parallel.place(x, mesh, rows=True)
+        return parallel.to_host(train.embed(ae, x_dev, cfg.hidden_acts(), cfg.compute_dtype()))
 
     z = embed(ae)
     cfg, k_scores = resolve_k(z, cfg, seed, log)

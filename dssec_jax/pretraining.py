@@ -126,7 +126,7 @@ def pretrain(
             meta.get("history", []),
         )
     mesh = parallel.mesh_for(cfg.data_parallel)
-    xd = parallel.place(x, mesh, rows=True)
+    x_dev = parallel.place(x, mesh, rows=True)
     n = x.shape[0]
     ae = sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), init=cfg.init)
     ae = parallel.place(ae, mesh)
@@ -159,11 +159,11 @@ def pretrain(
         fn = stage_steps(cfg, stage, n)
         if state is None:
             state = train.init_state(stage_params(ae, stage), optimizer)
-        xin = stage_input(xd, ae, cfg, stage)
+        stage_x = stage_input(x_dev, ae, cfg, stage)
         skey = jax.random.fold_in(key, si + 1)
         first = start_epoch if si == start_stage else 0
         for epoch in range(first, stage.epochs):
-            state, parts = fn(state, xin, jax.random.fold_in(skey, epoch), steps, hp)
+            state, parts = fn(state, stage_x, jax.random.fold_in(skey, epoch), steps, hp)
             parts = {k: float(v) for k, v in jax.device_get(parts).items()}
             check_finite(parts["loss"], "pretraining", f"stage {stage.name} epoch {epoch + 1}")
             history.append({"stage": stage.name, "epoch": epoch + 1, **parts})

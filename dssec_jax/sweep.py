@@ -79,11 +79,11 @@ def pretrain_batched(
     for si, stage in enumerate(pretraining.stages(cfg)):
         fn = pretraining.stage_steps(cfg, stage, n, batched=True)
         state = jax.vmap(lambda p: train.init_state(p, opt))(pretraining.stage_params(ae, stage))
-        xin = pretraining.stage_input(x, ae, cfg, stage, batched=True)
+        stage_x = pretraining.stage_input(x, ae, cfg, stage, batched=True)
         skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
         for epoch in range(stage.epochs):
             ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
-            state, parts = fn(state, xin, ekeys, steps, hp)
+            state, parts = fn(state, stage_x, ekeys, steps, hp)
             loss = np.asarray(parts["loss"])
             if not np.all(np.isfinite(loss)):
                 raise NonFiniteLossError(
@@ -149,16 +149,18 @@ def fit_batched(
             f"method {cfg.method!r} has no network to batch; run it with dssec_jax.fit"
         )
     y = None if y is None else check_labels(y, x.shape[0])
-    S = len(cfgs)
-    mesh = run_mesh(S, shard_runs)
+    n_runs = len(cfgs)
+    mesh = run_mesh(n_runs, shard_runs)
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    xd = jnp.asarray(x) if mesh is None else parallel.replicate(x, mesh)
+    x_dev = jnp.asarray(x) if mesh is None else parallel.replicate(x, mesh)
     t0 = time.time()
-    ae = pretrain_batched(xd, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh)
+    ae = pretrain_batched(
+        x_dev, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh
+    )
     t_pre = time.time() - t0
     embed = train.stack_fn(cfg.hidden_acts() + ("linear",), cfg.compute_dtype(), batched=True)
-    z = np.asarray(embed(ae["encoder"], xd))
-    starts = [clustering.start(z[i], cfgs[i], seeds[i]) for i in range(S)]
+    z = np.asarray(embed(ae["encoder"], x_dev))
+    starts = [clustering.start(z[i], cfgs[i], seeds[i]) for i in range(n_runs)]
     base = [
         FitResult(
             labels=labels,
@@ -180,8 +182,8 @@ def fit_batched(
         ae = jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale))
         centers = centers * scale[:, None, None]
     centers = _by_run(centers, mesh)
-    out = _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh)
-    z = np.asarray(embed(out["params"]["ae"]["encoder"], xd))
+    out = _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh)
+    z = np.asarray(embed(out["params"]["ae"]["encoder"], x_dev))
     for i, r in enumerate(base):
         r.labels, r.embedding = out["labels"][i], z[i]
         r.centers = np.asarray(out["params"]["centers"][i])
@@ -191,24 +193,24 @@ def fit_batched(
     return base
 
 
-def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
+def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     """The clustering phase of S runs at once; a run that meets its stopping rule is
     frozen (its state no longer changes) while the others go on. Emits a
     "batched_refresh" record per refresh."""
     cfg = cfgs[0]
-    S = len(cfgs)
+    n_runs = len(cfgs)
     hp = _by_run(_stack([clustering.hyper(c) for c in cfgs]), mesh)
     step_fn, refresh, optimizer = clustering.compiled(cfg, (None, 0))
     params = jax.tree.map(jnp.copy, clustering.trained_params(ae, centers, cfg))  # not donated
     state = jax.vmap(lambda p: train.init_state(p, optimizer))(params)
     ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
-    active = np.ones(S, bool)
-    final_labels: list[Optional[np.ndarray]] = [None] * S
-    n_iter, stop = [0] * S, [""] * S
-    history: list[list] = [[] for _ in range(S)]
-    prev, parts, it, t0 = None, [{}] * S, 0, time.time()
+    active = np.ones(n_runs, bool)
+    final_labels: list[Optional[np.ndarray]] = [None] * n_runs
+    n_iter, stop = [0] * n_runs, [""] * n_runs
+    history: list[list] = [[] for _ in range(n_runs)]
+    prev, parts, it, t0 = None, [{}] * n_runs, 0, time.time()
     while True:
-        _, p, labels = refresh(state.params, xd, hp["alpha"])
+        _, p, labels = refresh(state.params, x_dev, hp["alpha"])
         labels = np.asarray(labels)
         for i in np.flatnonzero(active):
             delta = clustering.label_change(labels[i], None if prev is None else prev[i])
@@ -224,24 +226,24 @@ def _cluster_batched(xd, ae, centers, cfgs, keys, y, log, mesh) -> dict:
         if log:
             log(
                 {"event": "batched_refresh", "iteration": it, "active": int(active.sum())}
-                | {"runs": S}
+                | {"runs": n_runs}
             )
         if not active.any():
             break
         steps = min(cfg.update_interval, cfg.max_iter - it)
         ikeys = jax.vmap(lambda k: jax.random.fold_in(k, it))(ckeys)
-        state, means = step_fn(state, (xd, p), ikeys, steps, hp, jnp.asarray(active))
+        state, means = step_fn(state, (x_dev, p), ikeys, steps, hp, jnp.asarray(active))
         means = jax.device_get(means)
         if not np.all(np.isfinite(means["loss"][active])):
             raise NonFiniteLossError(
                 f"non-finite loss in clustering at iterations {it}-{it + steps}"
             )
-        parts = [{k: float(v[i]) for k, v in means.items()} for i in range(S)]
+        parts = [{k: float(v[i]) for k, v in means.items()} for i in range(n_runs)]
         it += steps
         prev = labels
     if (final := clustering.final_refresh(cfg, batched=True)) is not None:  # runs frozen
-        last = np.asarray(final(state.params, xd, hp["alpha"])[2])
-        for i in range(S):
+        last = np.asarray(final(state.params, x_dev, hp["alpha"])[2])
+        for i in range(n_runs):
             history[i][-1]["final_pass_label_change"] = clustering.label_change(
                 last[i], final_labels[i]
             )
