@@ -144,7 +144,15 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         raise ValueError(f"random_state must be an int or None, got {type(rs).__name__}")
 
     def fit(self, X, y=None):
-        """Cluster ``X`` (n, d). ``y`` is optional and only adds ACC/NMI/ARI to ``history_``."""
+        """Cluster ``X``.
+
+        Args:
+          X: data, (n, d).
+          y: optional true labels; they only add ACC/NMI/ARI to ``history_``.
+
+        Returns:
+          self, fitted (``labels_``, ``cluster_centers_``, ``history_``, ...).
+        """
         cfg = self.config()
         log = _print_record if self.verbose else None
         x = check_data(X, cfg.n_clusters)
@@ -236,7 +244,14 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         return est
 
     def transform(self, X) -> np.ndarray:
-        """Embedding of ``X``: (n, embed_dim) (raw X for ``kmeans``)."""
+        """Embedding of ``X``.
+
+        Args:
+          X: data, (n, d), with the fitted number of features.
+
+        Returns:
+          (n, embed_dim) (X itself for ``kmeans``).
+        """
         self._check_fitted()
         x = check_data(X, need_variation=False)
         if x.shape[1] != self.n_features_in_:
@@ -255,13 +270,27 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         )
 
     def soft_assign(self, X) -> np.ndarray:
-        """Soft assignment q (n, K) of ``X`` to the learned centres."""
+        """Soft assignment of ``X`` to the learned centres (Student's t, ``alpha``).
+
+        Args:
+          X: data, (n, d).
+
+        Returns:
+          q, (n, K), rows summing to 1.
+        """
         return np.asarray(
             losses.soft_assignment(self.transform(X), self.cluster_centers_, alpha=self.alpha)
         )
 
     def predict(self, X) -> np.ndarray:
-        """Cluster of each row of ``X``: argmax_j q_ij (nearest centre for the K-means methods)."""
+        """Cluster of each row of ``X``: argmax_j q_ij (nearest centre for the K-means methods).
+
+        Args:
+          X: data, (n, d).
+
+        Returns:
+          Labels, (n,), in ``range(n_clusters_)``.
+        """
         return np.argmax(self.soft_assign(X), axis=1).astype(np.int32)
 
     def _check_fitted(self):

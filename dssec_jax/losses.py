@@ -15,7 +15,15 @@ _TINY = float(jnp.finfo(jnp.float32).tiny)
 
 
 def reconstruction_loss(x: ArrayLike, x_hat: ArrayLike) -> jax.Array:
-    """L_rec = mean_i ||x_i - x_hat_i||^2 / d (mean squared error, as Keras IDEC)."""
+    """L_rec = mean_i ||x_i - x_hat_i||^2 / d (mean squared error, as Keras IDEC).
+
+    Args:
+      x: inputs, (n, d).
+      x_hat: reconstructions, (n, d).
+
+    Returns:
+      The scalar loss.
+    """
     return jnp.mean(jnp.square(jnp.asarray(x) - jnp.asarray(x_hat)))
 
 
@@ -27,6 +35,15 @@ def sparsity_kl(
     ``rho_hat`` (..., units) is clipped to [eps, 1 - eps]; the sum runs over the last axis.
     ``rest``, if given, is 1 - rho_hat computed without cancellation, clipped to the same
     range, so both terms stop together at the clip (no gradient there, as without ``rest``).
+
+    Args:
+      rho: target activation rate, in (0, 1).
+      rho_hat: each unit's mean activation, (..., units).
+      eps: clip of rho_hat away from 0 and 1.
+      rest: optional 1 - rho_hat computed without cancellation.
+
+    Returns:
+      Omega summed over the last axis, shape (...).
     """
     rho = jnp.asarray(rho, jnp.float32)
     rho_hat = jnp.clip(jnp.asarray(rho_hat, jnp.float32), eps, 1.0 - eps)
@@ -66,6 +83,13 @@ def activation_rate(h: ArrayLike, *, form: str = "ratio") -> tuple[jax.Array, ja
     lose their gradient once 1 - rho_hat < 1e-6, about h > 14 and h > 7 on every row),
     "clip" min(h, 1) (the former form: no gradient above 1). For units already in [0, 1]
     (sigmoid) pass "mean": s(h) = h, the classic sparse autoencoder.
+
+    Args:
+      h: activations of one layer, (batch, units).
+      form: "ratio", "exp", "tanh", "clip" or "mean".
+
+    Returns:
+      (rho_hat, 1 - rho_hat), each (units,).
     """
     h = jnp.asarray(h)
     if form == "mean":
@@ -88,6 +112,15 @@ def sparsity_penalty(
     With ``reduction="mean"`` each layer's KL is divided by its number of units, so the
     penalty does not grow with layer width (beta_mean = beta_sum * units); ``"sum"`` is the
     classic (unnormalised) form.
+
+    Args:
+      hidden: the penalised layers' activations, each (batch, units).
+      rho: target activation rate, in (0, 1).
+      reduction: "mean" (per unit) or "sum".
+      form: rho_hat form of :func:`activation_rate`.
+
+    Returns:
+      The scalar penalty (0 for no layers).
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -103,7 +136,14 @@ def soft_assignment(z: ArrayLike, centers: ArrayLike, *, alpha: float = 1.0) -> 
     """Student's t assignment q_ij = (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha+1)/2), rows normalised.
 
     Computed as a softmax of log-kernels, so far-away points never give 0/0.
-    Shapes: z (n, e), centers (K, e) -> q (n, K).
+
+    Args:
+      z: embeddings, (n, e).
+      centers: cluster centres, (K, e).
+      alpha: degrees of freedom of the Student's t kernel.
+
+    Returns:
+      q, (n, K), rows summing to 1.
     """
     z = jnp.asarray(z)
     centers = jnp.asarray(centers)
@@ -116,6 +156,12 @@ def target_distribution(q: ArrayLike) -> jax.Array:
     """p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j'), with f_j = sum_i q_ij over all rows of q.
 
     Pass q of the whole dataset. An empty cluster (f_j = 0) gets p_ij = 0.
+
+    Args:
+      q: soft assignments of the whole dataset, (n, K).
+
+    Returns:
+      p, (n, K), rows summing to 1.
     """
     q = jnp.asarray(q)
     f = jnp.maximum(jnp.sum(q, axis=0), _TINY)
@@ -124,7 +170,15 @@ def target_distribution(q: ArrayLike) -> jax.Array:
 
 
 def clustering_kl(p: ArrayLike, q: ArrayLike) -> jax.Array:
-    """L_c = KL(P || Q) = mean_i sum_j p_ij log(p_ij / q_ij) (as Keras ``kld``); 0 log 0 = 0."""
+    """L_c = KL(P || Q) = mean_i sum_j p_ij log(p_ij / q_ij) (as Keras ``kld``); 0 log 0 = 0.
+
+    Args:
+      p: targets, (n, K).
+      q: soft assignments, (n, K).
+
+    Returns:
+      The scalar loss.
+    """
     p = jnp.asarray(p)
     q = jnp.clip(jnp.asarray(q), _TINY, 1.0)
     terms = jax.scipy.special.xlogy(p, p) - jax.scipy.special.xlogy(p, q)
@@ -152,6 +206,15 @@ def dssec_loss(
     ``hidden`` holds the penalised layers' activations (empty for no sparsity); ``reduction``
     and ``form`` are those of ``sparsity_penalty``.
     DSSEC: rec_weight 1, beta > 0; IDEC: beta 0; DEC: rec_weight 0 (decoder unused).
+
+    Args:
+      x, x_hat: inputs and reconstructions, (n, d).
+      hidden: penalised hidden activations, each (n, units).
+      z: embeddings, (n, e); centers: (K, e); p: targets of the rows, (n, K).
+      gamma, beta, rho, alpha, rec_weight, reduction, form: as in the formula above.
+
+    Returns:
+      (L, {"loss", "reconstruction", "sparsity", "clustering"}).
     """
     rec = reconstruction_loss(x, x_hat)
     sparsity = sparsity_penalty(hidden, rho=rho, reduction=reduction, form=form)

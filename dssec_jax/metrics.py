@@ -43,7 +43,15 @@ def ari(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 def evaluate(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
-    """``{"acc": ..., "nmi": ..., "ari": ...}``."""
+    """ACC, NMI and ARI of a clustering.
+
+    Args:
+      y_true: true labels, (n,).
+      y_pred: cluster labels, (n,) (any integer ids).
+
+    Returns:
+      ``{"acc": ..., "nmi": ..., "ari": ...}``.
+    """
     return {
         "acc": cluster_acc(y_true, y_pred),
         "nmi": nmi(y_true, y_pred),

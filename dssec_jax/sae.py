@@ -49,6 +49,9 @@ def init_params(key: jax.Array, dims: Sequence[int], *, init: str = "glorot_unif
       key: PRNG key.
       dims: layer sizes, e.g. ``(784, 500, 500, 2000, 10)``.
       init: weight initialiser, a key of ``INITIALIZERS``.
+
+    Returns:
+      ``{"encoder": [{"w", "b"}, ...], "decoder": [...]}``.
     """
     dims = tuple(int(d) for d in dims)
     if len(dims) < 2 or min(dims) < 1:
@@ -117,14 +120,28 @@ def encode_with_hidden(
 def encode(
     params: dict, x: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
 ) -> jax.Array:
-    """Embedding z = f(x), shape (n, e)."""
+    """Embedding z = f(x).
+
+    Args:
+      params: the autoencoder (:func:`init_params`).
+      x: inputs, (n, d).
+      activations: one name for every hidden layer, or one per layer.
+      compute_dtype: matmul input dtype (None: float32; ``jnp.bfloat16``).
+
+    Returns:
+      z, (n, e).
+    """
     return encode_with_hidden(params, x, activations, compute_dtype=compute_dtype)[0]
 
 
 def decode(
     params: dict, z: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
 ) -> jax.Array:
-    """Reconstruction x_hat = g(z), shape (n, d)."""
+    """Reconstruction x_hat = g(z); arguments as :func:`encode`, with z (n, e).
+
+    Returns:
+      x_hat, (n, d).
+    """
     acts = hidden_activations(params, activations)[::-1] + ("linear",)
     return apply_stack(params["decoder"], z, acts, compute_dtype=compute_dtype)[0]
 
@@ -132,8 +149,12 @@ def decode(
 def forward(
     params: dict, x: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
 ) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
-    """Full pass: returns ``(z, x_hat, hidden)``; ``hidden`` lists the encoder's hidden
-    activations, which the sparsity penalty needs."""
+    """Full pass; arguments as :func:`encode`.
+
+    Returns:
+      ``(z, x_hat, hidden)``: ``hidden`` lists the encoder's hidden activations, which the
+      sparsity penalty needs.
+    """
     z, hidden = encode_with_hidden(params, x, activations, compute_dtype=compute_dtype)
     return z, decode(params, z, activations, compute_dtype=compute_dtype), hidden
 
