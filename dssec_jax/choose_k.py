@@ -8,10 +8,15 @@ that is larger for a better partition:
 - ``calinski_harabasz``: between-cluster over within-cluster dispersion, each divided by
   its degrees of freedom;
 - ``davies_bouldin``: minus the mean over clusters of the largest (s_i + s_j) / d(c_i, c_j);
-- ``bic``: minus the BIC of a diagonal Gaussian mixture with k components.
+- ``bic``: minus the BIC of a diagonal Gaussian mixture with k components;
+- ``gap``: Tibshirani, Walther and Hastie's gap statistic, gap(k) = E*[log W_k] - log W_k
+  (W_k the K-means within-cluster sum of squares, E* over ``n_refs`` uniform samples in the
+  box of the data's principal axes). Its score is t(k) = gap(k) - gap(k+1) + s(k+1), with
+  s the reference spread sd* sqrt(1 + 1/n_refs); the chosen k is the smallest with
+  t(k) >= 0 (their rule), or the largest t(k) if none is.
 
-The chosen k maximises the criterion (a k whose K-means finds a single cluster, as on
-duplicated points, scores None and is not chosen). All of them work on a fixed random subsample of
+The other criteria choose the k that maximises them (a k whose K-means finds a single
+cluster, as on duplicated points, scores None and is not chosen). All of them work on a fixed random subsample of
 ``max_samples`` rows, so the cost does not grow with the dataset.
 """
 
@@ -24,7 +29,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 
-CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic")
+CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic", "gap")
 
 
 def check_k_range(k_range, n_samples: int) -> tuple[int, int]:
@@ -60,6 +65,8 @@ def k_scores(
     rows = rng.choice(len(z), min(len(z), max_samples), replace=False)
     sub = np.asarray(z, np.float64)[np.sort(rows)]
     k_min, k_max = check_k_range(k_range, len(sub))
+    if criterion == "gap":
+        return gap_scores(sub, k_min, k_max, seed, n_init)
     scores = {}
     for k in range(k_min, k_max + 1):
         if criterion == "bic":
@@ -78,13 +85,40 @@ def k_scores(
     return scores
 
 
+def gap_scores(
+    x: np.ndarray, k_min: int, k_max: int, seed: int, n_init: int = 5, n_refs: int = 5
+) -> dict[int, Optional[float]]:
+    """{k: t(k)} of the gap statistic (module docstring); t(k_max) is None (no k+1)."""
+
+    def log_w(data, k):
+        return float(np.log(KMeans(k, n_init=n_init, random_state=seed).fit(data).inertia_))
+
+    rng = np.random.default_rng(seed)
+    centred = x - x.mean(0)
+    rotated = centred @ np.linalg.svd(centred, full_matrices=False)[2].T
+    lo, hi = rotated.min(0), rotated.max(0)
+    refs = [rng.uniform(lo, hi, size=rotated.shape) for _ in range(n_refs)]
+    gap, spread = {}, {}
+    for k in range(k_min, k_max + 1):
+        ref_logs = np.array([log_w(r, k) for r in refs])
+        gap[k] = float(ref_logs.mean()) - log_w(rotated, k)
+        spread[k] = float(ref_logs.std() * np.sqrt(1.0 + 1.0 / n_refs))
+    return {
+        k: (gap[k] - gap[k + 1] + spread[k + 1]) if k < k_max else None
+        for k in range(k_min, k_max + 1)
+    }
+
+
 def choose_k(
     z: np.ndarray, k_range, seed: int, criterion: str = "davies_bouldin", max_samples: int = 5000
 ) -> tuple[int, dict[int, Optional[float]]]:
     """``(k, scores)``: the k in ``k_range`` with the largest criterion (the smallest such
-    k on a tie; k_min when no k could be scored), and every score."""
+    k on a tie; k_min when no k could be scored), for ``gap`` the smallest k with
+    t(k) >= 0 (else the largest t(k)), and every score."""
     scores = k_scores(z, k_range, seed, criterion, max_samples)
     valid = {k: v for k, v in scores.items() if v is not None}
     if not valid:
         return min(scores), scores
+    if criterion == "gap" and any(v >= 0 for v in valid.values()):
+        return min(k for k, v in valid.items() if v >= 0), scores
     return max(valid, key=lambda k: (valid[k], -k)), scores

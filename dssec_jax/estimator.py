@@ -61,6 +61,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         init="glorot_uniform",
         pretrain_optimizer="adam",
         pretrain_momentum=0.9,
+        pretrain_clip_norm=None,
         cluster_optimizer="adam",
         cluster_learning_rate=1e-3,
         momentum=0.0,
@@ -99,6 +100,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.init = init
         self.pretrain_optimizer = pretrain_optimizer
         self.pretrain_momentum = pretrain_momentum
+        self.pretrain_clip_norm = pretrain_clip_norm
         self.cluster_optimizer = cluster_optimizer
         self.cluster_learning_rate = cluster_learning_rate
         self.momentum = momentum

@@ -51,9 +51,16 @@ def get_method(name: str) -> MethodSpec:
 
 
 # Fields that determine a pretrained autoencoder (the cache key uses them).
-# LATER_PRETRAIN_FIELDS were added after caches existed: they enter the key only when they
-# differ from their default, so autoencoders cached before them keep their keys.
-LATER_PRETRAIN_FIELDS = ("init", "pretrain_optimizer", "pretrain_momentum")
+# LATER_PRETRAIN_FIELDS were added after caches existed, with the value every earlier
+# autoencoder was trained at: they enter the key only when they differ from that value
+# (not from the current default), so autoencoders cached before them keep their keys and a
+# change of default can never make an old autoencoder answer for a new setting.
+LATER_PRETRAIN_FIELDS = {
+    "init": "glorot_uniform",
+    "pretrain_optimizer": "adam",
+    "pretrain_momentum": 0.9,
+    "pretrain_clip_norm": None,
+}
 PRETRAIN_FIELDS = (
     "embed_dim",
     "hidden_dims",
@@ -98,6 +105,7 @@ class Config:
     init: str = "glorot_uniform"
     pretrain_optimizer: str = "adam"
     pretrain_momentum: float = 0.9
+    pretrain_clip_norm: Optional[float] = None  # global-norm gradient clip of pretraining
     cluster_optimizer: str = "adam"
     cluster_learning_rate: float = 1e-3
     momentum: float = 0.0
@@ -148,11 +156,13 @@ class Config:
         return (n_features, *self.hidden_dims, self.embed_dim)
 
     def pretrain_opt(self) -> tuple:
-        """(name, learning_rate, momentum) of the pretraining optimizer (train.make_optimizer)."""
+        """(name, learning_rate, momentum, clip_norm) of the pretraining optimizer
+        (train.make_optimizer)."""
         return (
             self.pretrain_optimizer,
             self.learning_rate,
             self.pretrain_momentum if self.pretrain_optimizer == "sgd" else 0.0,
+            self.pretrain_clip_norm,
         )
 
     def rate_form(self) -> str:
@@ -167,13 +177,8 @@ class Config:
     def pretrain_settings(self) -> dict:
         """The settings that determine the pretrained autoencoder (sparse ones only if sparse)."""
         d = {k: getattr(self, k) for k in PRETRAIN_FIELDS}
-        defaults = Config()
         d.update(
-            {
-                k: getattr(self, k)
-                for k in LATER_PRETRAIN_FIELDS
-                if getattr(self, k) != getattr(defaults, k)
-            }
+            {k: getattr(self, k) for k, v in LATER_PRETRAIN_FIELDS.items() if getattr(self, k) != v}
         )
         if self.pretrain_optimizer != "sgd":
             d.pop("pretrain_momentum", None)  # unused by Adam

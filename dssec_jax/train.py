@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -29,14 +29,17 @@ from . import losses, parallel, sae
 
 
 def make_optimizer(
-    name: str, learning_rate: float, momentum: float = 0.0
+    name: str, learning_rate: float, momentum: float = 0.0, clip_norm: Optional[float] = None
 ) -> optax.GradientTransformation:
-    """``"adam"`` (optax.adam) or ``"sgd"`` (optax.sgd with momentum)."""
+    """``"adam"`` (optax.adam) or ``"sgd"`` (optax.sgd with momentum); with ``clip_norm``
+    the gradient g is first scaled to g * min(1, clip_norm / ||g||) (global norm)."""
     if name == "adam":
-        return optax.adam(learning_rate)
-    if name == "sgd":
-        return optax.sgd(learning_rate, momentum=momentum or None)
-    raise ValueError(f"unknown optimizer {name!r}; choose 'adam' or 'sgd'")
+        opt = optax.adam(learning_rate)
+    elif name == "sgd":
+        opt = optax.sgd(learning_rate, momentum=momentum or None)
+    else:
+        raise ValueError(f"unknown optimizer {name!r}; choose 'adam' or 'sgd'")
+    return opt if clip_norm is None else optax.chain(optax.clip_by_global_norm(clip_norm), opt)
 
 
 class TrainState(NamedTuple):

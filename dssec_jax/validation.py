@@ -192,6 +192,8 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         fail(f"pretrain_optimizer must be 'adam' or 'sgd', got {cfg.pretrain_optimizer!r}")
     if not 0.0 <= cfg.pretrain_momentum < 1.0:
         fail(f"pretrain_momentum must lie in [0, 1), got {cfg.pretrain_momentum}")
+    if cfg.pretrain_clip_norm is not None and not cfg.pretrain_clip_norm > 0:
+        fail(f"pretrain_clip_norm must be > 0 or None (no clip), got {cfg.pretrain_clip_norm}")
     if cfg.cluster_optimizer not in ("adam", "sgd"):
         fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
     if cfg.precision not in ("float32", "bf16"):

@@ -59,6 +59,10 @@ _OVERRIDES = {
     ),
     "pretrain_optimizer": (flags.DEFINE_string, "optimizer of pretraining: adam or sgd"),
     "pretrain_momentum": (flags.DEFINE_float, "SGD momentum of pretraining"),
+    "pretrain_clip_norm": (
+        flags.DEFINE_string,
+        "clip pretraining gradients to this global norm; none: no clip",
+    ),
     "cluster_optimizer": (flags.DEFINE_string, "optimizer of the clustering phase: adam or sgd"),
     "cluster_learning_rate": (flags.DEFINE_float, "learning rate of the clustering phase"),
     "momentum": (flags.DEFINE_float, "SGD momentum of the clustering phase"),
@@ -82,7 +86,12 @@ _OVERRIDES = {
     "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
 }
 # Settings whose value may be None, given on the command line as a number or "none".
-_NONEABLE = {"embed_std": float, "layerwise_epochs": int, "refresh_precision": str}
+_NONEABLE = {
+    "embed_std": float,
+    "layerwise_epochs": int,
+    "refresh_precision": str,
+    "pretrain_clip_norm": float,
+}
 
 
 def _default_text(name: str) -> str:
@@ -229,6 +238,7 @@ def flag_value(name: str, v):
             "k_range": "two integers k_min,k_max such as 2,30",
             "embed_std": "a number, kernel or none",
             "layerwise_epochs": "an integer or none",
+            "pretrain_clip_norm": "a number or none",
         }[name]
         raise ValueError(
             f"--{name}={','.join(v) if isinstance(v, list) else v} is not valid; pass {accepted}"

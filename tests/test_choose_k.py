@@ -106,3 +106,16 @@ def test_the_drivers_take_auto_and_record_the_choice(tmp_path):
     assert (tmp_path / "runs" / "k_scores.png").read_bytes()[:4] == b"\x89PNG"
     bad = run("experiments.run", "--n_clusters=many")
     assert bad.returncode == 2 and "--n_clusters=many is not valid" in bad.stderr
+
+
+def test_the_gap_rule_takes_the_smallest_k_that_passes_not_the_largest_score(monkeypatch):
+    """Tibshirani's rule: the smallest k with gap(k) >= gap(k+1) - s(k+1), i.e. t(k) >= 0,
+    even where a larger k has the larger t; the largest t when no k passes."""
+    from dssec_jax import choose_k as ck
+
+    t = {2: -0.5, 3: 0.01, 4: -0.2, 5: 0.9, 6: None}
+    monkeypatch.setattr(ck, "k_scores", lambda *a, **kw: t)
+    assert ck.choose_k(BLOBS, (2, 6), 0, "gap")[0] == 3
+    assert ck.choose_k(BLOBS, (2, 6), 0, "davies_bouldin")[0] == 5
+    t.update({3: -0.3, 5: -0.1})
+    assert ck.choose_k(BLOBS, (2, 6), 0, "gap")[0] == 5

@@ -196,6 +196,7 @@ def test_sigkill_then_rerun_gives_same_labels(tmp_path, kill_at):
         (None, {"sparse_layers": (7,)}, "sparse_layers \\[7\\] out of range"),
         (None, {"sparse_activation": "tanh"}, "sparse_activation 'tanh' has no sparsity penalty"),
         (None, {"sparsity_form": "square"}, "sparsity_form must be one of ratio, exp, tanh, clip"),
+        (None, {"pretrain_clip_norm": 0.0}, "pretrain_clip_norm must be > 0 or None"),
     ],
 )
 def test_validation_cases(x, kw, match):
@@ -237,3 +238,17 @@ def test_nonfinite_loss_keeps_last_good_checkpoint(tmp_path):
     with pytest.raises(NonFiniteLossError, match="clustering at iterations"):
         pipeline.fit(x, cfg, 0, store=store)
     assert checkpoint.load(store.path("pretrained")) is not None
+
+
+def test_cache_keys_of_earlier_autoencoders_hold_whatever_the_defaults():
+    """The pretrained-autoencoder cache key of the original recipe (Glorot-uniform, Adam)
+    is pinned: it is the key of every autoencoder cached before `init` and
+    `pretrain_optimizer` existed. Another recipe must never get that key, whatever the
+    defaults are (a key built against the current default would give the old key to the
+    new default)."""
+    old = Config(method="dssec", init="glorot_uniform", pretrain_optimizer="adam")
+    assert old.pretrain_hash("digits", 0) == "7ec7549ef712913a"
+    assert old.pretrain_hash("digits", 0) == Config(method="dssec").pretrain_hash("digits", 0)
+    other = {"init": "variance_scaling", "pretrain_optimizer": "sgd"}
+    keys = {Config(method="dssec", **{k: v}).pretrain_hash("digits", 0) for k, v in other.items()}
+    assert len(keys) == 2 and "7ec7549ef712913a" not in keys

@@ -358,3 +358,17 @@ def test_cluster_checkpoints_on_a_time_interval_and_at_the_end(digits, interval,
     store = _CountingStore(interval)
     clustering.cluster(x, ae, centers, cfg, jax.random.PRNGKey(2), store=store)
     assert store.puts == puts
+
+
+def test_a_clip_norm_bounds_the_pretraining_step_and_leaves_small_gradients_alone():
+    """clip_norm scales g to g * min(1, c / ||g||): with plain SGD at learning rate 1 the
+    update is -g below the norm and has norm exactly c above it."""
+    opt = train.make_optimizer("sgd", 1.0, 0.0, clip_norm=2.0)
+    params = {"w": jnp.zeros(4)}
+    state = opt.init(params)
+    for g, norm in ((jnp.array([3.0, 4.0, 0.0, 0.0]), 2.0), (jnp.array([0.3, 0.4, 0, 0]), 0.5)):
+        upd, _ = opt.update({"w": g}, state, params)
+        np.testing.assert_allclose(float(jnp.linalg.norm(upd["w"])), norm, rtol=1e-6)
+        np.testing.assert_allclose(
+            upd["w"] / -jnp.linalg.norm(upd["w"]), g / jnp.linalg.norm(g), rtol=1e-6
+        )

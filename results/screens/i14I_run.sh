@@ -1,0 +1,13 @@
+#!/bin/bash
+# Issue 14, item 6: DSSEC's pretraining with the DEC-keras recipe (SGD lr 1, momentum 0.9,
+# VarianceScaling) turns non-finite on COIL-20 at fine-tuning epoch 2 (i14G). The same
+# recipe with the gradient clipped to a global norm, for DSSEC and IDEC, COIL-20 seeds 0-1.
+set -euo pipefail
+OUT=${OUT:-results/screens}
+CACHE=${CACHE:-$HOME/.cache/dssec_jax/campaign/paper/ae_cache}
+R='"init": "variance_scaling", "pretrain_optimizer": "sgd", "learning_rate": 1.0'
+for seed in ${SEEDS:-0 1}; do
+  python -m experiments.screen --dataset=coil20 --seed_list=$seed --cache_dir=$CACHE \
+    --grid='[{"method": "dssec", '"$R"', "pretrain_clip_norm": 1.0}, {"method": "idec", '"$R"', "pretrain_clip_norm": 1.0}]' \
+    >> $OUT/i14I_coil20_clip.log
+done
