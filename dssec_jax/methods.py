@@ -182,6 +182,9 @@ class Config:
         )
         if self.pretrain_optimizer != "sgd":
             d.pop("pretrain_momentum", None)  # unused by Adam
+        for k in ("pretrain_momentum", "pretrain_clip_norm"):  # 1 and 1.0: one key
+            if d.get(k) is not None:
+                d[k] = float(d[k])
         d["hidden_dims"] = list(self.hidden_dims)
         d["sparse"] = self.spec.sparse
         if not self.spec.sparse:

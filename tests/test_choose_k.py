@@ -110,7 +110,8 @@ def test_the_drivers_take_auto_and_record_the_choice(tmp_path):
 
 def test_the_gap_rule_takes_the_smallest_k_that_passes_not_the_largest_score(monkeypatch):
     """Tibshirani's rule: the smallest k with gap(k) >= gap(k+1) - s(k+1), i.e. t(k) >= 0,
-    even where a larger k has the larger t; the largest t when no k passes."""
+    even where a larger k has the larger t; the top of the range when no k passes (the
+    gap still rising), and None, never NaN, where the data leave no spread."""
     from dssec_jax import choose_k as ck
 
     t = {2: -0.5, 3: 0.01, 4: -0.2, 5: 0.9, 6: None}
@@ -118,4 +119,7 @@ def test_the_gap_rule_takes_the_smallest_k_that_passes_not_the_largest_score(mon
     assert ck.choose_k(BLOBS, (2, 6), 0, "gap")[0] == 3
     assert ck.choose_k(BLOBS, (2, 6), 0, "davies_bouldin")[0] == 5
     t.update({3: -0.3, 5: -0.1})
-    assert ck.choose_k(BLOBS, (2, 6), 0, "gap")[0] == 5
+    assert ck.choose_k(BLOBS, (2, 6), 0, "gap")[0] == 6
+    monkeypatch.undo()
+    flat = np.zeros((40, 3))
+    assert set(ck.k_scores(flat, (2, 4), 0, "gap").values()) == {None}

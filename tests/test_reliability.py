@@ -240,15 +240,30 @@ def test_nonfinite_loss_keeps_last_good_checkpoint(tmp_path):
     assert checkpoint.load(store.path("pretrained")) is not None
 
 
-def test_cache_keys_of_earlier_autoencoders_hold_whatever_the_defaults():
+def test_cache_keys_of_earlier_autoencoders_hold_whatever_the_defaults(monkeypatch):
     """The pretrained-autoencoder cache key of the original recipe (Glorot-uniform, Adam)
     is pinned: it is the key of every autoencoder cached before `init` and
-    `pretrain_optimizer` existed. Another recipe must never get that key, whatever the
-    defaults are (a key built against the current default would give the old key to the
-    new default)."""
+    `pretrain_optimizer` existed. Another recipe must never get that key, even once the
+    defaults become that recipe (a key built against the current default would then give
+    it the old key)."""
+    import dataclasses
+
+    from dssec_jax import methods
+
     old = Config(method="dssec", init="glorot_uniform", pretrain_optimizer="adam")
-    assert old.pretrain_hash("digits", 0) == "7ec7549ef712913a"
-    assert old.pretrain_hash("digits", 0) == Config(method="dssec").pretrain_hash("digits", 0)
-    other = {"init": "variance_scaling", "pretrain_optimizer": "sgd"}
-    keys = {Config(method="dssec", **{k: v}).pretrain_hash("digits", 0) for k, v in other.items()}
-    assert len(keys) == 2 and "7ec7549ef712913a" not in keys
+    pinned = "7ec7549ef712913a"
+    assert old.pretrain_hash("digits", 0) == pinned
+    recipe = Config(method="dssec", init="variance_scaling", pretrain_optimizer="sgd")
+    monkeypatch.setattr(methods, "Config", lambda **kw: dataclasses.replace(recipe, **kw))
+    assert old.pretrain_hash("digits", 0) == pinned
+    others = [
+        recipe,
+        dataclasses.replace(old, init="variance_scaling"),
+        dataclasses.replace(old, pretrain_optimizer="sgd"),
+        dataclasses.replace(recipe, pretrain_momentum=0.0),
+        dataclasses.replace(old, pretrain_clip_norm=1.0),
+    ]
+    keys = {c.pretrain_hash("digits", 0) for c in others}
+    assert len(keys) == len(others) and pinned not in keys
+    one = dataclasses.replace(old, pretrain_clip_norm=1)
+    assert one.pretrain_hash("digits", 0) == others[-1].pretrain_hash("digits", 0)

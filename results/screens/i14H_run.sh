@@ -3,6 +3,8 @@
 # the 300-epoch DEC-keras autoencoder (i14F): the same cached autoencoder with the
 # embedding's scale from the kernel rule and with no rescale. Then the recipe at the
 # paper's budget (200 epochs) for IDEC and DSSEC, cached with the campaign's autoencoders.
+# Session 9 ran the first part only: the second was stopped at DSSEC's pretraining epoch 65
+# once the recipe had failed on COIL-20 (i14G); its partial checkpoint stays in the cache.
 set -euo pipefail
 OUT=${OUT:-results/screens}
 C=$HOME/.cache/dssec_jax

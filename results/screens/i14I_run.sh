@@ -1,6 +1,6 @@
 #!/bin/bash
 # Issue 14, item 6: DSSEC's pretraining with the DEC-keras recipe (SGD lr 1, momentum 0.9,
-# VarianceScaling) turns non-finite on COIL-20 at fine-tuning epoch 2 (i14G). The same
+# VarianceScaling) turns non-finite on COIL-20 at fine-tuning epoch 2 or 3 (i14G). The same
 # recipe with the gradient clipped to a global norm, for DSSEC and IDEC, COIL-20 seeds 0-1.
 set -euo pipefail
 OUT=${OUT:-results/screens}
