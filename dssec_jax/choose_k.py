@@ -93,22 +93,22 @@ def gap_scores(
     """{k: t(k)} of the gap statistic (module docstring); t(k_max) is None (no k+1), and
     so is t(k) where a partition of the data leaves no within-cluster spread (log 0)."""
 
-    def log_w(data, k):
-        return float(np.log(KMeans(k, n_init=n_init, random_state=seed).fit(data).inertia_))
+    def inertia(data, k):
+        return KMeans(k, n_init=n_init, random_state=seed).fit(data).inertia_
 
-    rng = np.random.default_rng(seed)
     centred = x - x.mean(0)
     rotated = centred @ np.linalg.svd(centred, full_matrices=False)[2].T
-    lo, hi = rotated.min(0), rotated.max(0)
-    refs = [rng.uniform(lo, hi, size=rotated.shape) for _ in range(n_refs)]
     floor = 1e-12 * float(np.sum(np.square(rotated)))  # below: no spread left to explain
     if floor == 0.0:  # every point the same: nothing to partition
         return dict.fromkeys(range(k_min, k_max + 1))
+    rng = np.random.default_rng(seed)
+    lo, hi = rotated.min(0), rotated.max(0)
+    refs = [rng.uniform(lo, hi, size=rotated.shape) for _ in range(n_refs)]
     gap, spread = {}, {}
     for k in range(k_min, k_max + 1):
-        inertia = KMeans(k, n_init=n_init, random_state=seed).fit(rotated).inertia_
-        ref_logs = np.array([log_w(r, k) for r in refs])
-        gap[k] = float(ref_logs.mean()) - float(np.log(inertia)) if inertia > floor else None
+        w = inertia(rotated, k)
+        ref_logs = np.log([inertia(r, k) for r in refs])
+        gap[k] = float(ref_logs.mean()) - float(np.log(w)) if w > floor else None
         spread[k] = float(ref_logs.std() * np.sqrt(1.0 + 1.0 / n_refs))
     return {
         k: gap[k] - gap[k + 1] + spread[k + 1]
