@@ -123,3 +123,16 @@ def test_the_gap_rule_takes_the_smallest_k_that_passes_not_the_largest_score(mon
     monkeypatch.undo()
     flat = np.zeros((40, 3))
     assert set(ck.k_scores(flat, (2, 4), 0, "gap").values()) == {None}
+
+
+
+def test_the_eigengap_solvers_agree(monkeypatch):
+    """Above DENSE_EIGEN_MAX points the sparse shift-invert solver gives the dense scores."""
+    import dssec_jax.choose_k as ck
+
+    x, _ = make_blobs(n_samples=1200, centers=4, n_features=6, cluster_std=0.8, random_state=1)
+    sparse = ck.eigengap_scores(x, 2, 10, 0)
+    monkeypatch.setattr(ck, "DENSE_EIGEN_MAX", 10_000)
+    dense = ck.eigengap_scores(x, 2, 10, 0)
+    assert max(sparse, key=sparse.get) == 4
+    np.testing.assert_allclose(list(sparse.values()), list(dense.values()), atol=1e-6)
