@@ -125,7 +125,6 @@ def test_the_gap_rule_takes_the_smallest_k_that_passes_not_the_largest_score(mon
     assert set(ck.k_scores(flat, (2, 4), 0, "gap").values()) == {None}
 
 
-
 def test_the_eigengap_solvers_agree(monkeypatch):
     """Above DENSE_EIGEN_MAX points the sparse shift-invert solver gives the dense scores."""
     import dssec_jax.choose_k as ck
