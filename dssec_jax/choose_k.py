@@ -1,7 +1,7 @@
 """Choosing the number of clusters without labels (``n_clusters="auto"``).
 
-For each k in ``k_range``, K-means on (a subsample of) the features, then a criterion
-that is larger for a better partition:
+For each k in ``k_range``, a score that is larger for a better k; all but ``bic`` and
+``eigengap`` score the K-means partition of (a subsample of) the features into k clusters:
 
 - ``silhouette``: mean over points of (b - a) / max(a, b), a = mean distance to the own
   cluster, b = to the nearest other cluster;
@@ -16,15 +16,18 @@ that is larger for a better partition:
   t(k) >= 0 (their rule), or the top of the range if none is (the gap still rising). It
   costs 1 + n_refs K-means fits per k, six times the others' (200-320 s per seed for
   k 2-30 on digits).
-- ``eigengap``: the spectral eigengap (von Luxburg's tutorial, section 8.3): on the
-  symmetrised 10-nearest-neighbour graph W of the points, with the normalised Laplacian
-  L = I - D^-1/2 W D^-1/2 and its eigenvalues l_1 <= l_2 <= ..., the score of k is
-  l_{k+1} - l_k. A graph with k components has k zero eigenvalues and a gap after them;
-  it follows connected shapes (a ring of views) that K-means cuts into arcs.
+- ``eigengap``: the spectral eigengap (von Luxburg's tutorial, section 8.3). A is the
+  10-nearest-neighbour graph of the points (min(10, n - 1) neighbours, 0/1 edges),
+  W = (A + A^T) / 2 (one-way edges weigh 1/2), L = I - D^-1/2 W D^-1/2 its normalised
+  Laplacian with eigenvalues l_1 <= l_2 <= ...; the score of k is l_{k+1} - l_k (0 below 1e-10). A graph
+  with k components has k zero eigenvalues and a gap after them. A k with l_{k+1} = 0 (up
+  to 1e-10: the graph has more than k pieces) scores None. Groups of more than 10 exactly
+  equal points form pieces of their own.
 
-The other criteria choose the k that maximises them (a k whose K-means finds a single
-cluster, as on duplicated points, scores None and is not chosen). All of them work on a
-fixed random subsample of ``max_samples`` rows, so the cost does not grow with the dataset.
+Every criterion but ``gap`` chooses the k that maximises it; a k that cannot be scored
+(K-means finds a single cluster, as on duplicated points; no eigengap after k) scores None
+and is not chosen. All of them work on a fixed random subsample of ``max_samples`` rows,
+so the cost does not grow with the dataset.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import kneighbors_graph
 
 DENSE_EIGEN_MAX = 1000  # eigengap: up to this many points, every eigenvalue densely
+EIGEN_ZERO = 1e-10  # eigengap: eigenvalues and gaps below this are 0 (rounding)
 CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic", "gap", "eigengap")
 
 
@@ -131,9 +135,10 @@ def gap_scores(
 
 def eigengap_scores(
     x: np.ndarray, k_min: int, k_max: int, seed: int, n_neighbors: int = 10
-) -> dict[int, float]:
+) -> dict[int, Optional[float]]:
     """{k: l_{k+1} - l_k} over the smallest eigenvalues of the normalised Laplacian of the
-    symmetrised ``n_neighbors``-nearest-neighbour graph of ``x`` (module docstring)."""
+    symmetrised ``n_neighbors``-nearest-neighbour graph of ``x``, None where l_{k+1} is 0
+    (module docstring)."""
     n = len(x)
     graph = kneighbors_graph(x, min(n_neighbors, n - 1), include_self=False)
     lap = laplacian(0.5 * (graph + graph.T), normed=True)
@@ -142,7 +147,9 @@ def eigengap_scores(
     else:  # the k_max + 1 smallest, by shift-invert just below 0 (L is positive semidefinite)
         v0 = np.random.default_rng(seed).uniform(size=n)
         eig = np.sort(eigsh(lap, k_max + 1, sigma=-1e-3, which="LM", v0=v0)[0])
-    return {k: float(eig[k] - eig[k - 1]) for k in range(k_min, k_max + 1)}
+    gap = np.diff(eig)  # gap[k - 1] = l_{k+1} - l_k
+    gap = np.where(gap < EIGEN_ZERO, 0.0, gap)  # equal eigenvalues: rounding is no gap
+    return {k: float(gap[k - 1]) if eig[k] >= EIGEN_ZERO else None for k in range(k_min, k_max + 1)}
 
 
 def choose_k(

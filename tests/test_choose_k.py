@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.sparse.linalg import eigsh
 from sklearn.datasets import make_blobs
 from test_experiments import run
 
@@ -129,9 +130,23 @@ def test_the_eigengap_solvers_agree(monkeypatch):
     """Above DENSE_EIGEN_MAX points the sparse shift-invert solver gives the dense scores."""
     import dssec_jax.choose_k as ck
 
+    calls = []
+    monkeypatch.setattr(ck, "eigsh", lambda *a, **kw: calls.append(1) or eigsh(*a, **kw))
     x, _ = make_blobs(n_samples=1200, centers=4, n_features=6, cluster_std=0.8, random_state=1)
     sparse = ck.eigengap_scores(x, 2, 10, 0)
     monkeypatch.setattr(ck, "DENSE_EIGEN_MAX", 10_000)
     dense = ck.eigengap_scores(x, 2, 10, 0)
-    assert max(sparse, key=sparse.get) == 4
-    np.testing.assert_allclose(list(sparse.values()), list(dense.values()), atol=1e-6)
+    scored = {k: v for k, v in sparse.items() if v is not None}
+    assert calls == [1] and sorted(scored) == list(range(4, 11))  # 4 pieces: k < 4 no gap
+    assert max(scored, key=scored.get) == 4 and dense.keys() == sparse.keys()
+    np.testing.assert_allclose([dense[k] for k in scored], list(scored.values()), atol=1e-6)
+
+
+def test_the_eigengap_scores_none_where_the_graph_has_more_pieces_than_k():
+    """40 far-apart blobs give 40 graph pieces: no gap after any k up to 30, so no k is
+    scored (k_min is returned), not an argmax of rounding noise; equal points give no gap."""
+    x, _ = make_blobs(1500, centers=40, n_features=10, cluster_std=0.3, center_box=(-500, 500))
+    k, scores = choose_k(x, (2, 30), 0, "eigengap")
+    assert k == 2 and set(scores.values()) == {None}
+    k, scores = choose_k(np.zeros((40, 3)), (2, 4), 0, "eigengap")
+    assert k == 2 and set(scores.values()) == {0.0}
