@@ -4,7 +4,8 @@
 # MNIST and Fashion-MNIST, a fresh cache for digits); logs i19d_<dataset>.log.
 # SEEDS_BIG: the MNIST/Fashion-MNIST seeds whose autoencoders the campaign has made.
 # FIT=davies_bouldin: fit DSSEC at the chosen and the true k instead (i19dfit_<dataset>.log;
-# DATASETS picks the datasets).
+# DATASETS picks the datasets). CRITERIA and LOG: other criteria into other logs
+# (i19e_run.sh: the eigengap into i19e_<dataset>.log).
 set -euo pipefail
 OUT=${OUT:-results/screens}
 C=$HOME/.cache/dssec_jax
@@ -14,7 +15,7 @@ for ds in ${DATASETS:-digits coil20 usps mnist fashion_mnist}; do
   if [ $ds = mnist ] || [ $ds = fashion_mnist ]; then seeds=${SEEDS_BIG:-0}; fi
   if [ -z "${FIT:-}" ]; then
     python -m experiments.k_selection --dataset=$ds --seed_list=$seeds --cache_dir=$cache \
-      --criteria=davies_bouldin,silhouette >> $OUT/i19d_$ds.log
+      --criteria=${CRITERIA:-davies_bouldin,silhouette} >> $OUT/${LOG:-i19d}_$ds.log
   else
     python -m experiments.k_selection --dataset=$ds --seed_list=$seeds --cache_dir=$cache \
       --criteria=$FIT --fit=$FIT >> $OUT/i19dfit_$ds.log
