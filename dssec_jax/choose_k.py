@@ -19,10 +19,10 @@ For each k in ``k_range``, a score that is larger for a better k; all but ``bic`
 - ``eigengap``: the spectral eigengap (von Luxburg's tutorial, section 8.3). A is the
   10-nearest-neighbour graph of the points (min(10, n - 1) neighbours, 0/1 edges),
   W = (A + A^T) / 2 (one-way edges weigh 1/2), L = I - D^-1/2 W D^-1/2 its normalised
-  Laplacian with eigenvalues l_1 <= l_2 <= ...; the score of k is l_{k+1} - l_k (0 below 1e-10). A graph
-  with k components has k zero eigenvalues and a gap after them. A k with l_{k+1} = 0 (up
-  to 1e-10: the graph has more than k pieces) scores None. Groups of more than 10 exactly
-  equal points form pieces of their own.
+  Laplacian with eigenvalues l_1 <= l_2 <= ...; the score of k is l_{k+1} - l_k (0 below
+  1e-10). A graph with k components has k zero eigenvalues and a gap after them. A k
+  with l_{k+1} = 0 (up to 1e-10: the graph has more than k pieces) scores None. Groups
+  of more than 10 exactly equal points form pieces of their own.
 
 Every criterion but ``gap`` chooses the k that maximises it; a k that cannot be scored
 (K-means finds a single cluster, as on duplicated points; no eigengap after k) scores None

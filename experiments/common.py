@@ -81,7 +81,8 @@ _OVERRIDES = {
     "k_range": (flags.DEFINE_list, "k_min,k_max tried by --n_clusters=auto"),
     "k_criterion": (
         flags.DEFINE_string,
-        "how --n_clusters=auto chooses k: silhouette, calinski_harabasz, davies_bouldin, bic, gap or eigengap",
+        "how --n_clusters=auto chooses k: silhouette, calinski_harabasz, davies_bouldin, "
+        "bic, gap or eigengap",
     ),
     "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
 }
