@@ -65,6 +65,12 @@ def check_k_range(k_range, n_samples: int) -> tuple[int, int]:
     return k_min, k_max
 
 
+def subsample_rows(n: int, seed: int, max_samples: int = 5000) -> np.ndarray:
+    """The fixed random rows (at most ``max_samples`` of ``n``, sorted) the criteria score."""
+    rows = np.random.default_rng(seed).choice(n, min(n, max_samples), replace=False)
+    return np.sort(rows)
+
+
 def k_scores(
     z: np.ndarray,
     k_range,
@@ -76,9 +82,7 @@ def k_scores(
     """{k: criterion value} over ``k_range`` (inclusive) on a subsample of ``z``."""
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
-    rng = np.random.default_rng(seed)
-    rows = rng.choice(len(z), min(len(z), max_samples), replace=False)
-    sub = np.asarray(z, np.float64)[np.sort(rows)]
+    sub = np.asarray(z, np.float64)[subsample_rows(len(z), seed, max_samples)]
     k_min, k_max = check_k_range(k_range, len(sub))
     if criterion == "gap":
         return gap_scores(sub, k_min, k_max, seed, n_init)

@@ -45,7 +45,7 @@ def main(name, seeds, cache):
         ae, _ = pretraining.pretrain(ds.x, cfg, jax.random.PRNGKey(seed), store=store)
         z = np.asarray(train.embed(ae, ds.x, cfg.hidden_acts()), np.float64)
         k, _ = choose_k.choose_k(z, cfg.k_range, seed)
-        rows = np.sort(np.random.default_rng(seed).choice(len(z), min(len(z), 5000), replace=False))
+        rows = choose_k.subsample_rows(len(z), seed)  # the rows choose_k scored
         sub, y = z[rows], ds.y[rows]
         lab = KMeans(k, n_init=5, random_state=seed).fit_predict(sub)
         table = np.zeros((k, ds.n_clusters), int)
