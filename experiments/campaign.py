@@ -1,6 +1,8 @@
 """The paper's table as a resumable campaign whose small result files are committed.
 
     python -m experiments.campaign --plan=paper [--datasets=mnist] [--seeds=3] [--commit]
+    # a second process beside the first, on seeds of its own
+    python -m experiments.campaign --plan=figures --only_seeds=3 --only_seeds=4 --commit
 
 Points (dataset, method, seed) run seed by seed (every method and dataset of seed 0,
 then seed 1, ...), so that a complete row set comes soonest. Each point trains through
@@ -114,6 +116,7 @@ flags.DEFINE_enum("plan", "paper", sorted(PLANS), "which grid to run")
 flags.DEFINE_list("datasets", None, "only these datasets of the plan")
 flags.DEFINE_list("methods", None, "only these methods of the plan")
 flags.DEFINE_string("results", None, "folder of the exported results (default results/<plan>)")
+flags.DEFINE_multi_integer("only_seeds", None, "only these of seeds 0 .. seeds-1")
 flags.DEFINE_boolean("commit", False, "git-commit each exported point (paths under --results only)")
 flags.DEFINE_boolean("dry_run", False, "list the points still to run and stop")
 flags.DEFINE_string(
@@ -125,12 +128,17 @@ flags.DEFINE_string(
 FLAGS = flags.FLAGS
 
 
-def plan_points(plan: Plan, datasets=None, methods=None, n_seeds=None) -> list[tuple]:
+def plan_points(
+    plan: Plan, datasets=None, methods=None, n_seeds=None, only_seeds=None
+) -> list[tuple]:
     """(seed, dataset, run name, method, overrides) in run order: seed-major, then the
-    plan's dataset order, then its runs."""
+    plan's dataset order, then its runs. ``only_seeds`` keeps those of seeds 0 .. n-1
+    (two processes on disjoint seeds never run the same point)."""
+    seeds = range(n_seeds or plan.seeds)
     for name, chosen, allowed in (
         ("datasets", datasets, plan.datasets),
         ("methods", methods, plan.methods),
+        ("only_seeds", only_seeds, seeds),
     ):
         unknown = set(chosen or ()) - set(allowed)
         if unknown:
@@ -139,7 +147,8 @@ def plan_points(plan: Plan, datasets=None, methods=None, n_seeds=None) -> list[t
             )
     ds = [d for d in plan.datasets if not datasets or d in datasets]
     runs = plan_runs(plan, [m for m in plan.methods if not methods or m in methods])
-    return [(s, d, *run) for s in range(n_seeds or plan.seeds) for d in ds for run in runs]
+    seeds = [s for s in seeds if only_seeds is None or s in only_seeds]
+    return [(s, d, *run) for s in seeds for d in ds for run in runs]
 
 
 def point_dir(results: pathlib.Path, dataset: str, run: str) -> pathlib.Path:
@@ -316,7 +325,11 @@ def run_plan(
 def main(argv):
     plan = PLANS[FLAGS.plan]
     points = plan_points(
-        plan, FLAGS.datasets, FLAGS.methods, FLAGS.seeds if FLAGS["seeds"].present else None
+        plan,
+        FLAGS.datasets,
+        FLAGS.methods,
+        FLAGS.seeds if FLAGS["seeds"].present else None,
+        FLAGS.only_seeds,
     )
     results = pathlib.Path(FLAGS.results or f"results/{FLAGS.plan}")
     work = (

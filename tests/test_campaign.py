@@ -169,6 +169,19 @@ def test_update_readme_replaces_only_its_block(tmp_path):
         update_readme(readme, "results/y", "t\n")
 
 
+def test_only_seeds_keeps_those_seeds_in_order_and_refuses_others():
+    from experiments.campaign import PLANS, plan_points
+
+    plan = PLANS["paper"]
+    every = plan_points(plan, ["usps"])
+    some = plan_points(plan, ["usps"], None, None, [4, 1])
+    assert [p[0] for p in some] == [1] * 7 + [4] * 7
+    assert some == [p for p in every if p[0] in (1, 4)]
+    with pytest.raises(ValueError, match=r"--only_seeds \[5\] are not in this plan"):
+        plan_points(plan, ["usps"], None, None, [5])
+    assert [p[0] for p in plan_points(plan, ["usps"], None, 7, [5])] == [5] * 7
+
+
 def test_the_figures_plan_departs_in_one_setting_where_it_matters():
     from experiments.campaign import PLANS, plan_points
 
