@@ -201,3 +201,33 @@ def test_the_figures_plan_departs_in_one_setting_where_it_matters():
     assert runs[("dssec_gamma0.3", "dssec")] == {"gamma": 0.3}
     assert "dssec_gamma0.1" not in names  # the table's own value is the base run
     assert len(names) == 2 * 4 + 2 * 8
+
+
+def test_readme_hand_copied_means_and_distances_match_the_committed_results():
+    """The table beside the published numbers is typed by hand: each "ours" cell and each
+    target's distance must equal the report's means (final iterate) from results/paper."""
+    from experiments.report import main_table
+
+    readme = (ROOT / "README.md").read_text()
+    after = readme.split("<!-- end results/paper -->", 1)[1]
+    rows = re.findall(r"^\| \**([^|]*?), ours\** \|(.*)\|$", after, re.M)
+    target = re.search(r"^\| target for DSSEC \(ACC\) \|(.*)\|$", after, re.M)
+    assert len(rows) == 5 and target, "the table beside the published numbers is missing"
+    names = {
+        "DSSEC": "dssec",
+        "IDEC": "idec",
+        "DEC": "dec",
+        "AE + K-means": "ae_kmeans",
+        "K-means on pixels": "kmeans",
+    }
+    datasets = ("mnist", "fashion_mnist", "usps")
+    table = main_table(collect(ROOT / "results/paper"))
+    for label, cells in rows:
+        for d, cell in zip(datasets, cells.split("|")):
+            s = table[(names[label], d)]["summary"]
+            want = f"{s['acc']['mean']:.3f} / {s['nmi']['mean']:.3f}"
+            assert cell.strip(" *") == want, (label, d, cell, want)
+    goals = (0.91, 0.62, 0.78)
+    for d, goal, cell in zip(datasets, goals, target.group(1).split("|")):
+        short = goal - table[("dssec", d)]["summary"]["acc"]["mean"]
+        assert f"above {goal:g}: **{short:.3f} short**" == cell.strip(), (d, cell)
