@@ -184,7 +184,9 @@ def export_seed(
     run_dir: pathlib.Path, out: pathlib.Path, ds: Dataset, cfg: Config, seed: int
 ) -> dict:
     """Copy a finished seed's small files from the working ``run_dir`` to ``out`` and
-    rewrite ``out``'s config.json and results.json over every exported seed."""
+    rewrite ``out``'s config.json and results.json over every exported seed. When another
+    process exported a seed of the same point meanwhile (``--only_seeds``), the summary is
+    written again until it holds every seed marked exported."""
     src, dst = run_dir / f"seed_{seed}", out / f"seed_{seed}"
     with np.load(src / "outputs.npz") as f:
         labels, kmeans_labels = f["labels"], f["kmeans_labels"]
@@ -200,18 +202,20 @@ def export_seed(
         kmeans_labels=kmeans_labels.astype(np.uint8),
     )
     rec = json.loads((src / "result.json").read_text())
-    per_seed = [seed_done(out, s) for s in exported_seeds(out) if s != seed] + [rec]
-    per_seed.sort(key=lambda r: r["seed"])
-    checkpoint.atomic_write_json(
-        out / "config.json",
-        {
-            **json.loads((run_dir / "config.json").read_text()),
-            "seeds": [r["seed"] for r in per_seed],
-        },
-    )
-    finish_run(out, ds, cfg, per_seed)  # results.json first: a crash now leaves the seed
-    checkpoint.atomic_write_json(dst / "result.json", rec)  # unexported, so it exports again
-    return rec
+    while True:
+        per_seed = [seed_done(out, s) for s in exported_seeds(out) if s != seed] + [rec]
+        per_seed.sort(key=lambda r: r["seed"])
+        checkpoint.atomic_write_json(
+            out / "config.json",
+            {
+                **json.loads((run_dir / "config.json").read_text()),
+                "seeds": [r["seed"] for r in per_seed],
+            },
+        )
+        finish_run(out, ds, cfg, per_seed)  # results.json first: a crash now leaves the
+        checkpoint.atomic_write_json(dst / "result.json", rec)  # seed unexported
+        if exported_seeds(out) == [r["seed"] for r in per_seed]:
+            return rec
 
 
 def exported_seeds(out: pathlib.Path) -> list[int]:

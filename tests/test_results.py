@@ -31,3 +31,12 @@ def test_metrics_recompute_from_the_committed_labels(path, data_dir):
             abs(evaluate(ds.y, labels["kmeans_labels"].astype(np.int32))["acc"] - rec["kmeans_acc"])
             < 1e-9
         )
+
+
+@pytest.mark.parametrize("path", RUNS, ids=lambda p: str(p.parent.relative_to(ROOT)))
+def test_the_summary_holds_every_exported_seed(path):
+    res = json.loads(path.read_text())
+    marked = sorted(int(p.parent.name[5:]) for p in path.parent.glob("seed_*/result.json"))
+    assert [r["seed"] for r in res["per_seed"]] == marked
+    assert json.loads((path.parent / "config.json").read_text())["seeds"] == marked
+    assert res["summary"]["acc"]["n"] == len(marked)
