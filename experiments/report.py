@@ -249,6 +249,8 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
     if not series:
         return False
     values = sorted({p[0] for pts in series.values() for p in pts})
+    meths = sorted({meth for _, meth in series}, key=_order)  # a colour per method,
+    dsets = sorted({d for d, _ in series}, key=_dataset_order)  # a line style per dataset
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, m in zip(axes, METRICS):
         for (d, meth), pts in sorted(series.items()):
@@ -259,6 +261,8 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
                 yerr=[p[1][m]["std"] or 0.0 for p in pts],
                 marker="o",
                 capsize=3,
+                color=f"C{meths.index(meth) % 10}",
+                linestyle=("-", "--", ":", "-.")[dsets.index(d) % 4],
                 label=f"{d} {meth}",
             )
         ax.set_xlabel(field)

@@ -213,6 +213,35 @@ def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeyp
     assert drawn[0] == [0.51, 0.6, 1.5]
 
 
+def test_figures_colour_by_method_and_style_by_dataset(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from experiments.report import plot_against
+
+    s = {"mean": 0.5, "std": 0.01}
+    runs = [
+        {
+            "dataset": d,
+            "method": m,
+            "config": {"gamma": g, "embed_dim": 10},
+            "summary": {"acc": s, "nmi": s, "ari": s},
+        }
+        for d in ("usps", "coil20")
+        for m in ("idec", "dssec")
+        for g in (0.1, 1.0)
+    ]
+    styles, errorbar = {}, matplotlib.axes.Axes.errorbar
+
+    def record(self, xs, ys, **kw):
+        styles[kw["label"]] = (kw["color"], kw["linestyle"])
+        return errorbar(self, xs, ys, **kw)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", record)
+    assert plot_against(runs, "gamma", tmp_path / "g.png")
+    assert styles["usps idec"][0] == styles["coil20 idec"][0] != styles["usps dssec"][0]
+    assert styles["usps idec"][1] == styles["usps dssec"][1] != styles["coil20 idec"][1]
+
+
 def test_main_table_takes_the_run_nearest_the_table_point():
     from experiments.report import main_table
 
