@@ -194,6 +194,7 @@ def markdown_table(runs: list[dict]) -> str:
             ]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += paired_lines(table, datasets)
+    lines += sweep_lines(runs)
     lines += ["", "Settings per cell (only those the method uses):", ""]
     for (m, d), r in sorted(
         table.items(), key=lambda kv: (_dataset_order(kv[0][1]), _order(kv[0][0]))
@@ -228,6 +229,45 @@ def _save_fig(fig, path: pathlib.Path) -> None:
     checkpoint.atomic_write_bytes(path, buf.getvalue())
 
 
+def sweep_series(runs: list[dict], field: str, methods=None) -> dict:
+    """{(dataset, method): [(value of ``field``, summary), ...]} sorted by value, for the
+    lines with two or more values; the other swept field is held at the value nearest the
+    table's (gamma 0.1, embed_dim 10)."""
+    series = defaultdict(list)
+    for r in runs:
+        if (not methods or r["method"] in methods) and "acc" in r["summary"]:
+            series[(r["dataset"], r["method"])].append(r)
+    for key, rs in list(series.items()):
+        rs = nearest_to_table(rs, [f for f in TABLE_POINT if f != field])
+        series[key] = sorted(((r["config"][field], r["summary"]) for r in rs), key=lambda t: t[0])
+    return {k: v for k, v in series.items() if len({p[0] for p in v}) > 1}
+
+
+def sweep_lines(runs: list[dict]) -> list[str]:
+    """ACC against gamma (IDEC, DSSEC) and against embed_dim, one row per (dataset,
+    method): the figures' values as Markdown tables (none when nothing was swept)."""
+    lines = []
+    for field, methods in (("gamma", ("idec", "dssec")), ("embed_dim", None)):
+        series = sweep_series(runs, field, methods)
+        values = sorted({v for pts in series.values() for v, _ in pts})
+        if not series:
+            continue
+        lines += [
+            "",
+            f"ACC against {field} (the other setting at the table's value):",
+            "",
+            "| dataset / method | " + " | ".join(f"{v:g}" for v in values) + " |",
+            "|---|" + "---|" * len(values),
+        ]
+        for (d, m), pts in sorted(
+            series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
+        ):
+            at = dict(pts)
+            cells = [_cell(at[v], "acc") if v in at else "-" for v in values]
+            lines.append(f"| {d} / {m} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None) -> bool:
     """ACC/NMI/ARI (mean ± std) against a config field, one line per (dataset, method);
     the other swept field is held at the value nearest the table's (gamma 0.1, embed_dim 10).
@@ -237,15 +277,7 @@ def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = defaultdict(list)
-    for r in runs:
-        if (not methods or r["method"] in methods) and "acc" in r["summary"]:
-            series[(r["dataset"], r["method"])].append(r)
-    for key, rs in list(series.items()):
-        rs = nearest_to_table(rs, [f for f in TABLE_POINT if f != field])
-        pts = sorted(((r["config"][field], r["summary"]) for r in rs), key=lambda t: t[0])
-        series[key] = pts
-    series = {k: v for k, v in series.items() if len({p[0] for p in v}) > 1}
+    series = sweep_series(runs, field, methods)
     if not series:
         return False
     values = sorted({p[0] for pts in series.values() for p in pts})

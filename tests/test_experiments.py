@@ -213,6 +213,31 @@ def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeyp
     assert drawn[0] == [0.51, 0.6, 1.5]
 
 
+def test_the_report_tables_the_swept_values_beside_the_figures():
+    from experiments.report import sweep_lines
+
+    def run(method, gamma, embed_dim, accs):
+        per_seed = [{"seed": i, "acc": a} for i, a in enumerate(accs)]
+        s = {"mean": float(np.mean(accs)), "std": float(np.std(accs, ddof=1)), "n": len(accs)}
+        return {
+            "dataset": "usps",
+            "method": method,
+            "config": {"gamma": gamma, "embed_dim": embed_dim},
+            "per_seed": per_seed,
+            "summary": {"acc": s, "nmi": s, "ari": s},
+        }
+
+    table_point = [run("dssec", 0.1, 10, [0.7, 0.8]), run("ae_kmeans", 0.1, 10, [0.6, 0.6])]
+    assert sweep_lines(table_point) == []  # nothing swept: the paper table stays as it is
+    grid = table_point + [run("dssec", 1.0, 10, [0.5, 0.7]), run("dssec", 0.1, 5, [0.9, 0.7])]
+    text = "\n".join(sweep_lines(grid))
+    assert "| dataset / method | 0.1 | 1 |\n|---|---|---|\n" in text
+    assert "| usps / dssec | 0.750 ± 0.071 (2) | 0.600 ± 0.141 (2) |" in text
+    assert "| dataset / method | 5 | 10 |" in text  # embed_dim: dssec only (ae_kmeans has one)
+    assert "| usps / dssec | 0.800 ± 0.141 (2) | 0.750 ± 0.071 (2) |" in text
+    assert "ae_kmeans" not in text
+
+
 def test_figures_colour_by_method_and_style_by_dataset(tmp_path, monkeypatch):
     import matplotlib.axes
 
