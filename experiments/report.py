@@ -249,9 +249,9 @@ def sweep_lines(runs: list[dict]) -> list[str]:
     lines = []
     for field, methods in (("gamma", ("idec", "dssec")), ("embed_dim", None)):
         series = sweep_series(runs, field, methods)
-        values = sorted({v for pts in series.values() for v, _ in pts})
         if not series:
             continue
+        values = sorted({v for pts in series.values() for v, _ in pts})
         lines += [
             "",
             f"ACC against {field} (the other setting at the table's value):",
