@@ -9,6 +9,7 @@ from conftest import ROOT
 
 from dssec_jax import evaluate
 from dssec_jax.data import load_dataset
+from experiments.campaign import exported_seeds
 
 RUNS = sorted((ROOT / "results").glob("*/*/results.json"))
 
@@ -36,7 +37,7 @@ def test_metrics_recompute_from_the_committed_labels(path, data_dir):
 @pytest.mark.parametrize("path", RUNS, ids=lambda p: str(p.parent.relative_to(ROOT)))
 def test_the_summary_holds_every_exported_seed(path):
     res = json.loads(path.read_text())
-    marked = sorted(int(p.parent.name[5:]) for p in path.parent.glob("seed_*/result.json"))
+    marked = exported_seeds(path.parent)
     assert [r["seed"] for r in res["per_seed"]] == marked
     assert json.loads((path.parent / "config.json").read_text())["seeds"] == marked
     assert res["summary"]["acc"]["n"] == len(marked)
