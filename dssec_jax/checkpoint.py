@@ -128,6 +128,8 @@ def restore_or_drop(store, name: str, template: Any, raw_state: Any) -> Optional
 class FileStore:
     """Checkpoints of one run in ``run_dir``; finished pretrained autoencoders in a shared
     ``cache_dir`` under ``pretrain_key`` so runs with equal pretraining settings share them.
+    An unfinished pretraining stays in ``run_dir`` (two processes pretraining one key, say
+    DEC and IDEC of one seed, must not resume each other's progress).
 
     ``min_interval_s``: least seconds between two checkpoints within a phase (pretraining
     stage ends and the end of the clustering phase are always saved).
@@ -148,8 +150,6 @@ class FileStore:
     def path(self, name: str) -> pathlib.Path:
         if name == "pretrained":
             return self.cache_dir / f"ae_{self.pretrain_key}.ckpt"
-        if name == "pretrain_progress":
-            return self.cache_dir / f"ae_{self.pretrain_key}.partial.ckpt"
         return self.run_dir / f"{name}.ckpt"
 
     def get(self, name: str) -> Optional[tuple[dict, Any]]:

@@ -32,31 +32,43 @@ def kmeans(z: np.ndarray, n_clusters: int, n_init: int, seed: int) -> tuple[np.n
 
 def embed_scale(
     z: np.ndarray, embed_std, centers: np.ndarray, labels: np.ndarray, alpha: float
-) -> float:
-    """Factor s applied to the embedding before the clustering phase.
+) -> tuple[float, str]:
+    """Factor s applied to the embedding before the clustering phase, and the rule used.
 
-    A number: s = embed_std / std(z) (std over all entries of z). "kernel": the scale of
-    the Student's t kernel itself, s = sqrt(alpha / median_i ||z_i - mu_{l_i}||^2), so the
-    median point lies at squared distance alpha from its K-means centre (kernel value
-    2^(-(alpha+1)/2) there), whatever the autoencoder's scale.
+    A number: s = embed_std / std(z) (std over all entries of z; rule "std"). "kernel": the
+    scale of the Student's t kernel itself, s = sqrt(alpha / median_i ||z_i - mu_{l_i}||^2),
+    so the median point lies at squared distance alpha from its K-means centre (kernel
+    value 2^(-(alpha+1)/2) there), whatever the autoencoder's scale (rule "kernel"). When
+    more than half the points sit on their centre (duplicated data) the median is 0 and s
+    would be huge, Q one-hot and the clustering gradient nil: the mean squared distance
+    stands in for the median (rule "kernel_mean"). A constant embedding is refused.
     """
-    if embed_std == "kernel":
-        d2 = np.sum(np.square(np.asarray(z, np.float64) - centers[labels]), axis=1)
-        return float(np.sqrt(alpha / max(np.median(d2), 1e-12)))
-    return float(embed_std / np.std(z))
+    z = np.asarray(z, np.float64)
+    spread = float(np.std(z))
+    if not np.isfinite(spread) or spread <= 1e-12 * max(1.0, float(np.max(np.abs(z)))):
+        raise ValueError(
+            f"the pretrained embedding is constant (std {spread:.3g}): every sample has the "
+            "same code, so it has no scale and no clusters; check the data for variation, or "
+            "pretrain otherwise (another learning rate or recipe)"
+        )
+    if embed_std != "kernel":
+        return float(embed_std / spread), "std"
+    d2 = np.sum(np.square(z - centers[labels]), axis=1)
+    median, floor = float(np.median(d2)), 1e-6 * float(np.mean(np.sum(np.square(z - z.mean(0)), 1)))
+    if median > floor:
+        return float(np.sqrt(alpha / median)), "kernel"
+    return float(np.sqrt(alpha / max(float(np.mean(d2)), floor))), "kernel_mean"
 
 
-def start(z: np.ndarray, cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+def start(z: np.ndarray, cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray, float, str]:
     """The clustering phase's start on the embedding ``z``: K-means (``cfg.n_init``
-    restarts) and the embedding's scale s (1 without ``cfg.embed_std`` or a clustering
-    phase). Returns (centres
-    of the unscaled embedding, K-means labels, s); the phase starts from s * centres."""
+    restarts) and the embedding's scale s with its rule (1 and "none" without
+    ``cfg.embed_std`` or a clustering phase). Returns (centres of the unscaled embedding,
+    K-means labels, s, rule); the phase starts from s * centres."""
     centers, labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
     if cfg.embed_std and cfg.spec.clustering is not None:
-        scale = embed_scale(z, cfg.embed_std, centers, labels, cfg.alpha)
-    else:
-        scale = 1.0
-    return centers, labels, scale
+        return centers, labels, *embed_scale(z, cfg.embed_std, centers, labels, cfg.alpha)
+    return centers, labels, 1.0, "none"
 
 
 def record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
@@ -79,7 +91,11 @@ def record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
 def hyper(cfg: Config) -> dict:
     """Traced hyper-parameters of the clustering phase."""
     return train.hyper(
-        gamma=cfg.cluster_gamma(), beta=cfg.cluster_beta(), rho=cfg.rho, alpha=cfg.alpha
+        gamma=cfg.cluster_gamma(),
+        beta=cfg.cluster_beta(),
+        rho=cfg.rho,
+        alpha=cfg.alpha,
+        kl_floor=cfg.sparsity_floor,
     )
 
 

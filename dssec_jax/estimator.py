@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 from . import losses, model_file, pipeline, sae, train
 from ._version import __version__
 from .methods import Config
+from .presets import apply_recipe
 from .validation import check_config, check_data
 
 
@@ -35,7 +36,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     ``n_clusters_`` (the number of clusters used) and ``k_scores_`` ({k: criterion} when
     ``n_clusters="auto"`` chose it within ``k_range`` by ``k_criterion``, else None).
     ``verbose`` prints every progress record of :func:`dssec_jax.fit` (one per pretraining
-    epoch and per target refresh) as a JSON line on stdout.
+    epoch and per target refresh) as a JSON line on stdout. ``recipe`` names a protocol
+    (:mod:`dssec_jax.presets`: "paper", the defaults below; "strong", DEC-keras's
+    pretraining): it sets each of its settings that is left at the default shown here.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         sparse_activation="relu",
         sparsity_reduction="mean",
         sparsity_form="ratio",
+        sparsity_floor=None,
         embed_dim=10,
         hidden_dims=(500, 500, 2000),
         pretrain="end_to_end",
@@ -76,6 +80,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         embed_std=1.5,
         k_range=(2, 30),
         k_criterion="davies_bouldin",
+        recipe="paper",
         random_state=None,
         verbose=0,
     ):
@@ -90,6 +95,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.sparse_activation = sparse_activation
         self.sparsity_reduction = sparsity_reduction
         self.sparsity_form = sparsity_form
+        self.sparsity_floor = sparsity_floor
         self.embed_dim = embed_dim
         self.hidden_dims = hidden_dims
         self.pretrain = pretrain
@@ -115,6 +121,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.embed_std = embed_std
         self.k_range = k_range
         self.k_criterion = k_criterion
+        self.recipe = recipe
         self.random_state = random_state
         self.verbose = verbose
 
@@ -135,7 +142,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         kw["hidden_dims"] = tuple(kw["hidden_dims"])
         kw["sparse_layers"] = tuple(kw["sparse_layers"])
         kw["k_range"] = tuple(kw["k_range"])
-        return check_config(Config(**kw))
+        return check_config(apply_recipe(self.recipe, Config(**kw)))
 
     def _seed(self) -> int:
         rs = self.random_state

@@ -28,7 +28,12 @@ def reconstruction_loss(x: ArrayLike, x_hat: ArrayLike) -> jax.Array:
 
 
 def sparsity_kl(
-    rho: ArrayLike, rho_hat: ArrayLike, *, eps: float = 1e-6, rest: ArrayLike | None = None
+    rho: ArrayLike,
+    rho_hat: ArrayLike,
+    *,
+    eps: float = 1e-6,
+    rest: ArrayLike | None = None,
+    floor: ArrayLike | None = None,
 ) -> jax.Array:
     """Omega = sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))].
 
@@ -36,24 +41,38 @@ def sparsity_kl(
     ``rest``, if given, is 1 - rho_hat computed without cancellation, clipped to the same
     range, so both terms stop together at the clip (no gradient there, as without ``rest``).
 
+    dOmega/drho_hat = -rho / rho_hat + (1 - rho) / (1 - rho_hat) grows without bound as a unit
+    falls silent (rho_hat -> 0). With ``floor`` f (0 < f < rho), below rho_hat = f each term
+    continues along its tangent at f, so the derivative is bounded by rho / f - (1 - rho) /
+    (1 - f) there; at and above f nothing changes. None keeps the unbounded form.
+
     Args:
       rho: target activation rate, in (0, 1).
       rho_hat: each unit's mean activation, (..., units).
       eps: clip of rho_hat away from 0 and 1.
       rest: optional 1 - rho_hat computed without cancellation.
+      floor: optional rate below which the KL is linear in rho_hat.
 
     Returns:
       Omega summed over the last axis, shape (...).
     """
     rho = jnp.asarray(rho, jnp.float32)
     rho_hat = jnp.clip(jnp.asarray(rho_hat, jnp.float32), eps, 1.0 - eps)
-    log_rest = (
-        jnp.log1p(-rho_hat)
-        if rest is None
-        else jnp.log(jnp.clip(jnp.asarray(rest, jnp.float32), eps, 1.0 - eps))
+    rest = None if rest is None else jnp.clip(jnp.asarray(rest, jnp.float32), eps, 1.0 - eps)
+    if floor is None:
+        return jnp.sum(_kl_terms(rho, rho_hat, rest), axis=-1)
+    f = jnp.asarray(floor, jnp.float32)
+    above = _kl_terms(
+        rho, jnp.maximum(rho_hat, f), None if rest is None else jnp.minimum(rest, 1 - f)
     )
-    kl = rho * (jnp.log(rho) - jnp.log(rho_hat)) + (1.0 - rho) * (jnp.log1p(-rho) - log_rest)
-    return jnp.sum(kl, axis=-1)
+    slope = -rho / f + (1.0 - rho) / (1.0 - f)
+    return jnp.sum(above + slope * jnp.minimum(rho_hat - f, 0.0), axis=-1)
+
+
+def _kl_terms(rho: jax.Array, rho_hat: jax.Array, rest: jax.Array | None) -> jax.Array:
+    """Each unit's KL(rho || rho_hat); ``rest`` (1 - rho_hat without cancellation) or None."""
+    log_rest = jnp.log1p(-rho_hat) if rest is None else jnp.log(rest)
+    return rho * (jnp.log(rho) - jnp.log(rho_hat)) + (1.0 - rho) * (jnp.log1p(-rho) - log_rest)
 
 
 # rho_hat forms for non-negative, unbounded (ReLU) units: the squashing s(h) in [0, 1) and
@@ -105,6 +124,7 @@ def sparsity_penalty(
     rho: ArrayLike,
     reduction: str = "mean",
     form: str = "ratio",
+    floor: ArrayLike | None = None,
 ) -> jax.Array:
     """Omega = sum over the given layers of sum_j KL(rho || rho_hat_j), rho_hat from
     ``activation_rate(h, form=form)``.
@@ -118,6 +138,7 @@ def sparsity_penalty(
       rho: target activation rate, in (0, 1).
       reduction: "mean" (per unit) or "sum".
       form: rho_hat form of :func:`activation_rate`.
+      floor: rate below which each KL is linear (:func:`sparsity_kl`); None: unbounded.
 
     Returns:
       The scalar penalty (0 for no layers).
@@ -127,7 +148,7 @@ def sparsity_penalty(
     total = jnp.zeros((), jnp.float32)
     for h in hidden:
         rho_hat, rest = activation_rate(h, form=form)
-        kl = sparsity_kl(rho, rho_hat, rest=None if form == "clip" else rest)
+        kl = sparsity_kl(rho, rho_hat, rest=None if form == "clip" else rest, floor=floor)
         total = total + (kl / rho_hat.shape[-1] if reduction == "mean" else kl)
     return total
 
@@ -200,24 +221,25 @@ def dssec_loss(
     rec_weight: ArrayLike = 1.0,
     reduction: str = "mean",
     form: str = "ratio",
+    floor: ArrayLike | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Total L = rec_weight * (L_rec + beta * Omega) + gamma * L_c, and its parts.
 
     ``hidden`` holds the penalised layers' activations (empty for no sparsity); ``reduction``
-    and ``form`` are those of ``sparsity_penalty``.
+    ``form`` and ``floor`` are those of ``sparsity_penalty``.
     DSSEC: rec_weight 1, beta > 0; IDEC: beta 0; DEC: rec_weight 0 (decoder unused).
 
     Args:
       x, x_hat: inputs and reconstructions, (n, d).
       hidden: penalised hidden activations, each (n, units).
       z: embeddings, (n, e); centers: (K, e); p: targets of the rows, (n, K).
-      gamma, beta, rho, alpha, rec_weight, reduction, form: as in the formula above.
+      gamma, beta, rho, alpha, rec_weight, reduction, form, floor: as in the formula above.
 
     Returns:
       (L, {"loss", "reconstruction", "sparsity", "clustering"}).
     """
     rec = reconstruction_loss(x, x_hat)
-    sparsity = sparsity_penalty(hidden, rho=rho, reduction=reduction, form=form)
+    sparsity = sparsity_penalty(hidden, rho=rho, reduction=reduction, form=form, floor=floor)
     clus = clustering_kl(p, soft_assignment(z, centers, alpha=alpha))
     total = rec_weight * (rec + beta * sparsity) + gamma * clus
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity, "clustering": clus}

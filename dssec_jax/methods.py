@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Optional, Union
 
+from ._version import __version__
 from .train import dtype_of
 
 
@@ -60,6 +61,7 @@ LATER_PRETRAIN_FIELDS = {
     "pretrain_optimizer": "adam",
     "pretrain_momentum": 0.9,
     "pretrain_clip_norm": None,
+    "sparsity_floor": None,
 }
 PRETRAIN_FIELDS = (
     "embed_dim",
@@ -80,6 +82,35 @@ PRETRAIN_FIELDS = (
 )
 
 
+SPARSE_FIELDS = (
+    "sparse_layers",
+    "sparse_activation",
+    "rho",
+    "beta",
+    "sparsity_reduction",
+    "sparsity_form",
+    "sparsity_floor",
+)
+FLOAT_FIELDS = {
+    "rho",
+    "beta",
+    "learning_rate",
+    "pretrain_momentum",
+    "pretrain_clip_norm",
+    "sparsity_floor",
+}
+
+
+def _json_value(field: str, v):
+    """A setting as a plain JSON value of its declared type: floats for FLOAT_FIELDS, ints
+    for integer settings and for the items of layer tuples (numpy scalars included)."""
+    if v is None or isinstance(v, (str, bool)):
+        return v
+    if isinstance(v, (tuple, list)):
+        return [int(i) for i in v]
+    return float(v) if field in FLOAT_FIELDS else int(v)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """All settings of one run. See BUILD_NOTES.md for how the defaults were chosen."""
@@ -95,6 +126,7 @@ class Config:
     sparse_activation: str = "relu"
     sparsity_reduction: str = "mean"
     sparsity_form: str = "ratio"
+    sparsity_floor: Optional[float] = None  # rate below which the KL is linear (losses.sparsity_kl)
     embed_dim: int = 10
     hidden_dims: tuple = (500, 500, 2000)
     pretrain: str = "end_to_end"
@@ -175,37 +207,33 @@ class Config:
         return tuple(self.sparse_layers) if self.spec.sparse else ()
 
     def pretrain_settings(self) -> dict:
-        """The settings that determine the pretrained autoencoder (sparse ones only if sparse)."""
+        """The settings that determine the pretrained autoencoder (sparse ones only if sparse),
+        as JSON values of their declared type (1, 1.0 and numpy's float64(1) are one value)."""
         d = {k: getattr(self, k) for k in PRETRAIN_FIELDS}
         d.update(
             {k: getattr(self, k) for k, v in LATER_PRETRAIN_FIELDS.items() if getattr(self, k) != v}
         )
         if self.pretrain_optimizer != "sgd":
             d.pop("pretrain_momentum", None)  # unused by Adam
-        for k in ("pretrain_momentum", "pretrain_clip_norm"):  # 1 and 1.0: one key
-            if d.get(k) is not None:
-                d[k] = float(d[k])
-        d["hidden_dims"] = list(self.hidden_dims)
         d["sparse"] = self.spec.sparse
         if not self.spec.sparse:
-            for k in (
-                "sparse_layers",
-                "sparse_activation",
-                "rho",
-                "beta",
-                "sparsity_reduction",
-                "sparsity_form",
-            ):
-                d.pop(k)
+            for k in SPARSE_FIELDS:
+                d.pop(k, None)
         else:
-            d["sparse_layers"] = list(self.sparse_layers)
             d["sparsity_form"] = self.rate_form()  # "mean" for sigmoid units, whatever the field
-        return d
+        return {k: _json_value(k, v) for k, v in d.items()}
 
     def pretrain_hash(self, dataset: str, seed: int) -> str:
-        """Key of the pretrained-autoencoder cache: dataset, architecture, pretraining, seed."""
+        """Key of the pretrained-autoencoder cache: dataset, architecture, pretraining, seed
+        and the library version (a new version may initialise or pretrain differently)."""
         blob = json.dumps(
-            {"dataset": dataset, "seed": int(seed), **self.pretrain_settings()}, sort_keys=True
+            {
+                "dataset": dataset,
+                "seed": int(seed),
+                "library": __version__,
+                **self.pretrain_settings(),
+            },
+            sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -111,7 +111,7 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
 
     z = embed(ae)
     cfg, k_scores = resolve_k(z, cfg, seed, log)
-    centers, km_labels, scale = clustering.start(z, cfg, seed)
+    centers, km_labels, scale, scale_rule = clustering.start(z, cfg, seed)
     seconds["kmeans"] = time.time() - t
     if log and y is not None:
         log({"event": "kmeans", **metrics.evaluate(y, km_labels)})
@@ -136,6 +136,7 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
         x, ae, centers, cfg, jax.random.fold_in(key, 2), y, store=store, log=log
     )
     seconds["cluster"] = time.time() - t
+    out["history"][0].update(embed_scale=scale, embed_scale_rule=scale_rule)
     if k_scores is not None:  # the choice of k, on the record of the clustering phase's start
         out["history"][0].update(
             n_clusters=cfg.n_clusters, k_scores={str(k): v for k, v in k_scores.items()}

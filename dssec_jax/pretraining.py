@@ -59,8 +59,8 @@ def merge_stage(ae: dict, stage: Stage, params: dict) -> dict:
 
 
 def hyper(cfg: Config) -> dict:
-    """Traced hyper-parameters of pretraining (the sparsity penalty's beta and rho)."""
-    return train.hyper(beta=cfg.beta, rho=cfg.rho)
+    """Traced hyper-parameters of pretraining (the sparsity penalty's beta, rho, floor)."""
+    return train.hyper(beta=cfg.beta, rho=cfg.rho, kl_floor=cfg.sparsity_floor)
 
 
 def stage_steps(cfg: Config, stage: Stage, n: int, *, batched: bool = False) -> Callable:

@@ -172,13 +172,13 @@ def fit_batched(
             seconds={"pretrain": t_pre},
             n_clusters=cfg.n_clusters,
         )
-        for i, (centers, labels, _) in enumerate(starts)
+        for i, (centers, labels, *_) in enumerate(starts)
     ]
     if cfg.spec.clustering is None:
         return base
-    centers = np.stack([c for c, _, _ in starts])
+    centers = np.stack([c for c, *_ in starts])
     if cfg.embed_std:
-        scale = np.array([s for _, _, s in starts], np.float32)
+        scale = np.array([s for _, _, s, _ in starts], np.float32)
         ae = jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale))
         centers = centers * scale[:, None, None]
     centers = _by_run(centers, mesh)
@@ -189,6 +189,7 @@ def fit_batched(
         r.centers = np.asarray(out["params"]["centers"][i])
         r.ae_params = _unstack(out["params"]["ae"], i)
         r.history, r.n_iter, r.stop_reason = out["history"][i], out["n_iter"][i], out["stop"][i]
+        r.history[0].update(embed_scale=starts[i][2], embed_scale_rule=starts[i][3])
         r.seconds["cluster"] = out["seconds"]
     return base
 

@@ -85,7 +85,11 @@ def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, form, com
     _, x_hat, hidden = sae.forward(params, x, acts, compute_dtype=compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
     sparsity = losses.sparsity_penalty(
-        [hidden[i] for i in sparse_layers], rho=hp["rho"], reduction=reduction, form=form
+        [hidden[i] for i in sparse_layers],
+        rho=hp["rho"],
+        reduction=reduction,
+        form=form,
+        floor=hp.get("kl_floor"),
     )
     total = rec + hp["beta"] * sparsity
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
@@ -97,7 +101,11 @@ def layer_loss(params, x, hp, *, act, out_act, sparse, reduction, form, compute_
     x_hat = sae.dense(params["decoder"][0], h, out_act, compute_dtype=compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
     sparsity = losses.sparsity_penalty(
-        [h] if sparse else [], rho=hp["rho"], reduction=reduction, form=form
+        [h] if sparse else [],
+        rho=hp["rho"],
+        reduction=reduction,
+        form=form,
+        floor=hp.get("kl_floor"),
     )
     total = rec + hp["beta"] * sparsity
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
@@ -132,6 +140,7 @@ def clustering_loss(
         rec_weight=rec_weight,
         reduction=reduction,
         form=form,
+        floor=hp.get("kl_floor"),
     )
 
 
@@ -357,10 +366,16 @@ def embed(ae_params: dict, x: jax.Array, acts: tuple, compute_dtype=None) -> jax
 
 
 def hyper(
-    gamma: float = 0.0, beta: float = 0.0, rho: float = 0.05, alpha: float = 1.0, dtype=jnp.float32
+    gamma: float = 0.0,
+    beta: float = 0.0,
+    rho: float = 0.05,
+    alpha: float = 1.0,
+    kl_floor: Optional[float] = None,
+    dtype=jnp.float32,
 ) -> dict:
-    """Traced hyper-parameters for the compiled steps, as float32 scalars."""
-    return {
-        k: jnp.asarray(v, dtype)
-        for k, v in dict(gamma=gamma, beta=beta, rho=rho, alpha=alpha).items()
-    }
+    """Traced hyper-parameters for the compiled steps, as float32 scalars. ``kl_floor`` is
+    present only when set, so a run without it compiles the unbounded KL exactly as before."""
+    hp = dict(gamma=gamma, beta=beta, rho=rho, alpha=alpha)
+    if kl_floor is not None:
+        hp["kl_floor"] = kl_floor
+    return {k: jnp.asarray(v, dtype) for k, v in hp.items()}

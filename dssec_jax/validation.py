@@ -182,6 +182,11 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         )
     if cfg.sparsity_form not in RATE_FORMS:
         fail(f"sparsity_form must be one of {', '.join(RATE_FORMS)}, got {cfg.sparsity_form!r}")
+    if cfg.sparsity_floor is not None and not 0.0 < cfg.sparsity_floor < cfg.rho:
+        fail(
+            f"sparsity_floor must lie in (0, rho={cfg.rho}) (a rate such as rho / 10) or be None "
+            f"(the unbounded KL), got {cfg.sparsity_floor}"
+        )
     if cfg.sparsity_reduction not in ("mean", "sum"):
         fail(f"sparsity_reduction must be 'mean' or 'sum', got {cfg.sparsity_reduction!r}")
     if cfg.pretrain not in ("end_to_end", "stacked"):

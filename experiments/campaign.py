@@ -39,6 +39,7 @@ from absl import flags
 from dssec_jax import checkpoint
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.methods import Config, get_method
+from dssec_jax.presets import recipe_settings
 from dssec_jax.validation import check_config
 
 from . import common
@@ -48,15 +49,18 @@ from .runner import check_same_run, dataset_id, finish_run, run_config, seed_don
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """Datasets x methods x seeds at one set of Config overrides, plus ``sweeps``: runs that
-    depart from it in one setting, ((field, values), ...), each for the methods it affects
-    (gamma: IDEC and DSSEC; embed_dim: all but K-means on the pixels)."""
+    """Datasets x methods x seeds at one set of Config overrides over a named ``recipe``
+    (``dssec_jax.presets``: its settings for each method, then ``overrides``), plus
+    ``sweeps``: runs that depart from it in one setting, ((field, values), ...), each for
+    the methods it affects (gamma: IDEC and DSSEC; embed_dim: all but K-means on the
+    pixels)."""
 
     datasets: tuple
     methods: tuple
     seeds: int
     overrides: dict
     sweeps: tuple = ()
+    recipe: str = "paper"
 
 
 def uses(method: str, field: str) -> bool:
@@ -74,11 +78,12 @@ def plan_runs(plan: Plan, methods) -> list[tuple[str, str, dict]]:
     method), then at each sweep value it uses (named ``<method>_<field><value>``)."""
     runs = []
     for m in methods:
-        runs.append((m, m, dict(plan.overrides)))
+        at = {**recipe_settings(plan.recipe, m), **plan.overrides}
+        runs.append((m, m, at))
         for field, values in plan.sweeps:
-            base = plan.overrides.get(field, getattr(Config(), field))
+            base = at.get(field, getattr(Config(), field))
             runs += [
-                (f"{m}_{field}{v:g}", m, {**plan.overrides, field: v})
+                (f"{m}_{field}{v:g}", m, {**at, field: v})
                 for v in values
                 if v != base and uses(m, field)
             ]

@@ -15,6 +15,7 @@ from absl import logging as absl_logging
 from dssec_jax import parallel
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.methods import Config
+from dssec_jax.presets import RECIPES, recipe_settings
 
 from . import progress
 
@@ -41,6 +42,10 @@ _OVERRIDES = {
         "indices of the penalised hidden encoder layers, e.g. 0,2",
     ),
     "sparsity_reduction": (flags.DEFINE_string, "'mean' (KL / units) or 'sum' over units"),
+    "sparsity_floor": (
+        flags.DEFINE_string,
+        "rate below which the sparsity KL is linear (its derivative bounded); none: unbounded",
+    ),
     "sparsity_form": (
         flags.DEFINE_string,
         "rho_hat of ReLU units: ratio h/(1+h), exp, tanh or clip (the former min(h, 1))",
@@ -92,6 +97,7 @@ _NONEABLE = {
     "layerwise_epochs": int,
     "refresh_precision": str,
     "pretrain_clip_norm": float,
+    "sparsity_floor": float,
 }
 
 
@@ -112,6 +118,13 @@ flags.DEFINE_boolean(
     "download", False, "download missing MNIST/Fashion-MNIST/USPS files (checksums pinned)"
 )
 flags.DEFINE_string("config", None, "JSON file of Config overrides (applied before flags)")
+flags.DEFINE_enum(
+    "recipe",
+    "paper",
+    sorted(RECIPES),
+    "named protocol: paper (the library defaults) or strong (DEC-keras's pretraining); "
+    "applied before --config and the flags",
+)
 flags.DEFINE_integer("seeds", 1, "number of seeds (0 .. seeds-1)", lower_bound=1)
 flags.DEFINE_string("workdir", None, "output folder; rerunning on it resumes")
 flags.DEFINE_string(
@@ -240,6 +253,7 @@ def flag_value(name: str, v):
             "embed_std": "a number, kernel or none",
             "layerwise_epochs": "an integer or none",
             "pretrain_clip_norm": "a number or none",
+            "sparsity_floor": "a number or none",
         }[name]
         raise ValueError(
             f"--{name}={','.join(v) if isinstance(v, list) else v} is not valid; pass {accepted}"
@@ -248,8 +262,8 @@ def flag_value(name: str, v):
 
 
 def build_config(n_clusters, **explicit) -> Config:
-    """Config from library defaults < --config file < flags < ``explicit``; ``n_clusters``
-    (the dataset's) unless --n_clusters is given."""
+    """Config from library defaults < --recipe < --config file < flags < ``explicit``;
+    ``n_clusters`` (the dataset's) unless --n_clusters is given."""
     fields = {f.name for f in dataclasses.fields(Config)}
     d = {"n_clusters": n_clusters if FLAGS.n_clusters is None else n_clusters_flag()}
     if FLAGS.config:
@@ -268,7 +282,7 @@ def build_config(n_clusters, **explicit) -> Config:
         if v is not None:
             d[name] = flag_value(name, v)
     d.update({k: v for k, v in explicit.items() if v is not None})
-    return config_from(d)
+    return config_from({**recipe_settings(FLAGS.recipe, d.get("method", "dssec")), **d})
 
 
 def config_from(d: dict) -> Config:

@@ -220,3 +220,24 @@ def test_a_nearly_dead_unit_is_never_pushed_further_down(form):
     h = jnp.full((64, 3), 1e-7, jnp.float32)  # rho_hat below the KL's 1e-6 clip
     g = jax.grad(lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="mean", form=form))(h)
     assert np.all(np.asarray(g) <= 0)
+
+
+def test_kl_floor_keeps_the_kl_above_it_and_bounds_its_derivative_below():
+    rho, f = 0.05, 0.005
+    above = jnp.array([0.005, 0.02, 0.05, 0.3, 0.9])
+    np.testing.assert_allclose(
+        losses.sparsity_kl(rho, above, floor=f), losses.sparsity_kl(rho, above), rtol=1e-6
+    )
+    bound = rho / f - (1 - rho) / (1 - f)  # |dOmega/drho_hat| at the floor
+
+    def grad_at(r, floor):
+        kl = lambda a: losses.sparsity_kl(rho, jnp.reshape(a, (1,)), floor=floor)
+        return float(jax.grad(kl)(jnp.float32(r)))
+
+    for r in (1e-5, 1e-4, 1e-3, 4.9e-3):
+        assert np.isclose(grad_at(r, f), -bound, rtol=1e-4)  # linear below the floor
+        assert abs(grad_at(r, None)) > bound  # the unbounded form: rho / rho_hat
+    # continuous at the floor, and still a penalty (larger the further below it)
+    lo = [float(losses.sparsity_kl(rho, jnp.array([r]), floor=f)) for r in (f - 1e-7, 1e-4)]
+    assert np.isclose(float(losses.sparsity_kl(rho, jnp.array([f]))), lo[0], rtol=1e-4)
+    assert lo[1] > lo[0] > 0

@@ -242,16 +242,17 @@ def test_nonfinite_loss_keeps_last_good_checkpoint(tmp_path):
 
 def test_cache_keys_of_earlier_autoencoders_hold_whatever_the_defaults(monkeypatch):
     """The pretrained-autoencoder cache key of the original recipe (Glorot-uniform, Adam)
-    is pinned: it is the key of every autoencoder cached before `init` and
-    `pretrain_optimizer` existed. Another recipe must never get that key, even once the
-    defaults become that recipe (a key built against the current default would then give
-    it the old key)."""
+    is pinned (at library version 0.1.0): fields added later enter the key only away from
+    the value every earlier autoencoder was trained at. Another recipe must never get that
+    key, even once the defaults become that recipe (a key built against the current
+    default would then give it the old key)."""
     import dataclasses
 
     from dssec_jax import methods
 
+    monkeypatch.setattr(methods, "__version__", "0.1.0")
     old = Config(method="dssec", init="glorot_uniform", pretrain_optimizer="adam")
-    pinned = "7ec7549ef712913a"
+    pinned = "db49656a26f2378a"
     assert old.pretrain_hash("digits", 0) == pinned
     recipe = Config(method="dssec", init="variance_scaling", pretrain_optimizer="sgd")
     monkeypatch.setattr(methods, "Config", lambda **kw: dataclasses.replace(recipe, **kw))
@@ -267,3 +268,30 @@ def test_cache_keys_of_earlier_autoencoders_hold_whatever_the_defaults(monkeypat
     assert len(keys) == len(others) and pinned not in keys
     one = dataclasses.replace(old, pretrain_clip_norm=1)
     assert one.pretrain_hash("digits", 0) == others[-1].pretrain_hash("digits", 0)
+
+
+def test_cache_key_normalises_numbers_and_holds_the_library_version(monkeypatch):
+    """1, 1.0 and numpy scalars are one setting; numpy scalars do not break the JSON key;
+    another library version (which may initialise or pretrain differently) gets other keys."""
+    from dssec_jax import methods
+
+    ref = Config(beta=1.0, embed_dim=10).pretrain_hash("digits", 0)
+    same = [
+        Config(beta=1),
+        Config(beta=np.float64(1.0)),
+        Config(beta=np.int64(1), embed_dim=np.int64(10)),
+        Config(hidden_dims=(np.int64(500), 500, 2000), sparse_layers=[np.int32(0), 1]),
+    ]
+    assert [c.pretrain_hash("digits", 0) for c in same] == [ref] * len(same)
+    monkeypatch.setattr(methods, "__version__", "99.0.0")
+    assert Config(beta=1.0).pretrain_hash("digits", 0) != ref
+
+
+def test_unfinished_pretraining_is_kept_per_run_not_in_the_shared_cache(tmp_path):
+    a = checkpoint.FileStore(tmp_path / "dec", tmp_path / "cache", "k")
+    b = checkpoint.FileStore(tmp_path / "idec", tmp_path / "cache", "k")
+    a.put("pretrain_progress", {"w": np.ones(3)}, {"stage": 0, "epoch": 5, "history": []})
+    assert b.get("pretrain_progress") is None
+    assert a.get("pretrain_progress") is not None
+    a.put("pretrained", {"w": np.ones(3)}, {})
+    assert b.get("pretrained") is not None  # the finished autoencoder is shared
