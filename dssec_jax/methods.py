@@ -153,6 +153,11 @@ class Config:
     k_range: tuple = (2, 30)  # k tried when n_clusters="auto"
     k_criterion: str = "davies_bouldin"  # how it is chosen (dssec_jax.choose_k; BUILD_NOTES)
 
+    def __post_init__(self):
+        # lists (from JSON, or a user's hand) become tuples: a Config is hashable
+        for k in ("hidden_dims", "sparse_layers", "k_range"):
+            object.__setattr__(self, k, tuple(getattr(self, k)))
+
     @property
     def spec(self) -> MethodSpec:
         return get_method(self.method)
@@ -178,6 +183,19 @@ class Config:
         """Weight of the clustering loss: gamma against the reconstruction when the method
         keeps the decoder (IDEC, DSSEC); 1 for DEC, whose loss is the clustering term alone."""
         return self.gamma if self.spec.use_decoder else 1.0
+
+    def ignored_settings(self) -> tuple:
+        """Settings changed from their default that this method does not use: gamma for DEC
+        (its loss is the clustering term alone) and methods without a clustering phase;
+        beta, rho and sparsity_floor for methods without the sparsity penalty; momentum
+        under Adam."""
+        unused = []
+        if not self.spec.use_decoder:
+            unused.append("gamma")
+        if not self.spec.sparse:
+            unused += ["beta", "rho", "sparsity_floor"]
+        default = Config()
+        return tuple(k for k in unused if getattr(self, k) != getattr(default, k))
 
     def cluster_beta(self) -> float:
         """beta of the clustering phase: 0 unless the method is sparse and cluster_sparsity."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from typing import Any, Optional
 
 import jax
@@ -90,6 +91,12 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     """
     x = check_data(x, cfg.n_clusters)
     cfg = check_config(cfg, x.shape[0])
+    if ignored := cfg.ignored_settings():
+        warnings.warn(
+            f"method {cfg.method!r} does not use {', '.join(ignored)}: the values given have "
+            "no effect on this run",
+            stacklevel=2,
+        )
     mesh = parallel.mesh_for(cfg.data_parallel)
     parallel.check_batch(cfg.batch_size, mesh)
     y = None if y is None else check_labels(y, x.shape[0])

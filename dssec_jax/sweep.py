@@ -35,6 +35,21 @@ def _static(cfg: Config) -> Config:
     return dataclasses.replace(cfg, **{k: 0.0 for k in PER_RUN})
 
 
+# The per-run settings each kind of method uses: (sparse, keeps the decoder) -> fields.
+_USED = {
+    (sparse, decoder): ("alpha", "tol")
+    + (("gamma",) if decoder else ())
+    + (("beta", "rho") if sparse else ())
+    for sparse in (False, True)
+    for decoder in (False, True)
+}
+
+
+def _effective(cfg: Config) -> tuple:
+    """The per-run settings that change ``cfg``'s result."""
+    return tuple(getattr(cfg, k) for k in _USED[cfg.spec.sparse, cfg.spec.use_decoder])
+
+
 def _stack(trees):
     return jax.tree.map(lambda *a: jnp.stack(a), *trees)
 
@@ -134,6 +149,14 @@ def fit_batched(
             + " and the seed; split the grid by the other settings"
         )
     cfg = cfgs[0]
+    effective = [(s, *_effective(c)) for s, c in zip(seeds, cfgs)]
+    if len(set(effective)) < len(effective):
+        raise ValueError(
+            f"runs of this batch are identical: {cfg.method} does not use "
+            f"{', '.join(sorted(set(PER_RUN) - set(_USED[cfg.spec.sparse, cfg.spec.use_decoder])))}"
+            ", so runs that differ only there (and not in the seed) give one result; "
+            "drop those duplicates from the grid"
+        )
     if cfg.n_clusters == "auto":
         raise ValueError(
             "n_clusters='auto' is not supported in batched sweeps (each run may "

@@ -201,6 +201,13 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
         fail(f"pretrain_clip_norm must be > 0 or None (no clip), got {cfg.pretrain_clip_norm}")
     if cfg.cluster_optimizer not in ("adam", "sgd"):
         fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
+    if not 0.0 <= cfg.momentum < 1.0:
+        fail(f"momentum (of the clustering phase's SGD) must lie in [0, 1), got {cfg.momentum}")
+    if cfg.momentum and cfg.cluster_optimizer != "sgd":
+        fail(
+            f"momentum={cfg.momentum} is used by SGD only, and cluster_optimizer is "
+            f"{cfg.cluster_optimizer!r}; set cluster_optimizer='sgd' or momentum=0"
+        )
     if cfg.precision not in ("float32", "bf16"):
         fail(f"precision must be 'float32' or 'bf16', got {cfg.precision!r}")
     if cfg.refresh_precision not in (None, "float32", "bf16"):

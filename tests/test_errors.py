@@ -5,9 +5,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import TINY_NET
 from test_experiments import run
 
-from dssec_jax import DSSEC, Config
+from dssec_jax import DSSEC, Config, fit
 from dssec_jax.sweep import fit_batched
 from dssec_jax.validation import check_config
 
@@ -80,3 +81,29 @@ def test_a_workdir_with_other_settings_is_refused(tmp_path):
     other = run("experiments.run", "--method=kmeans", "--n_init=3", f"--workdir={wd}")
     assert other.returncode == 2 and "holds a run with other settings or data" in other.stderr
     assert np.load(wd / "seed_0" / "outputs.npz")["labels"].shape == (1797,)  # kept
+
+
+@pytest.mark.parametrize("momentum", [1.5, 1.0, -1.0])
+def test_clustering_momentum_out_of_range_is_refused(momentum):
+    with pytest.raises(ValueError, match="momentum"):
+        check_config(Config(momentum=momentum, cluster_optimizer="sgd"))
+
+
+def test_clustering_momentum_under_adam_is_refused_not_ignored():
+    with pytest.raises(ValueError, match="used by SGD only"):
+        check_config(Config(momentum=0.9))
+    check_config(Config(momentum=0.9, cluster_optimizer="sgd"))
+
+
+def test_a_setting_the_method_ignores_is_named_in_a_warning(digits):
+    x, _ = digits
+    with pytest.warns(UserWarning, match="does not use gamma"):
+        fit(x[:300], Config(method="dec", gamma=0.5, pretrain_epochs=1, max_iter=0, **TINY_NET))
+    with pytest.warns(UserWarning, match="does not use beta, rho"):
+        fit(x[:300], Config(method="ae_kmeans", beta=2.0, rho=0.1, pretrain_epochs=1, **TINY_NET))
+
+
+def test_layer_sizes_given_as_lists_are_tuples_and_hashable():
+    cfg = Config(hidden_dims=[8, 8], sparse_layers=[0], k_range=[2, 5])
+    assert cfg.hidden_dims == (8, 8) and cfg.sparse_layers == (0,) and cfg.k_range == (2, 5)
+    assert hash(cfg) == hash(Config(hidden_dims=(8, 8), sparse_layers=(0,), k_range=(2, 5)))

@@ -56,3 +56,35 @@ def test_batched_rejects_mixed_static_settings(digits):
         fit_batched(x, cfgs, [0, 1])
     with pytest.raises(ValueError, match="one seed per configuration"):
         fit_batched(x, cfgs[:1], [0, 1])
+
+
+def test_batched_runs_that_a_method_cannot_tell_apart_are_refused(digits):
+    x = digits[0][:300]
+    cfgs = [Config(method="dec", gamma=g, **BASE) for g in (0.1, 1.0)]
+    with pytest.raises(ValueError, match="does not use .*gamma"):
+        fit_batched(x, cfgs, [0, 0])
+    cfgs = [Config(method="idec", beta=b, **BASE) for b in (0.1, 1.0)]
+    with pytest.raises(ValueError, match="does not use .*beta"):
+        fit_batched(x, cfgs, [0, 0])
+
+
+def test_batched_path_takes_layer_sizes_as_lists(digits):
+    x = digits[0][:300]
+    kw = {**BASE, "hidden_dims": [16, 16, 32], "pretrain_epochs": 1, "max_iter": 10}
+    out = fit_batched(x, [Config(method="idec", **kw)] * 2, [0, 1])
+    assert len(out) == 2 and out[0].embedding.shape == (300, 10)
+
+
+def test_each_run_of_a_batch_keeps_its_own_hyper_parameters(digits):
+    """Negative control of batched == sequential: gamma 0 and gamma 10 in one batch each
+    equal their own sequential run and differ from each other (a batch that gave every run
+    the first run's hyper-parameters would pass the plain equality test)."""
+    x, y = digits[0][:800], digits[1][:800]
+    cfgs = [Config(method="idec", gamma=g, **{**BASE, "max_iter": 30}) for g in (0.0, 10.0)]
+    batched = fit_batched(x, cfgs, [0, 0], y=y)
+    singles = [pipeline.fit(x, c, 0, y) for c in cfgs]
+    for b, s in zip(batched, singles):
+        assert np.mean(b.labels == s.labels) > 0.99
+        assert np.max(np.abs(b.embedding - s.embedding)) < 0.02 * np.max(np.abs(s.embedding))
+    a, b = batched
+    assert np.max(np.abs(a.embedding - b.embedding)) > 0.1 * np.max(np.abs(a.embedding))
