@@ -21,6 +21,32 @@ from .presets import apply_recipe
 from .validation import check_config, check_data
 
 
+def _pca_arrays(pca: PCA) -> dict:
+    """The fitted PCA's array attributes (components_, mean_, explained_variance_, ...)."""
+    return {k: v for k, v in vars(pca).items() if k.endswith("_") and isinstance(v, np.ndarray)}
+
+
+def _pca_scalars(pca: PCA) -> dict:
+    """The fitted PCA's other fitted attributes (n_components_, noise_variance_, ...), as JSON."""
+    return {
+        k: v.item() if isinstance(v, np.generic) else v
+        for k, v in vars(pca).items()
+        if k.endswith("_") and not isinstance(v, np.ndarray)
+    }
+
+
+def _rebuild_pca(meta: dict, arrays: dict) -> PCA:
+    """A fitted scikit-learn PCA from what :meth:`DSSEC.save` wrote: the constructor's
+    parameters through ``set_params``, then every fitted attribute the saving version had
+    (a version that saved fewer, or other, attributes is caught by the round-trip test)."""
+    pca = PCA().set_params(**meta["pca"]["params"])
+    for k, v in meta["pca"]["fitted"].items():
+        setattr(pca, k, v)
+    for k, v in arrays.items():
+        setattr(pca, k, np.asarray(v, order=meta["pca_order"] if k == "components_" else "C"))
+    return pca
+
+
 def _print_record(record: dict) -> None:
     """``verbose``: each progress record as one JSON line on stdout."""
     print(json.dumps(record, default=float), flush=True)
@@ -133,7 +159,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         est = cls(
             **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)}, random_state=seed
         )
-        return est._set_fitted(res, n_features)
+        est._set_fitted(res, n_features)
+        est.seed_ = int(seed)
+        return est
 
     def config(self) -> Config:
         """The :class:`Config` these parameters describe."""
@@ -165,7 +193,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         cfg = self.config()
         log = _print_record if self.verbose else None
         x = check_data(X, cfg.n_clusters)
-        return self._set_fitted(pipeline.fit(x, cfg, self._seed(), y, log=log), x.shape[1])
+        seed = self._seed()
+        self._set_fitted(pipeline.fit(x, cfg, seed, y, log=log), x.shape[1])
+        self.seed_ = seed
+        return self
 
     def _set_fitted(self, res: pipeline.FitResult, n_features: int) -> "DSSEC":
         """Take the fitted attributes from a :class:`FitResult` of ``self.config()``."""
@@ -186,6 +217,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         return self
 
     _JSON_FITTED = (
+        "seed_",
         "n_features_in_",
         "n_iter_",
         "stop_reason_",
@@ -210,11 +242,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.params_ is not None:
             arrays["params"] = self.params_
         if self._pca is not None:
-            arrays["pca"] = {
-                "components": self._pca.components_,
-                "mean": self._pca.mean_,
-                "explained_variance": self._pca.explained_variance_,
-            }
+            arrays["pca"] = {k: np.asarray(v) for k, v in _pca_arrays(self._pca).items()}
         meta = {
             "library": __version__,
             "params": self.get_params(),
@@ -222,6 +250,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         }
         if self._pca is not None:  # its memory order decides the BLAS path, so keep it
             meta["pca_order"] = "F" if self._pca.components_.flags.f_contiguous else "C"
+            meta["pca"] = {"params": self._pca.get_params(), "fitted": _pca_scalars(self._pca)}
         model_file.write(path, meta, arrays)
 
     @classmethod
@@ -245,11 +274,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             est.params_ = serialization.from_state_dict(template, raw["params"])
         est._pca = None
         if "pca" in raw:
-            est._pca = PCA(n_components=cfg.embed_dim)
-            est._pca.components_ = np.asarray(raw["pca"]["components"], order=meta["pca_order"])
-            est._pca.mean_ = raw["pca"]["mean"]
-            est._pca.explained_variance_ = raw["pca"]["explained_variance"]
-            est._pca.n_components_, est._pca.n_features_in_ = cfg.embed_dim, est.n_features_in_
+            est._pca = _rebuild_pca(meta, raw["pca"])
         return est
 
     def transform(self, X) -> np.ndarray:

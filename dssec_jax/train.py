@@ -57,14 +57,22 @@ def init_state(params, optimizer: optax.GradientTransformation) -> TrainState:
 
 
 def batch_indices(key: jax.Array, n: int, steps: int, batch_size: int) -> jax.Array:
-    """(steps, batch_size) indices: consecutive slices of fresh permutations of range(n)."""
+    """(steps, batch_size) indices: consecutive slices of fresh permutations of range(n).
+
+    Read in order, the batches run through one permutation after another, so each sample
+    is drawn once per n draws. An epoch of ceil(n / batch_size) steps holds one whole
+    permutation; its last batch is completed from the next one, so up to
+    batch_size - n % batch_size samples are drawn twice in that epoch (and may meet
+    themselves in that batch). Each call (a pretraining epoch, or a clustering chunk of
+    ``update_interval`` steps) draws anew: when a chunk holds fewer than n draws it sees a
+    random part of the data, and a sample may go unvisited for several chunks."""
     reps = math.ceil(steps * batch_size / n)
     perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(key, reps))
     return perms.reshape(-1)[: steps * batch_size].reshape(steps, batch_size).astype(jnp.int32)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
-    """ceil(n / batch_size): every sample is seen once per epoch."""
+    """ceil(n / batch_size): enough steps for one whole permutation (``batch_indices``)."""
     return math.ceil(n / batch_size)
 
 
@@ -207,6 +215,10 @@ def _optimizer(opt: tuple) -> optax.GradientTransformation:
 
 
 UNBATCHED = "unbatched"
+# Compiled programs each builder keeps (least recently used dropped): a fit needs a few per
+# builder (one per layer for stacked pretraining); a long-lived process that tries many
+# batch sizes or data sizes must not keep every executable it ever built.
+COMPILED_CACHE = 32
 
 
 def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) -> Callable:
@@ -230,7 +242,7 @@ def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) 
     return jax.jit(batched, donate_argnums=0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=COMPILED_CACHE)
 def autoencoder_steps(
     acts: tuple,
     sparse_layers: tuple,
@@ -255,7 +267,7 @@ def autoencoder_steps(
     return _compile(loss, opt, schedule, data_axes, mesh)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=COMPILED_CACHE)
 def layer_steps(
     act: str,
     out_act: str,
@@ -282,7 +294,7 @@ def layer_steps(
     return _compile(loss, opt, schedule, data_axes, mesh)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=COMPILED_CACHE)
 def clustering_steps(
     acts: tuple,
     sparse_layers: tuple,
@@ -327,7 +339,7 @@ def chunked_map(fn: Callable, x: jax.Array, chunk: int = 4096) -> jax.Array:
     return lax.fori_loop(0, blocks, body, jnp.zeros((n, *block_out.shape[1:]), block_out.dtype))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=COMPILED_CACHE)
 def stack_fn(acts: tuple, compute_dtype, chunk: int = 4096, batched: bool = False) -> Callable:
     """Compiled ``f(layers, x)``: the given dense layers applied to the whole dataset
     (batched: layers carry a leading run axis, x is shared)."""
@@ -340,7 +352,7 @@ def stack_fn(acts: tuple, compute_dtype, chunk: int = 4096, batched: bool = Fals
     return jax.jit(jax.vmap(run, in_axes=(0, None)) if batched else run)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=COMPILED_CACHE)
 def refresh_fn(acts: tuple, compute_dtype, chunk: int = 4096, batched: bool = False) -> Callable:
     """Compiled ``f(params, x, alpha) -> (q, p, labels)`` on the whole dataset
     (batched: params and alpha carry a leading run axis, x is shared)."""

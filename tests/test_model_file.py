@@ -113,3 +113,29 @@ def test_the_run_driver_saves_the_final_model(tmp_path, digits):
         np.testing.assert_array_equal(est.labels_, f["labels"])
         np.testing.assert_array_equal(est.transform(digits[0]), f["embedding"])
     assert est.get_params()["random_state"] == 0 and est.n_features_in_ == 64
+
+
+def test_a_loaded_pca_has_every_fitted_attribute_of_the_fitted_one(digits, tmp_path):
+    est = DSSEC(n_clusters=10, method="pca_kmeans", n_init=2, random_state=0).fit(digits[0])
+    est.save(tmp_path / "m.dssec")
+    a, b = est._pca, DSSEC.load(tmp_path / "m.dssec")._pca
+    fitted = sorted(k for k in vars(a) if k.endswith("_"))
+    assert fitted == sorted(k for k in vars(b) if k.endswith("_"))
+    for k in fitted:
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=k)
+    assert a.get_params() == b.get_params()
+    np.testing.assert_array_equal(a.get_covariance(), b.get_covariance())
+    np.testing.assert_array_equal(
+        a.inverse_transform(a.transform(digits[0][:5])),
+        b.inverse_transform(b.transform(digits[0][:5])),
+    )
+
+
+def test_the_seed_drawn_for_random_state_none_is_kept_and_saved(digits, tmp_path):
+    x = digits[0][:400]
+    est = DSSEC(n_clusters=10, method="ae_kmeans", **{**TINY, "random_state": None}).fit(x)
+    assert isinstance(est.seed_, int) and est.get_params()["random_state"] is None
+    again = DSSEC(n_clusters=10, method="ae_kmeans", **{**TINY, "random_state": est.seed_}).fit(x)
+    np.testing.assert_array_equal(again.labels_, est.labels_)
+    est.save(tmp_path / "m.dssec")
+    assert DSSEC.load(tmp_path / "m.dssec").seed_ == est.seed_

@@ -11,10 +11,22 @@ from dssec_jax.methods import Config
 from dssec_jax.validation import NonFiniteLossError
 
 
-def test_batch_indices_cover_each_sample_once_per_epoch():
-    idx = np.asarray(train.batch_indices(jax.random.PRNGKey(0), 10, 3, 4))
-    assert idx.shape == (3, 4)
-    assert sorted(idx.ravel()[:10].tolist()) == list(range(10))
+@pytest.mark.parametrize("n, steps, batch", [(10, 3, 4), (10, 7, 4), (37, 20, 8), (5, 4, 5)])
+def test_batch_indices_are_consecutive_slices_of_whole_permutations(n, steps, batch):
+    """What the sampler does, as its docstring says: the batches, read in order, are
+    permutations of range(n) one after another (each sample once per n draws; the last
+    batch of an epoch is completed from the next permutation), and different keys draw
+    different orders."""
+    for seed in range(20):
+        flat = np.asarray(train.batch_indices(jax.random.PRNGKey(seed), n, steps, batch))
+        assert flat.shape == (steps, batch) and flat.dtype == np.int32
+        flat = flat.ravel()
+        for start in range(0, len(flat) - n + 1, n):
+            assert sorted(flat[start : start + n].tolist()) == list(range(n))
+        tail = flat[len(flat) - len(flat) % n :]
+        assert len(set(tail.tolist())) == len(tail)  # a partial permutation: no repeats
+    a, b = (np.asarray(train.batch_indices(jax.random.PRNGKey(s), n, steps, batch)) for s in (0, 1))
+    assert not np.array_equal(a, b)
 
 
 def test_chunked_map_matches_direct():
@@ -375,3 +387,31 @@ def test_a_clip_norm_bounds_the_pretraining_step_and_leaves_small_gradients_alon
         np.testing.assert_allclose(
             upd["w"] / -jnp.linalg.norm(upd["w"]), g / jnp.linalg.norm(g), rtol=1e-6
         )
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        train.autoencoder_steps,
+        train.layer_steps,
+        train.clustering_steps,
+        train.stack_fn,
+        train.refresh_fn,
+    ],
+)
+def test_compiled_program_caches_are_bounded(builder):
+    """A long-lived process (a grid over batch sizes) must not keep every executable."""
+    assert builder.cache_info().maxsize == train.COMPILED_CACHE
+    builder.cache_clear()
+    for b in range(1, 3 * train.COMPILED_CACHE):  # builders are lazy: nothing compiles here
+        if builder in (train.stack_fn, train.refresh_fn):
+            builder(("relu",), None, b)
+        elif builder is train.layer_steps:
+            builder(
+                "relu", "linear", False, "mean", "ratio", None, ("adam", 1e-3, 0.0, None), (1, b)
+            )
+        else:
+            extra = (False,) if builder is train.clustering_steps else ()
+            builder(("relu",), (), "mean", "ratio", *extra, None, ("adam", 1e-3, 0.0, None), (1, b))
+    assert builder.cache_info().currsize <= train.COMPILED_CACHE
+    builder.cache_clear()
