@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 
-from . import losses, model_file, pipeline, sae, train
+from . import losses, model_file, pipeline, restarts, sae, train
 from ._version import __version__
 from .methods import Config
 from .presets import apply_recipe
@@ -65,6 +65,11 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     epoch and per target refresh) as a JSON line on stdout. ``recipe`` names a protocol
     (:mod:`dssec_jax.presets`: "paper", the defaults below; "strong", DEC-keras's
     pretraining): it sets each of its settings that is left at the default shown here.
+    ``n_restarts`` R > 1 runs R independent fits (seeds random_state, random_state + 1,
+    ...; batched into one program for the autoencoder methods) and answers by
+    ``restart_rule`` without labels (:mod:`dssec_jax.restarts`; "consensus", K-means on the
+    runs' one-hot labels, by default); ``restarts_`` holds each run's seed, score, final
+    loss and labels, and the chosen run's network is the one ``predict`` and ``save`` use.
     """
 
     def __init__(
@@ -107,6 +112,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         k_range=(2, 30),
         k_criterion="davies_bouldin",
         recipe="paper",
+        n_restarts=1,
+        restart_rule="consensus",
         random_state=None,
         verbose=0,
     ):
@@ -148,6 +155,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.k_range = k_range
         self.k_criterion = k_criterion
         self.recipe = recipe
+        self.n_restarts = n_restarts
+        self.restart_rule = restart_rule
         self.random_state = random_state
         self.verbose = verbose
 
@@ -160,7 +169,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)}, random_state=seed
         )
         est._set_fitted(res, n_features)
-        est.seed_ = int(seed)
+        est.seed_, est.restarts_ = int(seed), None
         return est
 
     def config(self) -> Config:
@@ -194,7 +203,16 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         log = _print_record if self.verbose else None
         x = check_data(X, cfg.n_clusters)
         seed = self._seed()
-        self._set_fitted(pipeline.fit(x, cfg, seed, y, log=log), x.shape[1])
+        if not (isinstance(self.n_restarts, (int, np.integer)) and self.n_restarts >= 1):
+            raise ValueError(f"n_restarts must be an integer >= 1, got {self.n_restarts!r}")
+        self.restarts_ = None
+        if self.n_restarts == 1:
+            res = pipeline.fit(x, cfg, seed, y, log=log)
+        else:
+            res, self.restarts_ = restarts.fit_restarts(
+                x, cfg, seed, int(self.n_restarts), self.restart_rule, y, log
+            )
+        self._set_fitted(res, x.shape[1])
         self.seed_ = seed
         return self
 
@@ -241,12 +259,17 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         arrays = {k: np.asarray(getattr(self, a)) for k, a in self._ARRAY_FITTED.items()}
         if self.params_ is not None:
             arrays["params"] = self.params_
+        if self.restarts_ is not None:
+            arrays["restart_labels"] = np.stack([r["labels"] for r in self.restarts_])
         if self._pca is not None:
             arrays["pca"] = {k: np.asarray(v) for k, v in _pca_arrays(self._pca).items()}
         meta = {
             "library": __version__,
             "params": self.get_params(),
             "fitted": {a: getattr(self, a) for a in self._JSON_FITTED},
+            "restarts": None
+            if self.restarts_ is None
+            else [{k: v for k, v in r.items() if k != "labels"} for r in self.restarts_],
         }
         if self._pca is not None:  # its memory order decides the BLAS path, so keep it
             meta["pca_order"] = "F" if self._pca.components_.flags.f_contiguous else "C"
@@ -264,6 +287,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             setattr(est, a, raw[k])
         for a, v in meta["fitted"].items():
             setattr(est, a, v)
+        est.restarts_ = meta.get("restarts")
+        if est.restarts_ is not None:
+            for r, labels in zip(est.restarts_, raw["restart_labels"]):
+                r["labels"] = labels
         if est.k_scores_ is not None:  # JSON keys are strings
             est.k_scores_ = {int(k): v for k, v in est.k_scores_.items()}
         est.params_, est.embedding_ = None, None

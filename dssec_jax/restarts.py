@@ -1,0 +1,191 @@
+"""Choosing one answer among R restarts without labels.
+
+Every rule reads only what a user has: each run's labels, its final losses, and the data.
+``RULES`` names them; :func:`choose` applies one and returns the index of the chosen run
+(or, for "consensus", labels that no single run holds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn import metrics as skm
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+
+RULES = (
+    "consensus",
+    "vote",
+    "loss",
+    "agreement_nmi",
+    "agreement_ari",
+    "calinski_harabasz",
+    "davies_bouldin",
+)
+
+
+def agreement(labelings: Sequence[np.ndarray], metric: str = "nmi") -> np.ndarray:
+    """a_r = mean over s != r of score(labels_r, labels_s), score NMI or ARI; (R,)."""
+    score = {"nmi": skm.normalized_mutual_info_score, "ari": skm.adjusted_rand_score}[metric]
+    r = len(labelings)
+    if r < 2:
+        return np.zeros(r)
+    m = np.zeros((r, r))
+    for i in range(r):
+        for j in range(i + 1, r):
+            m[i, j] = m[j, i] = score(labelings[i], labelings[j])
+    return m.sum(1) / (r - 1)
+
+
+def align(labels: np.ndarray, reference: np.ndarray, k: int) -> np.ndarray:
+    """``labels`` renamed by the one-to-one map that best matches ``reference`` (Hungarian
+    algorithm on their k x k contingency table)."""
+    counts = np.zeros((k, k), np.int64)
+    np.add.at(counts, (labels, reference), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    rename = np.arange(k)
+    rename[rows] = cols
+    return rename[labels]
+
+
+def vote(labelings: Sequence[np.ndarray], k: int, reference: int) -> np.ndarray:
+    """Majority vote of the labelings after aligning each to ``labelings[reference]``; a
+    sample without a majority keeps the reference's label."""
+    ref = np.asarray(labelings[reference])
+    votes = np.zeros((ref.size, k), np.int32)
+    for lab in labelings:
+        votes[np.arange(ref.size), align(np.asarray(lab), ref, k)] += 1
+    top = votes.max(1)
+    out = votes.argmax(1)
+    tie = (votes == top[:, None]).sum(1) > 1
+    out[tie] = ref[tie]
+    return out
+
+
+def consensus(labelings: Sequence[np.ndarray], k: int, seed: int = 0) -> np.ndarray:
+    """The cluster ensemble's answer: K-means (k clusters, 10 restarts, ``seed``) on the
+    concatenated one-hot labelings, (n, R k). Squared distances there count the runs that
+    put two samples apart, so it clusters the co-association of the runs without the
+    (n, n) matrix."""
+    onehot = np.concatenate([np.eye(k, dtype=np.float32)[np.asarray(lab)] for lab in labelings], 1)
+    return KMeans(k, n_init=10, random_state=seed).fit_predict(onehot).astype(np.int32)
+
+
+def common_space(x: np.ndarray, dim: int = 50, seed: int = 0) -> np.ndarray:
+    """The space every run is judged in: the data's first ``dim`` principal components
+    (each run's own embedding has its own scale)."""
+    x = np.asarray(x, np.float32).reshape(len(x), -1)
+    dim = min(dim, x.shape[0], x.shape[1])
+    return PCA(dim, random_state=seed).fit_transform(x)
+
+
+def internal_index(space: np.ndarray, labels: np.ndarray, index: str) -> float:
+    """Calinski-Harabasz (higher is better) or Davies-Bouldin (lower) of ``labels`` in
+    ``space``, signed so that higher is better; -inf for a single cluster."""
+    if len(np.unique(labels)) < 2:
+        return -np.inf
+    if index == "calinski_harabasz":
+        return float(skm.calinski_harabasz_score(space, labels))
+    if index == "davies_bouldin":
+        return -float(skm.davies_bouldin_score(space, labels))
+    raise ValueError(f"unknown index {index!r}")
+
+
+def scores(
+    rule: str,
+    labelings: Sequence[np.ndarray],
+    losses: Optional[Sequence[float]] = None,
+    space: Optional[np.ndarray] = None,
+) -> np.ndarray:
+    """Each run's criterion under ``rule``, higher is better; (R,). "vote" scores by NMI
+    agreement (its reference run); "consensus" by NMI with the consensus labels."""
+    if rule not in RULES:
+        raise ValueError(f"unknown restart rule {rule!r}; choose one of {', '.join(RULES)}")
+    if rule == "loss":
+        if losses is None:
+            raise ValueError("the 'loss' rule needs each run's final loss")
+        return -np.asarray(losses, np.float64)
+    if rule in ("agreement_nmi", "vote"):
+        return agreement(labelings, "nmi")
+    if rule == "agreement_ari":
+        return agreement(labelings, "ari")
+    if space is None:
+        raise ValueError(f"the {rule!r} rule needs the common space (common_space(x))")
+    return np.array([internal_index(space, lab, rule) for lab in labelings])
+
+
+def choose(
+    rule: str,
+    labelings: Sequence[np.ndarray],
+    k: int,
+    losses: Optional[Sequence[float]] = None,
+    space: Optional[np.ndarray] = None,
+    seed: int = 0,
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """(index of the chosen run, the answer's labels, every run's score). The first best
+    run wins ties, so the choice is deterministic. "vote": the vote aligned to the most
+    agreeing run; "consensus": :func:`consensus` (``seed``), and the chosen run is the one
+    nearest it (NMI)."""
+    if rule == "consensus":
+        labels = consensus(labelings, k, seed)
+        s = np.array([skm.normalized_mutual_info_score(labels, lab) for lab in labelings])
+        return int(np.argmax(s)), labels, s
+    s = scores(rule, labelings, losses, space)
+    best = int(np.argmax(s))
+    labels = vote(labelings, k, best) if rule == "vote" else labelings[best]
+    return best, np.asarray(labels), s
+
+
+def _centres(embedding: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Mean of each cluster in ``embedding``; a cluster left empty keeps its ``fallback``."""
+    out = np.array(fallback, np.float32, copy=True)
+    for j in np.unique(labels):
+        out[j] = embedding[labels == j].mean(0)
+    return out
+
+
+def fit_restarts(x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=None, log=None):
+    """R = ``n_restarts`` independent runs of ``cfg`` (seeds seed, seed + 1, ...: pretraining
+    and clustering), one vmapped program where the batched path applies, and the answer
+    chosen by ``rule`` without labels.
+
+    Returns (the chosen run's FitResult, a record per run). For "consensus" and "vote" the
+    result's labels are the ensemble's and its centres the means of those clusters in the
+    chosen run's embedding, so ``predict`` follows them.
+    """
+    from . import pipeline, sweep
+
+    if rule not in RULES:
+        raise ValueError(f"unknown restart rule {rule!r}; choose one of {', '.join(RULES)}")
+    seeds = [seed + r for r in range(n_restarts)]
+    batched = cfg.spec.features == "autoencoder" and cfg.n_clusters != "auto"
+    if batched and not cfg.data_parallel:
+        runs = sweep.fit_batched(x, [cfg] * n_restarts, seeds, y=y, log=log)
+    else:
+        runs = [pipeline.fit(x, cfg, s, y, log=log) for s in seeds]
+    losses = [r.history[-1]["loss"] if r.history else np.nan for r in runs]
+    if rule == "loss" and not np.all(np.isfinite(losses)):
+        raise ValueError(f"restart_rule='loss' needs a clustering phase; {cfg.method} has none")
+    space = common_space(x, seed=seed) if rule in ("calinski_harabasz", "davies_bouldin") else None
+    k = runs[0].n_clusters
+    best, labels, score = choose(rule, [r.labels for r in runs], k, losses, space, seed)
+    chosen = runs[best]
+    if rule in ("consensus", "vote"):
+        centres = _centres(chosen.embedding, labels, chosen.centers)
+        chosen = dataclasses.replace(chosen, labels=labels, centers=centres)
+    records = [
+        {
+            "seed": s,
+            "score": float(score[i]),
+            "loss": None if not np.isfinite(losses[i]) else float(losses[i]),
+            "n_iter": r.n_iter,
+            "stop_reason": r.stop_reason,
+            "chosen": i == best,
+            "labels": r.labels,
+        }
+        for i, (s, r) in enumerate(zip(seeds, runs))
+    ]
+    return chosen, records

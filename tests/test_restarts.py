@@ -1,0 +1,119 @@
+"""Restarts chosen without labels (dssec_jax.restarts) and the estimator's n_restarts."""
+
+import numpy as np
+import pytest
+from conftest import TINY_NET
+
+from dssec_jax import DSSEC, restarts
+from dssec_jax.metrics import cluster_acc, nmi
+
+TINY = dict(pretrain_epochs=2, max_iter=30, update_interval=10, n_init=2, **TINY_NET)
+
+
+def _noisy_copies(truth, n_runs, flip, k, seed=0):
+    """Labelings that each relabel ``truth`` (a permutation of ids) and flip a fraction."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_runs):
+        lab = rng.permutation(k)[truth]
+        wrong = rng.random(truth.size) < flip
+        lab[wrong] = rng.integers(0, k, wrong.sum())
+        out.append(lab)
+    return out
+
+
+def test_the_consensus_of_noisy_runs_beats_each_run():
+    truth = np.repeat(np.arange(5), 200)
+    runs = _noisy_copies(truth, 7, 0.3, 5)
+    each = [cluster_acc(truth, r) for r in runs]
+    best, labels, score = restarts.choose("consensus", runs, 5)
+    assert cluster_acc(truth, labels) > max(each) + 0.1
+    assert cluster_acc(truth, restarts.choose("vote", runs, 5)[1]) > max(each) + 0.1
+    assert score.shape == (7,) and best == int(np.argmax(score))
+
+
+def test_agreement_picks_the_run_the_others_agree_with():
+    truth = np.repeat(np.arange(4), 100)
+    runs = _noisy_copies(truth, 4, 0.05, 4)
+    runs.append(np.random.default_rng(1).integers(0, 4, truth.size))  # an outlier run
+    a = restarts.agreement(runs)
+    assert np.argmin(a) == 4
+    assert restarts.choose("agreement_nmi", runs, 4)[0] != 4
+    assert restarts.choose("loss", runs, 4, losses=[0.5, 0.4, 0.3, 0.2, 0.9])[0] == 3
+
+
+def test_align_renames_to_the_reference():
+    ref = np.array([0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(restarts.align(np.array([2, 2, 0, 0, 1, 1]), ref, 3), ref)
+
+
+def test_unknown_rule_and_missing_inputs_are_clear_errors():
+    runs = [np.zeros(4, int), np.ones(4, int)]
+    with pytest.raises(ValueError, match="unknown restart rule"):
+        restarts.choose("best", runs, 2)
+    with pytest.raises(ValueError, match="needs each run's final loss"):
+        restarts.choose("loss", runs, 2)
+    with pytest.raises(ValueError, match="common space"):
+        restarts.choose("calinski_harabasz", runs, 2)
+
+
+def test_one_restart_is_the_single_run_bit_for_bit(digits):
+    x = digits[0][:500]
+    a = DSSEC(n_clusters=10, method="idec", random_state=3, **TINY).fit(x)
+    b = DSSEC(n_clusters=10, method="idec", random_state=3, n_restarts=1, **TINY).fit(x)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+    assert b.restarts_ is None
+
+
+def test_restarts_expose_every_run_and_the_choice_is_deterministic(digits, tmp_path):
+    x, y = digits[0][:500], digits[1][:500]
+    kw = dict(n_clusters=10, method="idec", random_state=3, n_restarts=3, **TINY)
+    a = DSSEC(**kw).fit(x)
+    b = DSSEC(**kw).fit(x)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert [r["seed"] for r in a.restarts_] == [3, 4, 5]
+    assert sum(r["chosen"] for r in a.restarts_) == 1
+    assert all(r["labels"].shape == (500,) and r["loss"] is not None for r in a.restarts_)
+    single = [r["labels"] for r in a.restarts_]
+    assert max(nmi(a.labels_, s) for s in single) > 0.5
+    a.save(tmp_path / "m.dssec")
+    loaded = DSSEC.load(tmp_path / "m.dssec")
+    np.testing.assert_array_equal(loaded.predict(x), a.predict(x))
+    np.testing.assert_array_equal(loaded.restarts_[1]["labels"], a.restarts_[1]["labels"])
+    assert cluster_acc(y, a.labels_) > 0.5
+
+
+@pytest.mark.parametrize("method", ["kmeans", "dssec"])
+def test_loss_rule_picks_the_lowest_final_loss_or_refuses(method, digits):
+    x = digits[0][:400]
+    est = DSSEC(
+        n_clusters=10, method=method, random_state=0, n_restarts=2, restart_rule="loss", **TINY
+    )
+    if method == "kmeans":
+        with pytest.raises(ValueError, match="needs a clustering phase"):
+            est.fit(x)
+        return
+    est.fit(x)
+    losses = [r["loss"] for r in est.restarts_]
+    chosen = [r["chosen"] for r in est.restarts_].index(True)
+    assert chosen == int(np.argmin(losses))
+    np.testing.assert_array_equal(est.labels_, est.restarts_[chosen]["labels"])
+
+
+def test_bad_n_restarts_is_refused(digits):
+    with pytest.raises(ValueError, match="n_restarts must be an integer >= 1"):
+        DSSEC(n_restarts=0, **TINY).fit(digits[0][:200])
+
+
+def test_predict_follows_the_ensembles_cluster_ids():
+    """The consensus numbers its clusters in its own way: the chosen network's centres are
+    moved to the consensus clusters, so predict on the training data gives labels_ (with
+    the run's own centres it would give the run's ids, about 1 in k agreement)."""
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(600, n_features=20, centers=5, cluster_std=1.0, random_state=0)
+    x = ((x - x.min()) / (x.max() - x.min())).astype(np.float32)
+    est = DSSEC(n_clusters=5, method="idec", random_state=0, n_restarts=3, **TINY).fit(x)
+    assert cluster_acc(y, est.labels_) > 0.95
+    assert np.mean(est.predict(x) == est.labels_) > 0.95
