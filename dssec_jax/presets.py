@@ -3,8 +3,9 @@
 ``paper`` is the library's defaults, the protocol of the paper-budget table. ``strong`` is
 DEC-keras's pretraining (VarianceScaling(1/3, fan_in, uniform) initialisation, SGD at
 learning rate 1 with momentum 0.9), which the sparse autoencoder survives only with the
-KL's derivative bounded below a floor rate (``sparsity_floor``; BUILD_NOTES, "The strong
-recipe"). Methods without an autoencoder take nothing from a recipe.
+KL's derivative bounded below a floor rate (``sparsity_floor``), and its embedding is
+scaled by the kernel rule (BUILD_NOTES, "The strong recipe"). Methods without an
+autoencoder take nothing from a recipe.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ RECIPES: dict[str, dict[str, dict]] = {
     "paper": {"plain": {}, "sparse": {}},
     "strong": {
         "plain": dict(_DEC_KERAS),
-        "sparse": {**_DEC_KERAS, "sparsity_floor": 0.005},
+        "sparse": {**_DEC_KERAS, "sparsity_floor": 0.005, "embed_std": "kernel"},
     },
 }
 

@@ -102,6 +102,11 @@ PLANS = {
         {},
         (("gamma", (0.01, 0.03, 0.3, 1.0)), ("embed_dim", (5, 20, 40))),
     ),
+    # The same table at the strong recipe (dssec_jax.presets: DEC-keras's pretraining; the
+    # sparse autoencoder with the KL's floor and the kernel rule's scale).
+    "strong": Plan(
+        ("coil20", "usps", "mnist", "fashion_mnist"), tuple(METHOD_ORDER), 5, {}, recipe="strong"
+    ),
     # A minute on digits: for the tests and for trying the machinery.
     "smoke": Plan(
         ("digits",),
