@@ -71,14 +71,21 @@ def start(z: np.ndarray, cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray
     return centers, labels, 1.0, "none"
 
 
+def collapsed(labels: np.ndarray, n_clusters: int) -> bool:
+    """Whether a clustering has collapsed: fewer than half of its clusters are non-empty."""
+    return int(np.count_nonzero(np.bincount(labels, minlength=n_clusters))) < n_clusters / 2
+
+
 def record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
-    """History entry of one target refresh: label change, cluster sizes, loss parts, metrics."""
+    """History entry of one target refresh: label change, cluster sizes (and whether fewer
+    than half are non-empty: "collapsed"), loss parts, metrics."""
     sizes = np.bincount(labels, minlength=n_clusters)
     rec = {
         "iteration": int(it),
         "delta_label": float(delta),
         "seconds": round(seconds, 3),
         "n_empty_clusters": int(np.sum(sizes == 0)),
+        "collapsed": collapsed(labels, n_clusters),
         "min_cluster_size": int(sizes.min()),
         "max_cluster_size": int(sizes.max()),
         **parts,

@@ -149,6 +149,13 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
             n_clusters=cfg.n_clusters, k_scores={str(k): v for k, v in k_scores.items()}
         )
     params = out["params"]
+    if clustering.collapsed(out["labels"], cfg.n_clusters):
+        warnings.warn(
+            f"the clustering collapsed: {len(np.unique(out['labels']))} of {cfg.n_clusters} "
+            "clusters are non-empty (fewer than half); try another seed or a smaller gamma, "
+            "or keep the K-means start (kmeans_labels)",
+            stacklevel=2,
+        )
     return dataclasses.replace(
         result,
         labels=out["labels"],

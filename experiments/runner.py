@@ -27,7 +27,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from dssec_jax import DSSEC, checkpoint, metrics, pipeline
+from dssec_jax import DSSEC, checkpoint, clustering, metrics, pipeline
 from dssec_jax.data import Dataset
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
@@ -139,6 +139,7 @@ def write_seed(
     if res.k_scores is not None:
         rec["k_scores"] = {str(k): v for k, v in res.k_scores.items()}
     rec["n_empty_clusters"] = int(sum(c == 0 for c in rec["cluster_sizes"]))
+    rec["collapsed"] = clustering.collapsed(res.labels, res.n_clusters)
     if ds.y is not None:
         rec.update(metrics.evaluate(ds.y, res.labels))
         rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)

@@ -39,3 +39,24 @@ def test_the_scale_and_its_rule_are_on_the_record(digits):
     cfg = Config(method="idec", pretrain_epochs=2, max_iter=30, embed_std="kernel", **TINY_NET)
     first = fit(x, cfg, 0, y).history[0]
     assert first["embed_scale_rule"] == "kernel" and 0 < first["embed_scale"] < np.inf
+
+
+def test_a_collapse_is_detected_on_the_record_and_warned(digits, monkeypatch):
+    from dssec_jax import clustering, pipeline
+
+    assert clustering.collapsed(np.array([0, 0, 0, 3]), 5)  # 2 of 5 non-empty
+    assert not clustering.collapsed(np.array([0, 0, 0, 1]), 4)  # half is not fewer than half
+
+    x, y = digits
+    real = clustering.cluster
+
+    def one_cluster(*a, **kw):  # a clustering phase that ends with every sample in one cluster
+        out = real(*a, **kw)
+        return {**out, "labels": np.zeros_like(out["labels"])}
+
+    monkeypatch.setattr(clustering, "cluster", one_cluster)
+    cfg = Config(method="idec", pretrain_epochs=1, max_iter=10, **TINY_NET)
+    with pytest.warns(UserWarning, match="collapsed: 1 of 10"):
+        pipeline.fit(x[:300], cfg, 0, y[:300])
+    first = fit(x[:300], Config(method="idec", pretrain_epochs=1, max_iter=10, **TINY_NET), 0)
+    assert "collapsed" in first.history[0]
