@@ -78,9 +78,12 @@ def run_mesh(n_runs: int, shard_runs: bool):
 
 def pretrain_batched(
     x: jax.Array, cfgs: Sequence[Config], keys: jax.Array, log=None, mesh=None
-) -> dict:
+) -> tuple[dict, np.ndarray]:
     """Pretrain S autoencoders at once (keys (S, 2)); returns params with a leading run axis
-    (split over ``mesh`` when given). Emits a "batched_pretrain_epoch" record per epoch."""
+    (split over ``mesh`` when given) and which runs stayed finite (S,): a run whose loss
+    turns non-finite is frozen at its last finite epoch while the others go on (all of
+    them failing is a NonFiniteLossError). Emits a "batched_pretrain_epoch" record per
+    epoch."""
     cfg = cfgs[0]
     n = x.shape[0]
     dims = cfg.dims(x.shape[1])
@@ -91,6 +94,7 @@ def pretrain_batched(
     hp = _by_run(_stack([pretraining.hyper(c) for c in cfgs]), mesh)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     opt = train.make_optimizer(*cfg.pretrain_opt())
+    alive = np.ones(len(cfgs), bool)
     for si, stage in enumerate(pretraining.stages(cfg)):
         fn = pretraining.stage_steps(cfg, stage, n, batched=True)
         state = jax.vmap(lambda p: train.init_state(p, opt))(pretraining.stage_params(ae, stage))
@@ -98,20 +102,28 @@ def pretrain_batched(
         skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
         for epoch in range(stage.epochs):
             ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
-            state, parts = fn(state, stage_x, ekeys, steps, hp)
-            loss = np.asarray(parts["loss"])
-            if not np.all(np.isfinite(loss)):
-                raise NonFiniteLossError(
-                    f"non-finite loss in pretraining at stage {stage.name} epoch {epoch + 1} "
-                    f"(runs {np.flatnonzero(~np.isfinite(loss)).tolist()})"
-                )
+            state, parts = fn(state, stage_x, ekeys, steps, hp, jnp.asarray(alive))
+            loss, finite = np.asarray(parts["loss"]), np.asarray(parts["finite"])
+            lost = alive & ~finite
+            alive &= finite
+            if lost.any():
+                where = f"stage {stage.name} epoch {epoch + 1}"
+                if not alive.any():
+                    raise NonFiniteLossError(
+                        f"non-finite loss in pretraining of every run at {where}"
+                    )
+                if log:
+                    log(
+                        {"event": "batched_nonfinite", "phase": "pretraining", "where": where}
+                        | {"runs": np.flatnonzero(lost).tolist()}
+                    )
             if log:
                 log(
                     {"event": "batched_pretrain_epoch", "stage": stage.name}
                     | {"epoch": epoch + 1, "epochs": stage.epochs, "loss": loss.tolist()}
                 )
         ae = pretraining.merge_stage(ae, stage, state.params)
-    return ae
+    return ae, alive
 
 
 def fit_batched(
@@ -177,7 +189,7 @@ def fit_batched(
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     x_dev = jnp.asarray(x) if mesh is None else parallel.replicate(x, mesh)
     t0 = time.time()
-    ae = pretrain_batched(
+    ae, alive = pretrain_batched(
         x_dev, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh
     )
     t_pre = time.time() - t0
@@ -191,7 +203,7 @@ def fit_batched(
             centers=centers,
             ae_params=_unstack(ae, i),
             kmeans_labels=labels,
-            stop_reason="kmeans",
+            stop_reason="kmeans" if alive[i] else "nonfinite",
             seconds={"pretrain": t_pre},
             n_clusters=cfg.n_clusters,
         )
@@ -205,7 +217,7 @@ def fit_batched(
         ae = jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale))
         centers = centers * scale[:, None, None]
     centers = _by_run(centers, mesh)
-    out = _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh)
+    out = _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive)
     z = np.asarray(embed(out["params"]["ae"]["encoder"], x_dev))
     for i, r in enumerate(base):
         r.labels, r.embedding = out["labels"][i], z[i]
@@ -217,10 +229,12 @@ def fit_batched(
     return base
 
 
-def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh) -> dict:
-    """The clustering phase of S runs at once; a run that meets its stopping rule is
-    frozen (its state no longer changes) while the others go on. Emits a
-    "batched_refresh" record per refresh."""
+def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive) -> dict:
+    """The clustering phase of S runs at once; a run that meets its stopping rule, or
+    whose loss turns non-finite (stop reason "nonfinite", kept at its state and labels
+    before that chunk), is frozen (its state no longer changes) while the others go on.
+    Runs not ``alive`` after pretraining start frozen. Emits a "batched_refresh" record
+    per refresh."""
     cfg = cfgs[0]
     n_runs = len(cfgs)
     hp = _by_run(_stack([clustering.hyper(c) for c in cfgs]), mesh)
@@ -228,14 +242,20 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh) -> dict:
     params = jax.tree.map(jnp.copy, clustering.trained_params(ae, centers, cfg))  # not donated
     state = jax.vmap(lambda p: train.init_state(p, optimizer))(params)
     ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
-    active = np.ones(n_runs, bool)
+    active = np.array(alive, bool)
     final_labels: list[Optional[np.ndarray]] = [None] * n_runs
-    n_iter, stop = [0] * n_runs, [""] * n_runs
+    n_iter, stop = [0] * n_runs, ["" if a else "nonfinite" for a in alive]
     history: list[list] = [[] for _ in range(n_runs)]
     prev, parts, it, t0 = None, [{}] * n_runs, 0, time.time()
     while True:
         _, p, labels = refresh(state.params, x_dev, hp["alpha"])
         labels = np.asarray(labels)
+        for i in np.flatnonzero(~active & np.array([r == "nonfinite" for r in stop])):
+            if final_labels[i] is None:  # frozen before the clustering phase
+                final_labels[i], history[i] = (
+                    labels[i],
+                    [clustering.record(it, labels[i], 0.0, {}, y, cfg.n_clusters, 0.0)],
+                )
         for i in np.flatnonzero(active):
             delta = clustering.label_change(labels[i], None if prev is None else prev[i])
             history[i].append(
@@ -258,9 +278,19 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh) -> dict:
         ikeys = jax.vmap(lambda k: jax.random.fold_in(k, it))(ckeys)
         state, means = step_fn(state, (x_dev, p), ikeys, steps, hp, jnp.asarray(active))
         means = jax.device_get(means)
-        if not np.all(np.isfinite(means["loss"][active])):
+        lost = np.flatnonzero(active & ~means.pop("finite"))
+        for i in lost:
+            active[i] = False
+            final_labels[i], n_iter[i], stop[i] = labels[i], it, "nonfinite"
+            history[i][-1]["nonfinite_at"] = [it, it + steps]
+        if all(r == "nonfinite" for r in stop):
             raise NonFiniteLossError(
                 f"non-finite loss in clustering at iterations {it}-{it + steps}"
+            )
+        if log and lost.size:
+            log(
+                {"event": "batched_nonfinite", "phase": "clustering", "iteration": it}
+                | {"runs": lost.tolist()}
             )
         parts = [{k: float(v[i]) for k, v in means.items()} for i in range(n_runs)]
         it += steps

@@ -201,6 +201,12 @@ def scan_steps(
     return run
 
 
+def all_finite(tree) -> jax.Array:
+    """(S,): whether every entry of run s in every leaf (leading run axis) is finite."""
+    leaves = [jnp.isfinite(a).reshape(a.shape[0], -1).all(1) for a in jax.tree.leaves(tree)]
+    return jnp.stack(leaves).all(0)
+
+
 def keep_active(new, old, active: jax.Array):
     """Leaf by leaf, ``new`` for the runs where ``active`` (S,) holds, else ``old``."""
 
@@ -226,9 +232,11 @@ def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) 
     batch_size). Unless ``data_axes`` is UNBATCHED, the steps are vmapped over a leading
     run axis of the state, key and hp, and over the data as ``data_axes`` says (None:
     shared by all runs); ``n_valid`` is shared, and the optional argument ``active`` (S,)
-    freezes the runs where it is False (None: every run trains, and no copy of the state
-    is kept for the select). With a ``mesh``, minibatches are sharded over its
-    data axis."""
+    freezes the runs where it is False (None: every run trains). A run whose loss or
+    parameters turn non-finite in the call is frozen at its state before it (the select
+    happens inside the program, since the state is donated); its part "finite" (S,) says
+    which runs came through. With a ``mesh``, minibatches are sharded over its data
+    axis."""
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
     run = scan_steps(loss, _optimizer(opt), *schedule, sharding)
     if data_axes == UNBATCHED:
@@ -237,7 +245,9 @@ def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) 
 
     def batched(state, data, key, n_valid, hp, active=None):
         new, parts = runs(state, data, key, n_valid, hp)
-        return (new if active is None else keep_active(new, state, active)), parts
+        finite = jnp.isfinite(parts["loss"]) & all_finite(new.params)
+        keep = finite if active is None else active & finite
+        return keep_active(new, state, keep), {**parts, "finite": finite}
 
     return jax.jit(batched, donate_argnums=0)
 

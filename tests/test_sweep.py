@@ -1,3 +1,4 @@
+import jax
 import numpy as np
 import pytest
 
@@ -88,3 +89,55 @@ def test_each_run_of_a_batch_keeps_its_own_hyper_parameters(digits):
         assert np.max(np.abs(b.embedding - s.embedding)) < 0.02 * np.max(np.abs(s.embedding))
     a, b = batched
     assert np.max(np.abs(a.embedding - b.embedding)) > 0.1 * np.max(np.abs(a.embedding))
+
+
+def _poison(monkeypatch, module, name, when):
+    """Make ``module.name``'s loss NaN for runs where ``when(kwargs)`` holds (traced)."""
+    import jax.numpy as jnp
+
+    from dssec_jax import train
+
+    real = getattr(module, name)
+
+    def poisoned(*a, **kw):
+        total, parts = real(*a, **kw)
+        bad = jnp.where(when({"hp": a[2] if len(a) > 2 else None, **kw}), jnp.nan, 1.0)
+        return total * bad, {k: v * bad for k, v in parts.items()}
+
+    monkeypatch.setattr(module, name, poisoned)
+    for b in (train.autoencoder_steps, train.clustering_steps):
+        b.cache_clear()
+
+
+def test_a_diverging_run_is_frozen_and_the_others_of_its_batch_finish(digits, monkeypatch):
+    """One run of a batch turning non-finite in the clustering phase no longer ends the
+    batch: it stops ("nonfinite") with its last finite network, the others finish as
+    they would alone."""
+    from dssec_jax import losses, train
+
+    x, y = digits[0][:600], digits[1][:600]
+    cfgs = [Config(method="idec", gamma=g, tol=0.0, **BASE) for g in (0.1, 10.0)]
+    alone = pipeline.fit(x, cfgs[0], 0, y)
+    _poison(monkeypatch, losses, "dssec_loss", lambda kw: kw["gamma"] > 5)
+    good, bad = fit_batched(x, cfgs, [0, 0], y=y)
+    assert bad.stop_reason == "nonfinite" and good.stop_reason == "max_iter"
+    assert all(np.isfinite(a).all() for a in jax.tree.leaves(bad.ae_params))
+    assert np.isfinite(bad.embedding).all() and bad.history[-1]["nonfinite_at"] == [0, 10]
+    assert np.mean(good.labels == alone.labels) > 0.99
+    monkeypatch.undo()
+    train.clustering_steps.cache_clear()
+
+
+def test_a_run_diverging_in_pretraining_is_frozen_there(digits, monkeypatch):
+    from dssec_jax import train
+
+    x = digits[0][:600]
+    cfgs = [Config(method="dssec", rho=r, **BASE) for r in (0.05, 0.3)]
+    _poison(monkeypatch, train, "autoencoder_loss", lambda kw: kw["hp"]["rho"] > 0.2)
+    good, bad = fit_batched(x, cfgs, [0, 0])
+    assert bad.stop_reason == "nonfinite" and good.stop_reason in ("tol", "max_iter")
+    assert np.isfinite(bad.embedding).all()
+    monkeypatch.undo()
+    train.autoencoder_steps.cache_clear()
+    alone = pipeline.fit(x, cfgs[0], 0)
+    assert np.mean(good.labels == alone.labels) > 0.99
