@@ -22,7 +22,7 @@ import numpy as np
 from absl import flags
 
 from dssec_jax import checkpoint
-from dssec_jax.methods import get_method
+from dssec_jax.methods import Config, get_method
 
 METHOD_ORDER = ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"]
 METRICS = ("acc", "nmi", "ari")
@@ -205,6 +205,9 @@ def markdown_table(runs: list[dict]) -> str:
             used.append(f"embed_dim {c['embed_dim']}")
         if spec.features == "autoencoder":
             used.append(f"pretrain_epochs {c['pretrain_epochs']}")
+            used += _changed(c, RECIPE_FIELDS + (("sparsity_floor",) if spec.sparse else ()))
+        if spec.clustering:
+            used += _changed(c, ("embed_std",))
         if spec.clustering == "idec":
             used.append(f"gamma {c['gamma']}")
         if spec.clustering:
@@ -217,6 +220,23 @@ def markdown_table(runs: list[dict]) -> str:
             ]
         lines.append(f"- {d} / {m}: " + ", ".join(used))
     return "\n".join(lines) + "\n"
+
+
+# Settings of a recipe, shown for a cell only where they differ from the library default
+# (so the paper-protocol table reads as it always has).
+RECIPE_FIELDS = ("init", "pretrain_optimizer", "learning_rate", "pretrain_momentum")
+
+
+def _changed(config: dict, fields: tuple) -> list[str]:
+    """``"field value"`` for each of ``fields`` whose value differs from Config's default."""
+    default = Config()
+    return [
+        f"{k} {config[k]}"
+        for k in fields
+        if k in config
+        and config[k] != getattr(default, k)
+        and not (k == "pretrain_momentum" and config.get("pretrain_optimizer") != "sgd")
+    ]
 
 
 def write_markdown(runs: list[dict], path: pathlib.Path) -> None:

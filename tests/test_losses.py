@@ -38,12 +38,18 @@ def test_sparsity_kl_clips_saturated_units():
     assert np.isfinite(float(v))
 
 
+def _kl_numpy(rho, rate):
+    """KL(rho || rate) per unit, written out in NumPy (float64)."""
+    rate = np.clip(np.asarray(rate, np.float64), 1e-6, 1 - 1e-6)
+    return rho * np.log(rho / rate) + (1 - rho) * np.log((1 - rho) / (1 - rate))
+
+
 def test_sparsity_penalty_mean_vs_sum():
     h = [rng.uniform(size=(16, 30)), rng.uniform(size=(16, 10))]
     s = losses.sparsity_penalty(h, rho=0.1, reduction="sum", form="mean")
     m = losses.sparsity_penalty(h, rho=0.1, reduction="mean", form="mean")
-    ref_s = sum(float(losses.sparsity_kl(0.1, a.mean(0))) for a in h)
-    ref_m = sum(float(losses.sparsity_kl(0.1, a.mean(0))) / a.shape[1] for a in h)
+    ref_s = sum(_kl_numpy(0.1, a.mean(0)).sum() for a in h)
+    ref_m = sum(_kl_numpy(0.1, a.mean(0)).mean() for a in h)
     assert np.isclose(s, ref_s, rtol=1e-5) and np.isclose(m, ref_m, rtol=1e-5)
     with pytest.raises(ValueError, match="reduction"):
         losses.sparsity_penalty(h, rho=0.1, reduction="max")
@@ -202,24 +208,31 @@ def test_ratio_form_is_near_the_plain_mean_for_small_activations():
 
 
 def test_clip_form_is_the_former_penalty():
-    h = jnp.asarray(
-        np.concatenate([rng.uniform(0, 2, size=(30, 6)), np.zeros((2, 6)), np.ones((2, 6))]),
-        jnp.float32,
-    )
-
-    def former(a):  # the penalty before the rho_hat forms, verbatim
-        return losses.sparsity_kl(0.05, jnp.mean(jnp.clip(a, 0.0, 1.0), axis=0)) / a.shape[-1]
-
-    new = lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="mean", form="clip")
-    assert float(new(h)) == float(former(h))
-    np.testing.assert_array_equal(jax.grad(new)(h), jax.grad(former)(h))
+    """clip: rho_hat = batch mean of min(max(h, 0), 1); value and gradient against NumPy.
+    dOmega/dh_ij = (1 / units)(1 / batch)(-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j))
+    where 0 < h_ij < 1, half that at h_ij = 0 or 1 (jnp.maximum and jnp.minimum split a tie),
+    and 0 elsewhere (no gradient above 1: the former form's flaw)."""
+    a = np.concatenate([rng.uniform(0, 2, size=(30, 6)), np.zeros((2, 6)), np.ones((2, 6))])
+    h = jnp.asarray(a, jnp.float32)
+    fn = lambda v: losses.sparsity_penalty([v], rho=0.05, reduction="mean", form="clip")
+    rate = np.clip(a, 0, 1).mean(0)
+    assert np.isclose(float(fn(h)), _kl_numpy(0.05, rate).mean(), rtol=1e-5)
+    d_rate = (-0.05 / rate + 0.95 / (1 - rate)) / a.shape[1] / a.shape[0]
+    weight = np.where((a > 0) & (a < 1), 1.0, np.where((a == 0) | (a == 1), 0.5, 0.0))
+    ref = weight * d_rate[None, :]
+    np.testing.assert_allclose(jax.grad(fn)(h), ref, rtol=1e-4, atol=1e-9)
 
 
 @pytest.mark.parametrize("form", ["ratio", "exp", "tanh", "mean"])
 def test_a_nearly_dead_unit_is_never_pushed_further_down(form):
-    h = jnp.full((64, 3), 1e-7, jnp.float32)  # rho_hat below the KL's 1e-6 clip
+    """A unit far below rho (rate about 1e-5, above the KL's 1e-6 clip) is pushed up:
+    its gradient is strictly negative (a descent step raises h)."""
+    h = jnp.full((64, 3), 1e-5, jnp.float32)
     g = jax.grad(lambda a: losses.sparsity_penalty([a], rho=0.05, reduction="mean", form=form))(h)
-    assert np.all(np.asarray(g) <= 0)
+    assert np.all(np.asarray(g) < 0)
+    gf = jax.grad(lambda a: losses.sparsity_penalty([a], rho=0.05, form=form, floor=0.005))(h)
+    assert np.all(np.asarray(gf) < 0)  # with the floor too, only less steeply
+    assert np.all(np.abs(np.asarray(gf)) < np.abs(np.asarray(g)))
 
 
 def test_kl_floor_keeps_the_kl_above_it_and_bounds_its_derivative_below():

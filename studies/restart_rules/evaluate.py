@@ -4,6 +4,8 @@ the paper-protocol table (results/paper: DEC, IDEC, DSSEC; 5 seeds on USPS and C
 the chosen ACC against the group's mean, median and best.
 
     python -m studies.restart_rules.evaluate [--results=results/paper] > studies/restart_rules/paper.md
+    python -m studies.restart_rules.evaluate --results=results/strong --datasets=usps,coil20 \
+        > studies/restart_rules/strong.md
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ def group(results: pathlib.Path, dataset: str, method: str):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", default="results/paper")
+    ap.add_argument("--datasets", default=",".join(DATASETS))
     args = ap.parse_args()
     results = pathlib.Path(args.results)
     rows = []
-    for ds_name in DATASETS:
+    for ds_name in args.datasets.split(","):
         ds = load_dataset(ds_name)
         space = restarts.common_space(ds.x)
         for method in METHODS:
