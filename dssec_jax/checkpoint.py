@@ -7,6 +7,7 @@ kill never leaves a corrupt file and a damaged newest file falls back to the pre
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
@@ -125,6 +126,26 @@ def restore_or_drop(store, name: str, template: Any, raw_state: Any) -> Optional
         return None
 
 
+def check_shared(path: os.PathLike) -> None:
+    """In a multi-process run, refuse a checkpoint that is not the same file on every
+    process (only process 0 writes, every process reads: without a shared filesystem
+    process 0 would resume while the others start afresh). A no-op on one process."""
+    if jax.process_count() == 1:
+        return
+    from jax.experimental import multihost_utils
+
+    p = pathlib.Path(path)
+    digest = hashlib.sha256(p.read_bytes()).digest() if p.exists() else bytes(32)
+    mine = np.frombuffer(digest, np.uint32)
+    every = np.asarray(multihost_utils.process_allgather(mine))
+    if not (every == every[:1]).all():
+        raise CheckpointError(
+            f"the checkpoint {p} is not the same file on every process (present or different "
+            "on some only): process 0 writes and every process reads, so run_dir and "
+            "cache_dir must be on a filesystem shared by every process"
+        )
+
+
 class FileStore:
     """Checkpoints of one run in ``run_dir``; finished pretrained autoencoders in a shared
     ``cache_dir`` under ``pretrain_key`` so runs with equal pretraining settings share them.
@@ -153,6 +174,7 @@ class FileStore:
         return self.run_dir / f"{name}.ckpt"
 
     def get(self, name: str) -> Optional[tuple[dict, Any]]:
+        check_shared(self.path(name))
         return load(self.path(name))
 
     def put(self, name: str, state: Any, meta: dict) -> None:

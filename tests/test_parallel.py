@@ -160,3 +160,50 @@ def test_initialize_needs_every_setting(monkeypatch):
         parallel.initialize()
     with pytest.raises(ValueError, match="must lie in"):
         parallel.initialize(num_processes=2, process_id=2)
+
+
+SPLIT_CACHE = """
+import json, sys, pathlib
+import numpy as np
+from dssec_jax import parallel, checkpoint
+parallel.initialize()
+import jax
+i = jax.process_index()
+root = pathlib.Path(sys.argv[1])
+store = checkpoint.FileStore(root / f"run{i}", root / f"cache{i}", "key")  # not shared
+store.put("pretrained", {"w": np.ones(3)}, {})  # written by process 0 only
+try:
+    store.get("pretrained")
+except checkpoint.CheckpointError as e:
+    print(json.dumps({"process": i, "refused": str(e)}))
+    sys.exit(3)
+print(json.dumps({"process": i, "refused": None}))
+"""
+
+
+def test_checkpoints_on_unshared_folders_are_refused_by_every_process(tmp_path):
+    """Process 0 writes, every process reads: with a folder per process, process 0 would
+    resume from its checkpoint while process 1 starts afresh. Both must refuse."""
+    base = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    base.pop("XLA_FLAGS", None)
+    coord = f"localhost:{_free_port()}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SPLIT_CACHE, str(tmp_path)],
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={
+                **base,
+                "DSSEC_COORDINATOR": coord,
+                "DSSEC_NUM_PROCESSES": "2",
+                "DSSEC_PROCESS_ID": str(i),
+            },
+        )
+        for i in range(2)
+    ]
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 3, stderr[-3000:]
+        assert "filesystem shared by every process" in json.loads(stdout.splitlines()[-1])["refused"]
+    assert (tmp_path / "cache0").exists() and not (tmp_path / "cache1").exists()
