@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import clustering, parallel, pretraining, sae, train
+from . import checkpoint, clustering, parallel, pretraining, sae, train
 from .methods import Config
 from .pipeline import FitResult
 from .validation import NonFiniteLossError, check_config, check_data, check_labels
@@ -77,12 +77,15 @@ def run_mesh(n_runs: int, shard_runs: bool):
 
 
 def pretrain_batched(
-    x: jax.Array, cfgs: Sequence[Config], keys: jax.Array, log=None, mesh=None
+    x: jax.Array, cfgs: Sequence[Config], keys: jax.Array, log=None, mesh=None, store=None
 ) -> tuple[dict, np.ndarray]:
     """Pretrain S autoencoders at once (keys (S, 2)); returns params with a leading run axis
     (split over ``mesh`` when given) and which runs stayed finite (S,): a run whose loss
     turns non-finite is frozen at its last finite epoch while the others go on (all of
-    them failing is a NonFiniteLossError). Emits a "batched_pretrain_epoch" record per
+    them failing is a NonFiniteLossError). With a ``store`` (``checkpoint.FileStore``) the
+    batch resumes as a single run does: its progress ("batched_pretrain") is saved at each
+    stage's end and at most every ``store.min_interval_s`` seconds, the finished
+    autoencoders as "batched_pretrained". Emits a "batched_pretrain_epoch" record per
     epoch."""
     cfg = cfgs[0]
     n = x.shape[0]
@@ -91,16 +94,36 @@ def pretrain_batched(
         jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims, init=cfg.init))(keys),
         mesh,
     )
+    alive = np.ones(len(cfgs), bool)
+    if store is not None and (hit := store.get("batched_pretrained")) is not None:
+        done = checkpoint.restore({"ae": ae, "alive": alive}, hit[1])
+        return _by_run(done["ae"], mesh), np.array(done["alive"], bool)
     hp = _by_run(_stack([pretraining.hyper(c) for c in cfgs]), mesh)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     opt = train.make_optimizer(*cfg.pretrain_opt())
-    alive = np.ones(len(cfgs), bool)
-    for si, stage in enumerate(pretraining.stages(cfg)):
+    plan = pretraining.stages(cfg)
+
+    def fresh(stage, ae):
+        return jax.vmap(lambda p: train.init_state(p, opt))(pretraining.stage_params(ae, stage))
+
+    start, first, state = 0, 0, None
+    if store is not None and (hit := store.get("batched_pretrain")) is not None:
+        meta, raw = hit
+        template = {"ae": ae, "state": fresh(plan[meta["stage"]], ae), "alive": alive}
+        saved = checkpoint.restore(template, raw)
+        start, first = meta["stage"], meta["epoch"]
+        ae, state = _by_run(saved["ae"], mesh), _by_run(saved["state"], mesh)
+        alive = np.array(saved["alive"], bool)
+        if log:
+            log({"event": "pretrain_resumed", "stage": plan[start].name, "epoch": first})
+    last_save = time.time()
+    for si in range(start, len(plan)):
+        stage = plan[si]
         fn = pretraining.stage_steps(cfg, stage, n, batched=True)
-        state = jax.vmap(lambda p: train.init_state(p, opt))(pretraining.stage_params(ae, stage))
+        state = fresh(stage, ae) if state is None else state
         stage_x = pretraining.stage_input(x, ae, cfg, stage, batched=True)
         skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
-        for epoch in range(stage.epochs):
+        for epoch in range(first if si == start else 0, stage.epochs):
             ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
             state, parts = fn(state, stage_x, ekeys, steps, hp, jnp.asarray(alive))
             loss, finite = np.asarray(parts["loss"]), np.asarray(parts["finite"])
@@ -122,7 +145,23 @@ def pretrain_batched(
                     {"event": "batched_pretrain_epoch", "stage": stage.name}
                     | {"epoch": epoch + 1, "epochs": stage.epochs, "loss": loss.tolist()}
                 )
+            end = epoch + 1 == stage.epochs
+            if store is not None and (end or time.time() - last_save >= store.min_interval_s):
+                ae = pretraining.merge_stage(ae, stage, state.params)
+                nxt = (si + 1, 0) if end else (si, epoch + 1)
+                if nxt[0] < len(plan):  # the next stage starts afresh from the merged ae
+                    saved = fresh(plan[si + 1], ae) if end else state
+                    store.put(
+                        "batched_pretrain",
+                        {"ae": ae, "state": saved, "alive": alive},
+                        {"stage": nxt[0], "epoch": nxt[1]},
+                    )
+                last_save = time.time()
         ae = pretraining.merge_stage(ae, stage, state.params)
+        state = None
+    if store is not None:
+        store.put("batched_pretrained", {"ae": ae, "alive": alive}, {})
+        store.drop("batched_pretrain")
     return ae, alive
 
 
@@ -134,6 +173,7 @@ def fit_batched(
     y=None,
     log=None,
     shard_runs: bool = False,
+    store=None,
 ) -> list[FitResult]:
     """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
 
@@ -146,6 +186,8 @@ def fit_batched(
       log: optional callback, given one record (dict) per epoch and per refresh.
       shard_runs: split the runs over the local devices (their number must divide by
         the device count).
+      store: optional checkpoint store (``checkpoint.FileStore``) of this batch: an
+        interrupted batch resumes where it was, as a single run does.
 
     Returns:
       One :class:`~dssec_jax.pipeline.FitResult` per run, in order.
@@ -190,7 +232,7 @@ def fit_batched(
     x_dev = jnp.asarray(x) if mesh is None else parallel.replicate(x, mesh)
     t0 = time.time()
     ae, alive = pretrain_batched(
-        x_dev, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh
+        x_dev, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh, store
     )
     t_pre = time.time() - t0
     embed = train.stack_fn(cfg.hidden_acts() + ("linear",), cfg.compute_dtype(), batched=True)
@@ -217,7 +259,7 @@ def fit_batched(
         ae = jax.vmap(sae.rescale_embedding)(ae, jnp.asarray(scale))
         centers = centers * scale[:, None, None]
     centers = _by_run(centers, mesh)
-    out = _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive)
+    out = _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store)
     z = np.asarray(embed(out["params"]["ae"]["encoder"], x_dev))
     for i, r in enumerate(base):
         r.labels, r.embedding = out["labels"][i], z[i]
@@ -229,12 +271,14 @@ def fit_batched(
     return base
 
 
-def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive) -> dict:
+def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=None) -> dict:
     """The clustering phase of S runs at once; a run that meets its stopping rule, or
     whose loss turns non-finite (stop reason "nonfinite", kept at its state and labels
     before that chunk), is frozen (its state no longer changes) while the others go on.
-    Runs not ``alive`` after pretraining start frozen. Emits a "batched_refresh" record
-    per refresh."""
+    Runs not ``alive`` after pretraining start frozen. With a ``store`` the phase's state
+    and bookkeeping are saved ("batched_cluster") at most every ``store.min_interval_s``
+    seconds, and an interrupted phase resumes from them. Emits a "batched_refresh"
+    record per refresh."""
     cfg = cfgs[0]
     n_runs = len(cfgs)
     hp = _by_run(_stack([clustering.hyper(c) for c in cfgs]), mesh)
@@ -247,6 +291,20 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive) -> dic
     n_iter, stop = [0] * n_runs, ["" if a else "nonfinite" for a in alive]
     history: list[list] = [[] for _ in range(n_runs)]
     prev, parts, it, t0 = None, [{}] * n_runs, 0, time.time()
+    if store is not None and (hit := store.get("batched_cluster")) is not None:
+        meta, raw = hit
+        shape = np.zeros((n_runs, x_dev.shape[0]), np.int32)
+        saved = checkpoint.restore({"state": state, "prev": shape, "final": shape}, raw)
+        state = _by_run(saved["state"], mesh)
+        it, parts, history = meta["it"], meta["parts"], meta["history"]
+        active, n_iter, stop = np.array(meta["active"], bool), meta["n_iter"], meta["stop"]
+        prev = np.asarray(saved["prev"]) if meta["has_prev"] else None
+        final_labels = [
+            np.asarray(saved["final"][i]) if meta["final"][i] else None for i in range(n_runs)
+        ]
+        if log:
+            log({"event": "cluster_resumed", "iteration": it})
+    last_save = time.time()
     while True:
         _, p, labels = refresh(state.params, x_dev, hp["alpha"])
         labels = np.asarray(labels)
@@ -295,6 +353,20 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive) -> dic
         parts = [{k: float(v[i]) for k, v in means.items()} for i in range(n_runs)]
         it += steps
         prev = labels
+        if store is not None and time.time() - last_save >= store.min_interval_s:
+            blank = np.zeros_like(labels)
+            store.put(
+                "batched_cluster",
+                {
+                    "state": state,
+                    "prev": prev,
+                    "final": np.stack([blank[0] if f is None else f for f in final_labels]),
+                },
+                {"it": it, "parts": parts, "history": history, "active": active.tolist()}
+                | {"n_iter": n_iter, "stop": stop, "has_prev": True}
+                | {"final": [f is not None for f in final_labels]},
+            )
+            last_save = time.time()
     if (final := clustering.final_refresh(cfg, batched=True)) is not None:  # runs frozen
         last = np.asarray(final(state.params, x_dev, hp["alpha"])[2])
         for i in range(n_runs):

@@ -219,19 +219,26 @@ def run_batched(
     seeds: Sequence[int],
     log: Optional[Callable[[dict], None]] = None,
     shard_runs: bool = False,
+    checkpoint_interval_s: float = 60.0,
 ) -> list[dict]:
     """Run several configurations that differ only in traced settings (gamma, beta, rho,
     alpha, tol), every seed of each, as one vmapped program (``dssec_jax.sweep``).
 
-    Finished seeds are skipped; unfinished ones are trained together from the start
-    (no mid-run checkpoints, no pretrained-autoencoder cache in this mode). ``shard_runs``
-    splits the runs over the local devices.
+    Finished seeds are skipped; the unfinished ones train together, checkpointed as one
+    batch in ``<first run_dir>/batch_<id>`` (its id names the runs, seeds and settings),
+    so an interrupted batch resumes where it was. ``shard_runs`` splits the runs over
+    the local devices.
     """
     todo = []
     for run_dir, cfg in runs:
         prepare_run_dir(ds, cfg, seeds, run_dir)
         todo += [(run_dir, cfg, s) for s in seeds if seed_done(run_dir, s) is None]
     if todo:
+        ident = json.dumps(
+            [[str(r), s, clustering.run_id(c, ds.x.shape)] for r, c, s in todo], sort_keys=True
+        )
+        batch_dir = todo[0][0] / f"batch_{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
+        store = HookedStore(batch_dir, batch_dir, "batch", checkpoint_interval_s)
         t = time.time()
         results = fit_batched(
             ds.x,
@@ -240,12 +247,15 @@ def run_batched(
             y=ds.y,
             log=log,
             shard_runs=shard_runs,
+            store=store,
         )
         wall = (time.time() - t) / len(todo)
         for (run_dir, cfg, seed), res in zip(todo, results):
             rec = write_seed(run_dir, ds, cfg, seed, res, wall)
             if log:
                 log({"event": "seed_done", "run": run_dir.name, "seed": seed, "result": rec})
+        for name in ("batched_cluster", "batched_pretrained"):
+            store.drop(name)
     return [
         finish_run(run_dir, ds, cfg, [seed_done(run_dir, s) for s in seeds])
         for run_dir, cfg in runs

@@ -96,7 +96,9 @@ def main(argv):
                 f"{len(members)} configs x {len(seeds)} seeds"
             )
             if members[0][1].spec.features == "autoencoder":
-                run_batched(ds, members, seeds, common.log, FLAGS.shard_runs)
+                run_batched(
+                    ds, members, seeds, common.log, FLAGS.shard_runs, FLAGS.checkpoint_interval
+                )
             else:
                 run_config(ds, members[0][1], seeds, members[0][0], runs / "ae_cache", common.log)
     else:

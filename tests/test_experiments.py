@@ -375,3 +375,25 @@ def test_activation_stats_reports_each_layer(tmp_path):
     for x in rows:
         assert 0 <= x["dead_units"] <= x["zero"] <= 1 and 0 <= x["above_1"] <= 1
     assert '| {"method": "dssec"} | 0 (penalised) |' in r.stdout
+
+
+@pytest.mark.parametrize("stop_after", ["batched_pretrain", "batched_cluster"])
+def test_interrupted_batched_sweep_resumes_to_the_same_labels(tmp_path, stop_after):
+    """A batch is checkpointed as a single run is: killed after its first checkpoint of a
+    phase, the same command resumes it and ends with the uninterrupted batch's labels."""
+    args = ["--batched", "--methods=dssec", "--gammas=0.1,0.5", "--embed_dims=10"]
+    args += ["--seeds=1", "--tsne=false", "--checkpoint_interval=0", *TINY]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert run("experiments.sweep", *args, f"--workdir={full}").returncode == 0
+    killed = run(
+        "experiments.sweep", *args, f"--workdir={cut}", env={"DSSEC_STOP_AFTER": stop_after}
+    )
+    assert killed.returncode == 17, killed.stderr[-2000:]
+    again = run("experiments.sweep", *args, f"--workdir={cut}")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming at" in again.stdout
+    for g in ("0.1", "0.5"):
+        name = f"digits__dssec__g{g}__e10"
+        with np.load(full / "runs" / name / "seed_0" / "outputs.npz") as a:
+            with np.load(cut / "runs" / name / "seed_0" / "outputs.npz") as b:
+                np.testing.assert_array_equal(a["labels"], b["labels"])

@@ -205,5 +205,7 @@ def test_checkpoints_on_unshared_folders_are_refused_by_every_process(tmp_path):
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)
         assert p.returncode == 3, stderr[-3000:]
-        assert "filesystem shared by every process" in json.loads(stdout.splitlines()[-1])["refused"]
+        assert (
+            "filesystem shared by every process" in json.loads(stdout.splitlines()[-1])["refused"]
+        )
     assert (tmp_path / "cache0").exists() and not (tmp_path / "cache1").exists()
