@@ -1,0 +1,72 @@
+"""What R restarts cost: ``DSSEC(n_restarts=R)`` (one vmapped program for the autoencoder
+methods) against R sequential fits of the same seeds, each timed in this process from a
+cold compilation cache, side by side.
+
+    python -m benchmarks.restarts [--dataset=coil20] [--method=dssec] [--restarts=5] \\
+        [--pretrain_epochs=50]
+
+Writes the times, their ratio and the processor to --out.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+
+import jax
+from absl import app, flags
+
+from dssec_jax import DSSEC
+from dssec_jax.checkpoint import atomic_write_json
+from dssec_jax.data import load_dataset
+
+flags.DEFINE_string("dataset", "coil20", "dataset")
+flags.DEFINE_string("method", "dssec", "method")
+flags.DEFINE_integer("restarts", 5, "R")
+flags.DEFINE_integer("pretrain_epochs", 50, "pretraining epochs of every run")
+flags.DEFINE_string("data_dir", None, "data folder (else $DSSEC_DATA_DIR)")
+flags.DEFINE_string("out", "benchmarks/results/restarts.json", "JSON output path")
+FLAGS = flags.FLAGS
+
+
+def _cpu() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main(argv):
+    ds = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir)
+    kw = dict(n_clusters=ds.n_clusters, method=FLAGS.method, pretrain_epochs=FLAGS.pretrain_epochs)
+    r = FLAGS.restarts
+    jax.clear_caches()
+    t = time.perf_counter()
+    for s in range(r):
+        DSSEC(**kw, random_state=s).fit(ds.x)
+    sequential = time.perf_counter() - t
+    jax.clear_caches()
+    t = time.perf_counter()
+    DSSEC(**kw, random_state=0, n_restarts=r).fit(ds.x)
+    batched = time.perf_counter() - t
+    out = {
+        "processor": _cpu(),
+        "devices": [str(d) for d in jax.devices()],
+        "dataset": ds.name,
+        "method": FLAGS.method,
+        "pretrain_epochs": FLAGS.pretrain_epochs,
+        "restarts": r,
+        "sequential_s": round(sequential, 1),
+        "n_restarts_s": round(batched, 1),
+        "ratio_to_one_run": round(batched / (sequential / r), 2),
+        "ratio_to_sequential": round(batched / sequential, 2),
+    }
+    print(out)
+    atomic_write_json(FLAGS.out, out)
+
+
+if __name__ == "__main__":
+    app.run(main)
