@@ -14,6 +14,7 @@ from absl import logging as absl_logging
 
 from dssec_jax import parallel
 from dssec_jax.data import Dataset, load_dataset
+from dssec_jax.data.corrupt import corrupt_dataset
 from dssec_jax.methods import Config
 from dssec_jax.presets import RECIPES, recipe_settings
 
@@ -158,6 +159,13 @@ flags.DEFINE_integer(
     lower_bound=1,
 )
 flags.DEFINE_string(
+    "corrupt",
+    None,
+    "a harsh condition applied to the data (seed 0, the same for every run; "
+    "dssec_jax.data.corrupt): gaussian:s, salt_pepper:p, occlusion:a or noise_features:r, "
+    "e.g. gaussian:0.3; the dataset is then named <name>_<kind><level>",
+)
+flags.DEFINE_string(
     "coordinator",
     None,
     "host:port of process 0 for a multi-process run (with "
@@ -191,8 +199,10 @@ def load(name: str):
     if FLAGS.subset is not None and FLAGS.per_class is not None:
         raise ValueError("--subset and --per_class exclude each other; pass one of them")
     if FLAGS.per_class is not None:
-        return per_class_subset(ds, FLAGS.per_class)
-    return ds if FLAGS.subset is None else subsample(ds, FLAGS.subset)
+        ds = per_class_subset(ds, FLAGS.per_class)
+    elif FLAGS.subset is not None:
+        ds = subsample(ds, FLAGS.subset)
+    return ds if FLAGS.corrupt is None else corrupt_dataset(ds, FLAGS.corrupt)
 
 
 def subsample(ds: Dataset, n: int) -> Dataset:

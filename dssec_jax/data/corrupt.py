@@ -1,0 +1,117 @@
+"""Harsh conditions as a seeded data transform: noisy pixels, occlusion, irrelevant inputs.
+
+A corruption is named ``kind:level`` (``"gaussian:0.3"``). With the data's value range
+[lo, hi] (its min and max unless given):
+
+- ``gaussian:s``: x + N(0, (s (hi - lo))^2) per entry, clipped back to [lo, hi]; s in (0, 1].
+- ``salt_pepper:p``: each entry set to lo or hi (even odds) with probability p; p in (0, 1).
+- ``occlusion:a``: per sample, a square block of about a of the image's area, at a random
+  position, set to lo; a in (0, 1); needs the image shape.
+- ``noise_features:r``: round(r d) extra inputs of uniform noise in [lo, hi] appended to
+  every sample (features that carry nothing); r in (0, 10].
+
+Every transform returns a new float32 array (the caller's is never written) and is the
+same for the same seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+from .formats import DataError
+
+KINDS = {  # kind: (lowest level excluded, highest level, highest included)
+    "gaussian": (0.0, 1.0, True),
+    "salt_pepper": (0.0, 1.0, False),
+    "occlusion": (0.0, 1.0, False),
+    "noise_features": (0.0, 10.0, True),
+}
+
+
+def parse(spec: str) -> tuple[str, float]:
+    """``"kind:level"`` -> (kind, level); ValueError naming the problem and the fix."""
+    kind, sep, level = str(spec).partition(":")
+    if kind not in KINDS:
+        raise ValueError(
+            f"unknown corruption {kind!r} in {spec!r}; choose one of {', '.join(KINDS)} as "
+            "kind:level, e.g. gaussian:0.3"
+        )
+    try:
+        value = float(level) if sep else None
+    except ValueError:
+        value = None
+    lo, hi, closed = KINDS[kind]
+    if value is None or not (lo < value < hi or (closed and value == hi)):
+        bound = "]" if closed else ")"
+        raise ValueError(
+            f"corruption {spec!r}: the level of {kind} must be a number in ({lo:g}, {hi:g}{bound}"
+        )
+    return kind, value
+
+
+def corrupt(
+    x: np.ndarray,
+    spec: str,
+    seed: int = 0,
+    *,
+    image_shape: Optional[tuple] = None,
+    value_range: Optional[tuple[float, float]] = None,
+) -> np.ndarray:
+    """``x`` (n, d) under the corruption ``spec`` (module docstring), drawn from ``seed``.
+
+    Args:
+      x: data, (n, d); not modified.
+      spec: ``"kind:level"``.
+      seed: seed of the noise.
+      image_shape: (h, w) with h w = d; needed by occlusion.
+      value_range: (lo, hi) of the values; default (min, max) of ``x``.
+
+    Returns:
+      The corrupted data, float32, (n, d) or (n, d + round(r d)) for noise_features.
+    """
+    kind, level = parse(spec)
+    x = np.asarray(x, np.float32)
+    lo, hi = (float(x.min()), float(x.max())) if value_range is None else map(float, value_range)
+    rng = np.random.default_rng(seed)
+    if kind == "gaussian":
+        noisy = x + rng.normal(0.0, level * (hi - lo), x.shape).astype(np.float32)
+        return np.clip(noisy, lo, hi).astype(np.float32)
+    if kind == "salt_pepper":
+        hit = rng.random(x.shape) < level
+        return np.where(hit, np.where(rng.random(x.shape) < 0.5, lo, hi), x).astype(np.float32)
+    if kind == "noise_features":
+        extra = rng.uniform(lo, hi, (x.shape[0], int(round(level * x.shape[1]))))
+        return np.concatenate([x, extra.astype(np.float32)], axis=1)
+    return _occlude(x, level, lo, rng, image_shape)
+
+
+def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
+    if image_shape is None or len(image_shape) != 2 or int(np.prod(image_shape)) != x.shape[1]:
+        raise ValueError(
+            f"occlusion needs the image shape (h, w) with h w = {x.shape[1]} features, got "
+            f"{image_shape!r}; pass image_shape= (every built-in dataset has one)"
+        )
+    h, w = image_shape
+    side = max(1, int(round(np.sqrt(area * h * w))))
+    bh, bw = min(side, h), min(side, w)
+    top = rng.integers(0, h - bh + 1, x.shape[0])
+    left = rng.integers(0, w - bw + 1, x.shape[0])
+    rows = (np.arange(h)[None, :] >= top[:, None]) & (np.arange(h)[None, :] < (top + bh)[:, None])
+    cols = (np.arange(w)[None, :] >= left[:, None]) & (np.arange(w)[None, :] < (left + bw)[:, None])
+    mask = (rows[:, :, None] & cols[:, None, :]).reshape(x.shape)
+    return np.where(mask, np.float32(lo), x).astype(np.float32)
+
+
+def corrupt_dataset(ds, spec: str, seed: int = 0):
+    """``ds`` under the corruption ``spec`` (seeded by ``seed``), named ``<name>_<kind><level>``;
+    the image shape is dropped when extra features are appended."""
+    kind, level = parse(spec)
+    try:
+        x = corrupt(ds.x, spec, seed, image_shape=ds.image_shape)
+    except ValueError as e:
+        raise DataError(f"{ds.name}: {e}") from None
+    shape = None if kind == "noise_features" else ds.image_shape
+    return dataclasses.replace(ds, x=x, name=f"{ds.name}_{kind}{level:g}", image_shape=shape)

@@ -1,0 +1,106 @@
+"""Corruptions as a seeded data transform (dssec_jax.data.corrupt)."""
+
+import numpy as np
+import pytest
+
+from dssec_jax.data import Dataset
+from dssec_jax.data.corrupt import corrupt, corrupt_dataset, parse
+
+RNG = np.random.default_rng(0)
+X = RNG.uniform(0, 1, (400, 64)).astype(np.float32)
+SPECS = [
+    "gaussian:0.1",
+    "gaussian:0.3",
+    "gaussian:0.5",
+    "salt_pepper:0.1",
+    "salt_pepper:0.3",
+    "occlusion:0.25",
+    "noise_features:1",
+]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_shape_dtype_range_seed_and_the_callers_array(spec):
+    before = X.copy()
+    a = corrupt(X, spec, seed=3, image_shape=(8, 8), value_range=(0, 1))
+    b = corrupt(X, spec, seed=3, image_shape=(8, 8), value_range=(0, 1))
+    c = corrupt(X, spec, seed=4, image_shape=(8, 8), value_range=(0, 1))
+    np.testing.assert_array_equal(X, before)  # the caller's array is untouched
+    assert a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
+    extra = 64 if spec.startswith("noise_features") else 0
+    assert a.shape == (400, 64 + extra)
+    np.testing.assert_array_equal(a, b)  # the same seed, the same corruption
+    assert not np.array_equal(a, c)
+    if not extra:
+        assert not np.array_equal(a, X)
+
+
+def test_gaussian_noise_has_the_asked_for_std():
+    mid = np.full((2000, 50), 0.5, np.float32)  # far from the clip for s = 0.05
+    d = corrupt(mid, "gaussian:0.05", value_range=(0, 1)) - mid
+    assert abs(d.mean()) < 0.002 and abs(d.std() - 0.05) < 0.002
+
+
+def test_salt_and_pepper_hits_the_asked_for_fraction_with_both_ends():
+    mid = np.full((1000, 100), 0.5, np.float32)
+    out = corrupt(mid, "salt_pepper:0.2", value_range=(0, 1))
+    hit = out != 0.5
+    assert abs(hit.mean() - 0.2) < 0.005
+    assert abs((out[hit] == 1).mean() - 0.5) < 0.02 and set(np.unique(out[hit])) == {0.0, 1.0}
+
+
+def test_occlusion_blanks_one_square_block_of_the_asked_for_area():
+    ones = np.ones((300, 16 * 16), np.float32)
+    out = corrupt(ones, "occlusion:0.25", image_shape=(16, 16), value_range=(0, 1))
+    blank = (out == 0).reshape(300, 16, 16)
+    assert np.all(blank.sum((1, 2)) == 64)  # an 8 x 8 block: a quarter of the image
+    r, c = np.nonzero(blank[0])
+    assert r.max() - r.min() == 7 and c.max() - c.min() == 7
+    assert len({tuple(np.argwhere(b)[0]) for b in blank}) > 20  # at random positions
+
+
+def test_noise_features_are_uniform_in_the_range_and_the_pixels_are_kept():
+    out = corrupt(X, "noise_features:2", value_range=(0, 1))
+    np.testing.assert_array_equal(out[:, :64], X)
+    extra = out[:, 64:]
+    assert extra.shape == (400, 128) and abs(extra.mean() - 0.5) < 0.01
+    assert abs(extra.std() - np.sqrt(1 / 12)) < 0.01
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("blur:0.1", "unknown corruption 'blur'"),
+        ("gaussian", "must be a number in"),
+        ("gaussian:x", "must be a number in"),
+        ("gaussian:0", "must be a number in \\(0, 1\\]"),
+        ("salt_pepper:1", "must be a number in \\(0, 1\\)"),
+        ("noise_features:11", "must be a number in \\(0, 10\\]"),
+    ],
+)
+def test_bad_specs_are_refused_with_the_fix(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse(spec)
+
+
+def test_occlusion_needs_an_image_shape():
+    with pytest.raises(ValueError, match="occlusion needs the image shape"):
+        corrupt(X, "occlusion:0.2")
+    ds = Dataset(X, None, "toy", None, 2)
+    with pytest.raises(ValueError, match="toy: occlusion needs the image shape"):
+        corrupt_dataset(ds, "occlusion:0.2")
+    named = corrupt_dataset(ds, "noise_features:0.5", seed=1)
+    assert named.name == "toy_noise_features0.5" and named.x.shape == (400, 96)
+
+
+def test_the_run_driver_takes_a_corruption(tmp_path):
+    from test_experiments import TINY, run
+
+    wd = tmp_path / "run"
+    r = run(
+        "experiments.run", "--method=kmeans", "--corrupt=noise_features:1", f"--workdir={wd}", *TINY
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "digits_noise_features1 (1797 x 128" in r.stdout
+    bad = run("experiments.run", "--corrupt=blur:1", f"--workdir={wd}", *TINY)
+    assert bad.returncode == 2 and "unknown corruption 'blur'" in bad.stderr
