@@ -171,6 +171,8 @@ class FileStore:
     def path(self, name: str) -> pathlib.Path:
         if name == "pretrained":
             return self.cache_dir / f"ae_{self.pretrain_key}.ckpt"
+        if name == "pretrain_progress":  # named by its key: a shared run_dir never mixes them
+            return self.run_dir / f"pretrain_{self.pretrain_key}.partial.ckpt"
         return self.run_dir / f"{name}.ckpt"
 
     def get(self, name: str) -> Optional[tuple[dict, Any]]:

@@ -51,11 +51,12 @@ def get_method(name: str) -> MethodSpec:
     return METHODS[name]
 
 
-# Fields that determine a pretrained autoencoder (the cache key uses them).
-# LATER_PRETRAIN_FIELDS were added after caches existed, with the value every earlier
-# autoencoder was trained at: they enter the key only when they differ from that value
-# (not from the current default), so autoencoders cached before them keep their keys and a
-# change of default can never make an old autoencoder answer for a new setting.
+# Fields that determine a pretrained autoencoder (the cache key uses them, with the
+# library version: a new version may initialise or pretrain differently, so it starts a
+# new cache). LATER_PRETRAIN_FIELDS were added after caches existed, with the value every
+# earlier autoencoder was trained at: they enter the key only when they differ from that
+# value (not from the current default), so within a version a change of default can never
+# make an autoencoder cached at another setting answer for a new one.
 LATER_PRETRAIN_FIELDS = {
     "init": "glorot_uniform",
     "pretrain_optimizer": "adam",

@@ -1,6 +1,6 @@
 """A fitted model as one file: a header, a JSON meta line, and a msgpack body.
 
-    dssec_jax model\\n  {"format": 1, "library": "0.1.0", "sha256": ..., ...}\\n  <msgpack>
+    dssec_jax model\\n  {"format": 1, "library": "0.2.0", "sha256": ..., ...}\\n  <msgpack>
 
 The meta holds the library version, the settings and the JSON-able fitted attributes; the
 body holds the arrays (Flax's msgpack serialisation, no pickle). The SHA-256 in the meta

@@ -147,6 +147,12 @@ def _centres(embedding: np.ndarray, labels: np.ndarray, fallback: np.ndarray) ->
     return out
 
 
+def _final_loss(run) -> Optional[float]:
+    """The final total loss of a run's clustering phase (None without one, or non-finite)."""
+    loss = run.history[-1].get("loss") if run.history else None
+    return float(loss) if loss is not None and np.isfinite(loss) else None
+
+
 def fit_restarts(x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=None, log=None):
     """R = ``n_restarts`` independent runs of ``cfg`` (seeds seed, seed + 1, ...: pretraining
     and clustering), one vmapped program where the batched path applies, and the answer
@@ -154,9 +160,18 @@ def fit_restarts(x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=No
 
     Returns (the chosen run's FitResult, a record per run). For "consensus" and "vote" the
     result's labels are the ensemble's and its centres the means of those clusters in the
-    chosen run's embedding, so ``predict`` follows them.
+    chosen run's embedding, so ``predict`` follows them. A run that turned non-finite
+    (stop reason "nonfinite") takes no part in the choice (score NaN). The batched runs
+    equal single fits of their seeds up to float rounding, not bit for bit.
     """
     from . import pipeline, sweep
+    from .validation import NonFiniteLossError
+
+    if cfg.n_clusters == "auto":
+        raise ValueError(
+            "n_restarts > 1 needs a fixed n_clusters (each run would choose its own k); "
+            "choose k first (n_clusters='auto' with one run), then restart at that k"
+        )
 
     if rule not in RULES:
         raise ValueError(f"unknown restart rule {rule!r}; choose one of {', '.join(RULES)}")
@@ -166,12 +181,17 @@ def fit_restarts(x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=No
         runs = sweep.fit_batched(x, [cfg] * n_restarts, seeds, y=y, log=log)
     else:
         runs = [pipeline.fit(x, cfg, s, y, log=log) for s in seeds]
-    losses = [r.history[-1]["loss"] if r.history else np.nan for r in runs]
-    if rule == "loss" and not np.all(np.isfinite(losses)):
+    if rule == "loss" and cfg.spec.clustering is None:
         raise ValueError(f"restart_rule='loss' needs a clustering phase; {cfg.method} has none")
+    ok = [i for i, r in enumerate(runs) if r.stop_reason != "nonfinite"]  # diverged: no vote
+    if not ok:
+        raise NonFiniteLossError(f"every one of the {n_restarts} restarts turned non-finite")
+    losses = [runs[i].history[-1].get("loss", np.nan) for i in ok]
     space = common_space(x, seed=seed) if rule in ("calinski_harabasz", "davies_bouldin") else None
     k = runs[0].n_clusters
-    best, labels, score = choose(rule, [r.labels for r in runs], k, losses, space, seed)
+    best, labels, part = choose(rule, [runs[i].labels for i in ok], k, losses, space, seed)
+    best, score = ok[best], np.full(len(runs), np.nan)
+    score[ok] = part
     chosen = runs[best]
     if rule in ("consensus", "vote"):
         centres = _centres(chosen.embedding, labels, chosen.centers)
@@ -180,7 +200,7 @@ def fit_restarts(x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=No
         {
             "seed": s,
             "score": float(score[i]),
-            "loss": None if not np.isfinite(losses[i]) else float(losses[i]),
+            "loss": _final_loss(r),
             "n_iter": r.n_iter,
             "stop_reason": r.stop_reason,
             "chosen": i == best,

@@ -237,7 +237,11 @@ def fit_batched(
     t_pre = time.time() - t0
     embed = train.stack_fn(cfg.hidden_acts() + ("linear",), cfg.compute_dtype(), batched=True)
     z = np.asarray(embed(ae["encoder"], x_dev))
-    starts = [clustering.start(z[i], cfgs[i], seeds[i]) for i in range(n_runs)]
+    # a run frozen in pretraining is not rescaled (its embedding may be degenerate)
+    starts = [
+        clustering.start(z[i], c if alive[i] else dataclasses.replace(c, embed_std=None), seed)
+        for i, (c, seed) in enumerate(zip(cfgs, seeds))
+    ]
     base = [
         FitResult(
             labels=labels,

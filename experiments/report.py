@@ -218,6 +218,8 @@ def markdown_table(runs: list[dict]) -> str:
                 f"iterations run {s['n_iter']['mean']:.0f} (mean)",
                 f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}",
             ]
+            if s.get("stopped_nonfinite"):
+                used.append(f"non-finite (left out of the means) {s['stopped_nonfinite']}")
         lines.append(f"- {d} / {m}: " + ", ".join(used))
     return "\n".join(lines) + "\n"
 

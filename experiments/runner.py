@@ -73,14 +73,18 @@ def versions() -> dict:
 
 def summarize(per_seed: Sequence[dict]) -> dict:
     """Mean and sample std (ddof 1; None for one seed) over seeds of each metric, and how
-    many seeds stopped at max_iter."""
+    many seeds stopped at max_iter. A seed of a batch that turned non-finite (stop reason
+    "nonfinite") is left out of the means and counted ("stopped_nonfinite")."""
     out = {}
+    kept = [r for r in per_seed if r.get("stop_reason") != "nonfinite"]
     for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter"):
-        vals = [r[k] for r in per_seed if r.get(k) is not None]
+        vals = [r[k] for r in kept if r.get(k) is not None]
         if vals:
             std = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
             out[k] = {"mean": float(np.mean(vals)), "std": std, "n": len(vals)}
     out["stopped_at_max_iter"] = sum(r.get("stop_reason") == "max_iter" for r in per_seed)
+    if len(kept) < len(per_seed):
+        out["stopped_nonfinite"] = len(per_seed) - len(kept)
     return out
 
 

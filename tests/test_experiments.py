@@ -397,3 +397,20 @@ def test_interrupted_batched_sweep_resumes_to_the_same_labels(tmp_path, stop_aft
         with np.load(full / "runs" / name / "seed_0" / "outputs.npz") as a:
             with np.load(cut / "runs" / name / "seed_0" / "outputs.npz") as b:
                 np.testing.assert_array_equal(a["labels"], b["labels"])
+        ra, rb = (
+            json.loads((w / "runs" / name / "seed_0" / "result.json").read_text())
+            for w in (full, cut)
+        )
+        assert (ra["n_iter"], ra["stop_reason"], ra["acc"]) == (
+            rb["n_iter"],
+            rb["stop_reason"],
+            rb["acc"],
+        )
+        ha, hb = (
+            json.loads((w / "runs" / name / "seed_0" / "history.json").read_text())
+            for w in (full, cut)
+        )
+        keep = ("iteration", "delta_label", "loss", "acc")
+        assert [{k: h.get(k) for k in keep} for h in ha["cluster"]] == [
+            {k: h.get(k) for k in keep} for h in hb["cluster"]
+        ]

@@ -254,3 +254,14 @@ def test_kl_floor_keeps_the_kl_above_it_and_bounds_its_derivative_below():
     lo = [float(losses.sparsity_kl(rho, jnp.array([r]), floor=f)) for r in (f - 1e-7, 1e-4)]
     assert np.isclose(float(losses.sparsity_kl(rho, jnp.array([f]))), lo[0], rtol=1e-4)
     assert lo[1] > lo[0] > 0
+
+
+def test_without_a_floor_the_compiled_steps_see_no_floor_at_all():
+    """sparsity_floor=None leaves the hyper-parameters (and so the compiled programs) as they
+    were before the floor existed; set, it is one more traced scalar."""
+    from dssec_jax import clustering, pretraining
+    from dssec_jax.methods import Config
+
+    assert "kl_floor" not in pretraining.hyper(Config())
+    assert "kl_floor" not in clustering.hyper(Config())
+    assert float(pretraining.hyper(Config(sparsity_floor=0.005))["kl_floor"]) == np.float32(0.005)

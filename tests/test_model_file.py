@@ -11,7 +11,7 @@ from conftest import ROOT
 from test_experiments import TINY as FLAGS_TINY
 from test_experiments import run
 
-from dssec_jax import DSSEC
+from dssec_jax import DSSEC, __version__
 from dssec_jax.model_file import MAGIC
 
 TINY = dict(pretrain_epochs=2, max_iter=40, n_init=2, hidden_dims=(32, 32, 64), random_state=0)
@@ -67,7 +67,7 @@ def test_the_file_records_version_settings_and_fitted_attributes(saved):
     assert loaded.get_params() == est.get_params()
     assert loaded.history_ == est.history_ and loaded.n_iter_ == est.n_iter_ == 40
     meta = json.loads(path.read_bytes()[len(MAGIC) :].split(b"\n", 1)[0])
-    assert meta["library"] == "0.1.0" and meta["params"]["method"] == "dssec"
+    assert meta["library"] == __version__ and meta["params"]["method"] == "dssec"
 
 
 def _damage(path, tmp_path, edit):
@@ -85,7 +85,7 @@ def _damage(path, tmp_path, edit):
         (lambda b: b"PK\x03\x04" + b[4:], "not a dssec_jax model file"),
         (lambda b: b.replace(b'"alpha": 1.0', b'"alpha": 2.0', 1), "truncated or damaged"),
         (
-            lambda b: b.replace(b'"library": "0.1.0"', b'"library": "0.0.9"', 1),
+            lambda b: b.replace(f'"library": "{__version__}"'.encode(), b'"library": "0.0.9"', 1),
             "saved by dssec_jax 0.0.9",
         ),
     ],
