@@ -377,14 +377,24 @@ def test_activation_stats_reports_each_layer(tmp_path):
     assert '| {"method": "dssec"} | 0 (penalised) |' in r.stdout
 
 
+BATCH_ARGS = ["--batched", "--methods=dssec", "--gammas=0.1,0.5", "--embed_dims=10"]
+BATCH_ARGS += ["--seeds=1", "--tsne=false", "--checkpoint_interval=0", *TINY]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_batch(tmp_path_factory):
+    full = tmp_path_factory.mktemp("batch") / "full"
+    assert run("experiments.sweep", *BATCH_ARGS, f"--workdir={full}").returncode == 0
+    return full
+
+
 @pytest.mark.parametrize("stop_after", ["batched_pretrain", "batched_cluster"])
-def test_interrupted_batched_sweep_resumes_to_the_same_labels(tmp_path, stop_after):
+def test_interrupted_batched_sweep_resumes_to_the_same_labels(
+    tmp_path, stop_after, uninterrupted_batch
+):
     """A batch is checkpointed as a single run is: killed after its first checkpoint of a
     phase, the same command resumes it and ends with the uninterrupted batch's labels."""
-    args = ["--batched", "--methods=dssec", "--gammas=0.1,0.5", "--embed_dims=10"]
-    args += ["--seeds=1", "--tsne=false", "--checkpoint_interval=0", *TINY]
-    full, cut = tmp_path / "full", tmp_path / "cut"
-    assert run("experiments.sweep", *args, f"--workdir={full}").returncode == 0
+    args, full, cut = BATCH_ARGS, uninterrupted_batch, tmp_path / "cut"
     killed = run(
         "experiments.sweep", *args, f"--workdir={cut}", env={"DSSEC_STOP_AFTER": stop_after}
     )
