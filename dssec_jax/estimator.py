@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 
-from . import losses, model_file, pipeline, restarts, sae, train
+from . import compile_cache, losses, model_file, pipeline, restarts, sae, train
 from ._version import __version__
 from .methods import Config
 from .presets import apply_recipe
@@ -202,6 +202,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         cfg = self.config()
         log = _print_record if self.verbose else None
         x = check_data(X, cfg.n_clusters)
+        compile_cache.enable()
         seed = self._seed()
         if not (isinstance(self.n_restarts, (int, np.integer)) and self.n_restarts >= 1):
             raise ValueError(f"n_restarts must be an integer >= 1, got {self.n_restarts!r}")

@@ -12,7 +12,7 @@ import numpy as np
 from absl import app, flags
 from absl import logging as absl_logging
 
-from dssec_jax import parallel
+from dssec_jax import compile_cache, parallel
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.data.corrupt import corrupt_dataset
 from dssec_jax.methods import Config
@@ -324,6 +324,7 @@ def cli(main: Callable, positional: bool = False) -> Callable:
             print(f"error: unexpected arguments {argv[1:]}; use --flag=value", file=sys.stderr)
             sys.exit(2)
         _log_to_stdout()
+        compile_cache.enable()
         try:
             parallel.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
             return main(argv)
