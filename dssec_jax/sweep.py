@@ -13,7 +13,10 @@ dataset replicated), so S runs on D devices train S / D per device.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
+import warnings
 from typing import Optional, Sequence
 
 import jax
@@ -48,6 +51,30 @@ _USED = {
 def _effective(cfg: Config) -> tuple:
     """The per-run settings that change ``cfg``'s result."""
     return tuple(getattr(cfg, k) for k in _USED[cfg.spec.sparse, cfg.spec.use_decoder])
+
+
+class _BatchStore:
+    """A checkpoint store that owns its checkpoints by the batch's identity (its runs'
+    settings and seeds): one written for another batch is dropped, with a warning, and its
+    phase starts afresh instead of resuming someone else's runs."""
+
+    def __init__(self, store, ident: str):
+        self.store, self.ident = store, ident
+        self.min_interval_s = store.min_interval_s
+
+    def get(self, name):
+        hit = self.store.get(name)
+        if hit is not None and hit[0].get("batch") != self.ident:
+            warnings.warn(f"the checkpoint {name} belongs to another batch; dropped")
+            self.store.drop(name)
+            return None
+        return hit
+
+    def put(self, name, state, meta):
+        self.store.put(name, state, {**meta, "batch": self.ident})
+
+    def drop(self, name):
+        self.store.drop(name)
 
 
 def _stack(trees):
@@ -228,6 +255,9 @@ def fit_batched(
     y = None if y is None else check_labels(y, x.shape[0])
     n_runs = len(cfgs)
     mesh = run_mesh(n_runs, shard_runs)
+    if store is not None:
+        ident = [[clustering.run_id(c, x.shape), int(s)] for c, s in zip(cfgs, seeds)]
+        store = _BatchStore(store, hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:16])
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     x_dev = jnp.asarray(x) if mesh is None else parallel.replicate(x, mesh)
     t0 = time.time()

@@ -141,3 +141,20 @@ def test_a_run_diverging_in_pretraining_is_frozen_there(digits, monkeypatch):
     train.autoencoder_steps.cache_clear()
     alone = pipeline.fit(x, cfgs[0], 0)
     assert np.mean(good.labels == alone.labels) > 0.99
+
+
+def test_a_batch_checkpoint_of_another_batch_is_not_resumed(digits, tmp_path):
+    from dssec_jax import checkpoint
+
+    x = digits[0][:300]
+    kw = {**BASE, "pretrain_epochs": 2, "max_iter": 10}
+    store = checkpoint.FileStore(tmp_path, tmp_path, "batch", min_interval_s=0)
+    a = fit_batched(
+        x, [Config(method="idec", gamma=g, **kw) for g in (0.1, 0.5)], [0, 0], store=store
+    )
+    assert checkpoint.load(store.path("batched_pretrained")) is not None
+    with pytest.warns(UserWarning, match="belongs to another batch"):
+        b = fit_batched(
+            x, [Config(method="idec", gamma=g, **kw) for g in (0.1, 0.5)], [1, 1], store=store
+        )
+    assert not np.array_equal(a[0].kmeans_labels, b[0].kmeans_labels)  # trained afresh
