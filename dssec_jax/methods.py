@@ -64,16 +64,21 @@ LATER_PRETRAIN_FIELDS = {
     "pretrain_clip_norm": None,
     "sparsity_floor": None,
 }
-PRETRAIN_FIELDS = (
-    "embed_dim",
-    "hidden_dims",
-    "activation",
+# The sparsity penalty's settings (they count for the sparse autoencoder only).
+_SPARSE_CORE = (
     "sparse_layers",
     "sparse_activation",
     "rho",
     "beta",
     "sparsity_reduction",
     "sparsity_form",
+)
+SPARSE_FIELDS = (*_SPARSE_CORE, "sparsity_floor")
+PRETRAIN_FIELDS = (
+    "embed_dim",
+    "hidden_dims",
+    "activation",
+    *_SPARSE_CORE,
     "pretrain",
     "pretrain_epochs",
     "layerwise_epochs",
@@ -83,15 +88,6 @@ PRETRAIN_FIELDS = (
 )
 
 
-SPARSE_FIELDS = (
-    "sparse_layers",
-    "sparse_activation",
-    "rho",
-    "beta",
-    "sparsity_reduction",
-    "sparsity_form",
-    "sparsity_floor",
-)
 FLOAT_FIELDS = {
     "rho",
     "beta",

@@ -115,18 +115,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_on_localhost_agree_with_one():
-    base = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-    base.pop("XLA_FLAGS", None)
+def _cpu_env() -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    return env
+
+
+def _two_processes(script: str, *args: str) -> list:
+    """Two processes of ``script`` joined through a coordinator on localhost."""
     coord = f"localhost:{_free_port()}"
-    procs = [
+    return [
         subprocess.Popen(
-            [sys.executable, "-c", TWO_PROCESSES],
+            [sys.executable, "-c", script, *args],
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={
-                **base,
+                **_cpu_env(),
                 "DSSEC_COORDINATOR": coord,
                 "DSSEC_NUM_PROCESSES": "2",
                 "DSSEC_PROCESS_ID": str(i),
@@ -134,6 +139,11 @@ def test_two_processes_on_localhost_agree_with_one():
         )
         for i in range(2)
     ]
+
+
+def test_two_processes_on_localhost_agree_with_one():
+    base = _cpu_env()
+    procs = _two_processes(TWO_PROCESSES)
     single = subprocess.run(
         [sys.executable, "-c", TWO_PROCESSES], env=base, capture_output=True, text=True, timeout=600
     )
@@ -184,24 +194,7 @@ print(json.dumps({"process": i, "refused": None}))
 def test_checkpoints_on_unshared_folders_are_refused_by_every_process(tmp_path):
     """Process 0 writes, every process reads: with a folder per process, process 0 would
     resume from its checkpoint while process 1 starts afresh. Both must refuse."""
-    base = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-    base.pop("XLA_FLAGS", None)
-    coord = f"localhost:{_free_port()}"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SPLIT_CACHE, str(tmp_path)],
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={
-                **base,
-                "DSSEC_COORDINATOR": coord,
-                "DSSEC_NUM_PROCESSES": "2",
-                "DSSEC_PROCESS_ID": str(i),
-            },
-        )
-        for i in range(2)
-    ]
+    procs = _two_processes(SPLIT_CACHE, str(tmp_path))
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)
         assert p.returncode == 3, stderr[-3000:]
