@@ -29,4 +29,7 @@ def enable() -> Optional[str]:
     folder = pathlib.Path(setting or pathlib.Path.home() / ".cache/dssec_jax/jax_compilation")
     folder.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
+    # JAX keeps only programs that took a second or more to compile; ours take less each,
+    # and many of them add up to the first fit's seconds
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return str(folder)

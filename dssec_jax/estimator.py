@@ -66,7 +66,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     (:mod:`dssec_jax.presets`: "paper", the defaults below; "strong", DEC-keras's
     pretraining): it sets each of its settings that is left at the default shown here.
     ``n_restarts`` R > 1 runs R independent fits (seeds random_state, random_state + 1,
-    ...; batched into one program for the autoencoder methods) and answers by
+    ...; one vmapped program on an accelerator, one after another on the CPU) and answers by
     ``restart_rule`` without labels (:mod:`dssec_jax.restarts`; "consensus", K-means on the
     runs' one-hot labels, by default); ``restarts_`` holds each run's seed, score, final
     loss and labels, and the chosen run's network is the one ``predict`` and ``save`` use.

@@ -122,18 +122,17 @@ def test_predict_follows_the_ensembles_cluster_ids():
 def test_a_diverged_restart_takes_no_part_and_all_diverged_is_an_error(digits, monkeypatch):
     import dataclasses
 
-    from dssec_jax import sweep
     from dssec_jax.validation import NonFiniteLossError
 
     x = digits[0][:400]
-    real = sweep.fit_batched
+    real = restarts._fits
 
     def one_diverges(*a, **kw):
         runs = real(*a, **kw)
         bad = dataclasses.replace(runs[1], stop_reason="nonfinite", history=[{"iteration": 0}])
         return [runs[0], bad, *runs[2:]]
 
-    monkeypatch.setattr(sweep, "fit_batched", one_diverges)
+    monkeypatch.setattr(restarts, "_fits", one_diverges)
     est = DSSEC(n_clusters=10, method="idec", random_state=0, n_restarts=3, **TINY).fit(x)
     assert np.isnan(est.restarts_[1]["score"]) and not est.restarts_[1]["chosen"]
     assert est.restarts_[1]["loss"] is None and est.restarts_[0]["loss"] is not None
@@ -141,9 +140,17 @@ def test_a_diverged_restart_takes_no_part_and_all_diverged_is_an_error(digits, m
     def all_diverge(*a, **kw):
         return [dataclasses.replace(r, stop_reason="nonfinite") for r in real(*a, **kw)]
 
-    monkeypatch.setattr(sweep, "fit_batched", all_diverge)
+    monkeypatch.setattr(restarts, "_fits", all_diverge)
     with pytest.raises(NonFiniteLossError, match="every one of the 2 restarts"):
         DSSEC(n_clusters=10, method="idec", random_state=0, n_restarts=2, **TINY).fit(x)
+
+
+def test_on_the_cpu_each_restart_is_the_single_fit_of_its_seed(digits):
+    x = digits[0][:400]
+    est = DSSEC(n_clusters=10, method="idec", random_state=5, n_restarts=2, **TINY).fit(x)
+    for r in est.restarts_:
+        alone = DSSEC(n_clusters=10, method="idec", random_state=r["seed"], **TINY).fit(x)
+        np.testing.assert_array_equal(r["labels"], alone.labels_)
 
 
 def test_restarts_need_a_fixed_number_of_clusters(digits):
