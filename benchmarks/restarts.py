@@ -1,6 +1,7 @@
-"""What R restarts cost: ``DSSEC(n_restarts=R)`` (one vmapped program for the autoencoder
-methods) against R sequential fits of the same seeds, each timed in this process from a
-cold compilation cache, side by side.
+"""What R restarts cost: ``DSSEC(n_restarts=R)`` against R fits of the same seeds one after
+another, side by side in this process, each from a cold compilation cache (the persistent
+cache off, the in-memory one cleared). On the CPU ``n_restarts`` runs its fits in turn; on
+an accelerator, as one vmapped program.
 
     python -m benchmarks.restarts [--dataset=coil20] [--method=dssec] [--restarts=5] \\
         [--pretrain_epochs=50]
@@ -10,6 +11,7 @@ Writes the times, their ratio and the processor to --out.
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 
@@ -40,6 +42,7 @@ def _cpu() -> str:
 
 
 def main(argv):
+    os.environ["DSSEC_COMPILE_CACHE"] = "off"
     ds = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir)
     kw = dict(n_clusters=ds.n_clusters, method=FLAGS.method, pretrain_epochs=FLAGS.pretrain_epochs)
     r = FLAGS.restarts

@@ -4,7 +4,8 @@ A fit compiles its training steps once per process (several seconds on a CPU); w
 cache a new process reads them from disk instead. The folder is
 ``$DSSEC_COMPILE_CACHE`` or ``~/.cache/dssec_jax/jax_compilation``; set
 ``DSSEC_COMPILE_CACHE=off`` to leave JAX's setting alone. A cache folder the user has
-already given JAX is kept.
+already given JAX is kept. It sets JAX's process-wide cache settings (the folder, and a
+minimum compile time of 0 so that our many short compilations are kept).
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def enable() -> Optional[str]:
     if jax.config.jax_compilation_cache_dir:
         return jax.config.jax_compilation_cache_dir
     folder = pathlib.Path(setting or pathlib.Path.home() / ".cache/dssec_jax/jax_compilation")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: run without the cache
+        return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
     # JAX keeps only programs that took a second or more to compile; ours take less each,
     # and many of them add up to the first fit's seconds

@@ -158,7 +158,26 @@ def _fits(x, cfg, seeds, y, log) -> list:
     if cfg.spec.features == "autoencoder" and jax.default_backend() != "cpu":
         if not cfg.data_parallel:
             return sweep.fit_batched(x, [cfg] * len(seeds), seeds, y=y, log=log)
-    return [pipeline.fit(x, cfg, s, y, log=log) for s in seeds]
+    return [_fit_or_diverge(pipeline.fit, x, cfg, s, y, log) for s in seeds]
+
+
+def _fit_or_diverge(fit, x, cfg, seed, y, log):
+    """``fit`` of one seed; a run that turns non-finite comes back as a result with stop
+    reason "nonfinite" and labels -1 (as a frozen run of a batch does), not as an error
+    that would end the other restarts."""
+    from .pipeline import FitResult
+    from .validation import NonFiniteLossError
+
+    try:
+        return fit(x, cfg, seed, y, log=log)
+    except NonFiniteLossError:
+        n = len(x)
+        return FitResult(
+            labels=np.full(n, -1, np.int32),
+            embedding=np.zeros((n, 0), np.float32),
+            centers=np.zeros((0, 0), np.float32),
+            stop_reason="nonfinite",
+        )
 
 
 def _final_loss(run) -> Optional[float]:
@@ -188,14 +207,15 @@ def fit_restarts(x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=No
 
     if rule not in RULES:
         raise ValueError(f"unknown restart rule {rule!r}; choose one of {', '.join(RULES)}")
-    runs = _fits(x, cfg, [seed + r for r in range(n_restarts)], y, log)
-    seeds = [seed + r for r in range(n_restarts)]
     if rule == "loss" and cfg.spec.clustering is None:
         raise ValueError(f"restart_rule='loss' needs a clustering phase; {cfg.method} has none")
+    seeds = [seed + r for r in range(n_restarts)]
+    runs = _fits(x, cfg, seeds, y, log)
     ok = [i for i, r in enumerate(runs) if r.stop_reason != "nonfinite"]  # diverged: no vote
     if not ok:
         raise NonFiniteLossError(f"every one of the {n_restarts} restarts turned non-finite")
-    losses = [runs[i].history[-1].get("loss", np.nan) for i in ok]
+    losses = [_final_loss(runs[i]) for i in ok]
+    losses = [np.nan if v is None else v for v in losses]
     space = common_space(x, seed=seed) if rule in ("calinski_harabasz", "davies_bouldin") else None
     k = runs[0].n_clusters
     best, labels, part = choose(rule, [runs[i].labels for i in ok], k, losses, space, seed)

@@ -1,10 +1,15 @@
 import os
 import pathlib
+import tempfile
 
 import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# The tests' compiled programs go to a folder of this test session (the subprocesses of the
+# driver tests inherit it), not to the user's cache.
+os.environ.setdefault("DSSEC_COMPILE_CACHE", tempfile.mkdtemp(prefix="dssec_jax_compile_"))
 
 
 @pytest.fixture(scope="session")

@@ -151,6 +151,53 @@ def test_on_the_cpu_each_restart_is_the_single_fit_of_its_seed(digits):
     for r in est.restarts_:
         alone = DSSEC(n_clusters=10, method="idec", random_state=r["seed"], **TINY).fit(x)
         np.testing.assert_array_equal(r["labels"], alone.labels_)
+        assert r["loss"] == alone.history_[-1]["loss"]  # bit for bit, not up to rounding
+
+
+def test_on_an_accelerator_the_restarts_are_one_batched_program(digits, monkeypatch):
+    from dssec_jax import sweep
+
+    calls = []
+    real = sweep.fit_batched
+
+    def spy(x, cfgs, seeds, **kw):
+        calls.append(list(seeds))
+        return real(x, cfgs, seeds, **kw)
+
+    monkeypatch.setattr(restarts.jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(sweep, "fit_batched", spy)
+    DSSEC(n_clusters=10, method="idec", random_state=2, n_restarts=3, **TINY).fit(digits[0][:300])
+    assert calls == [[2, 3, 4]]
+
+
+def test_a_restart_that_diverges_in_a_single_fit_leaves_the_others(digits, monkeypatch):
+    """On the CPU the restarts are single fits, which raise when they turn non-finite: that
+    run must drop out, not end the restarts."""
+    from dssec_jax import pipeline
+    from dssec_jax.validation import NonFiniteLossError
+
+    real = pipeline.fit
+
+    def seed_6_diverges(x, cfg, seed, *a, **kw):
+        if seed == 6:
+            raise NonFiniteLossError("non-finite loss in clustering at iterations 0-10")
+        return real(x, cfg, seed, *a, **kw)
+
+    monkeypatch.setattr(pipeline, "fit", seed_6_diverges)
+    est = DSSEC(n_clusters=10, method="idec", random_state=5, n_restarts=3, **TINY).fit(
+        digits[0][:300]
+    )
+    assert est.restarts_[1]["stop_reason"] == "nonfinite"
+    assert all(r["stop_reason"] != "nonfinite" for r in est.restarts_[::2])
+    assert np.isnan(est.restarts_[1]["score"]) and not est.restarts_[1]["chosen"]
+
+
+def test_methods_without_a_clustering_phase_restart_too(digits):
+    est = DSSEC(n_clusters=10, method="kmeans", random_state=0, n_restarts=3, n_init=1).fit(
+        digits[0]
+    )
+    assert len(est.restarts_) == 3 and all(r["loss"] is None for r in est.restarts_)
+    assert est.predict(digits[0]).shape == (len(digits[0]),)
 
 
 def test_restarts_need_a_fixed_number_of_clusters(digits):
