@@ -64,7 +64,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     ``verbose`` prints every progress record of :func:`dssec_jax.fit` (one per pretraining
     epoch and per target refresh) as a JSON line on stdout. ``recipe`` names a protocol
     (:mod:`dssec_jax.presets`: "paper", the defaults below; "strong", DEC-keras's
-    pretraining): it sets each of its settings that is left at the default shown here.
+    pretraining): it sets each of its settings that is left at the default shown here (a
+    value passed equal to that default counts as left: pass ``recipe="paper"`` to keep them).
     ``n_restarts`` R > 1 runs R independent fits (seeds random_state, random_state + 1,
     ...; one vmapped program on an accelerator, one after another on the CPU) and answers by
     ``restart_rule`` without labels (:mod:`dssec_jax.restarts`; "consensus", K-means on the
