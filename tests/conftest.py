@@ -1,15 +1,15 @@
 import os
 import pathlib
-import tempfile
 
 import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-# The tests' compiled programs go to a folder of this test session (the subprocesses of the
-# driver tests inherit it), not to the user's cache.
-os.environ.setdefault("DSSEC_COMPILE_CACHE", tempfile.mkdtemp(prefix="dssec_jax_compile_"))
+# The tests write no compiled programs to disk (the subprocesses of the driver tests inherit
+# this): on a clean machine writing every one costs time and saves nothing.
+# tests/test_compile_cache.py turns the cache on in folders of its own.
+os.environ.setdefault("DSSEC_COMPILE_CACHE", "off")
 
 
 @pytest.fixture(scope="session")
