@@ -181,18 +181,17 @@ class Config:
         keeps the decoder (IDEC, DSSEC); 1 for DEC, whose loss is the clustering term alone."""
         return self.gamma if self.spec.use_decoder else 1.0
 
+    def unused_settings(self) -> tuple:
+        """Settings this method does not use: gamma for DEC (its loss is the clustering term
+        alone) and methods without a clustering phase; beta, rho and sparsity_floor for
+        methods without the sparsity penalty."""
+        unused = () if self.spec.use_decoder else ("gamma",)
+        return unused + (() if self.spec.sparse else ("beta", "rho", "sparsity_floor"))
+
     def ignored_settings(self) -> tuple:
-        """Settings changed from their default that this method does not use: gamma for DEC
-        (its loss is the clustering term alone) and methods without a clustering phase;
-        beta, rho and sparsity_floor for methods without the sparsity penalty; momentum
-        under Adam."""
-        unused = []
-        if not self.spec.use_decoder:
-            unused.append("gamma")
-        if not self.spec.sparse:
-            unused += ["beta", "rho", "sparsity_floor"]
+        """The unused settings (:meth:`unused_settings`) changed from their default."""
         default = Config()
-        return tuple(k for k in unused if getattr(self, k) != getattr(default, k))
+        return tuple(k for k in self.unused_settings() if getattr(self, k) != getattr(default, k))
 
     def cluster_beta(self) -> float:
         """beta of the clustering phase: 0 unless the method is sparse and cluster_sparsity."""

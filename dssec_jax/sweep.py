@@ -38,19 +38,9 @@ def _static(cfg: Config) -> Config:
     return dataclasses.replace(cfg, **{k: 0.0 for k in PER_RUN})
 
 
-# The per-run settings each kind of method uses: (sparse, keeps the decoder) -> fields.
-_USED = {
-    (sparse, decoder): ("alpha", "tol")
-    + (("gamma",) if decoder else ())
-    + (("beta", "rho") if sparse else ())
-    for sparse in (False, True)
-    for decoder in (False, True)
-}
-
-
 def _effective(cfg: Config) -> tuple:
     """The per-run settings that change ``cfg``'s result."""
-    return tuple(getattr(cfg, k) for k in _USED[cfg.spec.sparse, cfg.spec.use_decoder])
+    return tuple(getattr(cfg, k) for k in PER_RUN if k not in cfg.unused_settings())
 
 
 class _BatchStore:
@@ -234,7 +224,7 @@ def fit_batched(
     if len(set(effective)) < len(effective):
         raise ValueError(
             f"runs of this batch are identical: {cfg.method} does not use "
-            f"{', '.join(sorted(set(PER_RUN) - set(_USED[cfg.spec.sparse, cfg.spec.use_decoder])))}"
+            f"{', '.join(k for k in PER_RUN if k in cfg.unused_settings())}"
             ", so runs that differ only there (and not in the seed) give one result; "
             "drop those duplicates from the grid"
         )
@@ -332,7 +322,7 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=
         state = _by_run(saved["state"], mesh)
         it, parts, history = meta["it"], meta["parts"], meta["history"]
         active, n_iter, stop = np.array(meta["active"], bool), meta["n_iter"], meta["stop"]
-        prev = np.asarray(saved["prev"]) if meta["has_prev"] else None
+        prev = np.asarray(saved["prev"])  # saved after a chunk: there is always one
         final_labels = [
             np.asarray(saved["final"][i]) if meta["final"][i] else None for i in range(n_runs)
         ]
@@ -397,7 +387,7 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=
                     "final": np.stack([blank[0] if f is None else f for f in final_labels]),
                 },
                 {"it": it, "parts": parts, "history": history, "active": active.tolist()}
-                | {"n_iter": n_iter, "stop": stop, "has_prev": True}
+                | {"n_iter": n_iter, "stop": stop}
                 | {"final": [f is not None for f in final_labels]},
             )
             last_save = time.time()
