@@ -169,3 +169,14 @@ def rescale_embedding(params: dict, s) -> dict:
     enc[-1] = {"w": jnp.asarray(enc[-1]["w"]) * s, "b": jnp.asarray(enc[-1]["b"]) * s}
     dec[0] = {**dec[0], "w": jnp.asarray(dec[0]["w"]) / s}
     return {"encoder": enc, "decoder": dec}
+
+
+def input_weight_share(params: dict, inputs) -> float:
+    """Share of the first encoder layer's squared weight mass on the input features
+    ``inputs`` (indices or a boolean mask over the d inputs):
+    sum_{i in inputs} ||W_i||^2 / sum_i ||W_i||^2, with W_i the weights leaving input i.
+    Equal weight everywhere gives |inputs| / d; an encoder that ignores those inputs gives 0.
+    """
+    w = jnp.asarray(params["encoder"][0]["w"], jnp.float32)
+    mass = jnp.sum(w * w, axis=1)
+    return float(jnp.sum(mass[jnp.asarray(inputs)]) / jnp.sum(mass))

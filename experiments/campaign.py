@@ -3,6 +3,10 @@
     python -m experiments.campaign --plan=paper [--datasets=mnist] [--seeds=3] [--commit]
     # a second process beside the first, on seeds of its own
     python -m experiments.campaign --plan=figures --only_seeds=3 --only_seeds=4 --commit
+    # harsh conditions: the harsh plan, or any plan under one corruption (into
+    # results/<plan>_<kind><level>, compared with results/<plan>)
+    python -m experiments.campaign --plan=harsh --datasets=usps --commit
+    python -m experiments.campaign --plan=strong --datasets=usps --corrupt=gaussian:0.2
 
 Points (dataset, method, seed) run seed by seed (every method and dataset of seed 0,
 then seed 1, ...), so that a complete row set comes soonest. Each point trains through
@@ -38,12 +42,13 @@ from absl import flags
 
 from dssec_jax import checkpoint
 from dssec_jax.data import Dataset, load_dataset
+from dssec_jax.data.corrupt import corrupt_dataset, corrupted_name
 from dssec_jax.methods import Config, get_method
 from dssec_jax.presets import recipe_settings
 from dssec_jax.validation import check_config
 
 from . import common
-from .report import METHOD_ORDER, collect, markdown_table, readme_block, update_readme
+from .report import METHOD_ORDER, collect, readme_block, results_markdown, update_readme
 from .runner import check_same_run, dataset_id, finish_run, run_config, seed_done
 
 
@@ -53,7 +58,11 @@ class Plan:
     (``dssec_jax.presets``: its settings for each method, then ``overrides``), plus
     ``sweeps``: runs that depart from it in one setting, ((field, values), ...), each for
     the methods it affects (gamma: IDEC and DSSEC; embed_dim: all but K-means on the
-    pixels)."""
+    pixels).
+
+    ``corruptions`` {dataset: (spec, ...)} runs those datasets under each harsh condition
+    (``dssec_jax.data.corrupt``) instead of clean, compared with the clean results in the
+    folder ``clean``; ``max_seeds`` {dataset: n} runs fewer seeds of a costly dataset."""
 
     datasets: tuple
     methods: tuple
@@ -61,6 +70,29 @@ class Plan:
     overrides: dict
     sweeps: tuple = ()
     recipe: str = "paper"
+    corruptions: dict = dataclasses.field(default_factory=dict)
+    clean: Optional[str] = None
+    max_seeds: dict = dataclasses.field(default_factory=dict)
+
+
+def data_keys(plan: Plan, dataset: str) -> list[str]:
+    """The data of ``dataset`` the plan runs: ``dataset`` itself, or ``dataset@spec`` for
+    each of its corruptions."""
+    specs = plan.corruptions.get(dataset, ())
+    return [f"{dataset}@{spec}" for spec in specs] if specs else [dataset]
+
+
+def data_name(key: str) -> str:
+    """The dataset name of a data key (``usps@gaussian:0.1`` -> ``usps_gaussian0.1``)."""
+    name, _, spec = key.partition("@")
+    return corrupted_name(name, spec) if spec else name
+
+
+def load_data(key: str, data_dir=None) -> Dataset:
+    """The dataset of a data key, under its corruption (noise seed 0, the same in every run)."""
+    name, _, spec = key.partition("@")
+    ds = load_dataset(name, data_dir=data_dir)
+    return corrupt_dataset(ds, spec) if spec else ds
 
 
 def uses(method: str, field: str) -> bool:
@@ -90,6 +122,21 @@ def plan_runs(plan: Plan, methods) -> list[tuple[str, str, dict]]:
     return runs
 
 
+# Every corruption at two or three levels: noise of 10-30 % of the value range, 10 % and 30 %
+# of the pixels flipped to an extreme, a block of 20 % and 40 % of the image hidden, and
+# half or as many again inputs of pure noise appended.
+HARSH_CONDITIONS = (
+    "gaussian:0.1",
+    "gaussian:0.2",
+    "gaussian:0.3",
+    "salt_pepper:0.1",
+    "salt_pepper:0.3",
+    "occlusion:0.2",
+    "occlusion:0.4",
+    "noise_features:0.5",
+    "noise_features:1",
+)
+
 PLANS = {
     # The paper's budget is the library default (200 pretraining epochs, up to 20,000
     # iterations, target refresh every 30, tol 0.1 %); cheap datasets first in each seed.
@@ -106,6 +153,22 @@ PLANS = {
     # sparse autoencoder with the KL's floor and the kernel rule's scale).
     "strong": Plan(
         ("coil20", "usps", "mnist", "fashion_mnist"), tuple(METHOD_ORDER), 5, {}, recipe="strong"
+    ),
+    # The paper's claim where it is made: each harsh condition at every level on USPS and
+    # COIL-20, two on MNIST (3 seeds), at the strong recipe, against results/strong.
+    "harsh": Plan(
+        ("usps", "coil20", "mnist"),
+        ("kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"),
+        5,
+        {},
+        recipe="strong",
+        corruptions={
+            "usps": HARSH_CONDITIONS,
+            "coil20": HARSH_CONDITIONS,
+            "mnist": ("noise_features:1", "gaussian:0.2"),
+        },
+        clean="results/strong",
+        max_seeds={"mnist": 3},
     ),
     # A minute on digits: for the tests and for trying the machinery.
     "smoke": Plan(
@@ -141,9 +204,10 @@ FLAGS = flags.FLAGS
 def plan_points(
     plan: Plan, datasets=None, methods=None, n_seeds=None, only_seeds=None
 ) -> list[tuple]:
-    """(seed, dataset, run name, method, overrides) in run order: seed-major, then the
-    plan's dataset order, then its runs. ``only_seeds`` keeps those of seeds 0 .. n-1
-    (two processes on disjoint seeds never run the same point)."""
+    """(seed, data key, run name, method, overrides) in run order: seed-major, then the
+    plan's dataset order (each dataset's conditions in turn, :func:`data_keys`), then its
+    runs. ``only_seeds`` keeps those of seeds 0 .. n-1 (two processes on disjoint seeds
+    never run the same point); a dataset of ``plan.max_seeds`` stops at its count."""
     seeds = range(n_seeds or plan.seeds)
     for name, chosen, allowed in (
         ("datasets", datasets, plan.datasets),
@@ -158,11 +222,18 @@ def plan_points(
     ds = [d for d in plan.datasets if not datasets or d in datasets]
     runs = plan_runs(plan, [m for m in plan.methods if not methods or m in methods])
     seeds = [s for s in seeds if only_seeds is None or s in only_seeds]
-    return [(s, d, *run) for s in seeds for d in ds for run in runs]
+    return [
+        (s, key, *run)
+        for s in seeds
+        for d in ds
+        if s < plan.max_seeds.get(d, s + 1)
+        for key in data_keys(plan, d)
+        for run in runs
+    ]
 
 
-def point_dir(results: pathlib.Path, dataset: str, run: str) -> pathlib.Path:
-    return results / f"{dataset}_{run}"
+def point_dir(results: pathlib.Path, key: str, run: str) -> pathlib.Path:
+    return results / f"{data_name(key)}_{run}"
 
 
 def exported(results: pathlib.Path, dataset: str, method: str, seed: int) -> Optional[dict]:
@@ -257,9 +328,12 @@ def git_commit(
     raise RuntimeError(f"git commit of {paths} failed: {r.stderr.strip()}; commit them by hand")
 
 
-def write_tables(results: pathlib.Path, readme: Optional[pathlib.Path]) -> list[pathlib.Path]:
-    """results.md of ``results`` again, and its block in ``readme`` when given."""
-    table = markdown_table(collect(results))
+def write_tables(
+    results: pathlib.Path, readme: Optional[pathlib.Path], clean: Optional[str] = None
+) -> list[pathlib.Path]:
+    """results.md of ``results`` again (against the clean results in ``clean`` where the
+    data was corrupted), and its block in ``readme`` when given."""
+    table = results_markdown(collect(results), clean)
     checkpoint.atomic_write_bytes(results / "results.md", table.encode())
     if readme is None:
         return [results / "results.md"]
@@ -297,7 +371,7 @@ def run_plan(
     datasets, walls, ran, t0 = {}, {}, 0, time.time()
     todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
     for d in sorted({p[1] for p in todo}):
-        datasets[d] = load_dataset(d, data_dir=data_dir)
+        datasets[d] = load_data(d, data_dir=data_dir)
     configs = {
         (d, r): check_config(
             Config(method=m, n_clusters=datasets[d].n_clusters, **kw), len(datasets[d].x)
@@ -315,7 +389,7 @@ def run_plan(
     log(f"plan: {len(points)} points, {len(points) - len(todo)} already exported under {results}")
     for i, (seed, name, run, *_) in enumerate(todo):
         ds, cfg = datasets[name], configs[(name, run)]
-        run_dir = work / "runs" / f"{name}_{run}"
+        run_dir = work / "runs" / point_dir(results, name, run).name
         log(
             f"[{i + 1}/{len(todo)}] {name} {run} seed {seed} (elapsed "
             f"{(time.time() - t0) / 60:.0f} min, plan ETA {eta(walls, todo[i:])})"
@@ -329,7 +403,7 @@ def run_plan(
             f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
             f"{rec['n_iter']} iterations ({rec['stop_reason']}), {rec['wall_seconds']:.0f} s"
         )
-        tables = write_tables(results, readme)
+        tables = write_tables(results, readme, plan.clean)
         if commit:
             git_commit(results, [out, *tables], f"results: {results.name} {name} {run} seed {seed}")
     log(f"plan done: {ran} points ran in {(time.time() - t0) / 60:.1f} min")
@@ -338,6 +412,12 @@ def run_plan(
 
 def main(argv):
     plan = PLANS[FLAGS.plan]
+    results = pathlib.Path(FLAGS.results or f"results/{FLAGS.plan}")
+    if FLAGS.corrupt is not None:  # the plan under one harsh condition, against itself clean
+        plan = dataclasses.replace(
+            plan, corruptions={d: (FLAGS.corrupt,) for d in plan.datasets}, clean=str(results)
+        )
+        results = results.with_name(corrupted_name(results.name, FLAGS.corrupt))
     points = plan_points(
         plan,
         FLAGS.datasets,
@@ -345,7 +425,6 @@ def main(argv):
         FLAGS.seeds if FLAGS["seeds"].present else None,
         FLAGS.only_seeds,
     )
-    results = pathlib.Path(FLAGS.results or f"results/{FLAGS.plan}")
     work = (
         pathlib.Path(FLAGS.cache_dir or pathlib.Path.home() / ".cache/dssec_jax/campaign")
         / FLAGS.plan

@@ -28,6 +28,9 @@ METHOD_ORDER = ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec"
 METRICS = ("acc", "nmi", "ari")
 DATASET_ORDER = ["mnist", "fashion_mnist", "usps", "coil20"]  # the paper's order; others after
 flags.DEFINE_string("readme", None, "also replace this README's generated block of DIR's table")
+flags.DEFINE_string(
+    "clean", None, "folder of the clean results that runs on corrupted data are compared with"
+)
 FLAGS = flags.FLAGS
 TABLE_POINT = {"gamma": 0.1, "embed_dim": 10}  # the main table's gamma and embedding size
 
@@ -241,8 +244,14 @@ def _changed(config: dict, fields: tuple) -> list[str]:
     ]
 
 
-def write_markdown(runs: list[dict], path: pathlib.Path) -> None:
-    checkpoint.atomic_write_bytes(path, markdown_table(runs).encode())
+def results_markdown(runs: list[dict], clean: Optional[str] = None) -> str:
+    """The results table of ``runs``; for runs on corrupted data, the harsh-conditions
+    tables against the clean results under the folder ``clean`` (when given)."""
+    from . import harsh_report
+
+    if not harsh_report.is_harsh(runs):
+        return markdown_table(runs)
+    return harsh_report.harsh_markdown(runs, collect(pathlib.Path(clean)) if clean else [])
 
 
 def _save_fig(fig, path: pathlib.Path) -> None:
@@ -401,14 +410,24 @@ def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int =
 
 
 def write_report(
-    workdir: pathlib.Path, tsne: bool = True, log: Optional[Callable[[str], None]] = None
+    workdir: pathlib.Path,
+    tsne: bool = True,
+    log: Optional[Callable[[str], None]] = None,
+    clean: Optional[str] = None,
 ) -> list[pathlib.Path]:
-    """Write results.csv, results.md and the figures into ``workdir``; returns the paths."""
+    """Write results.csv, results.md and the figures into ``workdir`` (runs on corrupted
+    data against the clean results under ``clean``); returns the paths."""
+    from . import harsh_report
+
     workdir = pathlib.Path(workdir)
     runs = collect(workdir)
     written = [workdir / "results.csv", workdir / "results.md"]
     write_csv(runs, written[0])
-    write_markdown(runs, written[1])
+    checkpoint.atomic_write_bytes(written[1], results_markdown(runs, clean).encode())
+    if harsh_report.is_harsh(runs):
+        written += harsh_report.plot_harsh(
+            runs, collect(pathlib.Path(clean)) if clean else [], workdir
+        )
     if plot_against(runs, "gamma", workdir / "gamma.png", methods=("idec", "dssec")):
         written.append(workdir / "gamma.png")
     if plot_against(runs, "embed_dim", workdir / "embed_dim.png"):
@@ -449,7 +468,7 @@ def report_main(argv):
     if len(argv) != 2:
         raise ValueError("usage: python -m experiments.report DIR [--readme=README.md]")
     folder = pathlib.Path(argv[1])
-    write_report(folder, log=print)
+    write_report(folder, log=print, clean=FLAGS.clean)
     if FLAGS.readme:
         update_readme(
             pathlib.Path(FLAGS.readme), argv[1].rstrip("/"), (folder / "results.md").read_text()

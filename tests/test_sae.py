@@ -97,3 +97,14 @@ def test_row_major_backward_of_the_bf16_benchmark():
     assert any(d != ("1", "0") for d in plain)
     np.testing.assert_allclose(gx, px, rtol=2e-2, atol=2e-2)
     np.testing.assert_allclose(gw, pw, rtol=2e-2, atol=2e-2)
+
+
+def test_input_weight_share_counts_the_squared_mass_leaving_the_chosen_inputs():
+    params = sae.init_params(jax.random.PRNGKey(0), (4, 3, 2))
+    w = np.zeros((4, 3), np.float32)
+    w[0], w[3] = 1.0, 2.0  # masses 3 and 12; inputs 1 and 2 carry nothing
+    params["encoder"][0]["w"] = jnp.asarray(w)
+    assert sae.input_weight_share(params, [3]) == pytest.approx(0.8)
+    assert sae.input_weight_share(params, np.array([False, True, True, False])) == 0.0
+    uniform = sae.init_params(jax.random.PRNGKey(1), (400, 50, 2))
+    assert sae.input_weight_share(uniform, np.arange(200, 400)) == pytest.approx(0.5, abs=0.03)

@@ -17,6 +17,7 @@ same for the same seed.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Optional
 
 import numpy as np
@@ -105,13 +106,31 @@ def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
     return np.where(mask, np.float32(lo), x).astype(np.float32)
 
 
+def corrupted_name(name: str, spec: str) -> str:
+    """The name of dataset ``name`` under ``spec``: ``<name>_<kind><level>``."""
+    kind, level = parse(spec)
+    return f"{name}_{kind}{level:g}"
+
+
+_NAME = re.compile(rf"^(.+)_({'|'.join(KINDS)})([0-9.e+-]+)$")
+
+
+def split_name(name: str) -> tuple[str, Optional[str], float]:
+    """(clean dataset name, kind, level) of a name made by :func:`corrupted_name`;
+    (name, None, 0.0) for a name that carries no corruption."""
+    m = _NAME.match(name)
+    if m is None:
+        return name, None, 0.0
+    return m.group(1), m.group(2), float(m.group(3))
+
+
 def corrupt_dataset(ds, spec: str, seed: int = 0):
     """``ds`` under the corruption ``spec`` (seeded by ``seed``), named ``<name>_<kind><level>``;
     the image shape is dropped when extra features are appended."""
-    kind, level = parse(spec)
+    kind, _ = parse(spec)
     try:
         x = corrupt(ds.x, spec, seed, image_shape=ds.image_shape)
     except ValueError as e:
         raise DataError(f"{ds.name}: {e}") from None
     shape = None if kind == "noise_features" else ds.image_shape
-    return dataclasses.replace(ds, x=x, name=f"{ds.name}_{kind}{level:g}", image_shape=shape)
+    return dataclasses.replace(ds, x=x, name=corrupted_name(ds.name, spec), image_shape=shape)
