@@ -71,6 +71,11 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     ``restart_rule`` without labels (:mod:`dssec_jax.restarts`; "consensus", K-means on the
     runs' one-hot labels, by default); ``restarts_`` holds each run's seed, score, final
     loss and labels, and the chosen run's network is the one ``predict`` and ``save`` use.
+    Known labels (semi-supervised) go to ``fit(X, known_labels=...)``, -1 where unknown:
+    the autoencoder then learns with the label term of weight ``label_weight``
+    (``lcae_kmeans`` needs them; :func:`dssec_jax.labels.reveal` draws a stratified share).
+    ``label_fraction`` is how many the command-line drivers reveal; the estimator takes
+    only labels given to it.
     """
 
     def __init__(
@@ -112,6 +117,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         embed_std=1.5,
         k_range=(2, 30),
         k_criterion="davies_bouldin",
+        label_weight=1.0,
+        label_fraction=0.0,
         recipe="paper",
         n_restarts=1,
         restart_rule="consensus",
@@ -155,6 +162,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.embed_std = embed_std
         self.k_range = k_range
         self.k_criterion = k_criterion
+        self.label_weight = label_weight
+        self.label_fraction = label_fraction
         self.recipe = recipe
         self.n_restarts = n_restarts
         self.restart_rule = restart_rule
@@ -190,17 +199,25 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             return int(rs)
         raise ValueError(f"random_state must be an int or None, got {type(rs).__name__}")
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, known_labels=None):
         """Cluster ``X``.
 
         Args:
           X: data, (n, d).
           y: optional true labels; they only add ACC/NMI/ARI to ``history_``.
+          known_labels: optional labels the method may learn from, (n,), -1 where unknown
+            (scikit-learn's semi-supervised convention); kept apart from ``y``.
 
         Returns:
           self, fitted (``labels_``, ``cluster_centers_``, ``history_``, ...).
         """
         cfg = self.config()
+        if cfg.label_fraction and known_labels is None:
+            raise ValueError(
+                f"label_fraction={cfg.label_fraction} reveals labels in the command-line "
+                "drivers only; pass known_labels= to fit (dssec_jax.labels.reveal(y, "
+                "fraction, seed) draws a stratified share)"
+            )
         log = _print_record if self.verbose else None
         x = check_data(X, cfg.n_clusters)
         compile_cache.enable()
@@ -209,10 +226,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"n_restarts must be an integer >= 1, got {self.n_restarts!r}")
         self.restarts_ = None
         if self.n_restarts == 1:
-            res = pipeline.fit(x, cfg, seed, y, log=log)
+            res = pipeline.fit(x, cfg, seed, y, known=known_labels, log=log)
         else:
             res, self.restarts_ = restarts.fit_restarts(
-                x, cfg, seed, int(self.n_restarts), self.restart_rule, y, log
+                x, cfg, seed, int(self.n_restarts), self.restart_rule, y, log, known_labels
             )
         self._set_fitted(res, x.shape[1])
         self.seed_ = seed

@@ -16,13 +16,15 @@ class MethodSpec:
     """How a method builds features and whether it runs a clustering phase.
 
     features: "raw", "pca" or "autoencoder"; sparse: the autoencoder has the sparsity
-    penalty; clustering: None (K-means only), "dec" (L_c) or "idec" (decoder kept).
+    penalty; clustering: None (K-means only), "dec" (L_c) or "idec" (decoder kept);
+    semi_supervised: the method needs known labels (its autoencoder has the label term).
     """
 
     name: str
     features: str
     sparse: bool = False
     clustering: Optional[str] = None
+    semi_supervised: bool = False
 
     @property
     def use_decoder(self) -> bool:
@@ -37,6 +39,7 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec("pca_kmeans", "pca"),
         MethodSpec("ae_kmeans", "autoencoder"),
         MethodSpec("sae_kmeans", "autoencoder", sparse=True),
+        MethodSpec("lcae_kmeans", "autoencoder", semi_supervised=True),
         MethodSpec("dec", "autoencoder", clustering="dec"),
         MethodSpec("idec", "autoencoder", clustering="idec"),
         MethodSpec("dssec", "autoencoder", sparse=True, clustering="idec"),
@@ -87,6 +90,8 @@ PRETRAIN_FIELDS = (
     "precision",
 )
 
+
+LABEL_FIELDS = ("label_weight", "label_fraction")
 
 FLOAT_FIELDS = {
     "rho",
@@ -149,6 +154,10 @@ class Config:
     embed_std: Optional[Union[float, str]] = 1.5
     k_range: tuple = (2, 30)  # k tried when n_clusters="auto"
     k_criterion: str = "davies_bouldin"  # how it is chosen (dssec_jax.choose_k; BUILD_NOTES)
+    # Known labels (semi-supervised; see pretraining): weight lambda of the label term, and
+    # the share of labels the drivers reveal (stratified, drawn from the run's seed).
+    label_weight: float = 1.0
+    label_fraction: float = 0.0
 
     def __post_init__(self):
         # lists (from JSON, or a user's hand) become tuples: a Config is hashable
@@ -184,9 +193,11 @@ class Config:
     def unused_settings(self) -> tuple:
         """Settings this method does not use: gamma for DEC (its loss is the clustering term
         alone) and methods without a clustering phase; beta, rho and sparsity_floor for
-        methods without the sparsity penalty."""
+        methods without the sparsity penalty; the label settings for methods without an
+        autoencoder."""
         unused = () if self.spec.use_decoder else ("gamma",)
-        return unused + (() if self.spec.sparse else ("beta", "rho", "sparsity_floor"))
+        unused += () if self.spec.sparse else ("beta", "rho", "sparsity_floor")
+        return unused + (() if self.spec.features == "autoencoder" else LABEL_FIELDS)
 
     def ignored_settings(self) -> tuple:
         """The unused settings (:meth:`unused_settings`) changed from their default."""
@@ -237,15 +248,18 @@ class Config:
             d["sparsity_form"] = self.rate_form()  # "mean" for sigmoid units, whatever the field
         return {k: _json_value(k, v) for k, v in d.items()}
 
-    def pretrain_hash(self, dataset: str, seed: int) -> str:
+    def pretrain_hash(self, dataset: str, seed: int, known: Optional[str] = None) -> str:
         """Key of the pretrained-autoencoder cache: dataset, architecture, pretraining, seed
-        and the library version (a new version may initialise or pretrain differently)."""
+        and the library version (a new version may initialise or pretrain differently);
+        with known labels, their digest ``known`` and label_weight."""
+        labels = {} if known is None else {"known": known, "label_weight": float(self.label_weight)}
         blob = json.dumps(
             {
                 "dataset": dataset,
                 "seed": int(seed),
                 "library": __version__,
                 **self.pretrain_settings(),
+                **labels,
             },
             sort_keys=True,
         )

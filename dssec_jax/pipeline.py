@@ -15,7 +15,7 @@ from sklearn.decomposition import PCA
 
 from . import choose_k, clustering, metrics, parallel, pretraining, sae, train
 from .methods import Config
-from .validation import NonFiniteLossError, check_config, check_data, check_labels
+from .validation import NonFiniteLossError, check_config, check_data, check_known, check_labels
 
 Log = pretraining.Log
 
@@ -72,7 +72,9 @@ def _kmeans_only(features, cfg: Config, seed: int, log: Log, t: float, **extra) 
     )
 
 
-def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -> FitResult:
+def fit(
+    x, cfg: Config, seed: int = 0, y=None, *, known=None, store=None, log: Log = None
+) -> FitResult:
     """Run method ``cfg.method`` on ``x``.
 
     With ``n_clusters="auto"`` the number of clusters is chosen on the features (raw, PCA
@@ -83,6 +85,9 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
       cfg: the run's settings (``Config``).
       seed: seed of every random choice of the run.
       y: optional true labels, only for the metrics in the history.
+      known: optional known labels (n,), -1 where unknown: the autoencoder learns with the
+        label term (``pretraining.pretrain``); needed by ``lcae_kmeans``. With the store,
+        its cache key must name them (``Config.pretrain_hash(..., known=digest)``).
       store: optional checkpoint store (``checkpoint.FileStore``): the run resumes from it.
       log: optional callback, given one record (dict, key "event") per step of progress.
 
@@ -100,6 +105,7 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     mesh = parallel.mesh_for(cfg.data_parallel)
     parallel.check_batch(cfg.batch_size, mesh)
     y = None if y is None else check_labels(y, x.shape[0])
+    known = check_known(known, x.shape[0], cfg)
     spec = cfg.spec
     key = jax.random.PRNGKey(seed)
     t = time.time()
@@ -108,7 +114,9 @@ def fit(x, cfg: Config, seed: int = 0, y=None, *, store=None, log: Log = None) -
     if spec.features == "pca":
         pca = PCA(n_components=cfg.embed_dim, random_state=seed).fit(x)
         return _kmeans_only(pca.transform(x).astype(np.float32), cfg, seed, log, t, pca=pca)
-    ae, pre_hist = pretraining.pretrain(x, cfg, jax.random.fold_in(key, 1), store=store, log=log)
+    ae, pre_hist = pretraining.pretrain(
+        x, cfg, jax.random.fold_in(key, 1), known=known, store=store, log=log
+    )
     seconds = {"pretrain": time.time() - t}
     t = time.time()
 

@@ -55,18 +55,36 @@ def merge_stage(ae: dict, stage: Stage, params: dict) -> dict:
     i = stage.layer
     enc, dec = list(ae["encoder"]), list(ae["decoder"])
     enc[i], dec[-1 - i] = params["encoder"][0], params["decoder"][0]
-    return {"encoder": enc, "decoder": dec}
+    return {**ae, "encoder": enc, "decoder": dec}
 
 
-def hyper(cfg: Config) -> dict:
-    """Traced hyper-parameters of pretraining (the sparsity penalty's beta, rho, floor)."""
-    return train.hyper(beta=cfg.beta, rho=cfg.rho, kl_floor=cfg.sparsity_floor)
+def hyper(cfg: Config, labelled: bool = False) -> dict:
+    """Traced hyper-parameters of pretraining (the sparsity penalty's beta, rho, floor; the
+    label term's weight when labels are known)."""
+    return train.hyper(
+        beta=cfg.beta,
+        rho=cfg.rho,
+        kl_floor=cfg.sparsity_floor,
+        label_weight=cfg.label_weight if labelled else None,
+    )
 
 
-def stage_steps(cfg: Config, stage: Stage, n: int, *, batched: bool = False) -> Callable:
+def label_data(known: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """(one-hot known labels (n, K), row weights (n,)) of ``known`` (-1: unknown) for
+    ``losses.label_loss``: weight n / n_known on a known row, 0 elsewhere."""
+    mask = known >= 0
+    onehot = np.zeros((known.size, n_clusters), np.float32)
+    onehot[mask, known[mask]] = 1.0
+    return onehot, mask.astype(np.float32) * (known.size / mask.sum())
+
+
+def stage_steps(
+    cfg: Config, stage: Stage, n: int, *, batched: bool = False, labelled: bool = False
+) -> Callable:
     """Compiled steps of one epoch of ``stage`` on ``n`` samples (batched: vmapped over
     runs; the data of the first layer and of fine-tuning is shared, deeper layers' codes
-    are per run). Consumes (donates) the state."""
+    are per run; ``labelled``: fine-tuning with the label term). Consumes (donates) the
+    state."""
     acts = cfg.hidden_acts()
     penalty = (cfg.sparsity_reduction, cfg.rate_form(), cfg.compute_dtype())
     schedule = (train.steps_per_epoch(n, cfg.batch_size), cfg.batch_size)
@@ -74,7 +92,9 @@ def stage_steps(cfg: Config, stage: Stage, n: int, *, batched: bool = False) -> 
     axes = (None if shared else 0) if batched else train.UNBATCHED
     tail = (cfg.pretrain_opt(), schedule, axes, parallel.mesh_for(cfg.data_parallel))
     if stage.layer is None:
-        return train.autoencoder_steps(acts, cfg.penalised_layers(), *penalty, *tail)
+        return train.autoencoder_steps(
+            acts, cfg.penalised_layers(), *penalty, *tail, labelled=labelled
+        )
     i = stage.layer
     layer_acts = acts + ("linear",)
     out_act = "linear" if i == 0 else layer_acts[i - 1]
@@ -83,9 +103,12 @@ def stage_steps(cfg: Config, stage: Stage, n: int, *, batched: bool = False) -> 
 
 
 def stage_input(
-    x: jax.Array, ae: dict, cfg: Config, stage: Stage, *, batched: bool = False
-) -> jax.Array:
-    """Training data of a stage: x, or the codes of the layers below layer i."""
+    x: jax.Array, ae: dict, cfg: Config, stage: Stage, *, batched: bool = False, labels=None
+):
+    """Training data of a stage: x, or the codes of the layers below layer i; fine-tuning
+    with ``labels`` (one-hot, weights) takes (x, one-hot, weights)."""
+    if stage.layer is None and labels is not None:
+        return (x, *labels)
     if stage.layer in (None, 0):
         return x
     i = stage.layer
@@ -99,14 +122,26 @@ def _eta(elapsed: float, done: float, total: float) -> Optional[float]:
 
 
 def pretrain(
-    x: np.ndarray, cfg: Config, key: jax.Array, *, store=None, log: Log = None
+    x: np.ndarray,
+    cfg: Config,
+    key: jax.Array,
+    *,
+    known: Optional[np.ndarray] = None,
+    store=None,
+    log: Log = None,
 ) -> tuple[dict, list]:
     """Pretrain the autoencoder of ``cfg`` on ``x``.
+
+    With ``known`` labels, the fine-tuning stage minimises L_r + label_weight * L_lab
+    (``losses.label_loss``): a linear map M, c from the code to the one-hot labels is
+    trained with the autoencoder on the rows whose label is known, and then dropped
+    (greedy layer-wise stages, where they run, stay unsupervised).
 
     Args:
       x: data, (n, d).
       cfg: the run's settings.
       key: PRNG key of the initialisation and the minibatches.
+      known: optional known labels (n,), int, -1 where unknown (``validation.check_known``).
       store: optional checkpoint store (``checkpoint.FileStore``): a finished autoencoder
         found there is returned at once, a partial one resumes; progress is saved at most
         every ``store.min_interval_s`` seconds and at each stage's end.
@@ -129,9 +164,16 @@ def pretrain(
     x_dev = parallel.place(x, mesh, rows=True)
     n = x.shape[0]
     ae = sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), init=cfg.init)
+    labels = None
+    if known is not None:
+        k = int(cfg.n_clusters)
+        ae["label_map"] = sae.init_layer(
+            jax.random.fold_in(key, 3), cfg.embed_dim, k, init=cfg.init
+        )
+        labels = tuple(parallel.place(a, mesh, rows=True) for a in label_data(known, k))
     ae = parallel.place(ae, mesh)
     optimizer = train.make_optimizer(*cfg.pretrain_opt())
-    hp = hyper(cfg)
+    hp = hyper(cfg, labelled=known is not None)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     plan = stages(cfg)
     start_stage, start_epoch, state, history = 0, 0, None, []
@@ -156,10 +198,10 @@ def pretrain(
     done_before = sum(st.epochs for st in plan[:start_stage]) + start_epoch
     for si in range(start_stage, len(plan)):
         stage = plan[si]
-        fn = stage_steps(cfg, stage, n)
+        fn = stage_steps(cfg, stage, n, labelled=labels is not None)
         if state is None:
             state = train.init_state(stage_params(ae, stage), optimizer)
-        stage_x = stage_input(x_dev, ae, cfg, stage)
+        stage_x = stage_input(x_dev, ae, cfg, stage, labels=labels)
         skey = jax.random.fold_in(key, si + 1)
         first = start_epoch if si == start_stage else 0
         for epoch in range(first, stage.epochs):
@@ -194,6 +236,7 @@ def pretrain(
                 last_save = time.time()
         ae = merge_stage(ae, stage, state.params)
         state = None
+    ae = {"encoder": ae["encoder"], "decoder": ae["decoder"]}  # the label map is dropped
     if store is not None:
         store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
         store.drop("pretrain_progress")

@@ -148,20 +148,21 @@ def _centres(embedding: np.ndarray, labels: np.ndarray, fallback: np.ndarray) ->
     return out
 
 
-def _fits(x, cfg, seeds, y, log) -> list:
+def _fits(x, cfg, seeds, y, log, known=None) -> list:
     """One fit per seed: one vmapped program on an accelerator; one after another on the
     CPU, where the batched program is slower than the runs in turn (COIL-20, DSSEC, 5
     runs: 64.8 s against 43.4 s; BUILD_NOTES, "Restarts chosen without labels") and each
-    run equals ``fit`` of its seed bit for bit."""
+    run equals ``fit`` of its seed bit for bit. With ``known`` labels (which the batched
+    program does not take) the runs go in turn everywhere."""
     from . import pipeline, sweep
 
     if cfg.spec.features == "autoencoder" and jax.default_backend() != "cpu":
-        if not cfg.data_parallel:
+        if not cfg.data_parallel and known is None:
             return sweep.fit_batched(x, [cfg] * len(seeds), seeds, y=y, log=log)
-    return [_fit_or_diverge(pipeline.fit, x, cfg, s, y, log) for s in seeds]
+    return [_fit_or_diverge(pipeline.fit, x, cfg, s, y, log, known) for s in seeds]
 
 
-def _fit_or_diverge(fit, x, cfg, seed, y, log):
+def _fit_or_diverge(fit, x, cfg, seed, y, log, known=None):
     """``fit`` of one seed; a run that turns non-finite comes back as a result with stop
     reason "nonfinite" and labels -1 (as a frozen run of a batch does), not as an error
     that would end the other restarts."""
@@ -169,7 +170,7 @@ def _fit_or_diverge(fit, x, cfg, seed, y, log):
     from .validation import NonFiniteLossError
 
     try:
-        return fit(x, cfg, seed, y, log=log)
+        return fit(x, cfg, seed, y, known=known, log=log)
     except NonFiniteLossError:
         n = len(x)
         return FitResult(
@@ -186,9 +187,12 @@ def _final_loss(run) -> Optional[float]:
     return float(loss) if loss is not None and np.isfinite(loss) else None
 
 
-def fit_restarts(x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=None, log=None):
+def fit_restarts(
+    x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=None, log=None, known=None
+):
     """R = ``n_restarts`` independent runs of ``cfg`` (seeds seed, seed + 1, ...: pretraining
-    and clustering; :func:`_fits`), and the answer chosen by ``rule`` without labels.
+    and clustering, with the ``known`` labels if any; :func:`_fits`), and the answer chosen
+    by ``rule`` without the evaluation labels ``y``.
 
     Returns (the chosen run's FitResult, a record per run). For "consensus" and "vote" the
     result's labels are the ensemble's and its centres the means of those clusters in the
@@ -210,7 +214,7 @@ def fit_restarts(x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=No
     if rule == "loss" and cfg.spec.clustering is None:
         raise ValueError(f"restart_rule='loss' needs a clustering phase; {cfg.method} has none")
     seeds = [seed + r for r in range(n_restarts)]
-    runs = _fits(x, cfg, seeds, y, log)
+    runs = _fits(x, cfg, seeds, y, log, known)
     ok = [i for i, r in enumerate(runs) if r.stop_reason != "nonfinite"]  # diverged: no vote
     if not ok:
         raise NonFiniteLossError(f"every one of the {n_restarts} restarts turned non-finite")

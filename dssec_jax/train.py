@@ -88,9 +88,14 @@ def dtype_of(precision: str):
 # ---------------------------------------------------------------- loss functions
 
 
-def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, form, compute_dtype):
-    """L_r = L_rec + beta * Omega over the penalised hidden layers."""
-    _, x_hat, hidden = sae.forward(params, x, acts, compute_dtype=compute_dtype)
+def autoencoder_loss(
+    params, batch, hp, *, acts, sparse_layers, reduction, form, compute_dtype, labelled=False
+):
+    """L_r = L_rec + beta * Omega over the penalised hidden layers; ``labelled``: the batch
+    is (x, one-hot known labels, row weights) and L_r + label_weight * L_lab is minimised
+    (``losses.label_loss``, with the map params["label_map"])."""
+    x, onehot, weight = batch if labelled else (batch, None, None)
+    z, x_hat, hidden = sae.forward(params, x, acts, compute_dtype=compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
     sparsity = losses.sparsity_penalty(
         [hidden[i] for i in sparse_layers],
@@ -100,7 +105,11 @@ def autoencoder_loss(params, x, hp, *, acts, sparse_layers, reduction, form, com
         floor=hp.get("kl_floor"),
     )
     total = rec + hp["beta"] * sparsity
-    return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity}
+    parts = {"reconstruction": rec, "sparsity": sparsity}
+    if labelled:
+        parts["labels"] = losses.label_loss(z, params["label_map"], onehot, weight)
+        total = total + hp["label_weight"] * parts["labels"]
+    return total, {"loss": total, **parts}
 
 
 def layer_loss(params, x, hp, *, act, out_act, sparse, reduction, form, compute_dtype):
@@ -263,9 +272,11 @@ def autoencoder_steps(
     schedule: tuple,
     data_axes=UNBATCHED,
     mesh=None,
+    labelled: bool = False,
 ) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum),
-    ``schedule`` = (steps per call, batch_size). Consumes (donates) the state."""
+    ``schedule`` = (steps per call, batch_size); ``labelled``: with the label term on data
+    (x, one-hot, weights). Consumes (donates) the state."""
     loss = functools.partial(
         autoencoder_loss,
         acts=acts,
@@ -273,6 +284,7 @@ def autoencoder_steps(
         reduction=reduction,
         form=form,
         compute_dtype=compute_dtype,
+        labelled=labelled,
     )
     return _compile(loss, opt, schedule, data_axes, mesh)
 
@@ -393,11 +405,15 @@ def hyper(
     rho: float = 0.05,
     alpha: float = 1.0,
     kl_floor: Optional[float] = None,
+    label_weight: Optional[float] = None,
     dtype=jnp.float32,
 ) -> dict:
-    """Traced hyper-parameters for the compiled steps, as float32 scalars. ``kl_floor`` is
-    present only when set, so a run without it compiles the unbounded KL exactly as before."""
+    """Traced hyper-parameters for the compiled steps, as float32 scalars. ``kl_floor`` and
+    ``label_weight`` are present only when set, so a run without them compiles exactly the
+    program it compiled before they existed."""
     hp = dict(gamma=gamma, beta=beta, rho=rho, alpha=alpha)
     if kl_floor is not None:
         hp["kl_floor"] = kl_floor
+    if label_weight is not None:
+        hp["label_weight"] = label_weight
     return {k: jnp.asarray(v, dtype) for k, v in hp.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+from typing import Optional
 
 import numpy as np
 import scipy.sparse
@@ -122,6 +123,35 @@ def check_labels(y, n: int) -> np.ndarray:
     return y.astype(np.int32)
 
 
+def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:
+    """Known labels as int32 (n,), -1 where unknown (scikit-learn's semi-supervised
+    convention), or None when none is known; ValueError for labels a run cannot use."""
+    known = None if known is None else check_labels(known, n)
+    if known is None or np.all(known == -1):
+        if cfg.spec.semi_supervised:
+            raise ValueError(
+                f"method {cfg.method!r} needs known labels: pass known_labels, one per sample, "
+                "-1 where the label is unknown, with at least one known"
+            )
+        return None
+    if cfg.spec.features != "autoencoder":
+        raise ValueError(
+            f"method {cfg.method!r} has no autoencoder and cannot use known labels; pass none, "
+            "or choose lcae_kmeans or another autoencoder method"
+        )
+    if cfg.n_clusters == "auto":
+        raise ValueError("known labels need a fixed n_clusters (the classes they name)")
+    if cfg.label_weight <= 0:
+        raise ValueError("known labels were given with label_weight=0; pass a weight > 0")
+    bad = np.unique(known[(known < -1) | (known >= cfg.n_clusters)])
+    if bad.size:
+        raise ValueError(
+            f"known labels {bad[:5].tolist()} lie outside 0..{cfg.n_clusters - 1}; use -1 for "
+            "an unknown label and 0..n_clusters-1 for a known one"
+        )
+    return known
+
+
 def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     """Raise ValueError naming the first invalid setting of ``cfg``; return it, with a
     ``batch_size`` above ``n_samples`` lowered to ``n_samples`` (full-batch steps: on a few
@@ -225,6 +255,13 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     for k in ("learning_rate", "cluster_learning_rate"):
         if getattr(cfg, k) <= 0:
             fail(f"{k} must be > 0, got {getattr(cfg, k)}")
+    if not (0.0 <= cfg.label_weight < np.inf and 0.0 <= cfg.label_fraction < 1.0):
+        fail(
+            f"label_weight must be >= 0 and label_fraction in [0, 1), got {cfg.label_weight} "
+            f"and {cfg.label_fraction}"
+        )
+    if cfg.label_fraction and cfg.spec.features != "autoencoder":
+        fail(f"method {cfg.method!r} cannot use known labels; set label_fraction=0")
     if n_samples is not None:
         if not auto and n_samples < cfg.n_clusters:
             fail(

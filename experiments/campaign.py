@@ -48,7 +48,14 @@ from dssec_jax.presets import recipe_settings
 from dssec_jax.validation import check_config
 
 from . import common
-from .report import METHOD_ORDER, collect, readme_block, results_markdown, update_readme
+from .report import (
+    METHOD_ORDER,
+    TABLE_LABELS,
+    collect,
+    readme_block,
+    results_markdown,
+    update_readme,
+)
 from .runner import check_same_run, dataset_id, finish_run, run_config, seed_done
 
 
@@ -102,15 +109,19 @@ def uses(method: str, field: str) -> bool:
         return spec.clustering == "idec"
     if field == "embed_dim":
         return spec.features != "raw"
+    if field == "label_fraction":
+        return spec.features == "autoencoder"
     return True
 
 
 def plan_runs(plan: Plan, methods) -> list[tuple[str, str, dict]]:
     """(run name, method, overrides): each method at the plan's settings (named as the
-    method), then at each sweep value it uses (named ``<method>_<field><value>``)."""
+    method; a semi-supervised one knows the table's share of labels, ``TABLE_LABELS``),
+    then at each sweep value it uses (named ``<method>_<field><value>``)."""
     runs = []
     for m in methods:
-        at = {**recipe_settings(plan.recipe, m), **plan.overrides}
+        labels = {"label_fraction": TABLE_LABELS[m]} if m in TABLE_LABELS else {}
+        at = {**recipe_settings(plan.recipe, m), **labels, **plan.overrides}
         runs.append((m, m, at))
         for field, values in plan.sweeps:
             base = at.get(field, getattr(Config(), field))
@@ -169,6 +180,15 @@ PLANS = {
         },
         clean="results/strong",
         max_seeds={"mnist": 3},
+    ),
+    # A few known labels: LCAE+K-means and DSSEC with the label term at 1, 5 and 10 %.
+    "labels": Plan(
+        ("usps", "coil20"),
+        ("lcae_kmeans", "dssec"),
+        5,
+        {},
+        (("label_fraction", (0.01, 0.05, 0.1)),),
+        recipe="strong",
     ),
     # A minute on digits: for the tests and for trying the machinery.
     "smoke": Plan(

@@ -91,6 +91,12 @@ _OVERRIDES = {
         "bic, gap or eigengap",
     ),
     "data_parallel": (flags.DEFINE_boolean, "shard the data over all devices (of all processes)"),
+    "label_weight": (flags.DEFINE_float, "weight lambda of the label term on known labels"),
+    "label_fraction": (
+        flags.DEFINE_float,
+        "share of the labels the method knows (stratified, drawn from the seed): needed by "
+        "lcae_kmeans, the label term for the other autoencoder methods; 0: unsupervised",
+    ),
 }
 # Settings whose value may be None, given on the command line as a number or "none".
 _NONEABLE = {

@@ -24,7 +24,16 @@ from absl import flags
 from dssec_jax import checkpoint
 from dssec_jax.methods import Config, get_method
 
-METHOD_ORDER = ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"]
+METHOD_ORDER = [
+    "kmeans",
+    "pca_kmeans",
+    "ae_kmeans",
+    "sae_kmeans",
+    "lcae_kmeans",
+    "dec",
+    "idec",
+    "dssec",
+]
 METRICS = ("acc", "nmi", "ari")
 DATASET_ORDER = ["mnist", "fashion_mnist", "usps", "coil20"]  # the paper's order; others after
 flags.DEFINE_string("readme", None, "also replace this README's generated block of DIR's table")
@@ -32,7 +41,10 @@ flags.DEFINE_string(
     "clean", None, "folder of the clean results that runs on corrupted data are compared with"
 )
 FLAGS = flags.FLAGS
-TABLE_POINT = {"gamma": 0.1, "embed_dim": 10}  # the main table's gamma and embedding size
+# The main table's gamma, embedding size and share of known labels (0: unsupervised; the
+# semi-supervised LCAE+K-means knows 10 %, TABLE_LABELS).
+TABLE_POINT = {"gamma": 0.1, "embed_dim": 10, "label_fraction": 0.0}
+TABLE_LABELS = {"lcae_kmeans": 0.1}
 
 
 def collect(workdir: pathlib.Path) -> list[dict]:
@@ -115,11 +127,22 @@ def _dataset_order(name: str) -> tuple:
     return (DATASET_ORDER.index(name) if name in DATASET_ORDER else len(DATASET_ORDER), name)
 
 
+def table_value(method: str, field: str) -> float:
+    """The main table's value of ``field`` for ``method``."""
+    if field == "label_fraction":
+        return TABLE_LABELS.get(method, 0.0)
+    return TABLE_POINT[field]
+
+
 def _distance(run: dict, fields) -> tuple:
-    """|config[f] - TABLE_POINT[f]| per field; gamma counts only for methods that use it."""
+    """|config[f] - table value| per field; gamma counts only for methods that use it (a
+    config written before a field existed holds it at 0)."""
     uses_gamma = get_method(run["method"]).clustering == "idec"
     return tuple(
-        abs(run["config"][f] - TABLE_POINT[f]) if f != "gamma" or uses_gamma else 0 for f in fields
+        abs(run["config"].get(f, 0.0) - table_value(run["method"], f))
+        if f != "gamma" or uses_gamma
+        else 0
+        for f in fields
     )
 
 
@@ -209,6 +232,11 @@ def markdown_table(runs: list[dict]) -> str:
         if spec.features == "autoencoder":
             used.append(f"pretrain_epochs {c['pretrain_epochs']}")
             used += _changed(c, RECIPE_FIELDS + (("sparsity_floor",) if spec.sparse else ()))
+            if c.get("label_fraction"):
+                used.append(
+                    f"known labels {c['label_fraction']:.0%} (label_weight {c['label_weight']:g}"
+                    f"; ACC on the others {_cell(s, 'acc_unknown')})"
+                )
         if spec.clustering:
             used += _changed(c, ("embed_std",))
         if spec.clustering == "idec":
@@ -270,32 +298,45 @@ def sweep_series(runs: list[dict], field: str, methods=None) -> dict:
             series[(r["dataset"], r["method"])].append(r)
     for key, rs in list(series.items()):
         rs = nearest_to_table(rs, [f for f in TABLE_POINT if f != field])
-        series[key] = sorted(((r["config"][field], r["summary"]) for r in rs), key=lambda t: t[0])
+        series[key] = sorted(
+            ((r["config"].get(field, 0.0), r["summary"]) for r in rs), key=lambda t: t[0]
+        )
     return {k: v for k, v in series.items() if len({p[0] for p in v}) > 1}
 
 
+SWEPT = (
+    ("gamma", ("idec", "dssec"), ("acc",)),
+    ("embed_dim", None, ("acc",)),
+    ("label_fraction", None, ("acc", "acc_unknown")),
+)
+METRIC_TEXT = {"acc": "ACC", "acc_unknown": "ACC on the samples whose label was not given"}
+
+
 def sweep_lines(runs: list[dict]) -> list[str]:
-    """ACC against gamma (IDEC, DSSEC) and against embed_dim, one row per (dataset,
-    method): the figures' values as Markdown tables (none when nothing was swept)."""
+    """ACC against gamma (IDEC, DSSEC), against embed_dim and against the share of known
+    labels (there also ACC on the samples whose label was not given), one row per
+    (dataset, method): the figures' values as Markdown tables (none where nothing was
+    swept)."""
     lines = []
-    for field, methods in (("gamma", ("idec", "dssec")), ("embed_dim", None)):
+    for field, methods, metrics in SWEPT:
         series = sweep_series(runs, field, methods)
         if not series:
             continue
         values = sorted({v for pts in series.values() for v, _ in pts})
-        lines += [
-            "",
-            f"ACC against {field} (the other setting at the table's value):",
-            "",
-            "| dataset / method | " + " | ".join(f"{v:g}" for v in values) + " |",
-            "|---|" + "---|" * len(values),
-        ]
-        for (d, m), pts in sorted(
-            series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
-        ):
-            at = dict(pts)
-            cells = [_cell(at[v], "acc") if v in at else "-" for v in values]
-            lines.append(f"| {d} / {m} | " + " | ".join(cells) + " |")
+        for metric in metrics:
+            lines += [
+                "",
+                f"{METRIC_TEXT[metric]} against {field} (the other setting at the table's value):",
+                "",
+                "| dataset / method | " + " | ".join(f"{v:g}" for v in values) + " |",
+                "|---|" + "---|" * len(values),
+            ]
+            for (d, m), pts in sorted(
+                series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
+            ):
+                at = dict(pts)
+                cells = [_cell(at[v], metric) if v in at else "-" for v in values]
+                lines.append(f"| {d} / {m} | " + " | ".join(cells) + " |")
     return lines
 
 

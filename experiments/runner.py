@@ -27,7 +27,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from dssec_jax import DSSEC, checkpoint, clustering, metrics, pipeline
+from dssec_jax import DSSEC, checkpoint, clustering, labels, metrics, pipeline
 from dssec_jax.data import Dataset
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
@@ -77,7 +77,7 @@ def summarize(per_seed: Sequence[dict]) -> dict:
     "nonfinite") is left out of the means and counted ("stopped_nonfinite")."""
     out = {}
     kept = [r for r in per_seed if r.get("stop_reason") != "nonfinite"]
-    for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter"):
+    for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter", "acc_unknown"):
         vals = [r[k] for r in kept if r.get(k) is not None]
         if vals:
             std = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
@@ -126,10 +126,28 @@ def seed_done(run_dir: pathlib.Path, seed: int) -> Optional[dict]:
     return json.loads(done.read_text()) if done.exists() else None
 
 
+def known_for(ds: Dataset, cfg: Config, seed: int) -> Optional[np.ndarray]:
+    """The labels a run of ``seed`` knows: ``cfg.label_fraction`` of ``ds.y``, stratified,
+    drawn from the seed (the same rows for every run of a seed), or None."""
+    if not cfg.label_fraction:
+        return None
+    if ds.y is None:
+        raise ValueError(f"label_fraction needs labels, and {ds.name} has none")
+    return labels.reveal(ds.y, cfg.label_fraction, seed)
+
+
 def write_seed(
-    run_dir: pathlib.Path, ds: Dataset, cfg: Config, seed: int, res: pipeline.FitResult, wall: float
+    run_dir: pathlib.Path,
+    ds: Dataset,
+    cfg: Config,
+    seed: int,
+    res: pipeline.FitResult,
+    wall: float,
+    known: Optional[np.ndarray] = None,
 ) -> dict:
-    """Write outputs.npz, history.json and (last, marking the seed done) result.json."""
+    """Write outputs.npz, history.json and (last, marking the seed done) result.json; with
+    ``known`` labels, also the metrics on the samples whose label was not given
+    (``acc_unknown``, ...)."""
     sdir = run_dir / f"seed_{seed}"
     rec = {
         "seed": seed,
@@ -147,6 +165,12 @@ def write_seed(
     if ds.y is not None:
         rec.update(metrics.evaluate(ds.y, res.labels))
         rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
+    if known is not None and ds.y is not None:
+        rest = known == labels.UNKNOWN
+        rec["n_known"] = int((~rest).sum())
+        rec.update(
+            {f"{k}_unknown": v for k, v in metrics.evaluate(ds.y[rest], res.labels[rest]).items()}
+        )
     checkpoint.atomic_save_npz(
         sdir / "outputs.npz",
         embedding=res.embedding,
@@ -197,19 +221,22 @@ def run_config(
             if log:
                 log({"event": "seed_skipped", "seed": seed})
             continue
+        known = known_for(ds, cfg, seed)
         store = HookedStore(
             run_dir / f"seed_{seed}",
             cache_dir,
-            cfg.pretrain_hash(meta["dataset_id"], seed),
+            cfg.pretrain_hash(
+                meta["dataset_id"], seed, None if known is None else labels.digest(known)
+            ),
             checkpoint_interval_s,
         )
         t = time.time()
-        res = pipeline.fit(ds.x, cfg, seed, ds.y, store=store, log=log)
+        res = pipeline.fit(ds.x, cfg, seed, ds.y, known=known, store=store, log=log)
         if save_model:
             DSSEC.from_result(cfg, seed, res, ds.x.shape[1]).save(
                 run_dir / f"seed_{seed}" / "model.dssec"
             )
-        rec = write_seed(run_dir, ds, cfg, seed, res, time.time() - t)
+        rec = write_seed(run_dir, ds, cfg, seed, res, time.time() - t, known)
         store.drop("cluster")
         per_seed.append(rec)
         if log:

@@ -175,11 +175,15 @@ def test_only_seeds_keeps_those_seeds_in_order_and_refuses_others():
     plan = PLANS["paper"]
     every = plan_points(plan, ["usps"])
     some = plan_points(plan, ["usps"], None, None, [4, 1])
-    assert [p[0] for p in some] == [1] * 7 + [4] * 7
+    m = len(plan.methods)  # the table's eight methods, LCAE+K-means at its share of labels
+    assert m == 8 and ("usps", "lcae_kmeans", "lcae_kmeans", {"label_fraction": 0.1}) in [
+        p[1:] for p in some
+    ]
+    assert [p[0] for p in some] == [1] * m + [4] * m
     assert some == [p for p in every if p[0] in (1, 4)]
     with pytest.raises(ValueError, match=r"--only_seeds \[5\] are not in this plan"):
         plan_points(plan, ["usps"], None, None, [5])
-    assert [p[0] for p in plan_points(plan, ["usps"], None, 7, [5])] == [5] * 7
+    assert [p[0] for p in plan_points(plan, ["usps"], None, 7, [5])] == [5] * m
 
 
 def test_the_figures_plan_departs_in_one_setting_where_it_matters():

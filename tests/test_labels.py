@@ -1,0 +1,149 @@
+"""Known labels: LCAE+K-means and the label term of every autoencoder method."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from test_experiments import TINY, run
+
+from dssec_jax import DSSEC, Config, fit, losses
+from dssec_jax.labels import digest, reveal
+from dssec_jax.metrics import cluster_acc
+from dssec_jax.sweep import fit_batched
+
+
+def toy(n=400, seed=0):
+    """Two classes told apart by 2 weak inputs; 8 strong inputs split the data another way.
+    A 1-d code that only reconstructs keeps the strong split."""
+    rng = np.random.default_rng(seed)
+    cls, nuisance = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    x = np.concatenate(
+        [
+            np.where(nuisance[:, None] == 1, 3.0, -3.0) * np.ones((n, 8)),
+            np.where(cls[:, None] == 1, 0.5, -0.5) * np.ones((n, 2)),
+        ],
+        axis=1,
+    )
+    return (x + 0.1 * rng.normal(size=x.shape)).astype(np.float32), cls
+
+
+TOY = dict(
+    n_clusters=2,
+    embed_dim=1,
+    hidden_dims=(16,),
+    sparse_layers=(0,),
+    pretrain_epochs=60,
+    batch_size=64,
+    n_init=5,
+    label_weight=100.0,
+)
+
+
+def test_reveal_is_stratified_seeded_and_leaves_the_rest_unknown():
+    y = np.repeat(np.arange(4), [100, 50, 20, 3])
+    a, b, c = reveal(y, 0.1, seed=1), reveal(y, 0.1, seed=1), reveal(y, 0.1, seed=2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    known = a >= 0
+    assert np.all(a[known] == y[known]) and np.all(a[~known] == -1)
+    assert np.bincount(y[known]).tolist() == [10, 5, 2, 1]  # at least one of each class
+    assert digest(a) == digest(b) != digest(c)
+    with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\)"):
+        reveal(y, 1.0)
+
+
+def test_the_label_term_is_the_weighted_mean_error_and_nothing_on_unknown_rows():
+    rng = np.random.default_rng(0)
+    z = jnp.asarray(rng.normal(size=(6, 3)), jnp.float32)
+    lm = {"w": jnp.asarray(rng.normal(size=(3, 4)), jnp.float32), "b": jnp.ones(4) * 0.1}
+    onehot = np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0, 0]]
+    w = np.array([3.0, 0.0, 3.0, 0.0, 0.0, 0.0], np.float32)  # rows 0, 2 known: n / n_known
+    pred = np.asarray(z) @ np.asarray(lm["w"]) + 0.1
+    want = np.mean(w * np.mean((onehot - pred) ** 2, axis=1))
+    assert float(losses.label_loss(z, lm, onehot, w)) == pytest.approx(want, rel=1e-5)
+    g = jax.grad(losses.label_loss)(z, lm, onehot, w)
+    assert np.all(np.asarray(g)[w == 0] == 0.0) and np.all(np.abs(np.asarray(g)[w > 0]) > 0)
+    assert float(losses.label_loss(z, lm, onehot, np.zeros(6, np.float32))) == 0.0
+
+
+def test_known_labels_pull_the_code_to_the_classes_where_reconstruction_alone_fails():
+    x, cls = toy()
+    plain = fit(x, Config(method="ae_kmeans", **TOY), seed=0)
+    lcae = fit(x, Config(method="lcae_kmeans", **TOY), seed=0, known=reveal(cls, 0.1, seed=0))
+    assert cluster_acc(cls, plain.labels) < 0.6  # the code keeps the strong split
+    assert cluster_acc(cls, lcae.labels) > 0.95
+    assert "labels" in lcae.pretrain_history[-1] and "labels" not in plain.pretrain_history[-1]
+    assert set(lcae.ae_params) == {"encoder", "decoder"}  # the label map is not kept
+
+
+def test_no_known_labels_change_nothing_bit_for_bit():
+    x, _ = toy(n=200)
+    cfg = Config(method="dssec", **{**TOY, "pretrain_epochs": 3}, max_iter=20, update_interval=10)
+    a = fit(x, cfg, seed=0)
+    b = fit(x, cfg, seed=0, known=np.full(len(x), -1))
+    np.testing.assert_array_equal(a.labels, b.labels)
+    for u, v in zip(jax.tree.leaves(a.ae_params), jax.tree.leaves(b.ae_params)):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    assert a.pretrain_history == b.pretrain_history
+
+
+def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key():
+    x, cls = toy(n=200)
+    known = reveal(cls, 0.1, seed=0)
+    cfg = Config(method="dssec", **{**TOY, "pretrain_epochs": 3}, max_iter=20, update_interval=10)
+    res = fit(x, cfg, seed=0, known=known)
+    assert "labels" in res.pretrain_history[0] and res.history
+    assert cfg.pretrain_hash("d", 0) != cfg.pretrain_hash("d", 0, digest(known))
+    assert cfg.pretrain_hash("d", 0, digest(known)) != cfg.pretrain_hash(
+        "d", 0, digest(reveal(cls, 0.1, seed=1))
+    )
+
+
+@pytest.mark.parametrize(
+    "method, known, kw, message",
+    [
+        ("lcae_kmeans", None, {}, "needs known labels"),
+        ("lcae_kmeans", np.full(200, -1), {}, "needs known labels"),
+        ("lcae_kmeans", np.full(199, 0), {}, "got 199 labels for 200 samples"),
+        ("lcae_kmeans", np.r_[np.full(199, -1), 2], {}, r"known labels \[2\] lie outside 0..1"),
+        ("lcae_kmeans", np.r_[np.full(199, -1), -3], {}, r"known labels \[-3\] lie outside"),
+        ("kmeans", np.r_[np.full(199, -1), 1], {"label_weight": 1.0}, "has no autoencoder"),
+        ("dssec", np.r_[np.full(199, -1), 1], {"label_weight": 0.0}, "label_weight=0"),
+        ("dssec", np.r_[np.full(199, -1), 1], {"n_clusters": "auto"}, "fixed n_clusters"),
+    ],
+)
+def test_ambiguous_known_labels_are_refused(method, known, kw, message):
+    x, _ = toy(n=200)
+    cfg = Config(method=method, **{**TOY, **kw})
+    with pytest.raises(ValueError, match=message):
+        fit(x, cfg, seed=0, known=known)
+
+
+def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
+    x, cls = toy(n=200)
+    est = DSSEC(method="lcae_kmeans", random_state=0, **{**TOY, "pretrain_epochs": 2})
+    with pytest.raises(ValueError, match="needs known labels"):
+        est.fit(x, cls)  # y is for the metrics only
+    est.fit(x, cls, known_labels=reveal(cls, 0.1, seed=0))
+    assert est.labels_.shape == (200,)
+    with pytest.raises(ValueError, match="pass known_labels= to fit"):
+        DSSEC(method="lcae_kmeans", label_fraction=0.1, **TOY).fit(x, cls)
+    with pytest.raises(ValueError, match="label_fraction=0"):
+        DSSEC(method="pca_kmeans", label_fraction=0.1).fit(x, cls, known_labels=cls)
+    with pytest.raises(ValueError, match="batched runs take no known labels"):
+        fit_batched(x, [Config(method="lcae_kmeans", **TOY)] * 2, [0, 1])
+
+
+def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
+    import json
+
+    wd = tmp_path / "run"
+    r = run(
+        "experiments.run", "--method=lcae_kmeans", "--label_fraction=0.1", f"--workdir={wd}", *TINY
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    rec = json.loads(next(wd.rglob("seed_0/result.json")).read_text())
+    assert rec["n_known"] == pytest.approx(0.1 * 1797, abs=10)
+    assert 0.0 <= rec["acc_unknown"] <= 1.0 and "acc" in rec
+    bad = run("experiments.run", "--method=lcae_kmeans", f"--workdir={tmp_path / 'b'}", *TINY)
+    assert bad.returncode == 2 and "needs known labels" in bad.stderr
