@@ -2,7 +2,7 @@
 
     python -m benchmarks.paper_run [--dataset=mnist] [--pretrain_epochs=4] [--max_iter=600]
 
-Runs ``experiments.runner.run_config`` (the path of ``python -m experiments.run``: the
+Runs ``dssec_jax.cli.runner.run_config`` (the path of ``python -m experiments.run``: the
 file store, its checkpoints and the pretrained-autoencoder cache) on the dataset at the
 library defaults with ``tol=0``, for ``--pretrain_epochs`` epochs and ``--max_iter``
 clustering iterations. Every phase is timed from the run's own progress records:
@@ -32,8 +32,8 @@ from absl import flags
 
 from dssec_jax import train
 from dssec_jax.checkpoint import atomic_write_json
+from dssec_jax.cli import common, runner
 from dssec_jax.methods import Config
-from experiments import common, runner
 
 flags.DEFINE_string("dataset", "mnist", "dataset name or path")
 flags.DEFINE_integer("paper_epochs", 200, "pretraining epochs of the paper's budget")

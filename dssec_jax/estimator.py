@@ -117,7 +117,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         embed_std=1.5,
         k_range=(2, 30),
         k_criterion="davies_bouldin",
-        label_weight=1.0,
+        label_weight=0.1,
         label_fraction=0.0,
         recipe="paper",
         n_restarts=1,

@@ -27,22 +27,19 @@ def reconstruction_loss(x: ArrayLike, x_hat: ArrayLike) -> jax.Array:
     return jnp.mean(jnp.square(jnp.asarray(x) - jnp.asarray(x_hat)))
 
 
-def label_loss(z: ArrayLike, label_map: dict, onehot: ArrayLike, weight: ArrayLike) -> jax.Array:
-    """Label-consistency term of LCAE: L_lab = mean_i w_i ||y_i - (z_i M + c)||^2 / K.
+def label_loss(z: ArrayLike, label_map: dict, onehot: ArrayLike) -> jax.Array:
+    """Label-consistency term of LCAE: L_lab = mean_i ||y_i - (z_i M + c)||^2.
 
     Args:
-      z: embeddings, (n, e).
+      z: embeddings of samples whose label is known, (b, e).
       label_map: the linear map {"w": M (e, K), "b": c (K,)} from the code to the labels.
-      onehot: one-hot known labels y_i, (n, K) (rows of unknown labels are ignored).
-      weight: w_i per row, (n,): 0 where the label is unknown; n / n_known where it is
-        known, so that the term is the mean over known labels in expectation.
+      onehot: their one-hot labels y_i, (b, K).
 
     Returns:
-      The scalar term; exactly 0 (and no gradient) when every weight is 0.
+      The scalar term.
     """
     pred = jnp.asarray(z, jnp.float32) @ label_map["w"] + label_map["b"]
-    err = jnp.mean(jnp.square(jnp.asarray(onehot, jnp.float32) - pred), axis=-1)
-    return jnp.mean(jnp.asarray(weight, jnp.float32) * err)
+    return jnp.mean(jnp.sum(jnp.square(jnp.asarray(onehot, jnp.float32) - pred), axis=-1))
 
 
 def sparsity_kl(

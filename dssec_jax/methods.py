@@ -154,9 +154,11 @@ class Config:
     embed_std: Optional[Union[float, str]] = 1.5
     k_range: tuple = (2, 30)  # k tried when n_clusters="auto"
     k_criterion: str = "davies_bouldin"  # how it is chosen (dssec_jax.choose_k; BUILD_NOTES)
-    # Known labels (semi-supervised; see pretraining): weight lambda of the label term, and
-    # the share of labels the drivers reveal (stratified, drawn from the run's seed).
-    label_weight: float = 1.0
+    # Known labels (semi-supervised; see pretraining): weight lambda of the label term (0.1:
+    # under SGD at learning rate 1 with momentum 0.9, 0.3 diverged on digits; with Adam 0.1
+    # to 1 were level; BUILD_NOTES "Known labels"), and the share of labels the drivers
+    # reveal (stratified, drawn from the run's seed).
+    label_weight: float = 0.1
     label_fraction: float = 0.0
 
     def __post_init__(self):
@@ -251,8 +253,16 @@ class Config:
     def pretrain_hash(self, dataset: str, seed: int, known: Optional[str] = None) -> str:
         """Key of the pretrained-autoencoder cache: dataset, architecture, pretraining, seed
         and the library version (a new version may initialise or pretrain differently);
-        with known labels, their digest ``known`` and label_weight."""
-        labels = {} if known is None else {"known": known, "label_weight": float(self.label_weight)}
+        with known labels, their digest ``known``, label_weight and n_clusters."""
+        labels = (
+            {}
+            if known is None
+            else {
+                "known": known,
+                "label_weight": float(self.label_weight),
+                "n_clusters": int(self.n_clusters),  # the size of the label map
+            }
+        )
         blob = json.dumps(
             {
                 "dataset": dataset,

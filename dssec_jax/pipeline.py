@@ -106,6 +106,11 @@ def fit(
     parallel.check_batch(cfg.batch_size, mesh)
     y = None if y is None else check_labels(y, x.shape[0])
     known = check_known(known, x.shape[0], cfg)
+    if cfg.label_fraction and known is None:
+        raise ValueError(
+            f"label_fraction={cfg.label_fraction} asks for known labels and none were given; "
+            "pass known= (dssec_jax.labels.reveal draws them) or set label_fraction=0"
+        )
     spec = cfg.spec
     key = jax.random.PRNGKey(seed)
     t = time.time()

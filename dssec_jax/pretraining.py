@@ -14,7 +14,7 @@ import numpy as np
 
 from . import checkpoint, parallel, sae, train
 from .methods import Config
-from .validation import check_config, check_finite
+from .validation import check_config, check_finite, check_known
 
 Log = Optional[Callable[[dict], None]]
 
@@ -69,13 +69,15 @@ def hyper(cfg: Config, labelled: bool = False) -> dict:
     )
 
 
-def label_data(known: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
-    """(one-hot known labels (n, K), row weights (n,)) of ``known`` (-1: unknown) for
-    ``losses.label_loss``: weight n / n_known on a known row, 0 elsewhere."""
-    mask = known >= 0
-    onehot = np.zeros((known.size, n_clusters), np.float32)
-    onehot[mask, known[mask]] = 1.0
-    return onehot, mask.astype(np.float32) * (known.size / mask.sum())
+def label_data(x: np.ndarray, known: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x_known, one-hot labels), each with as many rows as ``x``: the samples whose label
+    is known (``known`` >= 0) repeated in turn. Minibatch i of an epoch then pairs a batch of
+    every sample with a batch of known ones, so the label term's step has the same size at
+    any share of known labels (weighting the few known rows of an ordinary batch up by
+    n / n_known made it unstable under SGD at learning rate 1)."""
+    rows = np.flatnonzero(known >= 0)
+    rows = rows[np.arange(x.shape[0]) % rows.size]
+    return x[rows], np.eye(n_clusters, dtype=np.float32)[known[rows]]
 
 
 def stage_steps(
@@ -106,7 +108,7 @@ def stage_input(
     x: jax.Array, ae: dict, cfg: Config, stage: Stage, *, batched: bool = False, labels=None
 ):
     """Training data of a stage: x, or the codes of the layers below layer i; fine-tuning
-    with ``labels`` (one-hot, weights) takes (x, one-hot, weights)."""
+    with ``labels`` (:func:`label_data`) takes (x, x_known, one-hot)."""
     if stage.layer is None and labels is not None:
         return (x, *labels)
     if stage.layer in (None, 0):
@@ -152,6 +154,7 @@ def pretrain(
       (autoencoder parameters, one history dict per epoch).
     """
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
+    known = check_known(known, x.shape[0], cfg)
     if store is not None and (hit := store.get("pretrained")) is not None:
         meta, raw = hit
         if log:
@@ -167,10 +170,9 @@ def pretrain(
     labels = None
     if known is not None:
         k = int(cfg.n_clusters)
-        ae["label_map"] = sae.init_layer(
-            jax.random.fold_in(key, 3), cfg.embed_dim, k, init=cfg.init
-        )
-        labels = tuple(parallel.place(a, mesh, rows=True) for a in label_data(known, k))
+        label_key = jax.random.fold_in(jax.random.fold_in(key, 0), 1)  # drawn for nothing else
+        ae["label_map"] = sae.init_layer(label_key, cfg.embed_dim, k, init=cfg.init)
+        labels = tuple(parallel.place(a, mesh, rows=True) for a in label_data(x, known, k))
     ae = parallel.place(ae, mesh)
     optimizer = train.make_optimizer(*cfg.pretrain_opt())
     hp = hyper(cfg, labelled=known is not None)

@@ -223,7 +223,7 @@ def fit_batched(
     if cfg.label_fraction or cfg.spec.semi_supervised:
         raise ValueError(
             "batched runs take no known labels; run a semi-supervised configuration on its "
-            "own (experiments.run, or dssec_jax.fit with known=)"
+            "own (dssec-run, or dssec_jax.fit with known=)"
         )
     effective = [(s, *_effective(c)) for s, c in zip(seeds, cfgs)]
     if len(set(effective)) < len(effective):

@@ -92,9 +92,10 @@ def autoencoder_loss(
     params, batch, hp, *, acts, sparse_layers, reduction, form, compute_dtype, labelled=False
 ):
     """L_r = L_rec + beta * Omega over the penalised hidden layers; ``labelled``: the batch
-    is (x, one-hot known labels, row weights) and L_r + label_weight * L_lab is minimised
+    is (x, x_known, one-hot labels of x_known), a minibatch of every sample and one of the
+    samples whose label is known, and L_r + label_weight * L_lab(x_known) is minimised
     (``losses.label_loss``, with the map params["label_map"])."""
-    x, onehot, weight = batch if labelled else (batch, None, None)
+    x, x_known, onehot = batch if labelled else (batch, None, None)
     z, x_hat, hidden = sae.forward(params, x, acts, compute_dtype=compute_dtype)
     rec = losses.reconstruction_loss(x, x_hat)
     sparsity = losses.sparsity_penalty(
@@ -107,7 +108,8 @@ def autoencoder_loss(
     total = rec + hp["beta"] * sparsity
     parts = {"reconstruction": rec, "sparsity": sparsity}
     if labelled:
-        parts["labels"] = losses.label_loss(z, params["label_map"], onehot, weight)
+        z_known = sae.encode(params, x_known, acts, compute_dtype=compute_dtype)
+        parts["labels"] = losses.label_loss(z_known, params["label_map"], onehot)
         total = total + hp["label_weight"] * parts["labels"]
     return total, {"loss": total, **parts}
 
@@ -276,7 +278,7 @@ def autoencoder_steps(
 ) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum),
     ``schedule`` = (steps per call, batch_size); ``labelled``: with the label term on data
-    (x, one-hot, weights). Consumes (donates) the state."""
+    (x, x_known, one-hot), ``pretraining.label_data``. Consumes (donates) the state."""
     loss = functools.partial(
         autoencoder_loss,
         acts=acts,

@@ -130,8 +130,9 @@ def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:
     if known is None or np.all(known == -1):
         if cfg.spec.semi_supervised:
             raise ValueError(
-                f"method {cfg.method!r} needs known labels: pass known_labels, one per sample, "
-                "-1 where the label is unknown, with at least one known"
+                f"method {cfg.method!r} needs known labels: one per sample, -1 where unknown, at "
+                "least one known (known_labels= to DSSEC.fit, known= to dssec_jax.fit, "
+                "--label_fraction on the command line)"
             )
         return None
     if cfg.spec.features != "autoencoder":

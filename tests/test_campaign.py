@@ -11,7 +11,7 @@ from conftest import ROOT
 from test_experiments import run
 
 from dssec_jax import evaluate
-from experiments.report import collect, markdown_table, readme_block, update_readme
+from dssec_jax.cli.report import collect, markdown_table, readme_block, update_readme
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -109,7 +109,7 @@ def test_report_cells_use_the_sample_std_and_count_seeds():
             {"seed": i, "acc": a, "nmi": a, "ari": a, "n_iter": 10, "stop_reason": s}
             for i, (a, s) in enumerate(zip(accs, stops))
         ]
-        from experiments.runner import summarize
+        from dssec_jax.cli.runner import summarize
 
         return {
             "dataset": "d",
@@ -133,7 +133,7 @@ def test_report_cells_use_the_sample_std_and_count_seeds():
 
 
 def test_report_pairs_each_method_with_its_base_on_the_same_seeds():
-    from experiments.report import paired_lines
+    from dssec_jax.cli.report import paired_lines
 
     def run_(method, accs):
         return {"method": method, "per_seed": [{"seed": s, "acc": a} for s, a in accs]}
@@ -170,7 +170,7 @@ def test_update_readme_replaces_only_its_block(tmp_path):
 
 
 def test_only_seeds_keeps_those_seeds_in_order_and_refuses_others():
-    from experiments.campaign import PLANS, plan_points
+    from dssec_jax.cli.campaign import PLANS, plan_points
 
     plan = PLANS["paper"]
     every = plan_points(plan, ["usps"])
@@ -187,7 +187,7 @@ def test_only_seeds_keeps_those_seeds_in_order_and_refuses_others():
 
 
 def test_the_figures_plan_departs_in_one_setting_where_it_matters():
-    from experiments.campaign import PLANS, plan_points
+    from dssec_jax.cli.campaign import PLANS, plan_points
 
     runs = {(r, m): kw for _, _, r, m, kw in plan_points(PLANS["figures"], ["usps"], None, 1)}
     names = [r for r, _ in runs]
@@ -210,7 +210,7 @@ def test_the_figures_plan_departs_in_one_setting_where_it_matters():
 def test_readme_hand_copied_means_and_distances_match_the_committed_results():
     """The table beside the published numbers is typed by hand: each "ours" cell and each
     target's distance must equal the report's means (final iterate) from results/paper."""
-    from experiments.report import main_table
+    from dssec_jax.cli.report import main_table
 
     readme = (ROOT / "README.md").read_text()
     after = readme.split("<!-- end results/paper -->", 1)[1]
@@ -244,9 +244,9 @@ def test_export_keeps_a_seed_that_another_process_exports_meanwhile(tmp_path, mo
     """Process P exports seed 0 while process Q exports seed 1 of the same point: Q's
     summary lands between P's summary and P's marker. The point's results.json must end
     with both seeds (before the fix it held only Q's)."""
+    from dssec_jax.cli import campaign
     from dssec_jax.data import Dataset
     from dssec_jax.methods import Config
-    from experiments import campaign
 
     run_dir, out = tmp_path / "work", tmp_path / "out"
     for s in (0, 1):

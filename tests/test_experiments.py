@@ -140,7 +140,7 @@ def test_batched_sweep_writes_the_same_files(tmp_path):
 
 def test_screen_prints_one_line_per_run_and_a_summary(tmp_path):
     r = run(
-        "experiments.screen",
+        "studies.screen",
         "--seed_list=0,1",
         f"--cache_dir={tmp_path}",
         '--grid=[{"method": "dec"}, {"method": "idec"}]',
@@ -160,8 +160,8 @@ def test_screen_prints_one_line_per_run_and_a_summary(tmp_path):
 def test_subset_is_fixed():
     from sklearn.datasets import load_digits
 
+    from dssec_jax.cli.common import subsample
     from dssec_jax.data import Dataset
-    from experiments.common import subsample
 
     d = load_digits()
     ds = Dataset(d.data.astype("float32"), d.target.astype("int32"), "digits", (8, 8), 10)
@@ -173,8 +173,8 @@ def test_subset_is_fixed():
 def test_per_class_subset_is_fixed_and_balanced():
     from sklearn.datasets import load_digits
 
+    from dssec_jax.cli.common import per_class_subset
     from dssec_jax.data import Dataset
-    from experiments.common import per_class_subset
 
     d = load_digits()
     ds = Dataset(d.data.astype("float32"), d.target.astype("int32"), "digits", (8, 8), 10)
@@ -190,7 +190,7 @@ def test_per_class_subset_is_fixed_and_balanced():
 def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeypatch):
     import matplotlib.axes
 
-    from experiments.report import plot_against
+    from dssec_jax.cli.report import plot_against
 
     def run(gamma, embed_dim, acc):
         s = {"mean": acc, "std": 0.01}
@@ -220,7 +220,7 @@ def test_figures_hold_the_other_swept_field_at_the_table_value(tmp_path, monkeyp
 
 
 def test_the_report_tables_the_swept_values_beside_the_figures():
-    from experiments.report import sweep_lines
+    from dssec_jax.cli.report import sweep_lines
 
     def run(method, gamma, embed_dim, accs):
         per_seed = [{"seed": i, "acc": a} for i, a in enumerate(accs)]
@@ -247,7 +247,7 @@ def test_the_report_tables_the_swept_values_beside_the_figures():
 def test_figures_colour_by_method_and_style_by_dataset(tmp_path, monkeypatch):
     import matplotlib.axes
 
-    from experiments.report import plot_against
+    from dssec_jax.cli.report import plot_against
 
     s = {"mean": 0.5, "std": 0.01}
     runs = [
@@ -274,7 +274,7 @@ def test_figures_colour_by_method_and_style_by_dataset(tmp_path, monkeypatch):
 
 
 def test_main_table_takes_the_run_nearest_the_table_point():
-    from experiments.report import main_table
+    from dssec_jax.cli.report import main_table
 
     def run(method, gamma, embed_dim):
         return {
@@ -298,7 +298,7 @@ def test_main_table_takes_the_run_nearest_the_table_point():
 
 
 def test_compare_pairs_settings_with_the_baseline_seed_by_seed(tmp_path):
-    from experiments.compare import paired, read_screen_logs
+    from studies.compare import paired, read_screen_logs
 
     def line(kw, seed, acc):
         return json.dumps({"kw": kw, "seed": seed, "acc": acc}) + "\n"
@@ -325,10 +325,10 @@ def test_compare_pairs_settings_with_the_baseline_seed_by_seed(tmp_path):
     assert r["n"] == 3 and (r["better"], r["worse"]) == (2, 1)
     assert r["mean"] == pytest.approx(0.01 / 3)
     assert r["se"] == pytest.approx(np.std([0.05, -0.10, 0.06], ddof=1) / np.sqrt(3))
-    out = run("experiments.compare", f"a={a}", f"b={b}")
+    out = run("studies.compare", f"a={a}", f"b={b}")
     assert out.returncode == 0, out.stderr[-2000:]
     assert '| {"beta": 0.1, "method": "dssec"} | -0.025 (2) | +0.060 (1) | +0.003 ± ' in out.stdout
-    bad = run("experiments.compare", f"a={tmp_path / 'missing.log'}")
+    bad = run("studies.compare", f"a={tmp_path / 'missing.log'}")
     assert bad.returncode == 2 and "cannot read screen log" in bad.stderr
     b.write_text('{"kw": {"method": "dssec"}, "seed"\n')  # a line cut off by a killed run
     with pytest.raises(ValueError, match="b.log, line 1 is not a screen result"):
@@ -354,7 +354,7 @@ def test_bad_flags_exit_2_with_one_line(args, message):
 def test_helpfull_shows_library_defaults_and_none_is_accepted(tmp_path):
     r = run("experiments.run", "--helpfull")
     assert "(library default: 1.0)" in r.stdout and "(library default: 0.05)" in r.stdout
-    from experiments import common
+    from dssec_jax.cli import common
 
     assert common.flag_value("embed_std", "none") is None
     assert common.flag_value("layerwise_epochs", "7") == 7
@@ -363,7 +363,7 @@ def test_helpfull_shows_library_defaults_and_none_is_accepted(tmp_path):
 
 def test_activation_stats_reports_each_layer(tmp_path):
     r = run(
-        "experiments.activation_stats",
+        "studies.penalty_effect_on_units.activation_stats",
         "--dataset=digits",
         "--seed_list=0",
         "--pretrain_epochs=2",

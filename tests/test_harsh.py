@@ -3,13 +3,14 @@ under one corruption against itself clean, and the paired losses of the report."
 
 import json
 
+import pytest
 from test_experiments import run
 
+from dssec_jax.cli.campaign import HARSH_CONDITIONS, PLANS, data_name, plan_points
+from dssec_jax.cli.harsh_report import harsh_markdown
+from dssec_jax.cli.report import write_report
+from dssec_jax.cli.runner import summarize
 from dssec_jax.data.corrupt import corrupted_name, split_name
-from experiments.campaign import HARSH_CONDITIONS, PLANS, data_name, plan_points
-from experiments.harsh_report import harsh_markdown
-from experiments.report import write_report
-from experiments.runner import summarize
 
 
 def test_corrupted_names_split_back():
@@ -38,33 +39,50 @@ def test_the_harsh_plan_runs_every_condition_and_three_mnist_seeds():
     assert "kmeans" in {r for *_, r in per["usps"]} and len(points) == 576
 
 
-def _run(dataset, method, accs):
-    per_seed = [{"seed": s, "acc": a, "nmi": a, "ari": a, "n_iter": 1} for s, a in enumerate(accs)]
+def _run(dataset, method, accs, seeds=None, **config):
+    seeds = range(len(accs)) if seeds is None else seeds
+    per_seed = [{"seed": s, "acc": a, "nmi": a, "ari": a, "n_iter": 1} for s, a in zip(seeds, accs)]
     return {
         "dataset": dataset,
         "method": method,
         "per_seed": per_seed,
         "summary": summarize(per_seed),
-        "config": {"gamma": 0.1, "embed_dim": 10},
+        "config": {"gamma": 0.1, "embed_dim": 10, **config},
+        "dir": dataset,
     }
 
 
 def test_the_report_pairs_losses_by_seed():
-    clean = [_run("d", "dssec", [0.8, 0.7]), _run("d", "idec", [0.75, 0.72])]
-    harsh = [_run("d_gaussian0.2", "dssec", [0.7, 0.65]), _run("d_gaussian0.2", "idec", [0.6, 0.6])]
+    # clean on seeds 0-4; the corrupted runs finished seeds 2 and 0, in that order
+    clean = [
+        _run("d", "dssec", [0.8, 0.5, 0.7, 0.5, 0.5]),
+        _run("d", "idec", [0.75, 0.5, 0.72, 0.5, 0.5]),
+        _run("d", "pca_kmeans", [0.4] * 5),  # not in the harsh runs: no row
+    ]
+    harsh = [
+        _run("d_gaussian0.2", "dssec", [0.65, 0.7], seeds=[2, 0]),
+        _run("d_gaussian0.2", "idec", [0.6, 0.6], seeds=[2, 0]),
+    ]
     md = harsh_markdown(harsh, clean)
-    # losses: dssec 0.10, 0.05; idec 0.15, 0.12; idec's less dssec's: 0.05, 0.07
-    assert "| | clean | gaussian 0.2 |" in md
-    assert "| dssec | +0.000 ± 0.000 (2, ahead on 0) | +0.075 ± 0.035 (2, ahead on 2) |" in md
-    assert (
-        "| idec's loss − dssec's loss | +0.000 ± 0.000 (2, ahead on 0) | +0.060 ± 0.014 (2, ahead on 2) |"
-        in md
-    )
+    # losses: dssec 0.10 (seed 0), 0.05 (seed 2); idec 0.15, 0.12; idec's less dssec's: 0.05, 0.07
+    assert "| | clean | gaussian 0.2 |" in md and "pca_kmeans" not in md
+    assert "| dssec | 0.750 ± 0.071 (2) | 0.675 ± 0.035 (2) |" in md  # clean on seeds 0, 2 only
+    assert "| dssec | - | +0.075 ± 0.035 (2, ahead on 2) |" in md
+    assert "| idec's loss − dssec's loss | - | +0.060 ± 0.014 (2, ahead on 2) |" in md
     assert (
         "| dssec − idec | +0.015 ± 0.049 (2, ahead on 1) | +0.075 ± 0.035 (2, ahead on 2) |" in md
     )
     without_clean = harsh_markdown(harsh, [])
     assert "lost against the clean" not in without_clean and "| | gaussian 0.2 |" in without_clean
+    other = [_run("d", "dssec", [0.8, 0.5, 0.7], learning_rate=1.0)]
+    with pytest.raises(ValueError, match="other settings than its clean result"):
+        harsh_markdown(harsh, other)
+
+
+def test_max_seeds_gives_way_to_an_explicit_count_and_corrupt_needs_a_clean_plan():
+    assert {p[0] for p in plan_points(PLANS["harsh"], ["mnist"], None, 5)} == set(range(5))
+    r = run("dssec_jax.cli.campaign", "--plan=harsh", "--corrupt=gaussian:0.1", "--dry_run")
+    assert r.returncode == 2 and "already runs its own harsh conditions" in r.stderr
 
 
 def test_a_plan_under_one_corruption_is_reported_against_itself_clean(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_experiments import TINY, run
 
-from dssec_jax import DSSEC, Config, fit, losses
+from dssec_jax import DSSEC, Config, fit, losses, pretraining
 from dssec_jax.labels import digest, reveal
 from dssec_jax.metrics import cluster_acc
 from dssec_jax.sweep import fit_batched
@@ -52,18 +52,50 @@ def test_reveal_is_stratified_seeded_and_leaves_the_rest_unknown():
         reveal(y, 1.0)
 
 
-def test_the_label_term_is_the_weighted_mean_error_and_nothing_on_unknown_rows():
+def test_the_label_term_is_the_mean_squared_error_of_the_linear_map():
     rng = np.random.default_rng(0)
     z = jnp.asarray(rng.normal(size=(6, 3)), jnp.float32)
     lm = {"w": jnp.asarray(rng.normal(size=(3, 4)), jnp.float32), "b": jnp.ones(4) * 0.1}
     onehot = np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0, 0]]
-    w = np.array([3.0, 0.0, 3.0, 0.0, 0.0, 0.0], np.float32)  # rows 0, 2 known: n / n_known
     pred = np.asarray(z) @ np.asarray(lm["w"]) + 0.1
-    want = np.mean(w * np.mean((onehot - pred) ** 2, axis=1))
-    assert float(losses.label_loss(z, lm, onehot, w)) == pytest.approx(want, rel=1e-5)
-    g = jax.grad(losses.label_loss)(z, lm, onehot, w)
-    assert np.all(np.asarray(g)[w == 0] == 0.0) and np.all(np.abs(np.asarray(g)[w > 0]) > 0)
-    assert float(losses.label_loss(z, lm, onehot, np.zeros(6, np.float32))) == 0.0
+    want = np.mean(np.sum((onehot - pred) ** 2, axis=1))
+    assert float(losses.label_loss(z, lm, onehot)) == pytest.approx(want, rel=1e-5)
+
+
+def test_label_data_pairs_every_batch_with_known_rows_only():
+    x = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
+    known = np.array([-1, 2, -1, -1, 0, -1, -1, -1, -1, -1])
+    xk, onehot = pretraining.label_data(x, known, 3)
+    assert xk.shape == (10, 3) and onehot.shape == (10, 3)
+    assert set(xk[:, 0].tolist()) == {1.0, 4.0}  # rows 1 and 4, in turn
+    assert np.bincount(xk[:, 0].astype(int), minlength=5)[[1, 4]].tolist() == [5, 5]
+    np.testing.assert_array_equal(onehot.argmax(1), np.where(xk[:, 0] == 1.0, 2, 0))
+
+
+def test_unknown_rows_take_no_part_in_the_label_term():
+    x, cls = toy(n=200)
+    known = reveal(cls, 0.1, seed=0)
+    xk, onehot = pretraining.label_data(x, known, 2)
+    other = x.copy()
+    other[known < 0] += 100.0  # the unknown rows changed: the labelled batches are not
+    xk2, onehot2 = pretraining.label_data(other, known, 2)
+    np.testing.assert_array_equal(xk, xk2)
+    np.testing.assert_array_equal(onehot, onehot2)
+
+
+def test_the_label_term_trains_finite_under_the_strong_recipe():
+    from sklearn.datasets import load_digits
+
+    from dssec_jax.presets import recipe_config
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)
+    for fraction in (0.01, 0.1):  # weighting the known rows of a batch by n / n_known, or
+        # the weight 1, made this non-finite in the first epoch
+        cfg = recipe_config("strong", "lcae_kmeans", n_clusters=10, pretrain_epochs=8, n_init=2)
+        res = fit(x, cfg, seed=0, known=reveal(y, fraction, seed=0))
+        first, last = res.pretrain_history[0], res.pretrain_history[-1]
+        assert np.isfinite(last["loss"]) and last["labels"] < first["labels"]
 
 
 def test_known_labels_pull_the_code_to_the_classes_where_reconstruction_alone_fails():
@@ -76,7 +108,7 @@ def test_known_labels_pull_the_code_to_the_classes_where_reconstruction_alone_fa
     assert set(lcae.ae_params) == {"encoder", "decoder"}  # the label map is not kept
 
 
-def test_no_known_labels_change_nothing_bit_for_bit():
+def test_all_labels_unknown_is_the_unsupervised_run_bit_for_bit():
     x, _ = toy(n=200)
     cfg = Config(method="dssec", **{**TOY, "pretrain_epochs": 3}, max_iter=20, update_interval=10)
     a = fit(x, cfg, seed=0)
@@ -85,6 +117,15 @@ def test_no_known_labels_change_nothing_bit_for_bit():
     for u, v in zip(jax.tree.leaves(a.ae_params), jax.tree.leaves(b.ae_params)):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
     assert a.pretrain_history == b.pretrain_history
+    # without labels the compiled steps get exactly the hyper-parameters they had before
+    assert set(pretraining.hyper(cfg)) == {"gamma", "beta", "rho", "alpha"}
+    assert set(pretraining.hyper(cfg, labelled=True)) == {
+        "gamma",
+        "beta",
+        "rho",
+        "alpha",
+        "label_weight",
+    }
 
 
 def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key():
@@ -94,6 +135,8 @@ def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key
     res = fit(x, cfg, seed=0, known=known)
     assert "labels" in res.pretrain_history[0] and res.history
     assert cfg.pretrain_hash("d", 0) != cfg.pretrain_hash("d", 0, digest(known))
+    other_k = Config(method="dssec", **{**TOY, "n_clusters": 3})  # another label map
+    assert other_k.pretrain_hash("d", 0, digest(known)) != cfg.pretrain_hash("d", 0, digest(known))
     assert cfg.pretrain_hash("d", 0, digest(known)) != cfg.pretrain_hash(
         "d", 0, digest(reveal(cls, 0.1, seed=1))
     )
@@ -107,7 +150,7 @@ def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key
         ("lcae_kmeans", np.full(199, 0), {}, "got 199 labels for 200 samples"),
         ("lcae_kmeans", np.r_[np.full(199, -1), 2], {}, r"known labels \[2\] lie outside 0..1"),
         ("lcae_kmeans", np.r_[np.full(199, -1), -3], {}, r"known labels \[-3\] lie outside"),
-        ("kmeans", np.r_[np.full(199, -1), 1], {"label_weight": 1.0}, "has no autoencoder"),
+        ("kmeans", np.r_[np.full(199, -1), 1], {"label_weight": 0.1}, "has no autoencoder"),
         ("dssec", np.r_[np.full(199, -1), 1], {"label_weight": 0.0}, "label_weight=0"),
         ("dssec", np.r_[np.full(199, -1), 1], {"n_clusters": "auto"}, "fixed n_clusters"),
     ],
@@ -126,6 +169,8 @@ def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
         est.fit(x, cls)  # y is for the metrics only
     est.fit(x, cls, known_labels=reveal(cls, 0.1, seed=0))
     assert est.labels_.shape == (200,)
+    with pytest.raises(ValueError, match="asks for known labels and none were given"):
+        fit(x, Config(method="dssec", **TOY, label_fraction=0.1), seed=0)
     with pytest.raises(ValueError, match="pass known_labels= to fit"):
         DSSEC(method="lcae_kmeans", label_fraction=0.1, **TOY).fit(x, cls)
     with pytest.raises(ValueError, match="label_fraction=0"):

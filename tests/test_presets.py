@@ -51,7 +51,7 @@ def test_the_command_line_takes_a_recipe(tmp_path):
 
 
 def test_the_strong_plan_runs_every_method_at_its_recipe():
-    from experiments.campaign import PLANS, plan_runs
+    from dssec_jax.cli.campaign import PLANS, plan_runs
 
     runs = {name: kw for name, _, kw in plan_runs(PLANS["strong"], ["kmeans", "idec", "dssec"])}
     assert runs["kmeans"] == {}

@@ -8,8 +8,8 @@ import pytest
 from conftest import ROOT
 
 from dssec_jax import evaluate
+from dssec_jax.cli.campaign import exported_seeds
 from dssec_jax.data import load_dataset
-from experiments.campaign import exported_seeds
 
 RUNS = sorted((ROOT / "results").glob("*/*/results.json"))
 

@@ -11,7 +11,7 @@ import pathlib
 
 import numpy as np
 
-from experiments.report import METHOD_ORDER
+from dssec_jax.cli.report import METHOD_ORDER
 
 
 def per_seed(plan: str, dataset: str, method: str) -> dict[int, float]:

@@ -9,5 +9,5 @@ GRID='[{"method": "kmeans"}, {"method": "idec"}, {"method": "idec", '$R'},
  {"method": "dssec"}, {"method": "dssec", '$R', "sparsity_floor": 0.005, "embed_std": "kernel"}]'
 for ds in "digits" "coil20 --per_class=10" "usps --per_class=10"; do
   name=$(echo $ds | tr -d ' -' | sed 's/per_class=/_c/')
-  python -m experiments.screen --dataset=$ds --seed_list=0,1,2 --grid="$GRID" >> $HERE/$name.log
+  python -m studies.screen --dataset=$ds --seed_list=0,1,2 --grid="$GRID" >> $HERE/$name.log
 done

@@ -14,7 +14,7 @@ GRID='[{"method": "idec", '$R'}, {"method": "idec", '$R', "embed_std": "kernel"}
  {"method": "dssec", '$R', "beta": 0.1}, {"method": "dssec", '$R', "beta": 0.1, "embed_std": "kernel"}]'
 for seed in ${SEEDS:-0 1 2}; do
   for ds in ${DATASETS:-coil20 usps}; do
-    python -m experiments.screen --dataset=$ds --seed_list=$seed --grid="$GRID" \
+    python -m studies.screen --dataset=$ds --seed_list=$seed --grid="$GRID" \
       --cache_dir=$CACHE >> $HERE/screen_$ds.log
   done
 done

@@ -1,0 +1,491 @@
+"""The paper's table as a resumable campaign whose small result files are committed.
+
+    python -m experiments.campaign --plan=paper [--datasets=mnist] [--seeds=3] [--commit]
+    # a second process beside the first, on seeds of its own
+    python -m experiments.campaign --plan=figures --only_seeds=3 --only_seeds=4 --commit
+    # harsh conditions: the harsh plan, or any plan under one corruption (into
+    # results/<plan>_<kind><level>, compared with results/<plan>)
+    python -m experiments.campaign --plan=harsh --datasets=usps --commit
+    python -m experiments.campaign --plan=strong --datasets=usps --corrupt=gaussian:0.2
+
+Points (dataset, method, seed) run seed by seed (every method and dataset of seed 0,
+then seed 1, ...), so that a complete row set comes soonest. Each point trains through
+``dssec_jax.cli.runner`` in a working folder outside the work tree (``--cache_dir``,
+default ``~/.cache/dssec_jax/campaign``: checkpoints, embeddings and the shared
+pretrained-autoencoder cache), so an interruption loses at most the unfinished phase.
+A finished point is exported to ``<results>/<dataset>_<method>/``::
+
+    config.json             settings, dataset digest, exported seeds
+    results.json            per seed metrics, mean and sample std (ddof 1), versions
+    seed_<k>/result.json    ACC/NMI/ARI, iterations, stop reason, seconds
+    seed_<k>/history.json.gz  per-epoch and per-refresh history
+    seed_<k>/labels.npz     predicted and K-means labels (uint8, compressed)
+
+and skipped from then on; ``<results>/results.md`` (and, with ``--update_readme``, the
+README's block) is written again after each point. ``--commit`` commits each exported
+point with its table; exports that an interrupted run left uncommitted are committed at
+the next start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import pathlib
+import subprocess
+import time
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from absl import flags
+
+from dssec_jax import checkpoint
+from dssec_jax.data import Dataset, load_dataset
+from dssec_jax.data.corrupt import corrupt_dataset, corrupted_name
+from dssec_jax.methods import Config, get_method
+from dssec_jax.presets import recipe_settings
+from dssec_jax.validation import check_config
+
+from . import common
+from .report import (
+    METHOD_ORDER,
+    TABLE_LABELS,
+    collect,
+    readme_block,
+    results_markdown,
+    update_readme,
+)
+from .runner import check_same_run, dataset_id, finish_run, run_config, seed_done
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Datasets x methods x seeds at one set of Config overrides over a named ``recipe``
+    (``dssec_jax.presets``: its settings for each method, then ``overrides``), plus
+    ``sweeps``: runs that depart from it in one setting, ((field, values), ...), each for
+    the methods it affects (gamma: IDEC and DSSEC; embed_dim: all but K-means on the
+    pixels).
+
+    ``corruptions`` {dataset: (spec, ...)} runs those datasets under each harsh condition
+    (``dssec_jax.data.corrupt``) instead of clean, compared with the clean results in the
+    folder ``clean``; ``max_seeds`` {dataset: n} runs fewer seeds of a costly dataset."""
+
+    datasets: tuple
+    methods: tuple
+    seeds: int
+    overrides: dict
+    sweeps: tuple = ()
+    recipe: str = "paper"
+    corruptions: dict = dataclasses.field(default_factory=dict)
+    clean: Optional[str] = None
+    max_seeds: dict = dataclasses.field(default_factory=dict)
+
+
+def data_keys(plan: Plan, dataset: str) -> list[str]:
+    """The data of ``dataset`` the plan runs: ``dataset`` itself, or ``dataset@spec`` for
+    each of its corruptions."""
+    specs = plan.corruptions.get(dataset, ())
+    return [f"{dataset}@{spec}" for spec in specs] if specs else [dataset]
+
+
+def data_name(key: str) -> str:
+    """The dataset name of a data key (``usps@gaussian:0.1`` -> ``usps_gaussian0.1``)."""
+    name, _, spec = key.partition("@")
+    return corrupted_name(name, spec) if spec else name
+
+
+def load_data(key: str, data_dir=None) -> Dataset:
+    """The dataset of a data key, under its corruption (noise seed 0, the same in every run)."""
+    name, _, spec = key.partition("@")
+    ds = load_dataset(name, data_dir=data_dir)
+    return corrupt_dataset(ds, spec) if spec else ds
+
+
+def uses(method: str, field: str) -> bool:
+    """Whether ``field`` changes ``method``'s result (the sweeps that apply to it)."""
+    spec = get_method(method)
+    if field == "gamma":
+        return spec.clustering == "idec"
+    if field == "embed_dim":
+        return spec.features != "raw"
+    if field == "label_fraction":
+        return spec.features == "autoencoder"
+    return True
+
+
+def plan_runs(plan: Plan, methods) -> list[tuple[str, str, dict]]:
+    """(run name, method, overrides): each method at the plan's settings (named as the
+    method; a semi-supervised one knows the table's share of labels, ``TABLE_LABELS``),
+    then at each sweep value it uses (named ``<method>_<field><value>``)."""
+    runs = []
+    for m in methods:
+        labels = {"label_fraction": TABLE_LABELS[m]} if m in TABLE_LABELS else {}
+        at = {**recipe_settings(plan.recipe, m), **labels, **plan.overrides}
+        runs.append((m, m, at))
+        for field, values in plan.sweeps:
+            base = at.get(field, getattr(Config(), field))
+            runs += [
+                (f"{m}_{field}{v:g}", m, {**at, field: v})
+                for v in values
+                if v != base and uses(m, field)
+            ]
+    return runs
+
+
+# Every corruption at two or three levels: noise of 10-30 % of the value range, 10 % and 30 %
+# of the pixels flipped to an extreme, a block of 20 % and 40 % of the image hidden, and
+# half or as many again inputs of pure noise appended.
+HARSH_CONDITIONS = (
+    "gaussian:0.1",
+    "gaussian:0.2",
+    "gaussian:0.3",
+    "salt_pepper:0.1",
+    "salt_pepper:0.3",
+    "occlusion:0.2",
+    "occlusion:0.4",
+    "noise_features:0.5",
+    "noise_features:1",
+)
+
+PLANS = {
+    # The paper's budget is the library default (200 pretraining epochs, up to 20,000
+    # iterations, target refresh every 30, tol 0.1 %); cheap datasets first in each seed.
+    "paper": Plan(("coil20", "usps", "mnist", "fashion_mnist"), tuple(METHOD_ORDER), 5, {}),
+    # The gamma and embedding-size figures: one setting away from the table's point.
+    "figures": Plan(
+        ("coil20", "usps"),
+        ("ae_kmeans", "sae_kmeans", "idec", "dssec"),
+        5,
+        {},
+        (("gamma", (0.01, 0.03, 0.3, 1.0)), ("embed_dim", (5, 20, 40))),
+    ),
+    # The same table at the strong recipe (dssec_jax.presets: DEC-keras's pretraining; the
+    # sparse autoencoder with the KL's floor and the kernel rule's scale).
+    "strong": Plan(
+        ("coil20", "usps", "mnist", "fashion_mnist"), tuple(METHOD_ORDER), 5, {}, recipe="strong"
+    ),
+    # The paper's claim where it is made: each harsh condition at every level on USPS and
+    # COIL-20, two on MNIST (3 seeds), at the strong recipe, against results/strong.
+    "harsh": Plan(
+        ("usps", "coil20", "mnist"),
+        ("kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"),
+        5,
+        {},
+        recipe="strong",
+        corruptions={
+            "usps": HARSH_CONDITIONS,
+            "coil20": HARSH_CONDITIONS,
+            "mnist": ("noise_features:1", "gaussian:0.2"),
+        },
+        clean="results/strong",
+        max_seeds={"mnist": 3},
+    ),
+    # A few known labels: LCAE+K-means and DSSEC with the label term at 1, 5 and 10 %.
+    "labels": Plan(
+        ("usps", "coil20"),
+        ("lcae_kmeans", "dssec"),
+        5,
+        {},
+        (("label_fraction", (0.01, 0.05, 0.1)),),
+        recipe="strong",
+    ),
+    # A minute on digits: for the tests and for trying the machinery.
+    "smoke": Plan(
+        ("digits",),
+        tuple(METHOD_ORDER),
+        2,
+        {
+            "pretrain_epochs": 2,
+            "max_iter": 60,
+            "update_interval": 20,
+            "n_init": 2,
+            "hidden_dims": (64, 64, 128),
+        },
+    ),
+}
+
+flags.DEFINE_enum("plan", "paper", sorted(PLANS), "which grid to run")
+flags.DEFINE_list("datasets", None, "only these datasets of the plan")
+flags.DEFINE_list("methods", None, "only these methods of the plan")
+flags.DEFINE_string("results", None, "folder of the exported results (default results/<plan>)")
+flags.DEFINE_multi_integer("only_seeds", None, "only these of seeds 0 .. seeds-1")
+flags.DEFINE_boolean("commit", False, "git-commit each exported point (paths under --results only)")
+flags.DEFINE_boolean("dry_run", False, "list the points still to run and stop")
+flags.DEFINE_string(
+    "update_readme",
+    None,
+    "also rewrite this README's block of the results "
+    "table after each point (do not edit that README meanwhile)",
+)
+FLAGS = flags.FLAGS
+
+
+def plan_points(
+    plan: Plan, datasets=None, methods=None, n_seeds=None, only_seeds=None
+) -> list[tuple]:
+    """(seed, data key, run name, method, overrides) in run order: seed-major, then the
+    plan's dataset order (each dataset's conditions in turn, :func:`data_keys`), then its
+    runs. ``only_seeds`` keeps those of seeds 0 .. n-1 (two processes on disjoint seeds
+    never run the same point); a dataset of ``plan.max_seeds`` stops at its count unless
+    ``n_seeds`` is given."""
+    seeds = range(n_seeds or plan.seeds)
+    for name, chosen, allowed in (
+        ("datasets", datasets, plan.datasets),
+        ("methods", methods, plan.methods),
+        ("only_seeds", only_seeds, seeds),
+    ):
+        unknown = set(chosen or ()) - set(allowed)
+        if unknown:
+            raise ValueError(
+                f"--{name} {sorted(unknown)} are not in this plan; choose from {list(allowed)}"
+            )
+    ds = [d for d in plan.datasets if not datasets or d in datasets]
+    runs = plan_runs(plan, [m for m in plan.methods if not methods or m in methods])
+    seeds = [s for s in seeds if only_seeds is None or s in only_seeds]
+    return [
+        (s, key, *run)
+        for s in seeds
+        for d in ds
+        if n_seeds or s < plan.max_seeds.get(d, s + 1)
+        for key in data_keys(plan, d)
+        for run in runs
+    ]
+
+
+def point_dir(results: pathlib.Path, key: str, run: str) -> pathlib.Path:
+    return results / f"{data_name(key)}_{run}"
+
+
+def exported(results: pathlib.Path, dataset: str, method: str, seed: int) -> Optional[dict]:
+    """The committed result of a point, or None when it has not been exported."""
+    return seed_done(point_dir(results, dataset, method), seed)
+
+
+def check_exported_settings(out: pathlib.Path, ds: Dataset, cfg: Config) -> None:
+    """Refuse to add seeds to an exported point run with other settings or data (a column
+    must not mix defaults)."""
+    path = out / "config.json"
+    if path.exists():
+        meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
+        check_same_run(json.loads(path.read_text()), meta, out)
+
+
+def _round(obj, digits: int = 6):
+    """Floats rounded to ``digits`` significant digits, recursively (smaller history files)."""
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}")
+    if isinstance(obj, dict):
+        return {k: _round(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round(v, digits) for v in obj]
+    return obj
+
+
+def export_seed(
+    run_dir: pathlib.Path, out: pathlib.Path, ds: Dataset, cfg: Config, seed: int
+) -> dict:
+    """Copy a finished seed's small files from the working ``run_dir`` to ``out`` and
+    rewrite ``out``'s config.json and results.json over every exported seed. When another
+    process exported a seed of the same point meanwhile (``--only_seeds``), the summary is
+    written again until it holds every seed marked exported."""
+    src, dst = run_dir / f"seed_{seed}", out / f"seed_{seed}"
+    with np.load(src / "outputs.npz") as f:
+        labels, kmeans_labels = f["labels"], f["kmeans_labels"]
+    if max(labels.max(), kmeans_labels.max()) > 255:
+        raise ValueError("more than 256 clusters do not fit the uint8 label files")
+    history = json.loads((src / "history.json").read_text())
+    checkpoint.atomic_write_bytes(
+        dst / "history.json.gz", gzip.compress(json.dumps(_round(history)).encode(), mtime=0)
+    )
+    checkpoint.atomic_save_npz(
+        dst / "labels.npz",
+        labels=labels.astype(np.uint8),
+        kmeans_labels=kmeans_labels.astype(np.uint8),
+    )
+    rec = json.loads((src / "result.json").read_text())
+    while True:
+        per_seed = [seed_done(out, s) for s in exported_seeds(out) if s != seed] + [rec]
+        per_seed.sort(key=lambda r: r["seed"])
+        checkpoint.atomic_write_json(
+            out / "config.json",
+            {
+                **json.loads((run_dir / "config.json").read_text()),
+                "seeds": [r["seed"] for r in per_seed],
+            },
+        )
+        finish_run(out, ds, cfg, per_seed)  # results.json first: a crash now leaves the
+        checkpoint.atomic_write_json(dst / "result.json", rec)  # seed unexported
+        if exported_seeds(out) == [r["seed"] for r in per_seed]:
+            return rec
+
+
+def exported_seeds(out: pathlib.Path) -> list[int]:
+    """Seeds whose result.json marks them exported under ``out``."""
+    return sorted(int(p.parent.name[5:]) for p in out.glob("seed_*/result.json"))
+
+
+def git_commit(
+    repo: pathlib.Path, paths: Sequence[pathlib.Path], message: str, tries: int = 5
+) -> None:
+    """Commit exactly ``paths`` (other staged changes stay staged) in the repository that
+    holds the folder ``repo``; nothing to commit is fine, a held index lock is waited for."""
+    git = ["git", "-C", str(repo)]
+    paths = [str(pathlib.Path(p).resolve()) for p in paths]
+    for i in range(tries):
+        r = subprocess.run([*git, "add", "--", *paths], capture_output=True, text=True)
+        if r.returncode == 0:
+            staged = subprocess.run([*git, "diff", "--cached", "--quiet", "--", *paths])
+            if staged.returncode == 0:
+                return  # nothing to commit
+            r = subprocess.run(
+                [*git, "commit", "-q", "-m", message, "--", *paths], capture_output=True, text=True
+            )
+            if r.returncode == 0:
+                return
+        if "index.lock" not in r.stderr:
+            break
+        time.sleep(2 * (i + 1))
+    raise RuntimeError(f"git commit of {paths} failed: {r.stderr.strip()}; commit them by hand")
+
+
+def write_tables(
+    results: pathlib.Path, readme: Optional[pathlib.Path], clean: Optional[str] = None
+) -> list[pathlib.Path]:
+    """results.md of ``results`` again (against the clean results in ``clean`` where the
+    data was corrupted), and its block in ``readme`` when given."""
+    table = results_markdown(collect(results), clean)
+    checkpoint.atomic_write_bytes(results / "results.md", table.encode())
+    if readme is None:
+        return [results / "results.md"]
+    update_readme(readme, results_key(results, readme), table)
+    return [results / "results.md", readme]
+
+
+def results_key(results: pathlib.Path, readme: pathlib.Path) -> str:
+    """The README block name of ``results``: its path relative to the README's folder."""
+    return results.resolve().relative_to(readme.resolve().parent).as_posix()
+
+
+def eta(done_walls: dict, todo: Sequence[tuple]) -> str:
+    """Remaining time from the mean wall time of finished points of the same
+    (dataset, run); points without such a measurement are counted apart."""
+    known = [np.mean(done_walls[(d, r)]) for _, d, r, *_ in todo if done_walls.get((d, r))]
+    missing = len(todo) - len(known)
+    text = f"{sum(known) / 60:.0f} min"
+    return text + (f" + {missing} points not yet timed" if missing else "")
+
+
+def run_plan(
+    plan: Plan,
+    points: Sequence[tuple],
+    results: pathlib.Path,
+    work: pathlib.Path,
+    data_dir=None,
+    commit: bool = False,
+    log: Callable = common.log,
+    checkpoint_interval_s: float = 60.0,
+    readme: Optional[pathlib.Path] = None,
+) -> int:
+    """Run every point not yet exported under ``results``; after each, results.md (and the
+    ``readme`` block) again and, with ``commit``, a commit. Returns how many points ran."""
+    datasets, walls, ran, t0 = {}, {}, 0, time.time()
+    todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
+    for d in sorted({p[1] for p in todo}):
+        datasets[d] = load_data(d, data_dir=data_dir)
+    configs = {
+        (d, r): check_config(
+            Config(method=m, n_clusters=datasets[d].n_clusters, **kw), len(datasets[d].x)
+        )
+        for _, d, r, m, kw in todo
+    }
+    for (d, r), cfg in configs.items():
+        check_exported_settings(point_dir(results, d, r), datasets[d], cfg)
+    if commit:  # exports of an earlier run that ended before its commit
+        for out in sorted(p for p in results.glob("*_*") if p.is_dir()):
+            git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
+    for s, d, r, *_ in points:
+        if (rec := exported(results, d, r, s)) is not None:
+            walls.setdefault((d, r), []).append(rec["wall_seconds"])
+    log(f"plan: {len(points)} points, {len(points) - len(todo)} already exported under {results}")
+    for i, (seed, name, run, *_) in enumerate(todo):
+        ds, cfg = datasets[name], configs[(name, run)]
+        run_dir = work / "runs" / point_dir(results, name, run).name
+        log(
+            f"[{i + 1}/{len(todo)}] {name} {run} seed {seed} (elapsed "
+            f"{(time.time() - t0) / 60:.0f} min, plan ETA {eta(walls, todo[i:])})"
+        )
+        run_config(ds, cfg, [seed], run_dir, work / "ae_cache", log, checkpoint_interval_s)
+        out = point_dir(results, name, run)
+        rec = export_seed(run_dir, out, ds, cfg, seed)
+        walls.setdefault((name, run), []).append(rec["wall_seconds"])
+        ran += 1
+        log(
+            f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
+            f"{rec['n_iter']} iterations ({rec['stop_reason']}), {rec['wall_seconds']:.0f} s"
+        )
+        tables = write_tables(results, readme, plan.clean)
+        if commit:
+            git_commit(results, [out, *tables], f"results: {results.name} {name} {run} seed {seed}")
+    log(f"plan done: {ran} points ran in {(time.time() - t0) / 60:.1f} min")
+    return ran
+
+
+def main(argv):
+    plan = PLANS[FLAGS.plan]
+    results = pathlib.Path(FLAGS.results or f"results/{FLAGS.plan}")
+    if FLAGS.corrupt is not None:  # the plan under one harsh condition, against itself clean
+        if plan.corruptions:
+            raise ValueError(
+                f"--plan={FLAGS.plan} already runs its own harsh conditions; --corrupt takes a "
+                "clean plan (paper, strong, ...)"
+            )
+        plan = dataclasses.replace(
+            plan, corruptions={d: (FLAGS.corrupt,) for d in plan.datasets}, clean=str(results)
+        )
+        results = results.with_name(corrupted_name(results.name, FLAGS.corrupt))
+    points = plan_points(
+        plan,
+        FLAGS.datasets,
+        FLAGS.methods,
+        FLAGS.seeds if FLAGS["seeds"].present else None,
+        FLAGS.only_seeds,
+    )
+    work = (
+        pathlib.Path(FLAGS.cache_dir or pathlib.Path.home() / ".cache/dssec_jax/campaign")
+        / FLAGS.plan
+    )
+    readme = pathlib.Path(FLAGS.update_readme) if FLAGS.update_readme else None
+    if readme is not None:  # found now, not after hours of training
+        results.mkdir(parents=True, exist_ok=True)
+        key = results_key(results, readme) if readme.exists() else None
+        if key is None or not readme_block(key).search(readme.read_text()):
+            raise ValueError(
+                f"--update_readme={readme} needs an existing file with a block "
+                f"'<!-- begin {key or results} -->' ... '<!-- end ... -->'"
+            )
+    if FLAGS.dry_run:
+        for s, d, r, *_ in points:
+            if exported(results, d, r, s) is None:
+                print(f"todo: {d} {r} seed {s}")
+        return
+    run_plan(
+        plan,
+        points,
+        results,
+        work,
+        FLAGS.data_dir,
+        FLAGS.commit,
+        common.log,
+        FLAGS.checkpoint_interval,
+        readme,
+    )
+
+
+def entry() -> None:
+    """The command line (``dssec-campaign``, or ``python -m experiments.campaign`` in a checkout)."""
+    common.run_cli(main, doc=__doc__)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,197 @@
+"""Results under harsh conditions (``dssec_jax.data.corrupt``) against the clean results.
+
+For each dataset: ACC at each condition; the ACC each method loses against its clean
+result, paired by seed (clean - corrupted); the paired comparisons of the sparse and the
+plain embedding (DSSEC - IDEC, SAE+K-means - AE+K-means) at each condition; and how much
+less the first method of each pair loses ((clean - corrupted) of the base less that of
+the method, per seed: positive where the sparse embedding loses less). A figure per
+dataset shows ACC against severity, one panel per corruption, one line per method.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections import defaultdict
+from typing import Optional
+
+from dssec_jax.data.corrupt import split_name
+
+from .report import (
+    _cell,
+    _dataset_order,
+    _order,
+    _paired_cell,
+    _save_fig,
+    main_table,
+    paired_acc,
+)
+from .runner import settings_match, summarize
+
+PAIRS = (("dssec", "idec"), ("sae_kmeans", "ae_kmeans"))  # (sparse, plain)
+
+
+def is_harsh(runs: list[dict]) -> bool:
+    """Whether any run was trained on corrupted data."""
+    return any(split_name(r["dataset"])[1] for r in runs)
+
+
+def _on_seeds(run: dict, seeds: set) -> dict:
+    """``run`` with only the ``seeds`` given (its summary recomputed)."""
+    kept = [r for r in run["per_seed"] if r.get("seed") in seeds]
+    return {**run, "per_seed": kept, "summary": summarize(kept)}
+
+
+def _clean_table(harsh: dict, clean_runs: list[dict]) -> dict:
+    """The clean runs of the harsh runs' methods and datasets, on the seeds the harsh runs
+    of that dataset have (a clean mean over other seeds would not compare); ValueError
+    when a clean run's settings differ from the harsh run's."""
+    seeds = defaultdict(set)
+    for (m, d), r in harsh.items():
+        seeds[(m, split_name(d)[0])] |= {s["seed"] for s in r["per_seed"]}
+    clean = {k: r for k, r in main_table(clean_runs).items() if k in seeds} if clean_runs else {}
+    for (m, d), r in harsh.items():
+        base = clean.get((m, split_name(d)[0]))
+        same = base is None or (
+            settings_match(base["config"], r["config"])
+            and settings_match(r["config"], base["config"])
+        )
+        if not same:
+            raise ValueError(
+                f"{d} / {m} was run with other settings than its clean result "
+                f"({base['dir']}); compare runs of one protocol"
+            )
+    return {k: _on_seeds(r, seeds[k]) for k, r in clean.items()}
+
+
+def grid(runs: list[dict], clean_runs: list[dict]) -> dict:
+    """{base dataset: {(kind, level): {method: run}}} with the clean results (of the same
+    datasets and methods, on the same seeds) at (None, 0.0); the table's point of each
+    (method, data)."""
+    out = defaultdict(dict)
+    harsh = main_table(runs)
+    for (m, d), r in {**_clean_table(harsh, clean_runs), **harsh}.items():
+        base, kind, level = split_name(d)
+        out[base].setdefault((kind, level), {})[m] = r
+    return {
+        b: dict(sorted(c.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])))
+        for b, c in out.items()
+    }
+
+
+def _name(kind: Optional[str], level: float) -> str:
+    return "clean" if kind is None else f"{kind} {level:g}"
+
+
+def _loss_less(method: dict, base: dict, method_clean: dict, base_clean: dict) -> list[float]:
+    """Per seed: (clean - corrupted ACC) of ``base`` less that of ``method``."""
+    now = dict(zip(_seeds(method, base), paired_acc(method, base)))
+    before = dict(zip(_seeds(method_clean, base_clean), paired_acc(method_clean, base_clean)))
+    return [now[s] - before[s] for s in sorted(now) if s in before]
+
+
+def _seeds(run: dict, base: dict) -> list[int]:
+    """The seeds :func:`report.paired_acc` pairs, in its order."""
+    have = {r["seed"] for r in base["per_seed"] if "acc" in r}
+    return [r["seed"] for r in run["per_seed"] if r.get("seed") in have]
+
+
+def dataset_lines(base: str, conditions: dict) -> list[str]:
+    """The Markdown tables of one dataset (module docstring)."""
+    names = [_name(*c) for c in conditions]
+    methods = sorted({m for runs in conditions.values() for m in runs}, key=_order)
+    head = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    clean = conditions.get((None, 0.0), {})
+    lines = [f"### {base}", "", "ACC, mean ± sample std (seeds):", "", *head]
+    for m in methods:
+        cells = [_cell(c[m]["summary"], "acc") if m in c else "-" for c in conditions.values()]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    if clean:
+        lines += [
+            "",
+            "ACC lost against the clean result (clean - corrupted, same seeds):",
+            "",
+            *head,
+        ]
+        for m in methods:
+            cells = [
+                _paired_cell(paired_acc(clean[m], c[m])) if m in c and m in clean else "-"
+                for c in conditions.values()
+            ]
+            cells[0] = "-"  # the clean column against itself
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "Paired ACC (same seeds; seeds on which the first is ahead):", "", *head]
+    for m, b in PAIRS:
+        cells = [
+            _paired_cell(paired_acc(c[m], c[b])) if m in c and b in c else "-"
+            for c in conditions.values()
+        ]
+        lines.append(f"| {m} − {b} | " + " | ".join(cells) + " |")
+        if clean.get(m) and clean.get(b):
+            cells = [
+                _paired_cell(_loss_less(c[m], c[b], clean[m], clean[b]))
+                if m in c and b in c
+                else "-"
+                for c in conditions.values()
+            ]
+            cells[0] = "-"
+            lines.append(f"| {b}'s loss − {m}'s loss | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:
+    """The tables of every dataset (module docstring), in the paper's dataset order."""
+    lines = [
+        "Final iterate. Noise of each condition drawn once (seed 0), the same for every run; "
+        "the clean column is the clean table's result at the same settings. A loss "
+        "difference above zero means the first method of the pair lost less ACC than the "
+        "second.",
+        "",
+    ]
+    for base, conditions in sorted(
+        grid(runs, clean_runs).items(), key=lambda kv: _dataset_order(kv[0])
+    ):
+        lines += dataset_lines(base, conditions)
+    return "\n".join(lines)
+
+
+def plot_harsh(
+    runs: list[dict], clean_runs: list[dict], folder: pathlib.Path
+) -> list[pathlib.Path]:
+    """``harsh_<dataset>.png`` per dataset: ACC (mean ± std) against the level of each
+    corruption (0: clean), one panel per corruption, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for base, conditions in grid(runs, clean_runs).items():
+        kinds = sorted({k for k, _ in conditions if k is not None})
+        methods = sorted({m for rs in conditions.values() for m in rs}, key=_order)
+        fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.6), squeeze=False)
+        for ax, kind in zip(axes[0], kinds):
+            points = {c: rs for c, rs in conditions.items() if c[0] in (None, kind)}
+            for i, m in enumerate(methods):
+                at = [(lv, rs[m]["summary"]["acc"]) for (_, lv), rs in points.items() if m in rs]
+                if not at:
+                    continue
+                ax.errorbar(
+                    [lv for lv, _ in at],
+                    [s["mean"] for _, s in at],
+                    yerr=[s["std"] or 0.0 for _, s in at],
+                    marker="o",
+                    capsize=3,
+                    color=f"C{i % 10}",
+                    label=m,
+                )
+            ax.set_title(kind)
+            ax.set_xlabel("level (0: clean)")
+            ax.set_ylabel("ACC")
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=7)
+        fig.suptitle(f"{base}: ACC under harsh conditions (mean ± std over seeds)")
+        path = pathlib.Path(folder) / f"harsh_{base}.png"
+        _save_fig(fig, path)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -1,0 +1,531 @@
+"""Tables and plots from finished runs, without training.
+
+    python -m experiments.report runs/sweep
+
+Writes results.csv (one row per run and seed), results.md (methods x datasets per metric,
+cells mean ± sample std (seeds)) and PNG figures: metrics against gamma, against embedding
+size, the n_clusters="auto" criterion against k, and a t-SNE of the learned embedding
+coloured by true and predicted labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pathlib
+import re
+from collections import defaultdict
+from typing import Callable, Optional
+
+import numpy as np
+from absl import flags
+
+from dssec_jax import checkpoint
+from dssec_jax.methods import Config, get_method
+
+METHOD_ORDER = [
+    "kmeans",
+    "pca_kmeans",
+    "ae_kmeans",
+    "sae_kmeans",
+    "lcae_kmeans",
+    "dec",
+    "idec",
+    "dssec",
+]
+METRICS = ("acc", "nmi", "ari")
+DATASET_ORDER = ["mnist", "fashion_mnist", "usps", "coil20"]  # the paper's order; others after
+flags.DEFINE_string("readme", None, "also replace this README's generated block of DIR's table")
+flags.DEFINE_string(
+    "clean", None, "folder of the clean results that runs on corrupted data are compared with"
+)
+FLAGS = flags.FLAGS
+# The main table's gamma, embedding size and share of known labels (0: unsupervised; the
+# semi-supervised LCAE+K-means knows 10 %, TABLE_LABELS).
+TABLE_POINT = {"gamma": 0.1, "embed_dim": 10, "label_fraction": 0.0}
+TABLE_LABELS = {"lcae_kmeans": 0.1}
+
+
+def collect(workdir: pathlib.Path) -> list[dict]:
+    """One dict per finished run directory under <workdir>/runs (or workdir itself)."""
+    root = workdir / "runs" if (workdir / "runs").is_dir() else workdir
+    out = []
+    for f in sorted(root.glob("*/results.json")):
+        r = json.loads(f.read_text())
+        r["dir"] = f.parent
+        out.append(r)
+    if not out:
+        raise ValueError(
+            f"no finished runs (results.json) under {root}; run dssec-sweep (python -m experiments.sweep) first"
+        )
+    return out
+
+
+def _order(method: str) -> int:
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+
+
+def write_csv(runs: list[dict], path: pathlib.Path) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(
+        [
+            "dataset",
+            "method",
+            "gamma",
+            "embed_dim",
+            "seed",
+            "acc",
+            "nmi",
+            "ari",
+            "kmeans_acc",
+            "n_iter",
+            "stop_reason",
+            "wall_seconds",
+            "run_dir",
+        ]
+    )
+    for r in runs:
+        c = r["config"]
+        for s in r["per_seed"]:
+            w.writerow(
+                [
+                    r["dataset"],
+                    r["method"],
+                    c["gamma"],
+                    c["embed_dim"],
+                    s["seed"],
+                    *(
+                        s.get(k)
+                        for k in (
+                            "acc",
+                            "nmi",
+                            "ari",
+                            "kmeans_acc",
+                            "n_iter",
+                            "stop_reason",
+                            "wall_seconds",
+                        )
+                    ),
+                    r["dir"].name,
+                ]
+            )
+    checkpoint.atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def _cell(summary: dict, metric: str) -> str:
+    """``mean ± std (n)`` of one metric: sample std (ddof 1), n seeds; no std for one seed."""
+    if metric not in summary:
+        return "-"
+    s = summary[metric]
+    spread = "" if s["std"] is None else f" ± {s['std']:.3f}"
+    return f"{s['mean']:.3f}{spread} ({s['n']})"
+
+
+def _dataset_order(name: str) -> tuple:
+    return (DATASET_ORDER.index(name) if name in DATASET_ORDER else len(DATASET_ORDER), name)
+
+
+def table_value(method: str, field: str) -> float:
+    """The main table's value of ``field`` for ``method``."""
+    if field == "label_fraction":
+        return TABLE_LABELS.get(method, 0.0)
+    return TABLE_POINT[field]
+
+
+def _distance(run: dict, fields) -> tuple:
+    """|config[f] - table value| per field; gamma counts only for methods that use it (a
+    config written before a field existed holds it at 0)."""
+    uses_gamma = get_method(run["method"]).clustering == "idec"
+    return tuple(
+        abs(run["config"].get(f, 0.0) - table_value(run["method"], f))
+        if f != "gamma" or uses_gamma
+        else 0
+        for f in fields
+    )
+
+
+def nearest_to_table(runs: list[dict], fields=tuple(TABLE_POINT)) -> list[dict]:
+    """The runs whose ``fields`` are nearest the table's point (all ties)."""
+    best = min(_distance(r, fields) for r in runs)
+    return [r for r in runs if _distance(r, fields) == best]
+
+
+def main_table(runs: list[dict]) -> dict:
+    """{(method, dataset): run} at the table's gamma and embed_dim (nearest available)."""
+    groups = defaultdict(list)
+    for r in runs:
+        groups[(r["method"], r["dataset"])].append(r)
+    return {k: nearest_to_table(rs)[0] for k, rs in groups.items()}
+
+
+PAIRS = (("dssec", "idec"), ("dssec", "dec"), ("sae_kmeans", "ae_kmeans"))  # (method, base)
+
+
+def paired_acc(run: dict, base: dict) -> list[float]:
+    """ACC of ``run`` less ACC of ``base`` on each seed both finished, in seed order."""
+    accs = {r["seed"]: r["acc"] for r in base["per_seed"] if "acc" in r}
+    return [r["acc"] - accs[r["seed"]] for r in run["per_seed"] if r.get("seed") in accs]
+
+
+def _paired_cell(diffs: list[float]) -> str:
+    """``+mean ± std (n, ahead on w)``: sample std (ddof 1); no std for one seed."""
+    if not diffs:
+        return "-"
+    spread = f" ± {np.std(diffs, ddof=1):.3f}" if len(diffs) > 1 else ""
+    ahead = sum(d > 0 for d in diffs)
+    return f"{np.mean(diffs):+.3f}{spread} ({len(diffs)}, ahead on {ahead})"
+
+
+def paired_lines(table: dict, datasets: list[str]) -> list[str]:
+    """The paired comparisons: each method less its base on the same seeds (ACC)."""
+    lines = [
+        "",
+        "Paired differences in ACC, same seeds: mean ± sample std (seeds, seeds on which the "
+        "first method is ahead):",
+        "",
+        "| comparison | " + " | ".join(datasets) + " |",
+        "|---|" + "---|" * len(datasets),
+    ]
+    for m, base in PAIRS:
+        cells = [
+            _paired_cell(paired_acc(table[(m, d)], table[(base, d)]))
+            if (m, d) in table and (base, d) in table
+            else "-"
+            for d in datasets
+        ]
+        lines.append(f"| {m} − {base} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown_table(runs: list[dict]) -> str:
+    """One table per metric (methods x datasets), then each cell's settings."""
+    table = main_table(runs)
+    datasets = sorted({r["dataset"] for r in runs}, key=_dataset_order)
+    methods = sorted({r["method"] for r in runs}, key=_order)
+    lines = ["Cells: mean ± sample std (ddof 1) over seeds (number of seeds), final iterate."]
+    for metric in METRICS:
+        lines += [
+            "",
+            f"{metric.upper()}:",
+            "",
+            "| method | " + " | ".join(datasets) + " |",
+            "|---|" + "---|" * len(datasets),
+        ]
+        for m in methods:
+            cells = [
+                _cell(table[(m, d)]["summary"], metric) if (m, d) in table else "-"
+                for d in datasets
+            ]
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += paired_lines(table, datasets)
+    lines += sweep_lines(runs)
+    lines += ["", "Settings per cell (only those the method uses):", ""]
+    for (m, d), r in sorted(
+        table.items(), key=lambda kv: (_dataset_order(kv[0][1]), _order(kv[0][0]))
+    ):
+        c, spec, s = r["config"], get_method(m), r["summary"]
+        used = [f"seeds {len(r['per_seed'])}"]
+        if spec.features != "raw":
+            used.append(f"embed_dim {c['embed_dim']}")
+        if spec.features == "autoencoder":
+            used.append(f"pretrain_epochs {c['pretrain_epochs']}")
+            used += _changed(c, RECIPE_FIELDS + (("sparsity_floor",) if spec.sparse else ()))
+            if c.get("label_fraction"):
+                used.append(
+                    f"known labels {c['label_fraction']:.0%} (label_weight {c['label_weight']:g}"
+                    f"; ACC on the others {_cell(s, 'acc_unknown')})"
+                )
+        if spec.clustering:
+            used += _changed(c, ("embed_std",))
+        if spec.clustering == "idec":
+            used.append(f"gamma {c['gamma']}")
+        if spec.clustering:
+            used += [
+                f"max_iter {c['max_iter']}",
+                f"update_interval {c['update_interval']}",
+                f"tol {c['tol']:g}",
+                f"iterations run {s['n_iter']['mean']:.0f} (mean)",
+                f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}",
+            ]
+            if s.get("stopped_nonfinite"):
+                used.append(f"non-finite (left out of the means) {s['stopped_nonfinite']}")
+        lines.append(f"- {d} / {m}: " + ", ".join(used))
+    return "\n".join(lines) + "\n"
+
+
+# Settings of a recipe, shown for a cell only where they differ from the library default
+# (so the paper-protocol table reads as it always has).
+RECIPE_FIELDS = ("init", "pretrain_optimizer", "learning_rate", "pretrain_momentum")
+
+
+def _changed(config: dict, fields: tuple) -> list[str]:
+    """``"field value"`` for each of ``fields`` whose value differs from Config's default."""
+    default = Config()
+    return [
+        f"{k} {config[k]}"
+        for k in fields
+        if k in config
+        and config[k] != getattr(default, k)
+        and not (k == "pretrain_momentum" and config.get("pretrain_optimizer") != "sgd")
+    ]
+
+
+def results_markdown(runs: list[dict], clean: Optional[str] = None) -> str:
+    """The results table of ``runs``; for runs on corrupted data, the harsh-conditions
+    tables against the clean results under the folder ``clean`` (when given)."""
+    from . import harsh_report
+
+    if not harsh_report.is_harsh(runs):
+        return markdown_table(runs)
+    return harsh_report.harsh_markdown(runs, collect(pathlib.Path(clean)) if clean else [])
+
+
+def _save_fig(fig, path: pathlib.Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    checkpoint.atomic_write_bytes(path, buf.getvalue())
+
+
+def sweep_series(runs: list[dict], field: str, methods=None) -> dict:
+    """{(dataset, method): [(value of ``field``, summary), ...]} sorted by value, for the
+    lines with two or more values; the other swept field is held at the value nearest the
+    table's (gamma 0.1, embed_dim 10)."""
+    series = defaultdict(list)
+    for r in runs:
+        if (not methods or r["method"] in methods) and "acc" in r["summary"]:
+            series[(r["dataset"], r["method"])].append(r)
+    for key, rs in list(series.items()):
+        rs = nearest_to_table(rs, [f for f in TABLE_POINT if f != field])
+        series[key] = sorted(
+            ((r["config"].get(field, 0.0), r["summary"]) for r in rs), key=lambda t: t[0]
+        )
+    return {k: v for k, v in series.items() if len({p[0] for p in v}) > 1}
+
+
+SWEPT = (
+    ("gamma", ("idec", "dssec"), ("acc",)),
+    ("embed_dim", None, ("acc",)),
+    ("label_fraction", None, ("acc", "acc_unknown")),
+)
+METRIC_TEXT = {"acc": "ACC", "acc_unknown": "ACC on the samples whose label was not given"}
+
+
+def sweep_lines(runs: list[dict]) -> list[str]:
+    """ACC against gamma (IDEC, DSSEC), against embed_dim and against the share of known
+    labels (there also ACC on the samples whose label was not given), one row per
+    (dataset, method): the figures' values as Markdown tables (none where nothing was
+    swept)."""
+    lines = []
+    for field, methods, metrics in SWEPT:
+        series = sweep_series(runs, field, methods)
+        if not series:
+            continue
+        values = sorted({v for pts in series.values() for v, _ in pts})
+        for metric in metrics:
+            lines += [
+                "",
+                f"{METRIC_TEXT[metric]} against {field} (the other setting at the table's value):",
+                "",
+                "| dataset / method | " + " | ".join(f"{v:g}" for v in values) + " |",
+                "|---|" + "---|" * len(values),
+            ]
+            for (d, m), pts in sorted(
+                series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
+            ):
+                at = dict(pts)
+                cells = [_cell(at[v], metric) if v in at else "-" for v in values]
+                lines.append(f"| {d} / {m} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def plot_against(runs: list[dict], field: str, path: pathlib.Path, methods=None) -> bool:
+    """ACC/NMI/ARI (mean ± std) against a config field, one line per (dataset, method);
+    the other swept field is held at the value nearest the table's (gamma 0.1, embed_dim 10).
+    False (no figure) when no line has two or more values of ``field``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = sweep_series(runs, field, methods)
+    if not series:
+        return False
+    values = sorted({p[0] for pts in series.values() for p in pts})
+    meths = sorted({meth for _, meth in series}, key=_order)  # a colour per method,
+    dsets = sorted({d for d, _ in series}, key=_dataset_order)  # a line style per dataset
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, m in zip(axes, METRICS):
+        for (d, meth), pts in sorted(series.items()):
+            xs = [p[0] for p in pts]
+            ax.errorbar(
+                xs,
+                [p[1][m]["mean"] for p in pts],
+                yerr=[p[1][m]["std"] or 0.0 for p in pts],
+                marker="o",
+                capsize=3,
+                color=f"C{meths.index(meth) % 10}",
+                linestyle=("-", "--", ":", "-.")[dsets.index(d) % 4],
+                label=f"{d} {meth}",
+            )
+        ax.set_xlabel(field)
+        if values[0] > 0 and values[-1] / values[0] >= 8:  # e.g. gamma 0.01 .. 1
+            ax.set_xscale("log")
+            ax.minorticks_off()
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.set_ylabel(m.upper())
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Clustering quality against {field} (mean ± std over seeds)")
+    _save_fig(fig, path)
+    plt.close(fig)
+    return True
+
+
+def plot_k_scores(runs: list[dict], path: pathlib.Path) -> bool:
+    """The n_clusters="auto" criterion against k, one line per (dataset, method, seed), the
+    chosen k marked; False (no figure) when no run chose its k."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = [
+        (
+            f"{r['dataset']} {r['method']} seed {s['seed']}",
+            s["k_scores"],
+            s["n_clusters"],
+            r["config"].get("k_criterion", "silhouette"),
+        )
+        for r in runs
+        for s in r["per_seed"]
+        if s.get("k_scores")
+    ]
+    if not lines:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, scores, chosen, _ in lines:
+        ks = sorted(int(k) for k in scores)
+        ys = [np.nan if scores[str(k)] is None else scores[str(k)] for k in ks]
+        ax.plot(ks, ys, marker=".", label=f"{label}: k={chosen}")
+        ax.plot([chosen], [scores[str(chosen)]], "k*", markersize=10)
+    ax.set_xlabel("k")
+    ax.set_ylabel(", ".join(sorted({c for *_, c in lines})))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("Choice of the number of clusters (star: chosen k)")
+    _save_fig(fig, path)
+    plt.close(fig)
+    return True
+
+
+def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int = 0) -> bool:
+    """2-D t-SNE of the first seed's embedding, coloured by true and by predicted labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    files = sorted(run["dir"].glob("seed_*/outputs.npz"))
+    if not files:
+        return False
+    with np.load(files[0]) as f:
+        z, pred, y = f["embedding"], f["labels"], f["y"]
+    idx = np.random.default_rng(seed).permutation(len(z))[:max_points]
+    e2 = TSNE(n_components=2, random_state=seed, init="pca").fit_transform(z[idx])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    panels = [("predicted clusters", pred[idx])]
+    if len(y):
+        panels.insert(0, ("true labels", y[idx]))
+    for ax, (title, c) in zip(axes, panels):
+        ax.scatter(e2[:, 0], e2[:, 1], c=c, cmap="tab20", s=4)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"t-SNE of the {run['method']} embedding on {run['dataset']}")
+    _save_fig(fig, path)
+    plt.close(fig)
+    return True
+
+
+def write_report(
+    workdir: pathlib.Path,
+    tsne: bool = True,
+    log: Optional[Callable[[str], None]] = None,
+    clean: Optional[str] = None,
+) -> list[pathlib.Path]:
+    """Write results.csv, results.md and the figures into ``workdir`` (runs on corrupted
+    data against the clean results under ``clean``); returns the paths."""
+    from . import harsh_report
+
+    workdir = pathlib.Path(workdir)
+    runs = collect(workdir)
+    written = [workdir / "results.csv", workdir / "results.md"]
+    write_csv(runs, written[0])
+    checkpoint.atomic_write_bytes(written[1], results_markdown(runs, clean).encode())
+    if harsh_report.is_harsh(runs):
+        written += harsh_report.plot_harsh(
+            runs, collect(pathlib.Path(clean)) if clean else [], workdir
+        )
+    if plot_against(runs, "gamma", workdir / "gamma.png", methods=("idec", "dssec")):
+        written.append(workdir / "gamma.png")
+    if plot_against(runs, "embed_dim", workdir / "embed_dim.png"):
+        written.append(workdir / "embed_dim.png")
+    if plot_k_scores(runs, workdir / "k_scores.png"):
+        written.append(workdir / "k_scores.png")
+    if tsne:
+        table = main_table(runs)
+        for (m, d), r in table.items():
+            if m == "dssec" and plot_tsne(r, workdir / f"tsne_{d}.png"):
+                written.append(workdir / f"tsne_{d}.png")
+    if log:
+        log("wrote " + ", ".join(str(p) for p in written))
+    return written
+
+
+def readme_block(folder: str) -> re.Pattern:
+    """The README block that holds ``folder``'s generated table (``folder`` as written,
+    relative to the repository root, e.g. ``results/paper``)."""
+    return re.compile(
+        rf"(<!-- begin {re.escape(folder)} -->\n)(.*?)(<!-- end {re.escape(folder)} -->)", re.S
+    )
+
+
+def update_readme(readme: pathlib.Path, folder: str, table: str) -> None:
+    """Replace the README block of ``folder`` with ``table``; refuse when there is none."""
+    text = readme.read_text()
+    new, n = readme_block(folder).subn(lambda m: m.group(1) + table + m.group(3), text)
+    if n != 1:
+        raise ValueError(
+            f"{readme} has no block '<!-- begin {folder} -->' ... "
+            f"'<!-- end {folder} -->'; add one where the table belongs"
+        )
+    checkpoint.atomic_write_bytes(readme, new.encode())
+
+
+def report_main(argv):
+    if len(argv) != 2:
+        raise ValueError(
+            "usage: dssec-report DIR [--readme=README.md] (python -m experiments.report DIR "
+            "in a checkout)"
+        )
+    folder = pathlib.Path(argv[1])
+    write_report(folder, log=print, clean=FLAGS.clean)
+    if FLAGS.readme:
+        update_readme(
+            pathlib.Path(FLAGS.readme), argv[1].rstrip("/"), (folder / "results.md").read_text()
+        )
+        print(f"updated the {argv[1]} table in {FLAGS.readme}")
+
+
+def entry() -> None:
+    """The command line (``dssec-report``, or ``python -m experiments.report`` in a checkout)."""
+    from .common import run_cli
+
+    run_cli(report_main, positional=True, doc=__doc__)
+
+
+if __name__ == "__main__":
+    entry()

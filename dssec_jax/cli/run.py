@@ -1,0 +1,87 @@
+"""Run one method on one dataset for several seeds.
+
+    python -m experiments.run --dataset=usps --data_dir=../shared/data --method=dssec --seeds=5
+
+Rerunning the same command on the same --workdir resumes and skips finished seeds.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from absl import flags
+
+from dssec_jax.validation import check_config
+
+from . import common
+from .runner import run_config
+
+flags.DEFINE_string(
+    "dataset",
+    "digits",
+    "built-in dataset (digits, usps, coil20, mnist, fashion_mnist) or a path to your own file",
+)
+flags.DEFINE_string(
+    "method",
+    "dssec",
+    "kmeans, pca_kmeans, ae_kmeans, sae_kmeans, lcae_kmeans (with --label_fraction), dec, idec "
+    "or dssec",
+)
+flags.DEFINE_float("gamma", None, "weight gamma of the clustering loss (default 0.1)")
+flags.DEFINE_integer("embed_dim", None, "embedding size (default 10)")
+flags.DEFINE_boolean(
+    "save_model",
+    False,
+    "save each seed's fitted model to "
+    "<workdir>/seed_<k>/model.dssec (load it with dssec_jax.DSSEC.load)",
+)
+FLAGS = flags.FLAGS
+
+
+def default_cache(workdir: pathlib.Path) -> pathlib.Path:
+    return pathlib.Path(FLAGS.cache_dir) if FLAGS.cache_dir else workdir.parent / "ae_cache"
+
+
+def main(argv):
+    ds = common.load(FLAGS.dataset)
+    cfg = check_config(
+        common.build_config(
+            ds.n_clusters, method=FLAGS.method, gamma=FLAGS.gamma, embed_dim=FLAGS.embed_dim
+        ),
+        len(ds.x),
+    )
+    workdir = pathlib.Path(FLAGS.workdir or f"runs/{ds.name}_{cfg.method}")
+    common.log(
+        f"{cfg.method} on {ds.name} ({ds.x.shape[0]} x {ds.x.shape[1]}, "
+        f"{cfg.n_clusters} clusters), seeds 0..{FLAGS.seeds - 1}, workdir {workdir}"
+    )
+    res = run_config(
+        ds,
+        cfg,
+        range(FLAGS.seeds),
+        workdir,
+        default_cache(workdir),
+        common.log,
+        FLAGS.checkpoint_interval,
+        FLAGS.save_model,
+    )
+    s = res["summary"]
+    if "acc" in s:
+        common.log(
+            "result (mean, sample std over seeds): "
+            + ", ".join(
+                f"{k.upper()} {s[k]['mean']:.4f}"
+                + ("" if s[k]["std"] is None else f" ± {s[k]['std']:.4f}")
+                for k in ("acc", "nmi", "ari")
+            )
+        )
+    common.log(f"wrote {workdir / 'results.json'}")
+
+
+def entry() -> None:
+    """The command line (``dssec-run``, or ``python -m experiments.run`` in a checkout)."""
+    common.run_cli(main, doc=__doc__)
+
+
+if __name__ == "__main__":
+    entry()

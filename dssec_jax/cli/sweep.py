@@ -1,0 +1,126 @@
+"""Run a grid of datasets x methods x gammas x embedding sizes x seeds, then report.
+
+    python -m experiments.sweep --datasets=usps,coil20 --methods=kmeans,idec,dssec \
+        --gammas=0.1,0.3,0.5 --embed_dims=5,10,20,40 --seeds=5 --workdir=runs/sweep
+
+Each grid point is a run directory under <workdir>/runs (resumable); pretrained
+autoencoders are shared through <workdir>/runs/ae_cache. Methods that do not use gamma
+(or embed_dim) run once, not once per value.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from absl import flags
+
+from dssec_jax.methods import get_method
+from dssec_jax.validation import check_config
+
+from . import common, report
+from .runner import run_batched, run_config
+
+flags.DEFINE_list("datasets", ["digits"], "datasets (built-in names or paths)")
+flags.DEFINE_list(
+    "methods",
+    ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"],
+    "methods to run",
+)
+flags.DEFINE_list("gammas", ["0.1"], "clustering-loss weights (idec, dssec)")
+flags.DEFINE_list("embed_dims", ["10"], "embedding sizes")
+flags.DEFINE_boolean("tsne", True, "draw the t-SNE figure of the learned embeddings")
+flags.DEFINE_boolean(
+    "batched",
+    False,
+    "train all gammas and seeds of a method and embedding "
+    "size as one vmapped program (dssec_jax.sweep); no mid-run checkpoints",
+)
+flags.DEFINE_boolean(
+    "shard_runs",
+    False,
+    "with --batched: split the runs over all local devices "
+    "(their number must divide by the device count)",
+)
+FLAGS = flags.FLAGS
+
+
+def run_name(dataset: str, method: str, gamma, embed_dim) -> str:
+    g = "na" if gamma is None else f"{gamma:g}"
+    e = "na" if embed_dim is None else str(embed_dim)
+    return f"{dataset}__{method}__g{g}__e{e}"
+
+
+def grid(methods, gammas, embed_dims):
+    """(method, gamma or None, embed_dim or None) without runs that only repeat others."""
+    points = []
+    for m in methods:
+        spec = get_method(m)
+        gs = gammas if spec.clustering == "idec" else [None]
+        es = [None] if spec.features == "raw" else embed_dims
+        points += [(m, g, e) for g in gs for e in es]
+    return points
+
+
+def main(argv):
+    try:
+        gammas = [float(g) for g in FLAGS.gammas]
+        embed_dims = [int(e) for e in FLAGS.embed_dims]
+    except ValueError as e:
+        raise ValueError(f"--gammas and --embed_dims take comma-separated numbers ({e})") from e
+    points = grid(FLAGS.methods, gammas, embed_dims)
+    workdir = pathlib.Path(FLAGS.workdir or "runs/sweep")
+    runs = workdir / "runs"
+    datasets = [common.load(name) for name in FLAGS.datasets]
+    configs = [
+        (
+            ds,
+            m,
+            g,
+            e,
+            check_config(
+                common.build_config(ds.n_clusters, method=m, gamma=g, embed_dim=e), len(ds.x)
+            ),
+        )
+        for ds in datasets
+        for m, g, e in points
+    ]
+    seeds = range(FLAGS.seeds)
+    if FLAGS.batched:
+        groups = {}
+        for ds, m, g, e, cfg in configs:
+            key = (ds.name, m, e) if cfg.spec.features == "autoencoder" else (ds.name, m, e, g)
+            groups.setdefault(key, (ds, []))[1].append((runs / run_name(ds.name, m, g, e), cfg))
+        for i, (key, (ds, members)) in enumerate(groups.items()):
+            common.log(
+                f"[{i + 1}/{len(groups)}] batched {'/'.join(map(str, key))}: "
+                f"{len(members)} configs x {len(seeds)} seeds"
+            )
+            if members[0][1].spec.features == "autoencoder":
+                run_batched(
+                    ds, members, seeds, common.log, FLAGS.shard_runs, FLAGS.checkpoint_interval
+                )
+            else:
+                run_config(ds, members[0][1], seeds, members[0][0], runs / "ae_cache", common.log)
+    else:
+        for i, (ds, m, g, e, cfg) in enumerate(configs):
+            name = run_name(ds.name, m, g, e)
+            common.log(f"[{i + 1}/{len(configs)}] {name}")
+            run_config(
+                ds,
+                cfg,
+                seeds,
+                runs / name,
+                runs / "ae_cache",
+                common.log,
+                FLAGS.checkpoint_interval,
+            )
+    report.write_report(workdir, tsne=FLAGS.tsne, log=common.log)
+
+
+def entry() -> None:
+    """The command line (``dssec-sweep``, or ``python -m experiments.sweep`` in a checkout)."""
+    common.run_cli(main, doc=__doc__)
+
+
+if __name__ == "__main__":
+    entry()
