@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import serialization
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
@@ -199,7 +200,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             return int(rs)
         raise ValueError(f"random_state must be an int or None, got {type(rs).__name__}")
 
-    def fit(self, X, y=None, known_labels=None):
+    def fit(
+        self, X: ArrayLike, y: ArrayLike | None = None, known_labels: ArrayLike | None = None
+    ) -> "DSSEC":
         """Cluster ``X``.
 
         Args:
@@ -323,7 +326,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             est._pca = _rebuild_pca(meta, raw["pca"])
         return est
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Embedding of ``X``.
 
         Args:
@@ -362,7 +365,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             losses.soft_assignment(self.transform(X), self.cluster_centers_, alpha=self.alpha)
         )
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Cluster of each row of ``X``: argmax_j q_ij (nearest centre for the K-means methods).
 
         Args:

@@ -245,10 +245,20 @@ def dssec_loss(
     DSSEC: rec_weight 1, beta > 0; IDEC: beta 0; DEC: rec_weight 0 (decoder unused).
 
     Args:
-      x, x_hat: inputs and reconstructions, (n, d).
+      x: inputs, (n, d).
+      x_hat: reconstructions, (n, d).
       hidden: penalised hidden activations, each (n, units).
-      z: embeddings, (n, e); centers: (K, e); p: targets of the rows, (n, K).
-      gamma, beta, rho, alpha, rec_weight, reduction, form, floor: as in the formula above.
+      z: embeddings, (n, e).
+      centers: cluster centres, (K, e).
+      p: targets of the rows, (n, K).
+      gamma: weight of L_c.
+      beta: weight of Omega.
+      rho: the sparsity target.
+      alpha: Student's t degrees of freedom.
+      rec_weight: weight of L_rec + beta * Omega (0 for DEC).
+      reduction: as in ``sparsity_penalty``.
+      form: as in ``sparsity_penalty``.
+      floor: as in ``sparsity_penalty``.
 
     Returns:
       (L, {"loss", "reconstruction", "sparsity", "clustering"}).

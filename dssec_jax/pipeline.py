@@ -11,9 +11,10 @@ from typing import Any, Optional
 
 import jax
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.decomposition import PCA
 
-from . import choose_k, clustering, metrics, parallel, pretraining, sae, train
+from . import checkpoint, choose_k, clustering, metrics, parallel, pretraining, sae, train
 from .methods import Config
 from .validation import NonFiniteLossError, check_config, check_data, check_known, check_labels
 
@@ -73,7 +74,14 @@ def _kmeans_only(features, cfg: Config, seed: int, log: Log, t: float, **extra) 
 
 
 def fit(
-    x, cfg: Config, seed: int = 0, y=None, *, known=None, store=None, log: Log = None
+    x: ArrayLike,
+    cfg: Config,
+    seed: int = 0,
+    y: ArrayLike | None = None,
+    *,
+    known: ArrayLike | None = None,
+    store: Optional[checkpoint.FileStore] = None,
+    log: Log = None,
 ) -> FitResult:
     """Run method ``cfg.method`` on ``x``.
 

@@ -118,7 +118,11 @@ def encode_with_hidden(
 
 
 def encode(
-    params: dict, x: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
+    params: dict,
+    x: ArrayLike,
+    activations: Activations = "relu",
+    *,
+    compute_dtype: jnp.dtype | None = None,
 ) -> jax.Array:
     """Embedding z = f(x).
 

@@ -363,7 +363,11 @@ def write_tables(
 
 
 def results_key(results: pathlib.Path, readme: pathlib.Path) -> str:
-    """The README block name of ``results``: its path relative to the README's folder."""
+    """The document's block name of ``results``: its path as given when relative (from the
+    repository root, e.g. ``results/paper`` in ``docs/results.md``), else relative to the
+    document's folder."""
+    if not results.is_absolute():
+        return results.as_posix()
     return results.resolve().relative_to(readme.resolve().parent).as_posix()
 
 
