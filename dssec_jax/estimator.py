@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 
-from . import compile_cache, losses, model_file, pipeline, restarts, sae, train
+from . import compile_cache, losses, model_file, pipeline, progress, restarts, sae, train
 from ._version import __version__
 from .methods import Config
 from .presets import apply_recipe
@@ -49,7 +49,7 @@ def _rebuild_pca(meta: dict, arrays: dict) -> PCA:
 
 
 def _print_record(record: dict) -> None:
-    """``verbose``: each progress record as one JSON line on stdout."""
+    """``verbose=2``: each progress record as one JSON line on stdout."""
     print(json.dumps(record, default=float), flush=True)
 
 
@@ -62,8 +62,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     refresh), ``pretrain_history_``, ``n_iter_``, ``stop_reason_``, ``params_``,
     ``n_clusters_`` (the number of clusters used) and ``k_scores_`` ({k: criterion} when
     ``n_clusters="auto"`` chose it within ``k_range`` by ``k_criterion``, else None).
-    ``verbose`` prints every progress record of :func:`dssec_jax.fit` (one per pretraining
-    epoch and per target refresh) as a JSON line on stdout. ``recipe`` names a protocol
+    ``verbose=1`` shows progress (:class:`dssec_jax.progress.Progress`: a bar per phase in a
+    terminal, else a line every 5 % of a phase); ``verbose=2`` prints every progress record
+    of :func:`dssec_jax.fit` (one per pretraining epoch and per target refresh) as a JSON
+    line on stdout. ``recipe`` names a protocol
     (:mod:`dssec_jax.presets`: "paper", the defaults below; "strong", DEC-keras's
     pretraining): it sets each of its settings that is left at the default shown here (a
     value passed equal to that default counts as left: pass ``recipe="paper"`` to keep them).
@@ -221,7 +223,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
                 "drivers only; pass known_labels= to fit (dssec_jax.labels.reveal(y, "
                 "fraction, seed) draws a stratified share)"
             )
-        log = _print_record if self.verbose else None
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
+        log = (None, progress.Progress(), _print_record)[int(self.verbose)]
         x = check_data(X, cfg.n_clusters)
         compile_cache.enable()
         seed = self._seed()
@@ -234,6 +238,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             res, self.restarts_ = restarts.fit_restarts(
                 x, cfg, seed, int(self.n_restarts), self.restart_rule, y, log, known_labels
             )
+        if isinstance(log, progress.Progress):
+            log.close()
         self._set_fitted(res, x.shape[1])
         self.seed_ = seed
         return self
@@ -300,8 +306,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: os.PathLike) -> "DSSEC":
-        """The fitted model saved by :meth:`save`; ValueError for a file that is not one,
-        is damaged or truncated, or comes from another library version."""
+        """The fitted model saved by :meth:`save` by this or an earlier version
+        (``model_file``: every earlier file format loads); ValueError for a file that is not
+        one, is damaged or truncated, or has a later format."""
         meta, raw = model_file.read(path, __version__)
         est = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()})
         cfg = est.config()

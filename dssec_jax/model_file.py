@@ -1,11 +1,16 @@
 """A fitted model as one file: a header, a JSON meta line, and a msgpack body.
 
-    dssec_jax model\\n  {"format": 1, "library": "0.2.0", "sha256": ..., ...}\\n  <msgpack>
+    dssec_jax model\\n  {"format": 2, "library": "0.2.0", "sha256": ..., ...}\\n  <msgpack>
 
 The meta holds the library version, the settings and the JSON-able fitted attributes; the
 body holds the arrays (Flax's msgpack serialisation, no pickle). The SHA-256 in the meta
 covers the rest of the meta and the body, so a truncated or damaged file (a changed
 setting included) is refused instead of loaded wrong.
+
+Compatibility: ``FORMAT`` goes up whenever a file gains a setting or a fitted attribute that
+an earlier reader would not know. Every version reads every earlier format (a setting
+the file lacks takes its default; format 1 lacks the known-label settings), whatever
+library version wrote it; a file of a later format is refused with the fix (upgrade).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from flax import serialization
 from .checkpoint import atomic_write_bytes
 
 MAGIC = b"dssec_jax model\n"
-FORMAT = 1
+FORMAT = 2
 
 
 def write(path: os.PathLike, meta: dict, arrays: Any) -> None:
@@ -62,12 +67,12 @@ def read(path: os.PathLike, library_version: str) -> tuple[dict, Any]:
             f"the model file {path} is truncated or damaged (its meta line is "
             "unreadable); save the model again"
         )
-    if meta.get("format") != FORMAT or meta.get("library") != library_version:
+    fmt = meta.get("format")
+    if not isinstance(fmt, int) or not 1 <= fmt <= FORMAT:
         raise ValueError(
-            f"{path} was saved by dssec_jax {meta.get('library')} (file format "
-            f"{meta.get('format')}), and this is dssec_jax {library_version} "
-            f"(format {FORMAT}); load it with that version, or refit and save "
-            "with this one"
+            f"{path} was saved by dssec_jax {meta.get('library')} (file format {fmt}), "
+            f"and this is dssec_jax {library_version}, which reads formats 1 to {FORMAT}; "
+            "upgrade dssec_jax to load it, or refit and save with this version"
         )
     if _digest(meta, body) != meta["sha256"]:
         raise ValueError(

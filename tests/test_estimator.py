@@ -194,13 +194,26 @@ def test_scikit_learn_estimator_checks_pass():
     assert len(results) >= 45
 
 
-def test_verbose_prints_the_progress_records_as_json_lines(digits, capsys):
+def test_verbose_2_prints_the_progress_records_as_json_lines(digits, capsys):
     import json
 
     x = digits[0][:200]
     budget = dict(pretrain_epochs=2, max_iter=20, update_interval=10)
-    DSSEC(n_clusters=5, random_state=0, verbose=1, **TINY_NET, **budget).fit(x)
+    DSSEC(n_clusters=5, random_state=0, verbose=2, **TINY_NET, **budget).fit(x)
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     events = [r["event"] for r in records]
     assert events.count("pretrain_epoch") == 2 and events.count("cluster_refresh") >= 2
     assert records[0]["stage"] == "finetune" and records[-1]["iteration"] <= 20
+
+
+def test_verbose_1_shows_a_line_every_few_percent_off_a_terminal(digits, capsys):
+    x = digits[0][:200]
+    budget = dict(pretrain_epochs=60, max_iter=20, update_interval=10)
+    DSSEC(n_clusters=5, random_state=0, verbose=1, **TINY_NET, **budget).fit(x)
+    lines = capsys.readouterr().out.splitlines()
+    epochs = [ln for ln in lines if ln.startswith("pretrain finetune epoch")]
+    assert 15 <= len(epochs) <= 21  # every 5 % of 60 epochs (3), not 60 lines
+    assert epochs[0].startswith("pretrain finetune epoch 1/60") and "epoch 60/60" in epochs[-1]
+    assert any(ln.startswith("cluster iter") for ln in lines)
+    with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):
+        DSSEC(verbose=3).fit(x)

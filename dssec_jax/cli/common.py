@@ -12,13 +12,11 @@ import numpy as np
 from absl import app, flags
 from absl import logging as absl_logging
 
-from dssec_jax import compile_cache, parallel
+from dssec_jax import compile_cache, parallel, progress
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.data.corrupt import corrupt_dataset
 from dssec_jax.methods import Config
 from dssec_jax.presets import RECIPES, recipe_settings
-
-from . import progress
 
 FLAGS = flags.FLAGS
 
@@ -181,10 +179,20 @@ flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
 flags.DEFINE_integer("process_id", None, "this process's index in a multi-process run")
 
 
+_PROGRESS: list = []  # the drivers' one progress display, made at the first record
+
+
 def log(item: Union[str, dict]) -> None:
-    """A progress line, or a progress record (``progress.describe``), through absl logging
-    (stdout, with a wall-clock stamp, once :func:`cli` has set it up)."""
-    absl_logging.info(item if isinstance(item, str) else progress.describe(item))
+    """A progress line, or a progress record, through absl logging (stdout, with a
+    wall-clock stamp, once :func:`cli` has set it up): a bar per phase in a terminal, else
+    a line every 5 % of a phase (``dssec_jax.progress.Progress``)."""
+    if not _PROGRESS:
+        _PROGRESS.append(progress.Progress(write=absl_logging.info))
+    if isinstance(item, str):
+        _PROGRESS[0].close()
+        absl_logging.info(item)
+    else:
+        _PROGRESS[0](item)
 
 
 def _log_to_stdout() -> None:

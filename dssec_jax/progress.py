@@ -1,0 +1,152 @@
+"""Progress a person watches. The library (``dssec_jax.fit``, ``sweep``) and the drivers'
+runner emit progress records (dicts with an "event"); :func:`describe` makes one line of
+text of a record, and :class:`Progress` shows them: a bar per phase (tqdm: ETA, live loss,
+ACC when labels are known) in a terminal, elsewhere (CI, files) one plain line every few
+percent of a phase, not every epoch."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Callable, Optional
+
+CLUSTER_PARTS = ("loss", "reconstruction", "sparsity", "clustering", "acc", "nmi", "ari")
+
+
+def _eta(seconds) -> str:
+    return "?" if seconds is None else f"{seconds:.0f}s"
+
+
+def _pretrain_epoch(r: dict) -> str:
+    return (
+        f"pretrain {r['stage']} epoch {r['epoch']}/{r['epochs']} loss {r['loss']:.5f} "
+        f"(rec {r['reconstruction']:.5f}, sparsity {r['sparsity']:.4f}) "
+        f"elapsed {r['elapsed_s']:.0f}s eta {_eta(r['eta_s'])}"
+    )
+
+
+def _cluster_refresh(r: dict) -> str:
+    parts = " ".join(f"{k} {r[k]:.4f}" for k in CLUSTER_PARTS if k in r)
+    return (
+        f"cluster iter {r['iteration']}/{r['max_iter']} delta_label {r['delta_label']:.4f} "
+        f"{parts} empty {r['n_empty_clusters']} elapsed {r['elapsed_s']:.0f}s "
+        f"eta<= {_eta(r['eta_s'])}"
+    )
+
+
+def _k_chosen(r: dict) -> str:
+    tried = ", ".join(
+        f"{k}: {v:.4g}" if v is not None else f"{k}: -" for k, v in r["scores"].items()
+    )
+    return f"n_clusters=auto: {r['criterion']} chooses k={r['k']} (tried {tried})"
+
+
+def _brief(result: dict) -> str:
+    return json.dumps({k: result.get(k) for k in ("acc", "nmi", "ari", "n_iter", "stop_reason")})
+
+
+FORMATS = {
+    "pretrain_cached": lambda r: f"pretrain: reusing cached autoencoder {r['key']}",
+    "pretrain_resumed": lambda r: f"pretrain: resuming at stage {r['stage']}, epoch {r['epoch']}",
+    "pretrain_epoch": _pretrain_epoch,
+    "k_chosen": _k_chosen,
+    "kmeans": lambda r: (
+        "K-means on the embedding: " + json.dumps({k: v for k, v in r.items() if k != "event"})
+    ),
+    "cluster_resumed": lambda r: f"cluster: resuming at iteration {r['iteration']}",
+    "cluster_refresh": _cluster_refresh,
+    "batched_pretrain_epoch": lambda r: (
+        f"batched pretrain {r['stage']} epoch {r['epoch']}/{r['epochs']} loss "
+        + " ".join(f"{v:.5f}" for v in r["loss"])
+    ),
+    "batched_refresh": lambda r: (
+        f"batched cluster iter {r['iteration']}: {r['active']}/{r['runs']} runs active"
+    ),
+    "seed_skipped": lambda r: f"seed {r['seed']}: already finished, skipped",
+    "seed_done": lambda r: (
+        f"{r['run'] + ' ' if r.get('run') else ''}seed {r['seed']} done: {_brief(r['result'])}"
+    ),
+}
+
+
+def describe(record: dict) -> str:
+    """The line shown for ``record`` (JSON for an event without a format of its own)."""
+    fmt = FORMATS.get(record.get("event"))
+    return fmt(record) if fmt else json.dumps(record, default=float)
+
+
+def _phase(record: dict) -> Optional[tuple]:
+    """(phase name, done, total, live values) of a record that advances a phase, else None."""
+    ev = record.get("event")
+    if ev == "pretrain_epoch":
+        live = {
+            "loss": record["loss"],
+            **({"labels": record["labels"]} if "labels" in record else {}),
+        }
+        return f"pretrain {record['stage']}", record["epoch"], record["epochs"], live
+    if ev == "batched_pretrain_epoch":
+        return f"batched pretrain {record['stage']}", record["epoch"], record["epochs"], {}
+    if ev == "cluster_refresh":
+        live = {k: record[k] for k in ("loss", "delta_label", "acc") if k in record}
+        return "cluster", record["iteration"], max(record["max_iter"], 1), live
+    return None
+
+
+class Progress:
+    """A progress-record callback (``log=`` of ``dssec_jax.fit``; ``DSSEC(verbose=1)``).
+
+    Args:
+      write: where a line of text goes (default: print to ``stream``).
+      every: the share of a phase between two plain lines (0.05: every 5 %); the first
+        and the last record of a phase are always shown.
+      bars: tqdm bars instead of lines; default: whether ``stream`` is a terminal.
+      stream: the output stream (default sys.stdout).
+    """
+
+    def __init__(
+        self,
+        write: Optional[Callable[[str], None]] = None,
+        every: float = 0.05,
+        bars: Optional[bool] = None,
+        stream=None,
+    ):
+        self.stream = stream or sys.stdout
+        self.bars = bool(getattr(self.stream, "isatty", lambda: False)()) if bars is None else bars
+        self.write = write or (lambda line: print(line, file=self.stream, flush=True))
+        self.every = every
+        self._next: dict = {}
+        self._bar = None
+
+    def __call__(self, record: dict) -> None:
+        phase = _phase(record)
+        if phase is None:
+            self.close()
+            self.write(describe(record))
+        elif self.bars:
+            self._show_bar(*phase)
+        elif self._due(*phase[:3]):
+            self.write(describe(record))
+
+    def _due(self, name: str, done: int, total: int) -> bool:
+        """Whether ``done`` of ``total`` has reached the next share of ``name`` to show."""
+        share = done / total
+        if done < total and share + 1e-9 < self._next.get(name, -1.0):
+            return False
+        self._next[name] = (math.floor(share / self.every + 1e-9) + 1) * self.every
+        return True
+
+    def _show_bar(self, name: str, done: int, total: int, live: dict) -> None:
+        from tqdm import tqdm
+
+        if self._bar is None or self._bar.desc != name or done < self._bar.n:
+            self.close()
+            self._bar = tqdm(total=total, desc=name, file=self.stream, dynamic_ncols=True)
+        self._bar.update(done - self._bar.n)
+        self._bar.set_postfix({k: f"{v:.4g}" for k, v in live.items()}, refresh=True)
+
+    def close(self) -> None:
+        """End the current bar (before a line of text, and at the end of a run)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
