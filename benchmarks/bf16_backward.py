@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from absl import app, flags
 
+from benchmarks import machine
 from dssec_jax import sae, train
 from dssec_jax.checkpoint import atomic_write_json
 
@@ -87,13 +88,14 @@ def main(argv):
         )
     atomic_write_json(
         FLAGS.bf16_out,
-        {
-            "rounds": rounds,
-            "device": str(jax.devices()[0]),
-            "n": FLAGS.n,
-            "batch_size": FLAGS.batch_size,
-            "date": time.strftime("%Y-%m-%d"),
-        },
+        machine.record(
+            {
+                "rounds": rounds,
+                "n": FLAGS.n,
+                "batch_size": FLAGS.batch_size,
+                "date": time.strftime("%Y-%m-%d"),
+            }
+        ),
     )
 
 

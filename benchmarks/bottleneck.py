@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import optax
 from absl import app, flags
 
+from benchmarks import machine
 from dssec_jax import sae, train
 from dssec_jax.checkpoint import atomic_write_json
 
@@ -187,7 +188,7 @@ def main(argv):
             f"torch.mm {name}: {t:.2f} ms ({step_gflop / t * 1e3:.1f} GFLOP/s); "
             f"XLA/torch matmul time {xla / t:.2f}"
         )
-    atomic_write_json(FLAGS.bottleneck_out, res)
+    atomic_write_json(FLAGS.bottleneck_out, machine.record(res))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import tempfile
 
 from absl import app, flags
 
+from benchmarks import machine
 from dssec_jax.checkpoint import atomic_write_json
 
 flags.DEFINE_integer("n", 20000, "samples of synthetic 784-dimensional data")
@@ -59,7 +60,7 @@ def main(argv):
         "warm_cache_over_same_process": round(warm["first"] / warm["second"], 2),
     }
     print(res)
-    atomic_write_json(FLAGS.out, res)
+    atomic_write_json(FLAGS.out, machine.record(res))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import jax
 import numpy as np
 from absl import flags
 
+from benchmarks import machine
 from dssec_jax import train
 from dssec_jax.checkpoint import atomic_write_json
 from dssec_jax.cli import common, runner
@@ -200,7 +201,7 @@ def main(argv):
         f"projected paper budget ({FLAGS.paper_epochs} epochs, {FLAGS.paper_iter} iterations): "
         + ", ".join(f"{k} {v / 60:.1f} min" for k, v in proj.items())
     )
-    atomic_write_json(FLAGS.out, out)
+    atomic_write_json(FLAGS.out, machine.record(out))
     print(f"wrote {FLAGS.out}")
 
 

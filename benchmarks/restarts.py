@@ -12,12 +12,12 @@ Writes the times, their ratio and the processor to --out.
 from __future__ import annotations
 
 import os
-import platform
 import time
 
 import jax
 from absl import app, flags
 
+from benchmarks import machine
 from dssec_jax import DSSEC
 from dssec_jax.checkpoint import atomic_write_json
 from dssec_jax.data import load_dataset
@@ -29,16 +29,6 @@ flags.DEFINE_integer("pretrain_epochs", 50, "pretraining epochs of every run")
 flags.DEFINE_string("data_dir", None, "data folder (else $DSSEC_DATA_DIR)")
 flags.DEFINE_string("out", "benchmarks/results/restarts.json", "JSON output path")
 FLAGS = flags.FLAGS
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main(argv):
@@ -56,7 +46,6 @@ def main(argv):
     DSSEC(**kw, random_state=0, n_restarts=r).fit(ds.x)
     batched = time.perf_counter() - t
     out = {
-        "processor": _cpu(),
         "devices": [str(d) for d in jax.devices()],
         "dataset": ds.name,
         "method": FLAGS.method,
@@ -68,7 +57,7 @@ def main(argv):
         "ratio_to_sequential": round(batched / sequential, 2),
     }
     print(out)
-    atomic_write_json(FLAGS.out, out)
+    atomic_write_json(FLAGS.out, machine.record(out))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
+from benchmarks import machine
 from dssec_jax import sae, train
 from dssec_jax.checkpoint import atomic_write_json
 
@@ -73,23 +74,7 @@ def median_time(fn, repeats):
 
 
 def matmul_gflops(dtype) -> float:
-    B = FLAGS.batch_size
-    key = jax.random.PRNGKey(0)
-    mats = [
-        (jax.random.normal(key, (B, a), dtype), jax.random.normal(key, (a, b), dtype))
-        for a, b in layer_pairs()
-    ]
-    f = jax.jit(lambda ms: [jnp.dot(x, w, preferred_element_type=jnp.float32) for x, w in ms])
-    reps = 50
-
-    def run():
-        for _ in range(reps):
-            out = f(mats)
-        jax.block_until_ready(out)
-
-    t = median_time(run, FLAGS.repeats)
-    flops = reps * sum(2.0 * B * a * b for a, b in layer_pairs())
-    return flops / t / 1e9
+    return machine.matmul_gflops(dtype, FLAGS.batch_size, layer_pairs(), repeats=FLAGS.repeats)
 
 
 def pretrain_rate(acts, sparse_layers, x, cd) -> float:
@@ -327,7 +312,7 @@ def main(argv):
             f"{p['ratio']:.2f}x; clustering ours {p['ours_cluster']:.0f} vs torch "
             f"{p['torch_cluster']:.0f} -> {p['cluster_ratio']:.2f}x"
         )
-    atomic_write_json(FLAGS.out, res)
+    atomic_write_json(FLAGS.out, machine.record(res))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
+from benchmarks import machine
 from benchmarks import throughput as tp
 
 VARIANTS = {
@@ -103,7 +104,7 @@ def main(argv):
                     f"Q vs {FLAGS.variants[0]} {gap:.1e}",
                     flush=True,
                 )
-    atomic_write_json(FLAGS.xla_out, {"variants": VARIANTS, "rounds": rounds})
+    atomic_write_json(FLAGS.xla_out, machine.record({"variants": VARIANTS, "rounds": rounds}))
 
 
 if __name__ == "__main__":

@@ -102,29 +102,12 @@ def fit(
     Returns:
       A :class:`FitResult`.
     """
-    x = check_data(x, cfg.n_clusters)
-    cfg = check_config(cfg, x.shape[0])
-    if ignored := cfg.ignored_settings():
-        warnings.warn(
-            f"method {cfg.method!r} does not use {', '.join(ignored)}: the values given have "
-            "no effect on this run",
-            stacklevel=2,
-        )
-    mesh = parallel.mesh_for(cfg.data_parallel)
-    parallel.check_batch(cfg.batch_size, mesh)
-    y = None if y is None else check_labels(y, x.shape[0])
-    known = check_known(known, x.shape[0], cfg)
-    if cfg.label_fraction and known is None:
-        raise ValueError(
-            f"label_fraction={cfg.label_fraction} asks for known labels and none were given; "
-            "pass known= (dssec_jax.labels.reveal draws them) or set label_fraction=0"
-        )
-    spec = cfg.spec
+    x, cfg, y, known = _checked(x, cfg, y, known)
     key = jax.random.PRNGKey(seed)
     t = time.time()
-    if spec.features == "raw":
+    if cfg.spec.features == "raw":
         return _kmeans_only(x.copy(), cfg, seed, log, t)  # never the caller's own array
-    if spec.features == "pca":
+    if cfg.spec.features == "pca":
         pca = PCA(n_components=cfg.embed_dim, random_state=seed).fit(x)
         return _kmeans_only(pca.transform(x).astype(np.float32), cfg, seed, log, t, pca=pca)
     ae, pre_hist = pretraining.pretrain(
@@ -132,11 +115,7 @@ def fit(
     )
     seconds = {"pretrain": time.time() - t}
     t = time.time()
-
-    def embed(ae):
-        x_dev = parallel.place(x, mesh, rows=True)
-        return parallel.to_host(train.embed(ae, x_dev, cfg.hidden_acts(), cfg.compute_dtype()))
-
+    embed = _embedder(x, cfg)
     z = embed(ae)
     cfg, k_scores = resolve_k(z, cfg, seed, log)
     centers, km_labels, scale, scale_rule = clustering.start(z, cfg, seed)
@@ -155,7 +134,7 @@ def fit(
         n_clusters=cfg.n_clusters,
         k_scores=k_scores,
     )
-    if spec.clustering is None:
+    if cfg.spec.clustering is None:
         return result
     if cfg.embed_std:
         ae, centers = sae.rescale_embedding(ae, scale), centers * scale
@@ -165,9 +144,48 @@ def fit(
     )
     seconds["cluster"] = time.time() - t
     out["history"][0].update(embed_scale=scale, embed_scale_rule=scale_rule)
-    if k_scores is not None:  # the choice of k, on the record of the clustering phase's start
+    return _clustered(result, out, cfg, embed)
+
+
+def _checked(x, cfg: Config, y, known) -> tuple:
+    """(x, cfg, y, known) checked and converted (``validation``); a warning for settings
+    the method does not use."""
+    x = check_data(x, cfg.n_clusters)
+    cfg = check_config(cfg, x.shape[0])
+    if ignored := cfg.ignored_settings():
+        warnings.warn(
+            f"method {cfg.method!r} does not use {', '.join(ignored)}: the values given have "
+            "no effect on this run",
+            stacklevel=3,
+        )
+    parallel.check_batch(cfg.batch_size, parallel.mesh_for(cfg.data_parallel))
+    y = None if y is None else check_labels(y, x.shape[0])
+    known = check_known(known, x.shape[0], cfg)
+    if cfg.label_fraction and known is None:
+        raise ValueError(
+            f"label_fraction={cfg.label_fraction} asks for known labels and none were given; "
+            "pass known= (dssec_jax.labels.reveal draws them) or set label_fraction=0"
+        )
+    return x, cfg, y, known
+
+
+def _embedder(x: np.ndarray, cfg: Config):
+    """``embed(ae)``: the embedding of all of ``x`` on the host, in one compiled pass."""
+    mesh = parallel.mesh_for(cfg.data_parallel)
+
+    def embed(ae):
+        x_dev = parallel.place(x, mesh, rows=True)
+        return parallel.to_host(train.embed(ae, x_dev, cfg.hidden_acts(), cfg.compute_dtype()))
+
+    return embed
+
+
+def _clustered(result: FitResult, out: dict, cfg: Config, embed) -> FitResult:
+    """``result`` (the K-means start) updated with the clustering phase's outcome ``out``;
+    a warning when the clustering collapsed."""
+    if result.k_scores is not None:  # the choice of k, on the record of the phase's start
         out["history"][0].update(
-            n_clusters=cfg.n_clusters, k_scores={str(k): v for k, v in k_scores.items()}
+            n_clusters=cfg.n_clusters, k_scores={str(k): v for k, v in result.k_scores.items()}
         )
     params = out["params"]
     if clustering.collapsed(out["labels"], cfg.n_clusters):
@@ -175,7 +193,7 @@ def fit(
             f"the clustering collapsed: {len(np.unique(out['labels']))} of {cfg.n_clusters} "
             "clusters are non-empty (fewer than half); try another seed or a smaller gamma, "
             "or keep the K-means start (kmeans_labels)",
-            stacklevel=2,
+            stacklevel=3,
         )
     return dataclasses.replace(
         result,

@@ -166,35 +166,12 @@ def pretrain(
     mesh = parallel.mesh_for(cfg.data_parallel)
     x_dev = parallel.place(x, mesh, rows=True)
     n = x.shape[0]
-    ae = sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), init=cfg.init)
-    labels = None
-    if known is not None:
-        k = int(cfg.n_clusters)
-        label_key = jax.random.fold_in(jax.random.fold_in(key, 0), 1)  # drawn for nothing else
-        ae["label_map"] = sae.init_layer(label_key, cfg.embed_dim, k, init=cfg.init)
-        labels = tuple(parallel.place(a, mesh, rows=True) for a in label_data(x, known, k))
-    ae = parallel.place(ae, mesh)
+    ae, labels = _initial(x, known, cfg, key, mesh)
     optimizer = train.make_optimizer(*cfg.pretrain_opt())
     hp = hyper(cfg, labelled=known is not None)
     steps = train.steps_per_epoch(n, cfg.batch_size)
     plan = stages(cfg)
-    start_stage, start_epoch, state, history = 0, 0, None, []
-    hit = None if store is None else store.get("pretrain_progress")
-    saved = None
-    if hit is not None:
-        meta, raw = hit
-        opt_state = optimizer.init(stage_params(ae, plan[meta["stage"]]))
-        template = train.TrainState(ae, opt_state, jnp.zeros((), jnp.int32))
-        saved = checkpoint.restore_or_drop(store, "pretrain_progress", template, raw)
-    if saved is not None:
-        start_stage, start_epoch, history = meta["stage"], meta["epoch"], meta["history"]
-        saved = parallel.place(saved, mesh)
-        ae = saved.params
-        state = train.TrainState(stage_params(ae, plan[start_stage]), saved.opt_state, saved.step)
-        if log:
-            log(
-                {"event": "pretrain_resumed", "stage": plan[start_stage].name, "epoch": start_epoch}
-            )
+    start_stage, start_epoch, state, history, ae = _resume(store, ae, plan, optimizer, mesh, log)
     last_save = t0 = time.time()
     total_epochs = sum(st.epochs for st in plan)
     done_before = sum(st.epochs for st in plan[:start_stage]) + start_epoch
@@ -222,19 +199,7 @@ def pretrain(
             stage_end = epoch + 1 == stage.epochs
             if store is not None and (stage_end or time.time() - last_save >= store.min_interval_s):
                 ae = merge_stage(ae, stage, state.params)
-                if not (stage_end and si + 1 == len(plan)):
-                    if stage_end:  # the next stage starts afresh
-                        nxt, saved = (
-                            (si + 1, 0),
-                            train.init_state(stage_params(ae, plan[si + 1]), optimizer),
-                        )
-                    else:
-                        nxt, saved = (si, epoch + 1), state
-                    store.put(
-                        "pretrain_progress",
-                        saved._replace(params=ae),
-                        {"stage": nxt[0], "epoch": nxt[1], "history": history},
-                    )
+                _save_progress(store, ae, state, plan, si, epoch, optimizer, history)
                 last_save = time.time()
         ae = merge_stage(ae, stage, state.params)
         state = None
@@ -243,3 +208,53 @@ def pretrain(
         store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
         store.drop("pretrain_progress")
     return ae, history
+
+
+def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
+    """(the initial autoencoder, with the label map when labels are known, placed on the
+    mesh; :func:`label_data` on the device, or None)."""
+    ae = sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), init=cfg.init)
+    labels = None
+    if known is not None:
+        k = int(cfg.n_clusters)
+        label_key = jax.random.fold_in(jax.random.fold_in(key, 0), 1)  # drawn for nothing else
+        ae["label_map"] = sae.init_layer(label_key, cfg.embed_dim, k, init=cfg.init)
+        labels = tuple(parallel.place(a, mesh, rows=True) for a in label_data(x, known, k))
+    return parallel.place(ae, mesh), labels
+
+
+def _resume(store, ae: dict, plan: list, optimizer, mesh, log: Log) -> tuple:
+    """(stage, epoch, state, history, ae) to start from: the store's "pretrain_progress"
+    when it holds one that fits, else the start (state None: made at the stage's start)."""
+    hit = None if store is None else store.get("pretrain_progress")
+    saved = None
+    if hit is not None:
+        meta, raw = hit
+        opt_state = optimizer.init(stage_params(ae, plan[meta["stage"]]))
+        template = train.TrainState(ae, opt_state, jnp.zeros((), jnp.int32))
+        saved = checkpoint.restore_or_drop(store, "pretrain_progress", template, raw)
+    if saved is None:
+        return 0, 0, None, [], ae
+    stage, epoch = meta["stage"], meta["epoch"]
+    saved = parallel.place(saved, mesh)
+    state = train.TrainState(stage_params(saved.params, plan[stage]), saved.opt_state, saved.step)
+    if log:
+        log({"event": "pretrain_resumed", "stage": plan[stage].name, "epoch": epoch})
+    return stage, epoch, state, meta["history"], saved.params
+
+
+def _save_progress(store, ae, state, plan, si: int, epoch: int, optimizer, history) -> None:
+    """Checkpoint after ``epoch`` of stage ``si`` (nothing after the last one: the finished
+    autoencoder is stored as "pretrained"); at a stage's end the next stage starts afresh."""
+    stage_end = epoch + 1 == plan[si].epochs
+    if stage_end and si + 1 == len(plan):
+        return
+    if stage_end:
+        nxt, saved = (si + 1, 0), train.init_state(stage_params(ae, plan[si + 1]), optimizer)
+    else:
+        nxt, saved = (si, epoch + 1), state
+    store.put(
+        "pretrain_progress",
+        saved._replace(params=ae),
+        {"stage": nxt[0], "epoch": nxt[1], "history": history},
+    )

@@ -35,17 +35,8 @@ def check_finite(value: float, phase: str, where: str) -> None:
         )
 
 
-def check_data(
-    x, n_clusters: int | None = None, name: str = "X", need_variation: bool = True
-) -> np.ndarray:
-    """Return ``x`` as a C-contiguous float32 (n, d) array after checking it.
-
-    Integer, float64 and numeric object input is converted to float32. Raises ValueError
-    for sparse, complex or non-numeric input, wrong rank, no samples or features, NaN/inf
-    values, fewer samples than clusters, and (with ``need_variation``, as for fitting) a
-    single sample or data whose every feature is constant. The wording contains
-    scikit-learn's own patterns (its estimator checks look for them).
-    """
+def _numeric_array(x, name: str) -> np.ndarray:
+    """``x`` as a real numeric NumPy array; ValueError for sparse, complex or non-numeric input."""
     if scipy.sparse.issparse(x):
         raise ValueError(
             f"{name} is a sparse matrix, and sparse input is not supported; "
@@ -69,6 +60,21 @@ def check_data(
             ) from None
     if arr.dtype.kind not in "biuf":
         raise NonNumericDataError(f"{name} has dtype {arr.dtype}; pass numeric data (int or float)")
+    return arr
+
+
+def check_data(
+    x, n_clusters: int | None = None, name: str = "X", need_variation: bool = True
+) -> np.ndarray:
+    """Return ``x`` as a C-contiguous float32 (n, d) array after checking it.
+
+    Integer, float64 and numeric object input is converted to float32. Raises ValueError
+    for sparse, complex or non-numeric input, wrong rank, no samples or features, NaN/inf
+    values, fewer samples than clusters, and (with ``need_variation``, as for fitting) a
+    single sample or data whose every feature is constant. The wording contains
+    scikit-learn's own patterns (its estimator checks look for them).
+    """
+    arr = _numeric_array(x, name)
     if arr.ndim != 2:
         hint = (
             (
@@ -153,33 +159,34 @@ def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:
     return known
 
 
-def check_config(cfg: Config, n_samples: int | None = None) -> Config:
-    """Raise ValueError naming the first invalid setting of ``cfg``; return it, with a
-    ``batch_size`` above ``n_samples`` lowered to ``n_samples`` (full-batch steps: on a few
-    hundred images this beats smaller batches, BUILD_NOTES "Small data")."""
-    get_method(cfg.method)
+def _fail(msg: str):
+    raise ValueError(msg)
 
-    def fail(msg):
-        raise ValueError(msg)
 
+def _check_clusters(cfg: Config, n_samples: int | None) -> None:
+    """n_clusters, and k_range and k_criterion when it is "auto"."""
     auto = cfg.n_clusters == "auto"
     if not auto and (
         isinstance(cfg.n_clusters, str)
         or int(cfg.n_clusters) != cfg.n_clusters
         or cfg.n_clusters < 1
     ):
-        fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
+        _fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
     if auto:
         check_k_range(cfg.k_range, np.inf if n_samples is None else n_samples)
         if cfg.k_criterion not in CRITERIA:
-            fail(f"k_criterion must be one of {', '.join(CRITERIA)}, got {cfg.k_criterion!r}")
+            _fail(f"k_criterion must be one of {', '.join(CRITERIA)}, got {cfg.k_criterion!r}")
+
+
+def _check_model(cfg: Config) -> None:
+    """The loss weights, the embedding's scale, the architecture and the sparsity penalty."""
     if not 0.0 < cfg.rho < 1.0:
-        fail(f"rho must lie in (0, 1) (a target mean activation such as 0.05), got {cfg.rho}")
+        _fail(f"rho must lie in (0, 1) (a target mean activation such as 0.05), got {cfg.rho}")
     for k in ("beta", "gamma", "tol"):
         if getattr(cfg, k) < 0:
-            fail(f"{k} must be >= 0, got {getattr(cfg, k)}")
+            _fail(f"{k} must be >= 0, got {getattr(cfg, k)}")
     if cfg.alpha <= 0:
-        fail(f"alpha (Student's t degrees of freedom) must be > 0, got {cfg.alpha}")
+        _fail(f"alpha (Student's t degrees of freedom) must be > 0, got {cfg.alpha}")
     if (
         cfg.embed_std is not None
         and cfg.embed_std != "kernel"
@@ -189,88 +196,107 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
             and 0 < cfg.embed_std < np.inf
         )
     ):
-        fail(
+        _fail(
             f"embed_std must be a number > 0, 'kernel' (the Student's t kernel's scale) or "
             f"None (keep the pretrained scale), got {cfg.embed_std!r}"
         )
     if cfg.embed_dim < 1:
-        fail(f"embed_dim must be >= 1, got {cfg.embed_dim}")
+        _fail(f"embed_dim must be >= 1, got {cfg.embed_dim}")
     if not cfg.hidden_dims or min(cfg.hidden_dims) < 1:
-        fail(f"hidden_dims must be positive layer sizes, got {cfg.hidden_dims}")
+        _fail(f"hidden_dims must be positive layer sizes, got {cfg.hidden_dims}")
     for k in ("activation", "sparse_activation"):
         if getattr(cfg, k) not in ACTIVATIONS:
-            fail(f"unknown {k} {getattr(cfg, k)!r}; choose from {sorted(ACTIVATIONS)}")
+            _fail(f"unknown {k} {getattr(cfg, k)!r}; choose from {sorted(ACTIVATIONS)}")
     bad = [i for i in cfg.sparse_layers if not 0 <= i < len(cfg.hidden_dims)]
     if bad:
-        fail(
+        _fail(
             f"sparse_layers {bad} out of range: there are {len(cfg.hidden_dims)} hidden layers "
             f"(indices 0..{len(cfg.hidden_dims) - 1})"
         )
     if cfg.spec.sparse and cfg.sparse_activation not in ("relu", "sigmoid"):
-        fail(
+        _fail(
             f"sparse_activation {cfg.sparse_activation!r} has no sparsity penalty: the KL needs "
             "units in [0, 1] or >= 0; choose 'relu' or 'sigmoid'"
         )
     if cfg.sparsity_form not in RATE_FORMS:
-        fail(f"sparsity_form must be one of {', '.join(RATE_FORMS)}, got {cfg.sparsity_form!r}")
+        _fail(f"sparsity_form must be one of {', '.join(RATE_FORMS)}, got {cfg.sparsity_form!r}")
     if cfg.sparsity_floor is not None and not 0.0 < cfg.sparsity_floor < cfg.rho:
-        fail(
+        _fail(
             f"sparsity_floor must lie in (0, rho={cfg.rho}) (a rate such as rho / 10) or be None "
             f"(the unbounded KL), got {cfg.sparsity_floor}"
         )
     if cfg.sparsity_reduction not in ("mean", "sum"):
-        fail(f"sparsity_reduction must be 'mean' or 'sum', got {cfg.sparsity_reduction!r}")
+        _fail(f"sparsity_reduction must be 'mean' or 'sum', got {cfg.sparsity_reduction!r}")
+
+
+def _check_training(cfg: Config) -> None:
+    """Pretraining, the optimizers, precision and the budgets."""
     if cfg.pretrain not in ("end_to_end", "stacked"):
-        fail(f"pretrain must be 'end_to_end' or 'stacked', got {cfg.pretrain!r}")
+        _fail(f"pretrain must be 'end_to_end' or 'stacked', got {cfg.pretrain!r}")
     if cfg.init not in INITIALIZERS:
-        fail(f"init must be one of {', '.join(INITIALIZERS)}, got {cfg.init!r}")
+        _fail(f"init must be one of {', '.join(INITIALIZERS)}, got {cfg.init!r}")
     if cfg.pretrain_optimizer not in ("adam", "sgd"):
-        fail(f"pretrain_optimizer must be 'adam' or 'sgd', got {cfg.pretrain_optimizer!r}")
+        _fail(f"pretrain_optimizer must be 'adam' or 'sgd', got {cfg.pretrain_optimizer!r}")
     if not 0.0 <= cfg.pretrain_momentum < 1.0:
-        fail(f"pretrain_momentum must lie in [0, 1), got {cfg.pretrain_momentum}")
+        _fail(f"pretrain_momentum must lie in [0, 1), got {cfg.pretrain_momentum}")
     if cfg.pretrain_clip_norm is not None and not cfg.pretrain_clip_norm > 0:
-        fail(f"pretrain_clip_norm must be > 0 or None (no clip), got {cfg.pretrain_clip_norm}")
+        _fail(f"pretrain_clip_norm must be > 0 or None (no clip), got {cfg.pretrain_clip_norm}")
     if cfg.cluster_optimizer not in ("adam", "sgd"):
-        fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
+        _fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
     if not 0.0 <= cfg.momentum < 1.0:
-        fail(f"momentum (of the clustering phase's SGD) must lie in [0, 1), got {cfg.momentum}")
+        _fail(f"momentum (of the clustering phase's SGD) must lie in [0, 1), got {cfg.momentum}")
     if cfg.momentum and cfg.cluster_optimizer != "sgd":
-        fail(
+        _fail(
             f"momentum={cfg.momentum} is used by SGD only, and cluster_optimizer is "
             f"{cfg.cluster_optimizer!r}; set cluster_optimizer='sgd' or momentum=0"
         )
     if cfg.precision not in ("float32", "bf16"):
-        fail(f"precision must be 'float32' or 'bf16', got {cfg.precision!r}")
+        _fail(f"precision must be 'float32' or 'bf16', got {cfg.precision!r}")
     if cfg.refresh_precision not in (None, "float32", "bf16"):
-        fail(
+        _fail(
             "refresh_precision must be 'float32', 'bf16' or None (as precision), "
             f"got {cfg.refresh_precision!r}"
         )
     for k in ("pretrain_epochs", "batch_size", "update_interval", "n_init"):
         if getattr(cfg, k) < 1:
-            fail(f"{k} must be >= 1, got {getattr(cfg, k)}")
+            _fail(f"{k} must be >= 1, got {getattr(cfg, k)}")
     if cfg.layerwise_epochs is not None and cfg.layerwise_epochs < 1:
-        fail(f"layerwise_epochs must be >= 1 or None, got {cfg.layerwise_epochs}")
+        _fail(f"layerwise_epochs must be >= 1 or None, got {cfg.layerwise_epochs}")
     if cfg.max_iter < 0:
-        fail(f"max_iter must be >= 0, got {cfg.max_iter}")
+        _fail(f"max_iter must be >= 0, got {cfg.max_iter}")
     for k in ("learning_rate", "cluster_learning_rate"):
         if getattr(cfg, k) <= 0:
-            fail(f"{k} must be > 0, got {getattr(cfg, k)}")
+            _fail(f"{k} must be > 0, got {getattr(cfg, k)}")
+
+
+def _check_label_settings(cfg: Config) -> None:
+    """label_weight and label_fraction."""
     if not (0.0 <= cfg.label_weight < np.inf and 0.0 <= cfg.label_fraction < 1.0):
-        fail(
+        _fail(
             f"label_weight must be >= 0 and label_fraction in [0, 1), got {cfg.label_weight} "
             f"and {cfg.label_fraction}"
         )
     if cfg.label_fraction and cfg.spec.features != "autoencoder":
-        fail(f"method {cfg.method!r} cannot use known labels; set label_fraction=0")
+        _fail(f"method {cfg.method!r} cannot use known labels; set label_fraction=0")
+
+
+def check_config(cfg: Config, n_samples: int | None = None) -> Config:
+    """Raise ValueError naming the first invalid setting of ``cfg``; return it, with a
+    ``batch_size`` above ``n_samples`` lowered to ``n_samples`` (full-batch steps: on a few
+    hundred images this beats smaller batches, BUILD_NOTES "Small data")."""
+    get_method(cfg.method)
+    _check_clusters(cfg, n_samples)
+    _check_model(cfg)
+    _check_training(cfg)
+    _check_label_settings(cfg)
     if n_samples is not None:
-        if not auto and n_samples < cfg.n_clusters:
-            fail(
+        if cfg.n_clusters != "auto" and n_samples < cfg.n_clusters:
+            _fail(
                 f"{n_samples} samples but n_clusters={cfg.n_clusters}; "
                 "pass at least as many samples as clusters"
             )
         if cfg.spec.features == "pca" and cfg.embed_dim > n_samples:
-            fail(f"embed_dim={cfg.embed_dim} PCA components need at least that many samples")
+            _fail(f"embed_dim={cfg.embed_dim} PCA components need at least that many samples")
         if cfg.batch_size > n_samples:  # a batch never exceeds the data: full-batch steps
             cfg = dataclasses.replace(cfg, batch_size=n_samples)
     return cfg

@@ -1,0 +1,122 @@
+"""The machine a benchmark ran on, and its own matmul bound: every speed figure is stated
+against the processor it was measured on and the rate of ``jnp.dot`` on the layer shapes
+in the same process (machines differ: the same code runs at 175 or 338 GFLOP/s).
+
+    python -m benchmarks.machine        # this machine, as each benchmark records it
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# SIMD features that decide the CPU's matmul rate (as /proc/cpuinfo names them).
+VECTOR_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_bf16",
+)
+MNIST_LAYERS = (784, 500, 500, 2000, 10)  # the encoder; the decoder mirrors it
+
+
+def _cpuinfo() -> dict:
+    """The first processor's "key: value" lines of /proc/cpuinfo (empty elsewhere)."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                info[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return info
+
+
+def layer_pairs(dims=MNIST_LAYERS) -> list[tuple[int, int]]:
+    """(d_in, d_out) of every dense layer of the autoencoder ``dims`` and its mirror."""
+    enc = list(zip(dims[:-1], dims[1:]))
+    return enc + [(b, a) for a, b in reversed(enc)]
+
+
+def matmul_gflops(dtype, batch: int = 256, pairs=None, reps: int = 50, repeats: int = 3) -> float:
+    """GFLOP/s of ``jnp.dot`` (batch, a) @ (a, b) over the layer shapes, inputs of
+    ``dtype``, float32 accumulation: the bound a training step of those shapes can reach."""
+    pairs = layer_pairs() if pairs is None else pairs
+    key = jax.random.PRNGKey(0)
+    mats = [
+        (jax.random.normal(key, (batch, a), dtype), jax.random.normal(key, (a, b), dtype))
+        for a, b in pairs
+    ]
+    f = jax.jit(lambda ms: [jnp.dot(x, w, preferred_element_type=jnp.float32) for x, w in ms])
+    jax.block_until_ready(f(mats))  # compile
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(reps):
+            out = f(mats)
+        jax.block_until_ready(out)
+        times.append(time.perf_counter() - t)
+    return reps * sum(2.0 * batch * a * b for a, b in pairs) / float(np.median(times)) / 1e9
+
+
+def describe(with_bound: bool = True) -> dict:
+    """Processor model, its vector flags, cores, JAX's device and version, and (with
+    ``with_bound``) the same-process float32 and bf16 ``jnp.dot`` rates on the MNIST
+    autoencoder's layer shapes at batch 256."""
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
+    out = {
+        "processor": info.get("model name") or platform.processor() or platform.machine(),
+        "vector_flags": [f for f in VECTOR_FLAGS if f in flags],
+        "cores": os.cpu_count(),
+        "device": str(jax.devices()[0]),
+        "jax": jax.__version__,
+    }
+    if with_bound:
+        out["dot_gflops"] = {
+            "float32": matmul_gflops(jnp.float32),
+            "bf16": matmul_gflops(jnp.bfloat16),
+        }
+    return out
+
+
+def header(machine: dict) -> str:
+    """One line naming the machine and its bound, printed first by every benchmark."""
+    bound = machine.get("dot_gflops")
+    rates = (
+        f"; jnp.dot on the layer shapes: float32 {bound['float32']:.0f}, bf16 "
+        f"{bound['bf16']:.0f} GFLOP/s"
+        if bound
+        else ""
+    )
+    flags = " ".join(machine["vector_flags"]) or "none known"
+    return f"machine: {machine['processor']}, {machine['cores']} cores ({flags}), {machine['device']}{rates}"
+
+
+if __name__ == "__main__":
+    m = describe()
+    print(header(m))
+    print(json.dumps(m, indent=1))
+
+
+def record(result: dict) -> dict:
+    """``result`` with the machine it was measured on (its bound measured now, in the
+    benchmark's own process) first; the machine's line printed."""
+    m = describe()
+    print(header(m), flush=True)
+    return {"machine": m, **result}
