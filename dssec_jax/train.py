@@ -166,6 +166,28 @@ def clustering_loss(
 # ---------------------------------------------------------------- compiled loops
 
 
+def make_train_step(loss_fn: Callable, optimizer: optax.GradientTransformation) -> Callable:
+    """A pure ``train_step(state, batch, hp) -> (state, loss parts)`` for a loop of your own:
+    one optimizer step on ``batch`` of ``loss_fn(params, batch, hp) -> (loss, parts)`` (the
+    losses above, with their keyword arguments bound). Not jitted and nothing donated:
+    ``jax.jit(make_train_step(...))`` it, or vmap it, as you need.
+
+    >>> step = make_train_step(functools.partial(autoencoder_loss, acts=("relu",) * 3,
+    ...     sparse_layers=(0, 1), reduction="mean", form="ratio", compute_dtype=None),
+    ...     optax.adam(1e-3))                                       # doctest: +SKIP
+    >>> state, parts = step(init_state(params, optax.adam(1e-3)), x_batch, hyper(beta=1.0))  # doctest: +SKIP
+    """
+
+    def train_step(state: TrainState, batch, hp: dict) -> tuple[TrainState, dict]:
+        grads, parts = jax.grad(loss_fn, has_aux=True)(state.params, batch, hp)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        return TrainState(
+            optax.apply_updates(state.params, updates), opt_state, state.step + 1
+        ), parts
+
+    return train_step
+
+
 def scan_steps(
     loss_fn: Callable,
     optimizer: optax.GradientTransformation,
@@ -180,6 +202,8 @@ def scan_steps(
     advanced by ``n_valid``) and the mean of each loss part over the valid steps.
     With ``batch_sharding`` each minibatch is constrained to it (data parallelism)."""
 
+    train_step = make_train_step(loss_fn, optimizer)
+
     def run(state, data, key, n_valid, hp):
         n = jax.tree.leaves(data)[0].shape[0]
         idx = batch_indices(key, n, steps, batch_size)
@@ -189,9 +213,8 @@ def scan_steps(
             batch = jax.tree.map(lambda a: a[bidx], data)
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            grads, aux = jax.grad(loss_fn, has_aux=True)(params, batch, hp)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), aux
+            new, aux = train_step(TrainState(params, opt_state, state.step), batch, hp)
+            return (new.params, new.opt_state), aux
 
         carry = (state.params, state.opt_state)
         aux_shape = jax.eval_shape(update, carry, idx[0])[1]

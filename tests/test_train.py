@@ -415,3 +415,35 @@ def test_compiled_program_caches_are_bounded(builder):
             builder(("relu",), (), "mean", "ratio", *extra, None, ("adam", 1e-3, 0.0, None), (1, b))
     assert builder.cache_info().currsize <= train.COMPILED_CACHE
     builder.cache_clear()
+
+
+def test_the_pure_train_step_serves_a_loop_of_ones_own():
+    import functools
+
+    x = jax.random.uniform(jax.random.PRNGKey(0), (64, 20))
+    params = sae.init_params(jax.random.PRNGKey(1), (20, 16, 16, 32, 4))
+    loss = functools.partial(
+        train.autoencoder_loss,
+        acts=("relu",) * 3,
+        sparse_layers=(0, 1),
+        reduction="mean",
+        form="ratio",
+        compute_dtype=None,
+    )
+    opt = optax.adam(1e-2)
+    step = jax.jit(train.make_train_step(loss, opt))
+    hp = train.hyper(beta=1.0)
+    state = train.init_state(params, opt)
+    first = None
+    for _ in range(30):
+        state, parts = step(state, x, hp)
+        first = float(parts["loss"]) if first is None else first
+    assert int(state.step) == 30 and float(parts["loss"]) < 0.5 * first
+    # one step by hand: the same update
+    s0 = train.init_state(params, opt)
+    grads = jax.grad(lambda p: loss(p, x, hp)[0])(params)
+    upd, _ = opt.update(grads, s0.opt_state, params)
+    want = optax.apply_updates(params, upd)
+    got = train.make_train_step(loss, opt)(s0, x, hp)[0].params
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
