@@ -88,7 +88,7 @@ def k_scores(
         return gap_scores(sub, k_min, k_max, seed, n_init)
     if criterion == "eigengap":
         return eigengap_scores(sub, k_min, k_max, seed)
-    scores = {}
+    scores: dict[int, Optional[float]] = {}
     for k in range(k_min, k_max + 1):
         if criterion == "bic":
             gm = GaussianMixture(k, covariance_type="diag", n_init=1, random_state=seed)
@@ -123,7 +123,8 @@ def gap_scores(
     rng = np.random.default_rng(seed)
     lo, hi = rotated.min(0), rotated.max(0)
     refs = [rng.uniform(lo, hi, size=rotated.shape) for _ in range(n_refs)]
-    gap, spread = {}, {}
+    gap: dict[int, Optional[float]] = {}
+    spread: dict[int, float] = {}
     for k in range(k_min, k_max + 1):
         w = inertia(rotated, k)
         ref_logs = np.log([inertia(r, k) for r in refs])

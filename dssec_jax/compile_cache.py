@@ -19,14 +19,19 @@ import jax
 ENV = "DSSEC_COMPILE_CACHE"
 
 
+def _cache_dir() -> Optional[str]:
+    """The compilation cache folder JAX is set to use (None: none)."""
+    return getattr(jax.config, "jax_compilation_cache_dir")
+
+
 def enable() -> Optional[str]:
     """Point JAX's persistent compilation cache at the user cache (unless turned off or
     already set); returns the folder in use, or None."""
     setting = os.environ.get(ENV, "")
     if setting.lower() in ("off", "0", "false", "none"):
-        return jax.config.jax_compilation_cache_dir
-    if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
+        return _cache_dir()
+    if _cache_dir():
+        return _cache_dir()
     folder = pathlib.Path(setting or pathlib.Path.home() / ".cache/dssec_jax/jax_compilation")
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,7 @@ FORMATS = {
 
 def describe(record: dict) -> str:
     """The line shown for ``record`` (JSON for an event without a format of its own)."""
-    fmt = FORMATS.get(record.get("event"))
+    fmt = FORMATS.get(str(record.get("event")))
     return fmt(record) if fmt else json.dumps(record, default=float)
 
 
@@ -139,11 +139,12 @@ class Progress:
     def _show_bar(self, name: str, done: int, total: int, live: dict) -> None:
         from tqdm import tqdm
 
-        if self._bar is None or self._bar.desc != name or done < self._bar.n:
+        bar = self._bar
+        if bar is None or bar.desc != name or done < bar.n:
             self.close()
-            self._bar = tqdm(total=total, desc=name, file=self.stream, dynamic_ncols=True)
-        self._bar.update(done - self._bar.n)
-        self._bar.set_postfix({k: f"{v:.4g}" for k, v in live.items()}, refresh=True)
+            bar = self._bar = tqdm(total=total, desc=name, file=self.stream, dynamic_ncols=True)
+        bar.update(done - bar.n)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in live.items()}, refresh=True)
 
     def close(self) -> None:
         """End the current bar (before a line of text, and at the end of a run)."""

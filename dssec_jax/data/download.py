@@ -34,7 +34,12 @@ IDX_MIRRORS = {
 
 
 def fetch(
-    url: str, dest: os.PathLike, algo: str, digest: str, decompress=None, timeout: float = 60.0
+    url: str,
+    dest: str | os.PathLike,
+    algo: str,
+    digest: str,
+    decompress=None,
+    timeout: float = 60.0,
 ) -> pathlib.Path:
     """Download ``url`` to ``dest`` if the ``algo`` digest of the bytes (of
     ``decompress(bytes)`` when given) equals ``digest``; nothing is written otherwise."""

@@ -22,7 +22,7 @@ class DataError(ValueError):
     """A data file is missing, corrupt or not in the expected layout."""
 
 
-def open_maybe_compressed(path: os.PathLike) -> bytes:
+def open_maybe_compressed(path: str | os.PathLike) -> bytes:
     """File content, transparently decompressing ``.gz`` and ``.bz2``."""
     path = pathlib.Path(path)
     try:
@@ -44,7 +44,7 @@ def sha256(data: bytes) -> str:
 
 
 def verify_checksum(
-    path: os.PathLike,
+    path: str | os.PathLike,
     data: bytes,
     expected: Optional[str],
     algo: str = "sha256",
@@ -62,7 +62,7 @@ def verify_checksum(
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def parse_idx(data: bytes, path: os.PathLike = "<bytes>") -> np.ndarray:
+def parse_idx(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray:
     """Decode IDX bytes (magic 0x0000TTNN: type TT, NN dimensions, big-endian sizes)."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise DataError(
@@ -74,7 +74,7 @@ def parse_idx(data: bytes, path: os.PathLike = "<bytes>") -> np.ndarray:
     if ndim == 0 or len(data) < header:
         raise DataError(f"{path}: IDX header is truncated")
     shape = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    dtype = np.dtype(_IDX_DTYPES[data[2]])  # type: ignore[call-overload]
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(data) - header != expected:
         raise DataError(
@@ -84,7 +84,7 @@ def parse_idx(data: bytes, path: os.PathLike = "<bytes>") -> np.ndarray:
     return np.frombuffer(data, dtype, offset=header).reshape(shape)
 
 
-def read_idx(path: os.PathLike, sha256_expected: Optional[str] = None) -> np.ndarray:
+def read_idx(path: str | os.PathLike, sha256_expected: Optional[str] = None) -> np.ndarray:
     """Read an IDX file (``.gz`` or raw); verify the decompressed content if a checksum is given."""
     data = open_maybe_compressed(path)
     verify_checksum(path, data, sha256_expected)
@@ -92,7 +92,7 @@ def read_idx(path: os.PathLike, sha256_expected: Optional[str] = None) -> np.nda
 
 
 def read_h5(
-    path: os.PathLike, x_key: str, y_key: Optional[str]
+    path: str | os.PathLike, x_key: str, y_key: Optional[str]
 ) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """Arrays ``x_key`` (and ``y_key``) of an HDF5 file; keys may be paths like ``train/data``."""
     import h5py
@@ -120,7 +120,9 @@ def _h5_names(f) -> list[str]:
     return names
 
 
-def read_usps_h5(path: os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def read_usps_h5(
+    path: str | os.PathLike,
+) -> tuple[np.ndarray, Optional[np.ndarray], np.ndarray, Optional[np.ndarray]]:
     """(x_train, y_train, x_test, y_test) of the ``usps.h5`` layout (train/data, train/target, ...)."""
     xtr, ytr = read_h5(path, "train/data", "train/target")
     xte, yte = read_h5(path, "test/data", "test/target")
@@ -128,7 +130,7 @@ def read_usps_h5(path: os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 def parse_libsvm(
-    data: bytes, n_features: int, path: os.PathLike = "<bytes>"
+    data: bytes, n_features: int, path: str | os.PathLike = "<bytes>"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dense (x, y) from LIBSVM text ``label idx:value ...`` (1-based indices; absent = 0),
     read by scikit-learn's ``load_svmlight_file``."""
@@ -142,7 +144,7 @@ def parse_libsvm(
 
 
 def read_mat(
-    path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None
+    path: str | os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None
 ) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """Arrays of a MATLAB ``.mat`` file: named, or ``fea``/``gnd``, ``X``/``Y``, ``x``/``y``, ``data``/``labels``."""
     from scipy.io import loadmat
@@ -168,7 +170,7 @@ def read_mat(
 
 
 def read_npz(
-    path: os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None
+    path: str | os.PathLike, x_key: Optional[str] = None, y_key: Optional[str] = None
 ) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """Arrays of an ``.npz`` file: named, or ``x``/``y`` (also ``X``/``Y``, ``data``/``labels``)."""
     try:

@@ -260,7 +260,7 @@ def load_builtin(
 
 
 def load_file(
-    path: os.PathLike,
+    path: str | os.PathLike,
     *,
     x_key: Optional[str] = None,
     y_key: Optional[str] = None,
