@@ -47,7 +47,7 @@ EIGEN_ZERO = 1e-10  # eigengap: eigenvalues and gaps below this are 0 (rounding)
 CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic", "gap", "eigengap")
 
 
-def check_k_range(k_range, n_samples: int) -> tuple[int, int]:
+def check_k_range(k_range, n_samples: float) -> tuple[int, int]:
     """``(k_min, k_max)``; ValueError for a range that is empty, below 2 or above n."""
     try:
         k_min, k_max = (int(k) for k in k_range)
@@ -130,12 +130,13 @@ def gap_scores(
         ref_logs = np.log([inertia(r, k) for r in refs])
         gap[k] = float(ref_logs.mean()) - float(np.log(w)) if w > floor else None
         spread[k] = float(ref_logs.std() * np.sqrt(1.0 + 1.0 / n_refs))
-    return {
-        k: gap[k] - gap[k + 1] + spread[k + 1]
-        if k < k_max and gap[k] is not None and gap[k + 1] is not None
-        else None
-        for k in range(k_min, k_max + 1)
-    }
+    out: dict[int, Optional[float]] = {}
+    for k in range(k_min, k_max + 1):
+        here, after = gap[k], gap.get(k + 1)
+        out[k] = (
+            None if k == k_max or here is None or after is None else here - after + spread[k + 1]
+        )
+    return out
 
 
 def eigengap_scores(

@@ -65,7 +65,7 @@ def start(z: np.ndarray, cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray
     restarts) and the embedding's scale s with its rule (1 and "none" without
     ``cfg.embed_std`` or a clustering phase). Returns (centres of the unscaled embedding,
     K-means labels, s, rule); the phase starts from s * centres."""
-    centers, labels = kmeans(z, cfg.n_clusters, cfg.n_init, seed)
+    centers, labels = kmeans(z, cfg.k, cfg.n_init, seed)
     if cfg.embed_std and cfg.spec.clustering is not None:
         return centers, labels, *embed_scale(z, cfg.embed_std, centers, labels, cfg.alpha)
     return centers, labels, 1.0, "none"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -262,6 +263,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self._pca = res.pca
         return self
 
+    params_: Optional[dict]  # None for K-means and PCA+K-means
+    embedding_: Optional[np.ndarray]  # None after load: transform recomputes it
+    _pca: Optional[PCA]
+
     _JSON_FITTED = (
         "seed_",
         "n_features_in_",
@@ -284,7 +289,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         with a checksum; no pickle). ``DSSEC.load(path)`` restores it in any process. The
         training data's embedding (``embedding_``) is not saved: ``transform`` recomputes it."""
         self._check_fitted()
-        arrays = {k: np.asarray(getattr(self, a)) for k, a in self._ARRAY_FITTED.items()}
+        arrays: dict[str, Any] = {
+            k: np.asarray(getattr(self, a)) for k, a in self._ARRAY_FITTED.items()
+        }
         if self.params_ is not None:
             arrays["params"] = self.params_
         if self.restarts_ is not None:
@@ -354,7 +361,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         if cfg.spec.features == "raw":
             return x.copy()  # check_data may hand back the caller's own array
         if cfg.spec.features == "pca":
+            assert self._pca is not None  # fitted (check_is_fitted above)
             return self._pca.transform(x).astype(np.float32)
+        assert self.params_ is not None  # an autoencoder method's fitted network
         return np.asarray(
             train.embed(self.params_, jnp.asarray(x), cfg.hidden_acts(), cfg.compute_dtype())
         )

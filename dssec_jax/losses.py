@@ -266,5 +266,5 @@ def dssec_loss(
     rec = reconstruction_loss(x, x_hat)
     sparsity = sparsity_penalty(hidden, rho=rho, reduction=reduction, form=form, floor=floor)
     clus = clustering_kl(p, soft_assignment(z, centers, alpha=alpha))
-    total = rec_weight * (rec + beta * sparsity) + gamma * clus
+    total = jnp.asarray(rec_weight * (rec + beta * sparsity) + gamma * clus)
     return total, {"loss": total, "reconstruction": rec, "sparsity": sparsity, "clustering": clus}

@@ -167,6 +167,13 @@ class Config:
             object.__setattr__(self, k, tuple(getattr(self, k)))
 
     @property
+    def k(self) -> int:
+        """``n_clusters`` once it is fixed; ValueError while it is "auto" (not chosen yet)."""
+        if isinstance(self.n_clusters, str):
+            raise ValueError(f"n_clusters={self.n_clusters!r} has not been chosen yet")
+        return int(self.n_clusters)
+
+    @property
     def spec(self) -> MethodSpec:
         return get_method(self.method)
 
@@ -197,7 +204,7 @@ class Config:
         alone) and methods without a clustering phase; beta, rho and sparsity_floor for
         methods without the sparsity penalty; the label settings for methods without an
         autoencoder."""
-        unused = () if self.spec.use_decoder else ("gamma",)
+        unused: tuple[str, ...] = () if self.spec.use_decoder else ("gamma",)
         unused += () if self.spec.sparse else ("beta", "rho", "sparsity_floor")
         return unused + (() if self.spec.features == "autoencoder" else LABEL_FIELDS)
 

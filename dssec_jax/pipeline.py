@@ -59,7 +59,7 @@ def resolve_k(
 def _kmeans_only(features, cfg: Config, seed: int, log: Log, t: float, **extra) -> FitResult:
     """K-means (and the choice of k) on fixed features: the pixels or PCA."""
     cfg, k_scores = resolve_k(features, cfg, seed, log)
-    centers, labels = clustering.kmeans(features, cfg.n_clusters, cfg.n_init, seed)
+    centers, labels = clustering.kmeans(features, cfg.k, cfg.n_init, seed)
     return FitResult(
         labels=labels,
         embedding=features,
@@ -67,7 +67,7 @@ def _kmeans_only(features, cfg: Config, seed: int, log: Log, t: float, **extra) 
         kmeans_labels=labels,
         stop_reason="kmeans",
         seconds={"kmeans": time.time() - t},
-        n_clusters=cfg.n_clusters,
+        n_clusters=cfg.k,
         k_scores=k_scores,
         **extra,
     )
@@ -131,7 +131,7 @@ def fit(
         pretrain_history=pre_hist,
         stop_reason="kmeans",
         seconds=seconds,
-        n_clusters=cfg.n_clusters,
+        n_clusters=cfg.k,
         k_scores=k_scores,
     )
     if cfg.spec.clustering is None:
@@ -147,7 +147,9 @@ def fit(
     return _clustered(result, out, cfg, embed)
 
 
-def _checked(x, cfg: Config, y, known) -> tuple:
+def _checked(
+    x: ArrayLike, cfg: Config, y: ArrayLike | None, known: ArrayLike | None
+) -> tuple[np.ndarray, Config, Optional[np.ndarray], Optional[np.ndarray]]:
     """(x, cfg, y, known) checked and converted (``validation``); a warning for settings
     the method does not use."""
     x = check_data(x, cfg.n_clusters)
@@ -188,7 +190,7 @@ def _clustered(result: FitResult, out: dict, cfg: Config, embed) -> FitResult:
             n_clusters=cfg.n_clusters, k_scores={str(k): v for k, v in result.k_scores.items()}
         )
     params = out["params"]
-    if clustering.collapsed(out["labels"], cfg.n_clusters):
+    if clustering.collapsed(out["labels"], cfg.k):
         warnings.warn(
             f"the clustering collapsed: {len(np.unique(out['labels']))} of {cfg.n_clusters} "
             "clusters are non-empty (fewer than half); try another seed or a smaller gamma, "

@@ -98,7 +98,7 @@ def internal_index(space: np.ndarray, labels: np.ndarray, index: str) -> float:
 def scores(
     rule: str,
     labelings: Sequence[np.ndarray],
-    losses: Optional[Sequence[float]] = None,
+    losses: Optional[Sequence[Optional[float]]] = None,
     space: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Each run's criterion under ``rule``, higher is better; (R,). "vote" scores by NMI
@@ -122,7 +122,7 @@ def choose(
     rule: str,
     labelings: Sequence[np.ndarray],
     k: int,
-    losses: Optional[Sequence[float]] = None,
+    losses: Optional[Sequence[Optional[float]]] = None,
     space: Optional[np.ndarray] = None,
     seed: int = 0,
 ) -> tuple[int, np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 import warnings
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +35,8 @@ PER_RUN = TRACED + ("tol",)  # tol is only read on the host
 
 
 def _static(cfg: Config) -> Config:
-    return dataclasses.replace(cfg, **{k: 0.0 for k in PER_RUN})
+    zeros: dict[str, Any] = {k: 0.0 for k in PER_RUN}
+    return dataclasses.replace(cfg, **zeros)
 
 
 def _effective(cfg: Config) -> tuple:
@@ -276,7 +277,7 @@ def fit_batched(
             kmeans_labels=labels,
             stop_reason="kmeans" if alive[i] else "nonfinite",
             seconds={"pretrain": t_pre},
-            n_clusters=cfg.n_clusters,
+            n_clusters=cfg.k,
         )
         for i, (centers, labels, *_) in enumerate(starts)
     ]
@@ -319,7 +320,8 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=
     final_labels: list[Optional[np.ndarray]] = [None] * n_runs
     n_iter, stop = [0] * n_runs, ["" if a else "nonfinite" for a in alive]
     history: list[list] = [[] for _ in range(n_runs)]
-    prev, parts, it, t0 = None, [{}] * n_runs, 0, time.time()
+    parts: list[dict] = [{}] * n_runs
+    prev, it, t0 = None, 0, time.time()
     if store is not None and (hit := store.get("batched_cluster")) is not None:
         meta, raw = hit
         shape = np.zeros((n_runs, x_dev.shape[0]), np.int32)
@@ -398,9 +400,9 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=
             last_save = time.time()
     if (final := clustering.final_refresh(cfg, batched=True)) is not None:  # runs frozen
         last = np.asarray(final(state.params, x_dev, hp["alpha"])[2])
-        for i in range(n_runs):
-            history[i][-1]["final_pass_label_change"] = clustering.label_change(
-                last[i], final_labels[i]
+        for run in range(n_runs):
+            history[run][-1]["final_pass_label_change"] = clustering.label_change(
+                last[run], final_labels[run]
             )
         final_labels = list(last)
     return {

@@ -272,7 +272,8 @@ def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) 
     which runs came through. With a ``mesh``, minibatches are sharded over its data
     axis."""
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
-    run = scan_steps(loss, _optimizer(opt), *schedule, sharding)
+    steps, batch_size = schedule
+    run = scan_steps(loss, _optimizer(opt), steps, batch_size, sharding)
     if data_axes == UNBATCHED:
         return jax.jit(run, donate_argnums=0)
     runs = jax.vmap(run, in_axes=(0, data_axes, 0, None, 0))

@@ -64,7 +64,7 @@ def _numeric_array(x, name: str) -> np.ndarray:
 
 
 def check_data(
-    x, n_clusters: int | None = None, name: str = "X", need_variation: bool = True
+    x, n_clusters: int | str | None = None, name: str = "X", need_variation: bool = True
 ) -> np.ndarray:
     """Return ``x`` as a C-contiguous float32 (n, d) array after checking it.
 
@@ -150,10 +150,10 @@ def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:
         raise ValueError("known labels need a fixed n_clusters (the classes they name)")
     if cfg.label_weight <= 0:
         raise ValueError("known labels were given with label_weight=0; pass a weight > 0")
-    bad = np.unique(known[(known < -1) | (known >= cfg.n_clusters)])
+    bad = np.unique(known[(known < -1) | (known >= cfg.k)])
     if bad.size:
         raise ValueError(
-            f"known labels {bad[:5].tolist()} lie outside 0..{cfg.n_clusters - 1}; use -1 for "
+            f"known labels {bad[:5].tolist()} lie outside 0..{cfg.k - 1}; use -1 for "
             "an unknown label and 0..n_clusters-1 for a known one"
         )
     return known
@@ -290,7 +290,7 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     _check_training(cfg)
     _check_label_settings(cfg)
     if n_samples is not None:
-        if cfg.n_clusters != "auto" and n_samples < cfg.n_clusters:
+        if cfg.n_clusters != "auto" and n_samples < cfg.k:
             _fail(
                 f"{n_samples} samples but n_clusters={cfg.n_clusters}; "
                 "pass at least as many samples as clusters"

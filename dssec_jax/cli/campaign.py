@@ -242,10 +242,10 @@ def plan_points(
             )
     ds = [d for d in plan.datasets if not datasets or d in datasets]
     runs = plan_runs(plan, [m for m in plan.methods if not methods or m in methods])
-    seeds = [s for s in seeds if only_seeds is None or s in only_seeds]
+    chosen = [s for s in seeds if only_seeds is None or s in only_seeds]
     return [
         (s, key, *run)
-        for s in seeds
+        for s in chosen
         for d in ds
         if n_seeds or s < plan.max_seeds.get(d, s + 1)
         for key in data_keys(plan, d)
@@ -331,22 +331,24 @@ def git_commit(
     """Commit exactly ``paths`` (other staged changes stay staged) in the repository that
     holds the folder ``repo``; nothing to commit is fine, a held index lock is waited for."""
     git = ["git", "-C", str(repo)]
-    paths = [str(pathlib.Path(p).resolve()) for p in paths]
+    resolved = [str(pathlib.Path(p).resolve()) for p in paths]
     for i in range(tries):
-        r = subprocess.run([*git, "add", "--", *paths], capture_output=True, text=True)
+        r = subprocess.run([*git, "add", "--", *resolved], capture_output=True, text=True)
         if r.returncode == 0:
-            staged = subprocess.run([*git, "diff", "--cached", "--quiet", "--", *paths])
+            staged = subprocess.run([*git, "diff", "--cached", "--quiet", "--", *resolved])
             if staged.returncode == 0:
                 return  # nothing to commit
             r = subprocess.run(
-                [*git, "commit", "-q", "-m", message, "--", *paths], capture_output=True, text=True
+                [*git, "commit", "-q", "-m", message, "--", *resolved],
+                capture_output=True,
+                text=True,
             )
             if r.returncode == 0:
                 return
         if "index.lock" not in r.stderr:
             break
         time.sleep(2 * (i + 1))
-    raise RuntimeError(f"git commit of {paths} failed: {r.stderr.strip()}; commit them by hand")
+    raise RuntimeError(f"git commit of {resolved} failed: {r.stderr.strip()}; commit them by hand")
 
 
 def write_tables(
@@ -393,7 +395,9 @@ def run_plan(
 ) -> int:
     """Run every point not yet exported under ``results``; after each, results.md (and the
     ``readme`` block) again and, with ``commit``, a commit. Returns how many points ran."""
-    datasets, walls, ran, t0 = {}, {}, 0, time.time()
+    datasets: dict[str, Dataset] = {}
+    walls: dict[tuple, list] = {}
+    ran, t0 = 0, time.time()
     todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
     for d in sorted({p[1] for p in todo}):
         datasets[d] = load_data(d, data_dir=data_dir)

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import sys
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 from absl import app, flags
@@ -21,7 +21,7 @@ from dssec_jax.presets import RECIPES, recipe_settings
 FLAGS = flags.FLAGS
 
 # Config fields settable from the command line (None = keep the library default).
-_OVERRIDES = {
+_OVERRIDES: dict[str, tuple[Callable[..., Any], str]] = {
     "rho": (flags.DEFINE_float, "sparsity target rho in (0, 1)"),
     "beta": (flags.DEFINE_float, "weight beta of the sparsity penalty"),
     "alpha": (flags.DEFINE_float, "Student's t degrees of freedom of the soft assignment"),
@@ -311,7 +311,8 @@ def build_config(n_clusters, **explicit) -> Config:
 
 def config_from(d: dict) -> Config:
     """Config from a dict of settings as JSON gives them (lists become tuples)."""
-    return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    settings: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    return Config(**settings)
 
 
 def parse_flags(argv: list) -> list:

@@ -45,17 +45,18 @@ def _clean_table(harsh: dict, clean_runs: list[dict]) -> dict:
     """The clean runs of the harsh runs' methods and datasets, on the seeds the harsh runs
     of that dataset have (a clean mean over other seeds would not compare); ValueError
     when a clean run's settings differ from the harsh run's."""
-    seeds = defaultdict(set)
+    seeds: dict[tuple, set] = defaultdict(set)
     for (m, d), r in harsh.items():
         seeds[(m, split_name(d)[0])] |= {s["seed"] for s in r["per_seed"]}
     clean = {k: r for k, r in main_table(clean_runs).items() if k in seeds} if clean_runs else {}
     for (m, d), r in harsh.items():
         base = clean.get((m, split_name(d)[0]))
-        same = base is None or (
+        if base is None:
+            continue
+        if not (
             settings_match(base["config"], r["config"])
             and settings_match(r["config"], base["config"])
-        )
-        if not same:
+        ):
             raise ValueError(
                 f"{d} / {m} was run with other settings than its clean result "
                 f"({base['dir']}); compare runs of one protocol"
@@ -67,7 +68,7 @@ def grid(runs: list[dict], clean_runs: list[dict]) -> dict:
     """{base dataset: {(kind, level): {method: run}}} with the clean results (of the same
     datasets and methods, on the same seeds) at (None, 0.0); the table's point of each
     (method, data)."""
-    out = defaultdict(dict)
+    out: dict[str, dict] = defaultdict(dict)
     harsh = main_table(runs)
     for (m, d), r in {**_clean_table(harsh, clean_runs), **harsh}.items():
         base, kind, level = split_name(d)

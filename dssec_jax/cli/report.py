@@ -292,7 +292,7 @@ def sweep_series(runs: list[dict], field: str, methods=None) -> dict:
     """{(dataset, method): [(value of ``field``, summary), ...]} sorted by value, for the
     lines with two or more values; the other swept field is held at the value nearest the
     table's (gamma 0.1, embed_dim 10)."""
-    series = defaultdict(list)
+    series: dict = defaultdict(list)
     for r in runs:
         if (not methods or r["method"] in methods) and "acc" in r["summary"]:
             series[(r["dataset"], r["method"])].append(r)

@@ -23,7 +23,7 @@ import os
 import pathlib
 import platform
 import time
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -75,7 +75,7 @@ def summarize(per_seed: Sequence[dict]) -> dict:
     """Mean and sample std (ddof 1; None for one seed) over seeds of each metric, and how
     many seeds stopped at max_iter. A seed of a batch that turned non-finite (stop reason
     "nonfinite") is left out of the means and counted ("stopped_nonfinite")."""
-    out = {}
+    out: dict[str, Any] = {}
     kept = [r for r in per_seed if r.get("stop_reason") != "nonfinite"]
     for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter", "acc_unknown"):
         vals = [r[k] for r in kept if r.get(k) is not None]
@@ -164,7 +164,8 @@ def write_seed(
     rec["collapsed"] = clustering.collapsed(res.labels, res.n_clusters)
     if ds.y is not None:
         rec.update(metrics.evaluate(ds.y, res.labels))
-        rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
+        if res.kmeans_labels is not None:
+            rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
     if known is not None and ds.y is not None:
         rest = known == labels.UNKNOWN
         rec["n_known"] = int((~rest).sum())

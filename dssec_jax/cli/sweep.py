@@ -84,12 +84,12 @@ def main(argv):
         for ds in datasets
         for m, g, e in points
     ]
-    seeds = range(FLAGS.seeds)
+    seeds = list(range(FLAGS.seeds))
     if FLAGS.batched:
-        groups = {}
-        for ds, m, g, e, cfg in configs:
-            key = (ds.name, m, e) if cfg.spec.features == "autoencoder" else (ds.name, m, e, g)
-            groups.setdefault(key, (ds, []))[1].append((runs / run_name(ds.name, m, g, e), cfg))
+        groups: dict[tuple, tuple] = {}
+        for ds, m, g, dim, cfg in configs:
+            key = (ds.name, m, dim) if cfg.spec.features == "autoencoder" else (ds.name, m, dim, g)
+            groups.setdefault(key, (ds, []))[1].append((runs / run_name(ds.name, m, g, dim), cfg))
         for i, (key, (ds, members)) in enumerate(groups.items()):
             common.log(
                 f"[{i + 1}/{len(groups)}] batched {'/'.join(map(str, key))}: "
@@ -102,8 +102,8 @@ def main(argv):
             else:
                 run_config(ds, members[0][1], seeds, members[0][0], runs / "ae_cache", common.log)
     else:
-        for i, (ds, m, g, e, cfg) in enumerate(configs):
-            name = run_name(ds.name, m, g, e)
+        for i, (ds, m, g, dim, cfg) in enumerate(configs):
+            name = run_name(ds.name, m, g, dim)
             common.log(f"[{i + 1}/{len(configs)}] {name}")
             run_config(
                 ds,

@@ -199,15 +199,17 @@ def _load_usps(split: str, dirs, download: bool, verify: bool):
             verify_checksum(h5, h5.read_bytes(), FILE_SHA256["usps.h5"])
         xtr, ytr, xte, yte = read_usps_h5(h5)
         parts = {"train": (xtr, ytr), "test": (xte, yte)}
+        source = str(h5)
     elif pair is not None:
         parts = {
             k: usps_from_libsvm(*parse_libsvm(open_maybe_compressed(p), 256, p))
             for k, p in zip(("train", "test"), pair)
         }
+        source = str(pair[0])
     else:
         raise _missing("usps", ["usps.h5", "usps.bz2 + usps.t.bz2"], dirs, _fix("usps"))
     x, y = _select(split, parts)
-    return np.asarray(x, np.float32), np.asarray(y).ravel(), (16, 16), str(h5 or pair[0])
+    return np.asarray(x, np.float32), np.asarray(y).ravel(), (16, 16), source
 
 
 def _load_coil20(split: str, dirs, verify: bool):
@@ -219,6 +221,7 @@ def _load_coil20(split: str, dirs, verify: bool):
     if verify:
         verify_checksum(path, path.read_bytes(), FILE_SHA256["COIL20_32x32.mat"])
     x, y = read_mat(path, "fea", "gnd")
+    assert y is not None  # read_mat was given a y_key
     n = x.shape[0]
     # stored column-major: reorder so rows reshape to (32, 32) in C order
     x = x.reshape(n, 32, 32, order="F").reshape(n, 1024)
