@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU check (issue: paper-budget run and GPU check). One script, under 8 minutes
+# The prepared GPU check. One script, under 8 minutes
 # on a GPU, that prints:
 #   1. the device JAX sees;
 #   2. the throughput table in float32 and bf16 (benchmarks.throughput);

@@ -108,15 +108,15 @@ def header(machine: dict) -> str:
     return f"machine: {machine['processor']}, {machine['cores']} cores ({flags}), {machine['device']}{rates}"
 
 
-if __name__ == "__main__":
-    m = describe()
-    print(header(m))
-    print(json.dumps(m, indent=1))
-
-
 def record(result: dict) -> dict:
     """``result`` with the machine it was measured on (its bound measured now, in the
     benchmark's own process) first; the machine's line printed."""
     m = describe()
     print(header(m), flush=True)
     return {"machine": m, **result}
+
+
+if __name__ == "__main__":
+    m = describe()
+    print(header(m))
+    print(json.dumps(m, indent=1))

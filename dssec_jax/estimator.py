@@ -233,14 +233,16 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         if not (isinstance(self.n_restarts, (int, np.integer)) and self.n_restarts >= 1):
             raise ValueError(f"n_restarts must be an integer >= 1, got {self.n_restarts!r}")
         self.restarts_ = None
-        if self.n_restarts == 1:
-            res = pipeline.fit(x, cfg, seed, y, known=known_labels, log=log)
-        else:
-            res, self.restarts_ = restarts.fit_restarts(
-                x, cfg, seed, int(self.n_restarts), self.restart_rule, y, log, known_labels
-            )
-        if isinstance(log, progress.Progress):
-            log.close()
+        try:
+            if self.n_restarts == 1:
+                res = pipeline.fit(x, cfg, seed, y, known=known_labels, log=log)
+            else:
+                res, self.restarts_ = restarts.fit_restarts(
+                    x, cfg, seed, int(self.n_restarts), self.restart_rule, y, log, known_labels
+                )
+        finally:
+            if isinstance(log, progress.Progress):
+                log.close()
         self._set_fitted(res, x.shape[1])
         self.seed_ = seed
         return self

@@ -6,9 +6,11 @@ percent of a phase, not every epoch."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
+import time
 from typing import Callable, Optional
 
 CLUSTER_PARTS = ("loss", "reconstruction", "sparsity", "clustering", "acc", "nmi", "ari")
@@ -99,7 +101,9 @@ class Progress:
     Args:
       write: where a line of text goes (default: print to ``stream``).
       every: the share of a phase between two plain lines (0.05: every 5 %); the first
-        and the last record of a phase are always shown.
+        and the last record of a phase are always shown (a phase that stops early, as the
+        clustering phase does on ``tol``, shows its last record when the next event comes
+        or at :meth:`close`).
       bars: tqdm bars instead of lines; default: whether ``stream`` is a terminal.
       stream: the output stream (default sys.stdout).
     """
@@ -115,7 +119,10 @@ class Progress:
         self.bars = bool(getattr(self.stream, "isatty", lambda: False)()) if bars is None else bars
         self.write = write or (lambda line: print(line, file=self.stream, flush=True))
         self.every = every
-        self._next: dict = {}
+        self._phase: Optional[str] = None  # the phase of plain lines, its progress and
+        self._done = 0  # the share at which its next line is due
+        self._next_share = 0.0
+        self._held: Optional[str] = None  # the phase's last line not yet shown
         self._bar = None
 
     def __call__(self, record: dict) -> None:
@@ -125,16 +132,27 @@ class Progress:
             self.write(describe(record))
         elif self.bars:
             self._show_bar(*phase)
-        elif self._due(*phase[:3]):
-            self.write(describe(record))
+        else:
+            self._show_line(record, *phase[:3])
 
-    def _due(self, name: str, done: int, total: int) -> bool:
-        """Whether ``done`` of ``total`` has reached the next share of ``name`` to show."""
+    def _show_line(self, record: dict, name: str, done: int, total: int) -> None:
+        """The record's line when it reaches the next share of its phase, else held back."""
+        if name != self._phase or done <= self._done:  # a new phase, or a new run of one
+            self._flush()
+            self._phase, self._next_share = name, -1.0
+        self._done = done
         share = done / total
-        if done < total and share + 1e-9 < self._next.get(name, -1.0):
-            return False
-        self._next[name] = (math.floor(share / self.every + 1e-9) + 1) * self.every
-        return True
+        if done < total and share + 1e-9 < self._next_share:
+            self._held = describe(record)
+            return
+        self._next_share = (math.floor(share / self.every + 1e-9) + 1) * self.every
+        self._held = None
+        self.write(describe(record))
+
+    def _flush(self) -> None:
+        if self._held is not None:
+            self.write(self._held)
+            self._held = None
 
     def _show_bar(self, name: str, done: int, total: int, live: dict) -> None:
         from tqdm import tqdm
@@ -147,7 +165,39 @@ class Progress:
         bar.set_postfix({k: f"{v:.4g}" for k, v in live.items()}, refresh=True)
 
     def close(self) -> None:
-        """End the current bar (before a line of text, and at the end of a run)."""
+        """Show the held line and end the current bar (before a line of text, and at the
+        end of a run)."""
+        self._flush()
+        self._phase, self._done = None, 0
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class CsvLog:
+    """A progress-record callback that appends one CSV row per pretraining epoch and per
+    target refresh to ``path`` (columns: time, event, stage, epoch, iteration and every loss
+    part and metric the record holds, in the order first seen), flushed at once, for
+    following a long run in a spreadsheet or a plotting tool. Other records are ignored.
+    A new header row starts whenever a record brings a column not seen before."""
+
+    EVENTS = ("pretrain_epoch", "cluster_refresh")
+
+    def __init__(self, path):
+        self.path = path
+        self.columns: list[str] = []
+
+    def __call__(self, record: dict) -> None:
+        if record.get("event") not in self.EVENTS:
+            return
+        row: dict[str, object] = {"time": round(time.time(), 3)}
+        row.update(
+            (k, v) for k, v in record.items() if isinstance(v, (int, float, str)) or v is None
+        )
+        new = [k for k in row if k not in self.columns]
+        with open(self.path, "a", newline="") as f:
+            w = csv.writer(f)
+            if new:
+                self.columns += new
+                w.writerow(self.columns)
+            w.writerow(["" if row.get(k) is None else row.get(k, "") for k in self.columns])

@@ -137,7 +137,7 @@ def test_a_full_bf16_fit(digits):
     }
     assert rec["bf16"][-1] < 0.5 * rec["bf16"][0]  # it learns,
     assert rec["bf16"][-1] < 1.25 * rec["f32"][-1], rec  # about as well as float32
-    # one seed at this budget says little about accuracy (issue 15 measures that); it clusters
+    # one seed at this budget says little about accuracy (the paper-budget runs measure that); it clusters
     assert cluster_acc(y, bf16.labels_) > 0.5 and bf16.n_iter_ > 0
 
 

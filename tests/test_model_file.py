@@ -164,3 +164,17 @@ def test_the_seed_drawn_for_random_state_none_is_kept_and_saved(digits, tmp_path
     np.testing.assert_array_equal(again.labels_, est.labels_)
     est.save(tmp_path / "m.dssec")
     assert DSSEC.load(tmp_path / "m.dssec").seed_ == est.seed_
+
+
+def test_files_saved_by_version_0_2_0_load_and_predict_as_they_did():
+    """Models saved by dssec_jax 0.2.0 (file format 1, before the known-label settings;
+    ``tests/fixtures``, with the predictions 0.2.0 made) load in this version."""
+    from sklearn.datasets import load_digits
+
+    x = (load_digits().data / 16).astype(np.float32)[:300]
+    expected = np.load(ROOT / "tests/fixtures/model_0.2.0_expected.npz")
+    for method in ("dssec", "pca_kmeans"):
+        est = DSSEC.load(ROOT / f"tests/fixtures/model_0.2.0_{method}.dssec")
+        assert est.label_weight == 0.1 and est.label_fraction == 0.0  # absent: the defaults
+        np.testing.assert_array_equal(est.predict(x), expected[f"{method}_labels"])
+        np.testing.assert_allclose(est.transform(x), expected[f"{method}_z"], rtol=1e-5, atol=1e-6)

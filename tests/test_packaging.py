@@ -2,6 +2,7 @@
 package; the console scripts and the checkout's ``python -m experiments.<name>`` reach
 the same drivers."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -26,6 +27,15 @@ EXPECT = {
 
 
 def test_the_wheel_installs_only_dssec_jax_and_its_console_scripts(tmp_path):
+    # built from a copy of the tracked files: no build/ or egg-info of this tree gets in
+    src, dist = tmp_path / "src", tmp_path / "dist"
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, src / name)
     r = subprocess.run(
         [
             sys.executable,
@@ -36,14 +46,14 @@ def test_the_wheel_installs_only_dssec_jax_and_its_console_scripts(tmp_path):
             "--no-deps",
             "--no-build-isolation",
             "-w",
-            str(tmp_path),
-            str(ROOT),
+            str(dist),
+            str(src),
         ],
         capture_output=True,
         text=True,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    (wheel,) = tmp_path.glob("dssec_jax-*.whl")
+    (wheel,) = dist.glob("dssec_jax-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"dssec_jax"}

@@ -39,6 +39,39 @@ def test_plain_lines_every_five_percent_and_every_other_event():
     assert len(short) == 6 and short == [describe(epoch(e, 6)) for e in range(1, 7)]
 
 
+def refresh(it, max_iter=20000):
+    return {
+        "event": "cluster_refresh",
+        "iteration": it,
+        "max_iter": max_iter,
+        "delta_label": 0.1,
+        "loss": 0.5,
+        "n_empty_clusters": 0,
+        "elapsed_s": 1.0,
+        "eta_s": 9.0,
+    }
+
+
+def test_every_run_of_a_process_shows_its_phases_and_their_last_record():
+    lines = []
+    show = Progress(write=lines.append, bars=False)
+    for run in range(2):  # a second run of the same phase starts counting again
+        for e in range(1, 21):
+            show(epoch(e, 20))
+    assert len(lines) == 40
+    lines.clear()
+    for it in range(0, 331, 30):  # stops on tol at 330 of 20,000: 1.7 % of the budget
+        show(refresh(it))
+    assert lines == [describe(refresh(0))]  # the rest held back ...
+    show({"event": "seed_skipped", "seed": 0})
+    assert lines[1:] == [describe(refresh(330)), "seed 0: already finished, skipped"]
+    lines.clear()
+    for it in (0, 30, 60):
+        show(refresh(it))
+    show.close()  # ... and shown at the end of the run
+    assert lines == [describe(refresh(0)), describe(refresh(60))]
+
+
 def test_a_bar_per_phase_with_the_live_values_in_a_terminal():
     out = io.StringIO()
     show = Progress(bars=True, stream=out)
@@ -61,3 +94,22 @@ def test_a_bar_per_phase_with_the_live_values_in_a_terminal():
     text = out.getvalue()
     assert "pretrain finetune" in text and "10/10" in text and "loss=0.1" in text
     assert "cluster" in text and "30/300" in text and "acc=0.75" in text
+
+
+def test_the_csv_log_keeps_every_epoch_and_refresh(tmp_path):
+    import csv
+
+    from dssec_jax.progress import CsvLog
+
+    path = tmp_path / "m.csv"
+    log = CsvLog(path)
+    for e in range(1, 4):
+        log(epoch(e, 3))
+    log({"event": "seed_skipped", "seed": 1})  # not a metric row
+    log({"event": "cluster_refresh", "iteration": 30, "max_iter": 90, "loss": 0.5, "acc": 0.7})
+    rows = list(csv.reader(path.open()))
+    assert rows[0][:4] == ["time", "event", "stage", "epoch"] and len(rows) == 6
+    assert [r[1] for r in rows[1:4]] == ["pretrain_epoch"] * 3 and rows[3][3] == "3"
+    head = rows[4]  # the refresh brings new columns: a new header
+    assert "iteration" in head and "acc" in head
+    assert rows[5][head.index("acc")] == "0.7" and rows[5][head.index("epoch")] == ""

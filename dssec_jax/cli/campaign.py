@@ -22,7 +22,7 @@ A finished point is exported to ``<results>/<dataset>_<method>/``::
     seed_<k>/labels.npz     predicted and K-means labels (uint8, compressed)
 
 and skipped from then on; ``<results>/results.md`` (and, with ``--update_readme``, the
-README's block) is written again after each point. ``--commit`` commits each exported
+document's block, e.g. docs/results.md) is written again after each point. ``--commit`` commits each exported
 point with its table; exports that an interrupted run left uncommitted are committed at
 the next start.
 """
@@ -215,8 +215,8 @@ flags.DEFINE_boolean("dry_run", False, "list the points still to run and stop")
 flags.DEFINE_string(
     "update_readme",
     None,
-    "also rewrite this README's block of the results "
-    "table after each point (do not edit that README meanwhile)",
+    "also rewrite this document's block of the results table (e.g. docs/results.md) "
+    "after each point (do not edit that document meanwhile)",
 )
 FLAGS = flags.FLAGS
 
@@ -452,6 +452,11 @@ def main(argv):
             plan, corruptions={d: (FLAGS.corrupt,) for d in plan.datasets}, clean=str(results)
         )
         results = results.with_name(corrupted_name(results.name, FLAGS.corrupt))
+    if plan.clean and not pathlib.Path(plan.clean).is_dir():
+        raise ValueError(
+            f"this plan is reported against the clean results in {plan.clean}, which is not "
+            "a folder here; run from the repository root, after the clean plan"
+        )
     points = plan_points(
         plan,
         FLAGS.datasets,

@@ -170,6 +170,12 @@ flags.DEFINE_string(
     "e.g. gaussian:0.3; the dataset is then named <name>_<kind><level>",
 )
 flags.DEFINE_string(
+    "metrics_csv",
+    None,
+    "also append every pretraining epoch and target refresh (loss parts, metrics) as a row "
+    "of this CSV file, for following a long run",
+)
+flags.DEFINE_string(
     "coordinator",
     None,
     "host:port of process 0 for a multi-process run (with "
@@ -179,7 +185,7 @@ flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
 flags.DEFINE_integer("process_id", None, "this process's index in a multi-process run")
 
 
-_PROGRESS: list = []  # the drivers' one progress display, made at the first record
+_PROGRESS: list = []  # the drivers' progress display (and CSV log), made at the first record
 
 
 def log(item: Union[str, dict]) -> None:
@@ -188,11 +194,14 @@ def log(item: Union[str, dict]) -> None:
     a line every 5 % of a phase (``dssec_jax.progress.Progress``)."""
     if not _PROGRESS:
         _PROGRESS.append(progress.Progress(write=absl_logging.info))
+        if FLAGS.metrics_csv:
+            _PROGRESS.append(progress.CsvLog(FLAGS.metrics_csv))
     if isinstance(item, str):
         _PROGRESS[0].close()
         absl_logging.info(item)
     else:
-        _PROGRESS[0](item)
+        for show in _PROGRESS:
+            show(item)
 
 
 def _log_to_stdout() -> None:

@@ -508,7 +508,7 @@ def update_readme(readme: pathlib.Path, folder: str, table: str) -> None:
 def report_main(argv):
     if len(argv) != 2:
         raise ValueError(
-            "usage: dssec-report DIR [--readme=README.md] (python -m experiments.report DIR "
+            "usage: dssec-report DIR [--readme=docs/results.md] (python -m experiments.report DIR "
             "in a checkout)"
         )
     folder = pathlib.Path(argv[1])

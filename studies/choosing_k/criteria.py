@@ -1,4 +1,4 @@
-"""Evaluate the choice of k without labels (issue 19): every criterion of
+"""Evaluate the choice of k without labels: every criterion of
 ``dssec_jax.choose_k`` on the pretrained embedding, then (``--fit``) the method's clustering
 phase with the chosen k against the true k.
 

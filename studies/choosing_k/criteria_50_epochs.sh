@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 19: the criteria for choosing k on the pretrained DSSEC embedding (50 pretraining
+# The criteria for choosing k on the pretrained DSSEC embedding (50 pretraining
 # epochs, the autoencoders of the rho_hat-form screens), seeds 0-2; logs criteria_50_epochs_<dataset>.log.
 # Phase 2 (FIT=<criterion>) fits DSSEC at the chosen and at the true k (fits_50_epochs_<dataset>.log).
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 19: Davies-Bouldin and silhouette on the embeddings of the library's default budget
+# Davies-Bouldin and silhouette on the embeddings of the library's default budget
 # (200 pretraining epochs; the paper campaign's cached DSSEC autoencoders for COIL-20, USPS,
 # MNIST and Fashion-MNIST, a fresh cache for digits); logs criteria_default_budget_<dataset>.log.
 # SEEDS_BIG: the MNIST/Fashion-MNIST seeds whose autoencoders the campaign has made.

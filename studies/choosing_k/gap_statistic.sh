@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 19: the gap statistic on the same pretrained DSSEC embeddings as studies/choosing_k/criteria_50_epochs.sh (50
+# The gap statistic on the same pretrained DSSEC embeddings as studies/choosing_k/criteria_50_epochs.sh (50
 # pretraining epochs, the rho_hat-form screens' autoencoders), seeds 0-2; logs gap_statistic_<dataset>.log.
 # Run on digits only: it chose k 12, 19 and 14 there (true 10) at 200-320 s per seed, and
 # the other datasets were not run (set DATASETS to run them).

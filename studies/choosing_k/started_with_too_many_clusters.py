@@ -1,4 +1,4 @@
-"""Issue 19, session 10: does DSSEC's clustering phase, started with too many clusters,
+"""Does DSSEC's clustering phase, started with too many clusters,
 empty or merge the extra ones (the premise of a merge rule)?
 
 DSSEC at the library defaults with ``n_clusters=K`` from the cached autoencoder; prints the

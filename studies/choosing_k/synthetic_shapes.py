@@ -1,4 +1,4 @@
-"""Issue 19, session 10: the eigengap (and Davies-Bouldin, silhouette) on curved synthetic
+"""The eigengap (and Davies-Bouldin, silhouette) on curved synthetic
 shapes: three concentric noisy rings of 72 or 150 points each (true k 3), two moons and
 two concentric circles (scikit-learn, true k 2), k_range (2, 10), seed 0.
 

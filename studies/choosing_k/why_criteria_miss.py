@@ -1,4 +1,4 @@
-"""Issue 19, session 10: why Davies-Bouldin misses, and whether merging can mend it.
+"""Why Davies-Bouldin misses, and whether merging can mend it.
 
 For each dataset and seed, on the cached pretrained DSSEC embedding (as studies/choosing_k/criteria_default_budget.sh):
 - the K-means partition at the k Davies-Bouldin chooses (same subsample and seed as

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 14, item 2: the classic stacked sparse autoencoder given a fair trial: sigmoid units
+# The classic stacked sparse autoencoder given a fair trial: sigmoid units
 # in every hidden layer, the KL penalty on all three, greedy layer-wise pretraining (50
 # epochs per layer, then 50 of fine-tuning), Adam at 1e-3 and 1e-2, and the classic beta 3.
 # Same base as studies/sparsity_penalty_form/screen.sh (50 epochs, interval 30, up to 5,000 iterations), seeds 0-2.

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Issue 14, item 6 on MNIST (seed 0). First: why DSSEC's clustering phase added nothing on
+# On MNIST (seed 0). First: why DSSEC's clustering phase added nothing on
 # the 300-epoch DEC-keras autoencoder (full_mnist_300_epochs.log): the same cached autoencoder with the
 # embedding's scale from the kernel rule and with no rescale. Then the recipe at the
 # paper's budget (200 epochs) for IDEC and DSSEC, cached with the campaign's autoencoders.
-# Session 9 ran the first part only: the second was stopped at DSSEC's pretraining epoch 65
+# The first run ran the first part only: the second was stopped at DSSEC's pretraining epoch 65
 # once the recipe had failed on COIL-20 (paper_budget.sh); its partial checkpoint stays in the cache.
 set -euo pipefail
 OUT=${OUT:-$(dirname "$0")}

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 14, item 6: the DEC-keras pretraining recipe (VarianceScaling(1/3, fan_in, uniform),
+# The DEC-keras pretraining recipe (VarianceScaling(1/3, fan_in, uniform),
 # SGD lr 1 momentum 0.9) at the paper's budget (200 epochs, library defaults otherwise)
 # against the defaults (Glorot-uniform, Adam 1e-3), IDEC and DSSEC, USPS and COIL-20,
 # seeds 0-4, seed-major so that every finished seed completes its pairs.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 14's screen B: embed_std="kernel" on the four datasets (on the autoencoders cached by
+# The kernel-scale screen: embed_std="kernel" on the four datasets (on the autoencoders cached by
 # studies/sparsity_penalty_form/screen.sh, so only the clustering phase reruns), and DEC-keras's pretraining recipe on
 # MNIST-10k. Run from the repository root with the data in $DSSEC_DATA_DIR; it ran on a
 # snapshot of commit f6ca618 (recipe: seeds 0-2; seeds 3-4 were stopped).

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 14, item 5: small data with many clusters (10 images per class of COIL-20 and USPS).
+# Small data with many clusters (10 images per class of COIL-20 and USPS).
 # Library defaults (paper budget) except the overrides; logs screen_<dataset>_10_per_class.log beside this file.
 set -euo pipefail
 OUT=${OUT:-$(dirname "$0")}

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 14, item 6: DSSEC's pretraining with the DEC-keras recipe (SGD lr 1, momentum 0.9,
+# DSSEC's pretraining with the DEC-keras recipe (SGD lr 1, momentum 0.9,
 # VarianceScaling) turns non-finite on COIL-20 at fine-tuning epoch 2 or 3 (studies/dec_keras_pretraining/paper_budget.sh). The same
 # recipe with the gradient clipped to a global norm, for DSSEC and IDEC, COIL-20 seeds 0-1.
 set -euo pipefail
