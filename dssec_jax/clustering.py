@@ -217,29 +217,15 @@ def cluster(
     n = x.shape[0]
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg))
     state = parallel.place(train.init_state(params, optimizer), mesh)
-    it, prev, history, parts = 0, None, [], {}
     rid = None if store is None else run_id(cfg, x.shape)
-    if store is not None and (hit := store.get("cluster")) is not None:
-        meta, raw = hit
-        if meta.get("run", rid) != rid:  # (older checkpoints carry no run id)
-            raise ValueError(
-                "the clustering checkpoint in this store belongs to another run (other "
-                "settings, data or start); give each run its own store or delete it"
-            )
-        template = {"state": state, "prev": np.zeros(n, np.int32)}
-        saved = checkpoint.restore_or_drop(store, "cluster", template, raw)
-        if saved is not None:
-            state, prev = parallel.place(saved["state"], mesh), np.asarray(saved["prev"])
-            it, history, parts = meta["iteration"], meta["history"], meta["parts"]
-            if log:
-                log({"event": "cluster_resumed", "iteration": it})
+    state, prev, it, history, parts = _resume(store, state, rid, n, mesh, log)
     t0 = last_save = time.time()
     it0 = saved_at = it
     q, p, labels = refresh(state.params, x_dev, hp["alpha"])
     labels = parallel.to_host(labels)
     while True:
         delta = label_change(labels, prev)
-        history.append(record(it, labels, delta, parts, y, cfg.n_clusters, time.time() - t0))
+        history.append(record(it, labels, delta, parts, y, cfg.k, time.time() - t0))
         if log:
             el = time.time() - t0
             eta = None if it == it0 else el / (it - it0) * max(cfg.max_iter - it, 0)
@@ -276,3 +262,24 @@ def cluster(
         "n_iter": it,
         "stop_reason": stop,
     }
+
+
+def _resume(store, state, rid: Optional[str], n: int, mesh, log: Log) -> tuple:
+    """(state, previous labels, iteration, history, loss parts) to start the phase from:
+    the store's "cluster" checkpoint when it holds one of this run, else the start."""
+    if store is None or (hit := store.get("cluster")) is None:
+        return state, None, 0, [], {}
+    meta, raw = hit
+    if meta.get("run", rid) != rid:  # (older checkpoints carry no run id)
+        raise ValueError(
+            "the clustering checkpoint in this store belongs to another run (other "
+            "settings, data or start); give each run its own store or delete it"
+        )
+    template = {"state": state, "prev": np.zeros(n, np.int32)}
+    saved = checkpoint.restore_or_drop(store, "cluster", template, raw)
+    if saved is None:
+        return state, None, 0, [], {}
+    if log:
+        log({"event": "cluster_resumed", "iteration": meta["iteration"]})
+    state, prev = parallel.place(saved["state"], mesh), np.asarray(saved["prev"])
+    return state, prev, meta["iteration"], meta["history"], meta["parts"]

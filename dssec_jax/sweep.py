@@ -183,33 +183,10 @@ def pretrain_batched(
     return ae, alive
 
 
-def fit_batched(
-    x,
-    cfgs: Sequence[Config],
-    seeds: Sequence[int],
-    *,
-    y=None,
-    log=None,
-    shard_runs: bool = False,
-    store=None,
-) -> list[FitResult]:
-    """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
-
-    Args:
-      x: data, (n, d), shared by every run.
-      cfgs: one ``Config`` per run, of an autoencoder method; they may differ only in
-        gamma, beta, rho, alpha and tol.
-      seeds: one seed per run.
-      y: optional true labels, only for the metrics in the histories.
-      log: optional callback, given one record (dict) per epoch and per refresh.
-      shard_runs: split the runs over the local devices (their number must divide by
-        the device count).
-      store: optional checkpoint store (``checkpoint.FileStore``) of this batch: an
-        interrupted batch resumes where it was, as a single run does.
-
-    Returns:
-      One :class:`~dssec_jax.pipeline.FitResult` per run, in order.
-    """
+def _check_batch(x, cfgs: Sequence[Config], seeds: Sequence[int]) -> tuple:
+    """(x, cfgs) checked (``validation``); ValueError for a batch that cannot be one
+    vmapped program: settings that differ beyond the per-run ones, identical runs, known
+    labels, n_clusters="auto", data parallelism, or a method without a network."""
     if len(cfgs) != len(seeds) or not cfgs:
         raise ValueError("pass one seed per configuration (and at least one)")
     x = check_data(x, cfgs[0].n_clusters)
@@ -248,6 +225,38 @@ def fit_batched(
         raise ValueError(
             f"method {cfg.method!r} has no network to batch; run it with dssec_jax.fit"
         )
+    return x, cfgs
+
+
+def fit_batched(
+    x,
+    cfgs: Sequence[Config],
+    seeds: Sequence[int],
+    *,
+    y=None,
+    log=None,
+    shard_runs: bool = False,
+    store=None,
+) -> list[FitResult]:
+    """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
+
+    Args:
+      x: data, (n, d), shared by every run.
+      cfgs: one ``Config`` per run, of an autoencoder method; they may differ only in
+        gamma, beta, rho, alpha and tol.
+      seeds: one seed per run.
+      y: optional true labels, only for the metrics in the histories.
+      log: optional callback, given one record (dict) per epoch and per refresh.
+      shard_runs: split the runs over the local devices (their number must divide by
+        the device count).
+      store: optional checkpoint store (``checkpoint.FileStore``) of this batch: an
+        interrupted batch resumes where it was, as a single run does.
+
+    Returns:
+      One :class:`~dssec_jax.pipeline.FitResult` per run, in order.
+    """
+    x, cfgs = _check_batch(x, cfgs, seeds)
+    cfg = cfgs[0]
     y = None if y is None else check_labels(y, x.shape[0])
     n_runs = len(cfgs)
     mesh = run_mesh(n_runs, shard_runs)
@@ -301,6 +310,109 @@ def fit_batched(
     return base
 
 
+@dataclasses.dataclass
+class _Runs:
+    """The bookkeeping of S runs in one clustering phase: which still train, each one's
+    labels when it stopped, iterations, stop reason, history and last loss parts, and the
+    labels of the previous refresh (all runs)."""
+
+    active: np.ndarray
+    final_labels: list
+    n_iter: list
+    stop: list
+    history: list
+    parts: list
+    prev: Optional[np.ndarray] = None
+    it: int = 0
+
+    @classmethod
+    def start(cls, alive) -> "_Runs":
+        n = len(alive)
+        return cls(
+            active=np.array(alive, bool),
+            final_labels=[None] * n,
+            n_iter=[0] * n,
+            stop=["" if a else "nonfinite" for a in alive],
+            history=[[] for _ in range(n)],
+            parts=[{}] * n,
+        )
+
+    def meta(self) -> dict:
+        """What a checkpoint keeps besides the arrays."""
+        return {
+            "it": self.it,
+            "parts": self.parts,
+            "history": self.history,
+            "active": self.active.tolist(),
+            "n_iter": self.n_iter,
+            "stop": self.stop,
+            "final": [f is not None for f in self.final_labels],
+        }
+
+
+def _resume_batched(store, state, runs: _Runs, n: int, mesh, log) -> tuple:
+    """(state, runs) from the store's "batched_cluster" checkpoint, else as given."""
+    if store is None or (hit := store.get("batched_cluster")) is None:
+        return state, runs
+    meta, raw = hit
+    shape = np.zeros((len(runs.stop), n), np.int32)
+    saved = checkpoint.restore({"state": state, "prev": shape, "final": shape}, raw)
+    runs = _Runs(
+        active=np.array(meta["active"], bool),
+        final_labels=[
+            np.asarray(saved["final"][i]) if done else None for i, done in enumerate(meta["final"])
+        ],
+        n_iter=meta["n_iter"],
+        stop=meta["stop"],
+        history=meta["history"],
+        parts=meta["parts"],
+        prev=np.asarray(saved["prev"]),  # saved after a chunk: there is always one
+        it=meta["it"],
+    )
+    if log:
+        log({"event": "cluster_resumed", "iteration": runs.it})
+    return _by_run(saved["state"], mesh), runs
+
+
+def _record_refresh(runs: _Runs, labels: np.ndarray, cfgs, y, t0: float) -> None:
+    """A history record per training run (and one for runs frozen before the phase) and
+    the stopping rule: a run that meets it stops with these labels."""
+    it, k = runs.it, cfgs[0].k
+    frozen = ~runs.active & np.array([r == "nonfinite" for r in runs.stop])
+    for i in np.flatnonzero(frozen):
+        if runs.final_labels[i] is None:  # frozen before the clustering phase
+            runs.final_labels[i] = labels[i]
+            runs.history[i] = [clustering.record(it, labels[i], 0.0, {}, y, k, 0.0)]
+    for i in np.flatnonzero(runs.active):
+        prev = None if runs.prev is None else runs.prev[i]
+        delta = clustering.label_change(labels[i], prev)
+        runs.history[i].append(
+            clustering.record(it, labels[i], delta, runs.parts[i], y, k, time.time() - t0)
+        )
+        reason = clustering.stop_reason(it, delta, runs.prev is not None, cfgs[i])
+        if reason is not None:
+            runs.active[i] = False
+            runs.final_labels[i], runs.n_iter[i], runs.stop[i] = labels[i], it, reason
+
+
+def _drop_nonfinite(runs: _Runs, finite: np.ndarray, labels: np.ndarray, steps: int, log):
+    """Runs whose chunk turned non-finite stop with the labels before it; all of them
+    non-finite is an error."""
+    it = runs.it
+    lost = np.flatnonzero(runs.active & ~finite)
+    for i in lost:
+        runs.active[i] = False
+        runs.final_labels[i], runs.n_iter[i], runs.stop[i] = labels[i], it, "nonfinite"
+        runs.history[i][-1]["nonfinite_at"] = [it, it + steps]
+    if all(r == "nonfinite" for r in runs.stop):
+        raise NonFiniteLossError(f"non-finite loss in clustering at iterations {it}-{it + steps}")
+    if log and lost.size:
+        log(
+            {"event": "batched_nonfinite", "phase": "clustering", "iteration": it}
+            | {"runs": lost.tolist()}
+        )
+
+
 def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=None) -> dict:
     """The clustering phase of S runs at once; a run that meets its stopping rule, or
     whose loss turns non-finite (stop reason "nonfinite", kept at its state and labels
@@ -316,100 +428,48 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=
     params = jax.tree.map(jnp.copy, clustering.trained_params(ae, centers, cfg))  # not donated
     state = jax.vmap(lambda p: train.init_state(p, optimizer))(params)
     ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
-    active = np.array(alive, bool)
-    final_labels: list[Optional[np.ndarray]] = [None] * n_runs
-    n_iter, stop = [0] * n_runs, ["" if a else "nonfinite" for a in alive]
-    history: list[list] = [[] for _ in range(n_runs)]
-    parts: list[dict] = [{}] * n_runs
-    prev, it, t0 = None, 0, time.time()
-    if store is not None and (hit := store.get("batched_cluster")) is not None:
-        meta, raw = hit
-        shape = np.zeros((n_runs, x_dev.shape[0]), np.int32)
-        saved = checkpoint.restore({"state": state, "prev": shape, "final": shape}, raw)
-        state = _by_run(saved["state"], mesh)
-        it, parts, history = meta["it"], meta["parts"], meta["history"]
-        active, n_iter, stop = np.array(meta["active"], bool), meta["n_iter"], meta["stop"]
-        prev = np.asarray(saved["prev"])  # saved after a chunk: there is always one
-        final_labels = [
-            np.asarray(saved["final"][i]) if meta["final"][i] else None for i in range(n_runs)
-        ]
-        if log:
-            log({"event": "cluster_resumed", "iteration": it})
+    t0 = time.time()
+    state, runs = _resume_batched(store, state, _Runs.start(alive), x_dev.shape[0], mesh, log)
     last_save = time.time()
     while True:
         _, p, labels = refresh(state.params, x_dev, hp["alpha"])
         labels = np.asarray(labels)
-        for i in np.flatnonzero(~active & np.array([r == "nonfinite" for r in stop])):
-            if final_labels[i] is None:  # frozen before the clustering phase
-                final_labels[i], history[i] = (
-                    labels[i],
-                    [clustering.record(it, labels[i], 0.0, {}, y, cfg.n_clusters, 0.0)],
-                )
-        for i in np.flatnonzero(active):
-            delta = clustering.label_change(labels[i], None if prev is None else prev[i])
-            history[i].append(
-                clustering.record(
-                    it, labels[i], delta, parts[i], y, cfg.n_clusters, time.time() - t0
-                )
-            )
-            reason = clustering.stop_reason(it, delta, prev is not None, cfgs[i])
-            if reason is not None:
-                active[i] = False
-                final_labels[i], n_iter[i], stop[i] = labels[i], it, reason
+        _record_refresh(runs, labels, cfgs, y, t0)
         if log:
             log(
-                {"event": "batched_refresh", "iteration": it, "active": int(active.sum())}
-                | {"runs": n_runs}
+                {"event": "batched_refresh", "iteration": runs.it}
+                | {"active": int(runs.active.sum()), "runs": n_runs}
             )
-        if not active.any():
+        if not runs.active.any():
             break
-        steps = min(cfg.update_interval, cfg.max_iter - it)
-        ikeys = jax.vmap(lambda k: jax.random.fold_in(k, it))(ckeys)
-        state, means = step_fn(state, (x_dev, p), ikeys, steps, hp, jnp.asarray(active))
+        steps = min(cfg.update_interval, cfg.max_iter - runs.it)
+        ikeys = jax.vmap(lambda k: jax.random.fold_in(k, runs.it))(ckeys)
+        state, means = step_fn(state, (x_dev, p), ikeys, steps, hp, jnp.asarray(runs.active))
         means = jax.device_get(means)
-        lost = np.flatnonzero(active & ~means.pop("finite"))
-        for i in lost:
-            active[i] = False
-            final_labels[i], n_iter[i], stop[i] = labels[i], it, "nonfinite"
-            history[i][-1]["nonfinite_at"] = [it, it + steps]
-        if all(r == "nonfinite" for r in stop):
-            raise NonFiniteLossError(
-                f"non-finite loss in clustering at iterations {it}-{it + steps}"
-            )
-        if log and lost.size:
-            log(
-                {"event": "batched_nonfinite", "phase": "clustering", "iteration": it}
-                | {"runs": lost.tolist()}
-            )
-        parts = [{k: float(v[i]) for k, v in means.items()} for i in range(n_runs)]
-        it += steps
-        prev = labels
+        _drop_nonfinite(runs, means.pop("finite"), labels, steps, log)
+        runs.parts = [{k: float(v[i]) for k, v in means.items()} for i in range(n_runs)]
+        runs.it += steps
+        runs.prev = labels
         if store is not None and time.time() - last_save >= store.min_interval_s:
-            blank = np.zeros_like(labels)
+            blank = np.zeros_like(labels[0])
+            final = np.stack([blank if f is None else f for f in runs.final_labels])
             store.put(
-                "batched_cluster",
-                {
-                    "state": state,
-                    "prev": prev,
-                    "final": np.stack([blank[0] if f is None else f for f in final_labels]),
-                },
-                {"it": it, "parts": parts, "history": history, "active": active.tolist()}
-                | {"n_iter": n_iter, "stop": stop}
-                | {"final": [f is not None for f in final_labels]},
+                "batched_cluster", {"state": state, "prev": labels, "final": final}, runs.meta()
             )
             last_save = time.time()
-    if (final := clustering.final_refresh(cfg, batched=True)) is not None:  # runs frozen
-        last = np.asarray(final(state.params, x_dev, hp["alpha"])[2])
+    final_labels = runs.final_labels
+    if (final_pass := clustering.final_refresh(cfg, batched=True)) is not None:  # runs frozen
+        last = np.asarray(final_pass(state.params, x_dev, hp["alpha"])[2])
         for run in range(n_runs):
-            history[run][-1]["final_pass_label_change"] = clustering.label_change(
+            runs.history[run][-1]["final_pass_label_change"] = clustering.label_change(
                 last[run], final_labels[run]
             )
         final_labels = list(last)
     return {
         "params": clustering.with_decoder(state.params, ae, cfg),
         "labels": final_labels,
-        "history": history,
-        "n_iter": n_iter,
-        "stop": stop,
+        "history": runs.history,
+        "n_iter": runs.n_iter,
+        "stop": runs.stop,
         "seconds": time.time() - t0,
     }
