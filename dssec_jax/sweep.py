@@ -144,20 +144,10 @@ def pretrain_batched(
         for epoch in range(first if si == start else 0, stage.epochs):
             ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
             state, parts = fn(state, stage_x, ekeys, steps, hp, jnp.asarray(alive))
-            loss, finite = np.asarray(parts["loss"]), np.asarray(parts["finite"])
-            lost = alive & ~finite
-            alive &= finite
-            if lost.any():
-                where = f"stage {stage.name} epoch {epoch + 1}"
-                if not alive.any():
-                    raise NonFiniteLossError(
-                        f"non-finite loss in pretraining of every run at {where}"
-                    )
-                if log:
-                    log(
-                        {"event": "batched_nonfinite", "phase": "pretraining", "where": where}
-                        | {"runs": np.flatnonzero(lost).tolist()}
-                    )
+            loss = np.asarray(parts["loss"])
+            _freeze_lost(
+                alive, np.asarray(parts["finite"]), f"stage {stage.name} epoch {epoch + 1}", log
+            )
             if log:
                 log(
                     {"event": "batched_pretrain_epoch", "stage": stage.name}
@@ -166,9 +156,10 @@ def pretrain_batched(
             end = epoch + 1 == stage.epochs
             if store is not None and (end or time.time() - last_save >= store.min_interval_s):
                 ae = pretraining.merge_stage(ae, stage, state.params)
-                nxt = (si + 1, 0) if end else (si, epoch + 1)
-                if nxt[0] < len(plan):  # the next stage starts afresh from the merged ae
-                    saved = fresh(plan[si + 1], ae) if end else state
+                if not (end and si + 1 == len(plan)):  # the next stage starts afresh
+                    nxt, saved = (
+                        ((si + 1, 0), fresh(plan[si + 1], ae)) if end else ((si, epoch + 1), state)
+                    )
                     store.put(
                         "batched_pretrain",
                         {"ae": ae, "state": saved, "alive": alive},
@@ -181,6 +172,21 @@ def pretrain_batched(
         store.put("batched_pretrained", {"ae": ae, "alive": alive}, {})
         store.drop("batched_pretrain")
     return ae, alive
+
+
+def _freeze_lost(alive: np.ndarray, finite: np.ndarray, where: str, log) -> None:
+    """Freeze (in ``alive``) the runs whose epoch turned non-finite; all of them is an error."""
+    lost = alive & ~finite
+    alive &= finite
+    if not lost.any():
+        return
+    if not alive.any():
+        raise NonFiniteLossError(f"non-finite loss in pretraining of every run at {where}")
+    if log:
+        log(
+            {"event": "batched_nonfinite", "phase": "pretraining", "where": where}
+            | {"runs": np.flatnonzero(lost).tolist()}
+        )
 
 
 def _check_batch(x, cfgs: Sequence[Config], seeds: Sequence[int]) -> tuple:
