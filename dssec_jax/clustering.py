@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from . import checkpoint, metrics, parallel, train
+from .labels import label_data
 from .methods import Config
 from .validation import check_config, check_finite
 
@@ -95,20 +96,23 @@ def record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
     return rec
 
 
-def hyper(cfg: Config) -> dict:
-    """Traced hyper-parameters of the clustering phase."""
+def hyper(cfg: Config, labelled: bool = False) -> dict:
+    """Traced hyper-parameters of the clustering phase (the label term's weight when
+    labels are known)."""
     return train.hyper(
         gamma=cfg.cluster_gamma(),
         beta=cfg.cluster_beta(),
         rho=cfg.rho,
         alpha=cfg.alpha,
         kl_floor=cfg.sparsity_floor,
+        label_weight=cfg.label_weight if labelled else None,
     )
 
 
-def compiled(cfg: Config, data_axes, mesh=None) -> tuple:
+def compiled(cfg: Config, data_axes, mesh=None, labelled: bool = False) -> tuple:
     """(compiled clustering steps, target refresh, optimizer) of ``cfg``; ``data_axes`` as
-    ``train.clustering_steps`` takes it (UNBATCHED for one run, vmapped otherwise)."""
+    ``train.clustering_steps`` takes it (UNBATCHED for one run, vmapped otherwise);
+    ``labelled``: the steps with the label term."""
     acts, compute_dtype = cfg.hidden_acts(), cfg.compute_dtype()
     opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
     step_fn = train.clustering_steps(
@@ -122,6 +126,7 @@ def compiled(cfg: Config, data_axes, mesh=None) -> tuple:
         (cfg.update_interval, cfg.batch_size),
         data_axes,
         mesh,
+        labelled=labelled,
     )
     refresh = train.refresh_fn(acts, cfg.refresh_dtype(), batched=data_axes != train.UNBATCHED)
     return step_fn, refresh, train.make_optimizer(*opt)
@@ -149,11 +154,16 @@ def label_change(labels: np.ndarray, prev: Optional[np.ndarray]) -> float:
     return 1.0 if prev is None else float(np.mean(labels != prev))
 
 
-def trained_params(ae: dict, centers, cfg: Config) -> dict:
-    """What the clustering phase trains: the autoencoder (the encoder alone for DEC) and
-    the centres."""
+def trained_params(ae: dict, centers, cfg: Config, label_map: Optional[dict] = None) -> dict:
+    """What the clustering phase trains: the autoencoder (the encoder alone for DEC), the
+    centres, and the label map when labels are known."""
     trained = ae if cfg.spec.use_decoder else {"encoder": ae["encoder"]}
-    return {"ae": trained, "centers": centers}
+    out = {"ae": trained, "centers": centers}
+    return out if label_map is None else {**out, "label_map": label_map}
+
+
+def _placed(arrays, mesh) -> tuple:
+    return tuple(parallel.place(a, mesh, rows=True) for a in arrays)
 
 
 def with_decoder(params: dict, ae: dict, cfg: Config) -> dict:
@@ -181,6 +191,8 @@ def cluster(
     key: jax.Array,
     y: Optional[np.ndarray] = None,
     *,
+    known: Optional[np.ndarray] = None,
+    label_map: Optional[dict] = None,
     store=None,
     log: Log = None,
 ) -> dict:
@@ -201,6 +213,10 @@ def cluster(
       cfg: the run's settings.
       key: PRNG key of the minibatches.
       y: optional true labels, only for the metrics in the history.
+      known: optional known labels (n,), -1 where unknown: the phase keeps the label term
+        (``train.clustering_loss``), with ``label_map`` (the map pretraining learned, for
+        the embedding as scaled here) trained on.
+      label_map: the label map {"w", "b"}; needed with ``known``.
       store: optional checkpoint store ("cluster"): saved at most every
         ``store.min_interval_s`` seconds and at the end; a run resumes from it.
       log: optional callback, given one record (dict) per event: "cluster_resumed", and
@@ -211,11 +227,13 @@ def cluster(
     """
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
     mesh = parallel.mesh_for(cfg.data_parallel)
-    hp = hyper(cfg)
-    step_fn, refresh, optimizer = compiled(cfg, train.UNBATCHED, mesh)
+    labelled = known is not None
+    hp = hyper(cfg, labelled)
+    step_fn, refresh, optimizer = compiled(cfg, train.UNBATCHED, mesh, labelled)
     x_dev = parallel.place(x, mesh, rows=True)
     n = x.shape[0]
-    params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg))
+    params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg, label_map))
+    data = (x_dev,) if known is None else (x_dev, *_placed(label_data(x, known, cfg.k), mesh))
     state = parallel.place(train.init_state(params, optimizer), mesh)
     rid = None if store is None else run_id(cfg, x.shape)
     state, prev, it, history, parts = _resume(store, state, rid, n, mesh, log)
@@ -236,7 +254,8 @@ def cluster(
         if (stop := stop_reason(it, delta, prev is not None, cfg)) is not None:
             break
         steps = min(cfg.update_interval, cfg.max_iter - it)
-        state, parts = step_fn(state, (x_dev, p), jax.random.fold_in(key, it), steps, hp)
+        batch = (data[0], p, *data[1:])
+        state, parts = step_fn(state, batch, jax.random.fold_in(key, it), steps, hp)
         q, p, new_labels = refresh(state.params, x_dev, hp["alpha"])
         parts = {k: float(v) for k, v in jax.device_get(parts).items()}  # one sync per dispatch
         check_finite(parts["loss"], "clustering", f"iterations {it}-{it + steps}")

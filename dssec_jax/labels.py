@@ -1,5 +1,5 @@
 """Known labels for semi-supervised runs: -1 where a label is unknown, 0..K-1 where known
-(scikit-learn's convention, as ``LabelSpreading``)."""
+(scikit-learn's convention, as ``LabelSpreading``), and the data the label term trains on."""
 
 from __future__ import annotations
 
@@ -32,3 +32,20 @@ def reveal(y, fraction: float, seed: int = 0) -> np.ndarray:
 def digest(known: np.ndarray) -> str:
     """A short hash of known labels (a cache key must tell apart runs that knew others)."""
     return hashlib.sha256(np.asarray(known, np.int32).tobytes()).hexdigest()[:16]
+
+
+def label_data(x: np.ndarray, known: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x_known, one-hot labels), each with as many rows as ``x``: the samples whose label
+    is known (``known`` >= 0) repeated in turn. Minibatch i of an epoch then pairs a batch of
+    every sample with a batch of known ones, so the label term's step has the same size at
+    any share of known labels (weighting the few known rows of an ordinary batch up by
+    n / n_known made it unstable under SGD at learning rate 1)."""
+    rows = np.flatnonzero(known >= 0)
+    rows = rows[np.arange(x.shape[0]) % rows.size]
+    return x[rows], np.eye(n_clusters, dtype=np.float32)[known[rows]]
+
+
+def rescale_label_map(label_map: dict, s) -> dict:
+    """The label map for the embedding scaled by ``s`` (z' = s z): M' = M / s, c' = c, so
+    z' M' + c' = z M + c (as ``sae.rescale_embedding`` keeps the reconstruction)."""
+    return {**label_map, "w": np.asarray(label_map["w"], np.float32) / np.float32(s)}

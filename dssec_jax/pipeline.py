@@ -14,7 +14,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.decomposition import PCA
 
-from . import checkpoint, choose_k, clustering, metrics, parallel, pretraining, sae, train
+from . import (
+    checkpoint,
+    choose_k,
+    clustering,
+    labels,
+    metrics,
+    parallel,
+    pretraining,
+    sae,
+    train,
+)
 from .methods import Config
 from .validation import NonFiniteLossError, check_config, check_data, check_known, check_labels
 
@@ -113,6 +123,7 @@ def fit(
     ae, pre_hist = pretraining.pretrain(
         x, cfg, jax.random.fold_in(key, 1), known=known, store=store, log=log
     )
+    label_map = ae.pop("label_map", None)  # with known labels: the clustering phase's too
     seconds = {"pretrain": time.time() - t}
     t = time.time()
     embed = _embedder(x, cfg)
@@ -138,9 +149,20 @@ def fit(
         return result
     if cfg.embed_std:
         ae, centers = sae.rescale_embedding(ae, scale), centers * scale
+        if label_map is not None:
+            label_map = labels.rescale_label_map(label_map, scale)
     t = time.time()
     out = clustering.cluster(
-        x, ae, centers, cfg, jax.random.fold_in(key, 2), y, store=store, log=log
+        x,
+        ae,
+        centers,
+        cfg,
+        jax.random.fold_in(key, 2),
+        y,
+        known=known,
+        label_map=label_map,
+        store=store,
+        log=log,
     )
     seconds["cluster"] = time.time() - t
     out["history"][0].update(embed_scale=scale, embed_scale_rule=scale_rule)

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import checkpoint, parallel, sae, train
+from .labels import label_data
 from .methods import Config
 from .validation import check_config, check_finite, check_known
 
@@ -69,17 +70,6 @@ def hyper(cfg: Config, labelled: bool = False) -> dict:
     )
 
 
-def label_data(x: np.ndarray, known: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x_known, one-hot labels), each with as many rows as ``x``: the samples whose label
-    is known (``known`` >= 0) repeated in turn. Minibatch i of an epoch then pairs a batch of
-    every sample with a batch of known ones, so the label term's step has the same size at
-    any share of known labels (weighting the few known rows of an ordinary batch up by
-    n / n_known made it unstable under SGD at learning rate 1)."""
-    rows = np.flatnonzero(known >= 0)
-    rows = rows[np.arange(x.shape[0]) % rows.size]
-    return x[rows], np.eye(n_clusters, dtype=np.float32)[known[rows]]
-
-
 def stage_steps(
     cfg: Config, stage: Stage, n: int, *, batched: bool = False, labelled: bool = False
 ) -> Callable:
@@ -108,7 +98,7 @@ def stage_input(
     x: jax.Array, ae: dict, cfg: Config, stage: Stage, *, batched: bool = False, labels=None
 ):
     """Training data of a stage: x, or the codes of the layers below layer i; fine-tuning
-    with ``labels`` (:func:`label_data`) takes (x, x_known, one-hot)."""
+    with ``labels`` (``labels.label_data``) takes (x, x_known, one-hot)."""
     if stage.layer is None and labels is not None:
         return (x, *labels)
     if stage.layer in (None, 0):
@@ -136,8 +126,8 @@ def pretrain(
 
     With ``known`` labels, the fine-tuning stage minimises L_r + label_weight * L_lab
     (``losses.label_loss``): a linear map M, c from the code to the one-hot labels is
-    trained with the autoencoder on the rows whose label is known, and then dropped
-    (greedy layer-wise stages, where they run, stay unsupervised).
+    trained with the autoencoder on the rows whose label is known, and returned with it
+    as ``"label_map"`` (greedy layer-wise stages, where they run, stay unsupervised).
 
     Args:
       x: data, (n, d).
@@ -159,10 +149,10 @@ def pretrain(
         meta, raw = hit
         if log:
             log({"event": "pretrain_cached", "key": store.pretrain_key})
-        return (
-            checkpoint.restore(sae.init_params(key, cfg.dims(x.shape[1])), raw),
-            meta.get("history", []),
-        )
+        template = sae.init_params(key, cfg.dims(x.shape[1]))
+        if known is not None:
+            template["label_map"] = sae.init_layer(key, cfg.embed_dim, cfg.k)
+        return checkpoint.restore(template, raw), meta.get("history", [])
     mesh = parallel.mesh_for(cfg.data_parallel)
     x_dev = parallel.place(x, mesh, rows=True)
     n = x.shape[0]
@@ -203,7 +193,6 @@ def pretrain(
                 last_save = time.time()
         ae = merge_stage(ae, stage, state.params)
         state = None
-    ae = {"encoder": ae["encoder"], "decoder": ae["decoder"]}  # the label map is dropped
     if store is not None:
         store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
         store.drop("pretrain_progress")
@@ -212,7 +201,7 @@ def pretrain(
 
 def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
     """(the initial autoencoder, with the label map when labels are known, placed on the
-    mesh; :func:`label_data` on the device, or None)."""
+    mesh; ``labels.label_data`` on the device, or None)."""
     ae = sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), init=cfg.init)
     labels = None
     if known is not None:

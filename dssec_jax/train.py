@@ -131,12 +131,40 @@ def layer_loss(params, x, hp, *, act, out_act, sparse, reduction, form, compute_
 
 
 def clustering_loss(
-    params, batch, hp, *, acts, sparse_layers, reduction, form, use_decoder, compute_dtype
+    params,
+    batch,
+    hp,
+    *,
+    acts,
+    sparse_layers,
+    reduction,
+    form,
+    use_decoder,
+    compute_dtype,
+    labelled=False,
 ):
     """L = [L_rec + beta * Omega] + gamma * KL(P || Q) on a minibatch (x, p).
 
-    Without the decoder (DEC) only gamma * L_c remains.
+    Without the decoder (DEC) only gamma * L_c remains. ``labelled``: the batch is
+    (x, p, x_known, one-hot labels) and label_weight * L_lab(x_known) is added, with the
+    map params["label_map"] (``losses.label_loss``).
     """
+    if labelled:
+        total, parts = clustering_loss(
+            params,
+            batch[:2],
+            hp,
+            acts=acts,
+            sparse_layers=sparse_layers,
+            reduction=reduction,
+            form=form,
+            use_decoder=use_decoder,
+            compute_dtype=compute_dtype,
+        )
+        z_known = sae.encode(params["ae"], batch[2], acts, compute_dtype=compute_dtype)
+        lab = losses.label_loss(z_known, params["label_map"], batch[3])
+        total = total + hp["label_weight"] * lab
+        return total, {**parts, "loss": total, "labels": lab}
     x, p = batch
     if use_decoder:
         z, x_hat, hidden = sae.forward(params["ae"], x, acts, compute_dtype=compute_dtype)
@@ -302,7 +330,7 @@ def autoencoder_steps(
 ) -> Callable:
     """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum),
     ``schedule`` = (steps per call, batch_size); ``labelled``: with the label term on data
-    (x, x_known, one-hot), ``pretraining.label_data``. Consumes (donates) the state."""
+    (x, x_known, one-hot), ``labels.label_data``. Consumes (donates) the state."""
     loss = functools.partial(
         autoencoder_loss,
         acts=acts,
@@ -354,10 +382,12 @@ def clustering_steps(
     schedule: tuple,
     data_axes=UNBATCHED,
     mesh=None,
+    labelled: bool = False,
 ) -> Callable:
     """Compiled clustering-phase steps on (x, p) between two target refreshes. Without the
     decoder (DEC) params are {"ae": {"encoder"}, "centers"}: the decoder is not updated.
-    Consumes (donates) the state."""
+    ``labelled``: with the label term, on data (x, p, x_known, one-hot) and params with
+    "label_map". Consumes (donates) the state."""
     loss = functools.partial(
         clustering_loss,
         acts=acts,
@@ -366,6 +396,7 @@ def clustering_steps(
         form=form,
         use_decoder=use_decoder,
         compute_dtype=compute_dtype,
+        labelled=labelled,
     )
     return _compile(loss, opt, schedule, data_axes, mesh)
 

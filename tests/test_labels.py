@@ -7,7 +7,7 @@ import pytest
 from test_experiments import TINY, run
 
 from dssec_jax import DSSEC, Config, fit, losses, pretraining
-from dssec_jax.labels import digest, reveal
+from dssec_jax.labels import digest, label_data, reveal
 from dssec_jax.metrics import cluster_acc
 from dssec_jax.sweep import fit_batched
 
@@ -65,7 +65,7 @@ def test_the_label_term_is_the_mean_squared_error_of_the_linear_map():
 def test_label_data_pairs_every_batch_with_known_rows_only():
     x = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
     known = np.array([-1, 2, -1, -1, 0, -1, -1, -1, -1, -1])
-    xk, onehot = pretraining.label_data(x, known, 3)
+    xk, onehot = label_data(x, known, 3)
     assert xk.shape == (10, 3) and onehot.shape == (10, 3)
     assert set(xk[:, 0].tolist()) == {1.0, 4.0}  # rows 1 and 4, in turn
     assert np.bincount(xk[:, 0].astype(int), minlength=5)[[1, 4]].tolist() == [5, 5]
@@ -75,10 +75,10 @@ def test_label_data_pairs_every_batch_with_known_rows_only():
 def test_unknown_rows_take_no_part_in_the_label_term():
     x, cls = toy(n=200)
     known = reveal(cls, 0.1, seed=0)
-    xk, onehot = pretraining.label_data(x, known, 2)
+    xk, onehot = label_data(x, known, 2)
     other = x.copy()
     other[known < 0] += 100.0  # the unknown rows changed: the labelled batches are not
-    xk2, onehot2 = pretraining.label_data(other, known, 2)
+    xk2, onehot2 = label_data(other, known, 2)
     np.testing.assert_array_equal(xk, xk2)
     np.testing.assert_array_equal(onehot, onehot2)
 
@@ -192,3 +192,28 @@ def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
     assert 0.0 <= rec["acc_unknown"] <= 1.0 and "acc" in rec
     bad = run("experiments.run", "--method=lcae_kmeans", f"--workdir={tmp_path / 'b'}", *TINY)
     assert bad.returncode == 2 and "needs known labels" in bad.stderr
+
+
+def test_the_label_map_follows_the_embedding_scale():
+    from dssec_jax.labels import rescale_label_map
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(5, 3)).astype(np.float32)
+    lm = {"w": rng.normal(size=(3, 4)).astype(np.float32), "b": np.ones(4, np.float32)}
+    scaled = rescale_label_map(lm, 2.5)
+    np.testing.assert_allclose(
+        (2.5 * z) @ scaled["w"] + scaled["b"], z @ lm["w"] + lm["b"], rtol=1e-5
+    )
+
+
+def test_the_clustering_phase_keeps_the_label_term():
+    x, cls = toy()
+    known = reveal(cls, 0.1, seed=0)
+    cfg = Config(method="dssec", **TOY, max_iter=60, update_interval=20, tol=0.0)
+    res = fit(x, cfg, seed=0, known=known)
+    refreshes = [h for h in res.history if h["iteration"] > 0]
+    assert refreshes and all("labels" in h and np.isfinite(h["labels"]) for h in refreshes)
+    assert cluster_acc(cls, res.labels) > 0.95
+    assert set(res.ae_params) == {"encoder", "decoder"}
+    plain = fit(x, Config(method="dssec", **TOY, max_iter=60, update_interval=20, tol=0.0), 0)
+    assert all("labels" not in h for h in plain.history)
