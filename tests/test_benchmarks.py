@@ -132,3 +132,16 @@ def test_xla_flags_times_each_back_end_in_its_own_process(tmp_path):
             assert res[dt]["pretrain_samples_s"] > 0 and len(res[dt]["q_colsum"]) == 10
             # Q's columns sum to the number of rows, on every back end
             assert abs(sum(res[dt]["q_colsum"]) - 300) < 0.5
+
+
+def test_scaling_measures_time_and_peak_memory_per_size(tmp_path):
+    out = tmp_path / "s.json"
+    r = run_module(
+        "benchmarks.scaling", "--sizes=2000,4000", "--dim=16", "--iterations=20", f"--out={out}"
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert [s["n"] for s in res["sizes"]] == [2000, 4000] and res["machine"]["processor"]
+    for s in res["sizes"]:
+        assert s["epoch_s"] > 0 and s["iteration_s"] > 0 and s["peak_gb"] > s["data_gb"] > 0
+    assert "us/sample" in r.stdout and "x the data" in r.stdout
