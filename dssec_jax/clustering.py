@@ -126,7 +126,7 @@ def compiled(cfg: Config, data_axes, mesh=None, labelled: bool = False) -> tuple
         (cfg.update_interval, cfg.batch_size),
         data_axes,
         mesh,
-        labelled=labelled,
+        **_labelled(labelled),
     )
     refresh = train.refresh_fn(acts, cfg.refresh_dtype(), batched=data_axes != train.UNBATCHED)
     return step_fn, refresh, train.make_optimizer(*opt)
@@ -160,6 +160,12 @@ def trained_params(ae: dict, centers, cfg: Config, label_map: Optional[dict] = N
     trained = ae if cfg.spec.use_decoder else {"encoder": ae["encoder"]}
     out = {"ae": trained, "centers": centers}
     return out if label_map is None else {**out, "label_map": label_map}
+
+
+def _labelled(labelled: bool) -> dict:
+    """The builders' ``labelled`` argument, given only when set: an unsupervised call keeps
+    the cache key (and compiled program) it always had."""
+    return {"labelled": True} if labelled else {}
 
 
 def _placed(arrays, mesh) -> tuple:

@@ -84,9 +84,8 @@ def stage_steps(
     axes = (None if shared else 0) if batched else train.UNBATCHED
     tail = (cfg.pretrain_opt(), schedule, axes, parallel.mesh_for(cfg.data_parallel))
     if stage.layer is None:
-        return train.autoencoder_steps(
-            acts, cfg.penalised_layers(), *penalty, *tail, labelled=labelled
-        )
+        extra = {"labelled": True} if labelled else {}  # unsupervised: the key it always had
+        return train.autoencoder_steps(acts, cfg.penalised_layers(), *penalty, *tail, **extra)
     i = stage.layer
     layer_acts = acts + ("linear",)
     out_act = "linear" if i == 0 else layer_acts[i - 1]
