@@ -41,13 +41,10 @@ def step_rate(x, compute_dtype, dense) -> float:
     train.autoencoder_steps.cache_clear()
     try:
         fn = train.autoencoder_steps(
-            ("relu",) * 3,
-            (0, 1),
-            "mean",
-            "ratio",
-            compute_dtype,
-            ("adam", 1e-3, 0.0),
-            (FLAGS.steps, FLAGS.batch_size),
+            train.Net(("relu",) * 3, (0, 1), compute_dtype=compute_dtype),
+            train.Optimizer("adam", 1e-3),
+            steps=FLAGS.steps,
+            batch_size=FLAGS.batch_size,
         )
         params = sae.init_params(jax.random.PRNGKey(0), dims())
         state = [train.init_state(params, train.make_optimizer("adam", 1e-3))]

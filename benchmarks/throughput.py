@@ -79,13 +79,10 @@ def matmul_gflops(dtype) -> float:
 
 def pretrain_rate(acts, sparse_layers, x, cd) -> float:
     fn = train.autoencoder_steps(
-        acts,
-        sparse_layers,
-        "mean",
-        "ratio",
-        cd,
-        ("adam", 1e-3, 0.0),
-        (FLAGS.steps, FLAGS.batch_size),
+        train.Net(acts, sparse_layers, compute_dtype=cd),
+        train.Optimizer("adam", 1e-3),
+        steps=FLAGS.steps,
+        batch_size=FLAGS.batch_size,
     )
     params = sae.init_params(jax.random.PRNGKey(0), dims())
     state = [train.init_state(params, train.make_optimizer("adam", 1e-3))]
@@ -110,14 +107,11 @@ def cluster_rates(x, cd, sparse_layers=(0, 1, 2)) -> tuple[float, float]:
     or IDEC's with ``sparse_layers=()``."""
     acts = ("relu",) * 3
     fn = train.clustering_steps(
-        acts,
-        sparse_layers,
-        "mean",
-        "ratio",
-        True,
-        cd,
-        ("adam", 1e-3, 0.0),
-        (FLAGS.steps, FLAGS.batch_size),
+        train.Net(acts, sparse_layers, compute_dtype=cd),
+        train.Optimizer("adam", 1e-3),
+        use_decoder=True,
+        steps=FLAGS.steps,
+        batch_size=FLAGS.batch_size,
     )
     ae = sae.init_params(jax.random.PRNGKey(0), dims())
     params = {"ae": ae, "centers": jax.random.normal(jax.random.PRNGKey(2), (10, EMBED))}

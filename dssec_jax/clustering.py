@@ -4,6 +4,7 @@ defined once here and used by the single-run driver :func:`cluster` and by ``swe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -16,7 +17,7 @@ from sklearn.cluster import KMeans
 from . import checkpoint, metrics, parallel, train
 from .labels import label_data
 from .methods import Config
-from .validation import check_config, check_finite
+from .validation import NonFiniteLossError, check_config
 
 Log = Optional[Callable[[dict], None]]
 
@@ -109,35 +110,44 @@ def hyper(cfg: Config, labelled: bool = False) -> dict:
     )
 
 
-def compiled(cfg: Config, data_axes, mesh=None, labelled: bool = False) -> tuple:
-    """(compiled clustering steps, target refresh, optimizer) of ``cfg``; ``data_axes`` as
-    ``train.clustering_steps`` takes it (UNBATCHED for one run, vmapped otherwise);
-    ``labelled``: the steps with the label term."""
-    acts, compute_dtype = cfg.hidden_acts(), cfg.compute_dtype()
-    opt = (cfg.cluster_optimizer, cfg.cluster_learning_rate, cfg.momentum)
-    step_fn = train.clustering_steps(
-        acts,
-        cfg.penalised_layers(),
-        cfg.sparsity_reduction,
-        cfg.rate_form(),
-        cfg.spec.use_decoder,
-        compute_dtype,
-        opt,
-        (cfg.update_interval, cfg.batch_size),
-        data_axes,
-        mesh,
-        **_labelled(labelled),
+def phase(cfg: Config) -> train.Phase:
+    """The clustering phase's settings, resolved once: the network, the optimizer, the
+    batch size, the mesh of data parallelism, the refresh's dtype and whether the decoder
+    is trained."""
+    return train.Phase(
+        net=cfg.net(),
+        optimizer=cfg.cluster_opt(),
+        batch_size=cfg.batch_size,
+        mesh=parallel.mesh_for(cfg.data_parallel),
+        refresh_dtype=cfg.refresh_dtype(),
+        use_decoder=cfg.spec.use_decoder,
     )
-    refresh = train.refresh_fn(acts, cfg.refresh_dtype(), batched=data_axes != train.UNBATCHED)
-    return step_fn, refresh, train.make_optimizer(*opt)
 
 
-def final_refresh(cfg: Config, batched: bool = False) -> Optional[Callable]:
+def compiled(ph: train.Phase, update_interval: int, data_axes, labelled: bool = False) -> tuple:
+    """(compiled steps of ``update_interval`` iterations, compiled target refresh) of the
+    phase ``ph``; ``data_axes`` as ``train.clustering_steps`` takes it (UNBATCHED for one
+    run, vmapped otherwise); ``labelled``: the steps with the label term."""
+    step_fn = train.clustering_steps(
+        ph.net,
+        ph.optimizer,
+        use_decoder=ph.use_decoder,
+        steps=update_interval,
+        batch_size=ph.batch_size,
+        data_axes=data_axes,
+        mesh=ph.mesh,
+        labelled=labelled,
+    )
+    batched = data_axes != train.UNBATCHED
+    return step_fn, train.refresh_fn(ph.net.acts, ph.refresh_dtype, batched=batched)
+
+
+def final_refresh(ph: train.Phase, batched: bool = False) -> Optional[Callable]:
     """The refresh at the training precision that gives the reported Q and labels when the
     phase's refreshes ran at another one (``refresh_precision``), else None."""
-    if cfg.refresh_precision in (None, cfg.precision):
+    if ph.refresh_dtype == ph.net.compute_dtype:
         return None
-    return train.refresh_fn(cfg.hidden_acts(), cfg.compute_dtype(), batched=batched)
+    return train.refresh_fn(ph.net.acts, ph.net.compute_dtype, batched=batched)
 
 
 def stop_reason(it: int, delta: float, refreshed: bool, cfg: Config) -> Optional[str]:
@@ -160,16 +170,6 @@ def trained_params(ae: dict, centers, cfg: Config, label_map: Optional[dict] = N
     trained = ae if cfg.spec.use_decoder else {"encoder": ae["encoder"]}
     out = {"ae": trained, "centers": centers}
     return out if label_map is None else {**out, "label_map": label_map}
-
-
-def _labelled(labelled: bool) -> dict:
-    """The builders' ``labelled`` argument, given only when set: an unsupervised call keeps
-    the cache key (and compiled program) it always had."""
-    return {"labelled": True} if labelled else {}
-
-
-def _placed(arrays, mesh) -> tuple:
-    return tuple(parallel.place(a, mesh, rows=True) for a in arrays)
 
 
 def with_decoder(params: dict, ae: dict, cfg: Config) -> dict:
@@ -202,98 +202,207 @@ def cluster(
     store=None,
     log: Log = None,
 ) -> dict:
-    """The clustering phase of DEC, IDEC or DSSEC.
+    """The clustering phase of DEC, IDEC or DSSEC on data ``x`` (n, d), from the
+    pretrained ``ae_params`` and the starting ``centers`` (k, e), both copied, never
+    donated; ``key`` draws the minibatches.
 
     Every ``update_interval`` iterations Q, P and the labels are recomputed on the whole
     dataset; the phase stops when the fraction of changed labels is below ``tol`` or after
-    ``max_iter`` iterations. DEC trains the encoder and centres only; its decoder is
-    returned unchanged. With ``refresh_precision`` other than ``precision`` the refreshes
-    run at the former and the returned Q and labels come from one last pass at the latter;
-    the history (its metrics and the tol test) stays that of the refreshes, and its last
-    record gets ``final_pass_label_change``, the fraction of labels that pass changed.
-
-    Args:
-      x: data, (n, d).
-      ae_params: the pretrained autoencoder (copied, never donated).
-      centers: the starting centres, (k, e) (copied).
-      cfg: the run's settings.
-      key: PRNG key of the minibatches.
-      y: optional true labels, only for the metrics in the history.
-      known: optional known labels (n,), -1 where unknown: the phase keeps the label term
-        (``train.clustering_loss``), with ``label_map`` (the map pretraining learned, for
-        the embedding as scaled here) trained on.
-      label_map: the label map {"w", "b"}; needed with ``known``.
-      store: optional checkpoint store ("cluster"): saved at most every
-        ``store.min_interval_s`` seconds and at the end; a run resumes from it.
-      log: optional callback, given one record (dict) per event: "cluster_resumed", and
-        "cluster_refresh" after every target refresh (its history entry and the timing).
+    ``max_iter`` iterations (:func:`run_loop`). DEC trains the encoder and centres only;
+    its decoder is returned unchanged. With ``refresh_precision`` other than ``precision``
+    the returned Q and labels come from one last pass at the latter, and the last record
+    gets ``final_pass_label_change``. ``y``: true labels, only for the metrics in the
+    history. ``known`` (n,), -1 where unknown: the phase keeps the label term
+    (``train.clustering_loss``) with ``label_map``, the map pretraining learned, trained
+    on. ``store``: a checkpoint store ("cluster"), saved at most every
+    ``store.min_interval_s`` seconds and at the end; a run resumes from it. ``log`` is
+    given "cluster_resumed" and, after every refresh, "cluster_refresh" records.
 
     Returns:
       dict(params, labels, q, history, n_iter, stop_reason).
     """
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
-    mesh = parallel.mesh_for(cfg.data_parallel)
-    labelled = known is not None
-    hp = hyper(cfg, labelled)
-    step_fn, refresh, optimizer = compiled(cfg, train.UNBATCHED, mesh, labelled)
-    x_dev = parallel.place(x, mesh, rows=True)
-    n = x.shape[0]
+    ph = phase(cfg)
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg, label_map))
-    data = (x_dev,) if known is None else (x_dev, *_placed(label_data(x, known, cfg.k), mesh))
-    state = parallel.place(train.init_state(params, optimizer), mesh)
-    rid = None if store is None else run_id(cfg, x.shape)
-    state, prev, it, history, parts = _resume(store, state, rid, n, mesh, log)
-    t0 = last_save = time.time()
-    it0 = saved_at = it
-    q, p, labels = refresh(state.params, x_dev, hp["alpha"])
-    labels = parallel.to_host(labels)
-    while True:
-        delta = label_change(labels, prev)
-        history.append(record(it, labels, delta, parts, y, cfg.k, time.time() - t0))
-        if log:
-            el = time.time() - t0
-            eta = None if it == it0 else el / (it - it0) * max(cfg.max_iter - it, 0)
-            log(
-                {"event": "cluster_refresh", **history[-1], "max_iter": cfg.max_iter}
-                | {"elapsed_s": el, "eta_s": eta}
-            )
-        if (stop := stop_reason(it, delta, prev is not None, cfg)) is not None:
-            break
-        steps = min(cfg.update_interval, cfg.max_iter - it)
-        batch = (data[0], p, *data[1:])
-        state, parts = step_fn(state, batch, jax.random.fold_in(key, it), steps, hp)
-        q, p, new_labels = refresh(state.params, x_dev, hp["alpha"])
-        parts = {k: float(v) for k, v in jax.device_get(parts).items()}  # one sync per dispatch
-        check_finite(parts["loss"], "clustering", f"iterations {it}-{it + steps}")
-        it += steps
-        prev, labels = labels, parallel.to_host(new_labels)
-        if store is not None and time.time() - last_save >= store.min_interval_s:
-            meta = {"iteration": it, "history": history, "parts": parts, "run": rid}
-            store.put("cluster", {"state": state, "prev": prev}, meta)
-            last_save, saved_at = time.time(), it
-    if (final := final_refresh(cfg)) is not None:
-        q, _, final_labels = final(state.params, x_dev, hp["alpha"])
+    state = parallel.place(train.init_state(params, ph.optimizer.build()), ph.mesh)
+    one = _One(ph, cfg, x, key, known, log)
+    state, runs = _resume(store, state, one.rid, x.shape[0], ph.mesh, log)
+    one.saved_at = runs.it
+    state = run_loop(state, runs, one, [cfg], y, store)
+    labels = runs.final_labels[0]
+    if (final := final_refresh(ph)) is not None:
+        q, _, final_labels = final(state.params, one.x, one.hp["alpha"])
         final_labels = parallel.to_host(final_labels)
-        history[-1]["final_pass_label_change"] = label_change(final_labels, labels)
-        labels = final_labels
-    if store is not None and it > saved_at:
-        meta = {"iteration": it, "history": history[:-1], "parts": parts, "run": rid}
-        store.put("cluster", {"state": state, "prev": prev}, meta)
+        runs.history[0][-1]["final_pass_label_change"] = label_change(final_labels, labels)
+        one.q, labels = q, final_labels
+    if store is not None and runs.it > one.saved_at:
+        one.save(store, state, runs, finished=True)
     return {
         "params": with_decoder(state.params, ae_params, cfg),
         "labels": labels,
-        "q": parallel.to_host(q),
-        "history": history,
-        "n_iter": it,
-        "stop_reason": stop,
+        "q": parallel.to_host(one.q),
+        "history": runs.history[0],
+        "n_iter": runs.n_iter[0],
+        "stop_reason": runs.stop[0],
     }
 
 
+@dataclasses.dataclass
+class Runs:
+    """The bookkeeping of S runs in one clustering phase (S = 1 for a single run): which
+    still train, each one's labels when it stopped, iterations, stop reason, history and
+    last loss parts, the labels of the previous refresh (S, n) and the iteration."""
+
+    active: np.ndarray
+    final_labels: list
+    n_iter: list
+    stop: list
+    history: list
+    parts: list
+    prev: Optional[np.ndarray] = None
+    it: int = 0
+
+    @classmethod
+    def start(cls, alive) -> "Runs":
+        """Runs at iteration 0; those not ``alive`` (lost in pretraining) start frozen."""
+        n = len(alive)
+        return cls(
+            active=np.array(alive, bool),
+            final_labels=[None] * n,
+            n_iter=[0] * n,
+            stop=["" if a else "nonfinite" for a in alive],
+            history=[[] for _ in range(n)],
+            parts=[{}] * n,
+        )
+
+    def meta(self) -> dict:
+        """What a checkpoint keeps besides the arrays."""
+        return {
+            "it": self.it,
+            "parts": self.parts,
+            "history": self.history,
+            "active": self.active.tolist(),
+            "n_iter": self.n_iter,
+            "stop": self.stop,
+            "final": [f is not None for f in self.final_labels],
+        }
+
+    def refreshed(self, labels: np.ndarray, cfgs, y, seconds: float) -> None:
+        """After a refresh with ``labels`` (S, n): a history record per training run (and
+        one for runs frozen before the phase), and the stopping rule: a run that meets it
+        stops with these labels."""
+        it, k = self.it, cfgs[0].k
+        frozen = ~self.active & np.array([r == "nonfinite" for r in self.stop])
+        for i in np.flatnonzero(frozen):
+            if self.final_labels[i] is None:  # frozen before the clustering phase
+                self.final_labels[i] = labels[i]
+                self.history[i] = [record(it, labels[i], 0.0, {}, y, k, 0.0)]
+        for i in np.flatnonzero(self.active):
+            prev = None if self.prev is None else self.prev[i]
+            delta = label_change(labels[i], prev)
+            self.history[i].append(record(it, labels[i], delta, self.parts[i], y, k, seconds))
+            reason = stop_reason(it, delta, self.prev is not None, cfgs[i])
+            if reason is not None:
+                self.active[i] = False
+                self.final_labels[i], self.n_iter[i], self.stop[i] = labels[i], it, reason
+
+    def stepped(self, means: dict, labels: np.ndarray, steps: int, log: Log) -> None:
+        """After ``steps`` iterations from the refresh with ``labels``: the mean loss parts
+        (S,) per run; a run whose part "finite" is False stops with the labels before the
+        chunk ("nonfinite"); all of them non-finite is a NonFiniteLossError."""
+        it, finite = self.it, np.asarray(means.pop("finite"))
+        lost = np.flatnonzero(self.active & ~finite)
+        for i in lost:
+            self.active[i] = False
+            self.final_labels[i], self.n_iter[i], self.stop[i] = labels[i], it, "nonfinite"
+            self.history[i][-1]["nonfinite_at"] = [it, it + steps]
+        if all(r == "nonfinite" for r in self.stop):
+            raise NonFiniteLossError(
+                f"non-finite loss in clustering at iterations {it}-{it + steps}; the last good "
+                "checkpoint is kept. Lower the learning rate or gamma, or check the input scaling"
+            )
+        if log and lost.size:
+            log(
+                {"event": "batched_nonfinite", "phase": "clustering", "iteration": it}
+                | {"runs": lost.tolist()}
+            )
+        self.parts = [{k: float(v[i]) for k, v in means.items()} for i in range(len(self.stop))]
+        self.it, self.prev = it + steps, labels
+
+
+def run_loop(state, runs: Runs, io, cfgs, y, store) -> train.TrainState:
+    """The clustering phase's loop, one shape for one run and for S runs: refresh the
+    targets, record (runs that meet their stopping rule stop), train the active runs
+    ``update_interval`` iterations, stop the runs turned non-finite, checkpoint at most
+    every ``store.min_interval_s`` seconds. ``io`` holds the compiled programs:
+    ``io.refresh(state) -> (p, labels (S, n) on the host)``, ``io.step(state, p, runs,
+    steps) -> (state, mean parts (S,) with "finite")``, ``io.logged(runs, t0, it0)``,
+    ``io.save(store, state, runs)`` and the callback ``io.log``."""
+    cfg, it0 = cfgs[0], runs.it
+    t0 = last_save = time.time()
+    while True:
+        p, labels = io.refresh(state)
+        runs.refreshed(labels, cfgs, y, time.time() - t0)
+        io.logged(runs, t0, it0)
+        if not runs.active.any():
+            return state
+        steps = min(cfg.update_interval, cfg.max_iter - runs.it)
+        state, means = io.step(state, p, runs, steps)
+        runs.stepped(means, labels, steps, io.log)
+        if store is not None and time.time() - last_save >= store.min_interval_s:
+            io.save(store, state, runs)
+            last_save = time.time()
+
+
+class _One:
+    """The compiled programs and data of a single run's loop (:func:`run_loop`, S = 1)."""
+
+    def __init__(self, ph: train.Phase, cfg: Config, x: np.ndarray, key, known, log: Log):
+        labelled = known is not None
+        self.hp, self.key, self.log, self.max_iter = hyper(cfg, labelled), key, log, cfg.max_iter
+        self.step_fn, self.refresh_fn = compiled(ph, cfg.update_interval, train.UNBATCHED, labelled)
+        self.x = parallel.place(x, ph.mesh, rows=True)
+        self.rid = run_id(cfg, x.shape)
+        extra = () if known is None else label_data(x, known, cfg.k)
+        self.extra = tuple(parallel.place(a, ph.mesh, rows=True) for a in extra)
+        self.q, self.saved_at = None, 0
+
+    def refresh(self, state) -> tuple:
+        self.q, p, labels = self.refresh_fn(state.params, self.x, self.hp["alpha"])
+        return p, parallel.to_host(labels)[None]
+
+    def step(self, state, p, runs: Runs, steps: int) -> tuple:
+        key = jax.random.fold_in(self.key, runs.it)
+        state, parts = self.step_fn(state, (self.x, p, *self.extra), key, steps, self.hp)
+        parts = jax.device_get(parts)  # one sync per dispatch
+        means = {k: np.asarray([v]) for k, v in parts.items()}
+        return state, {**means, "finite": np.isfinite(means["loss"])}
+
+    def logged(self, runs: Runs, t0: float, it0: int) -> None:
+        if self.log:
+            el, it = time.time() - t0, runs.it
+            eta = None if it == it0 else el / (it - it0) * max(self.max_iter - it, 0)
+            self.log(
+                {"event": "cluster_refresh", **runs.history[0][-1], "max_iter": self.max_iter}
+                | {"elapsed_s": el, "eta_s": eta}
+            )
+
+    def save(self, store, state, runs: Runs, finished: bool = False) -> None:
+        """The "cluster" checkpoint; ``finished``: after the last refresh, whose record the
+        resumed run writes again."""
+        assert runs.prev is not None, "saved after a chunk: there is a previous refresh"
+        history = runs.history[0][:-1] if finished else runs.history[0]
+        meta = {"iteration": runs.it, "history": history, "parts": runs.parts[0], "run": self.rid}
+        store.put("cluster", {"state": state, "prev": runs.prev[0]}, meta)
+        self.saved_at = runs.it
+
+
 def _resume(store, state, rid: Optional[str], n: int, mesh, log: Log) -> tuple:
-    """(state, previous labels, iteration, history, loss parts) to start the phase from:
-    the store's "cluster" checkpoint when it holds one of this run, else the start."""
+    """(state, :class:`Runs` of one run) to start the phase from: the store's "cluster"
+    checkpoint when it holds one of this run, else the start."""
+    runs = Runs.start([True])
     if store is None or (hit := store.get("cluster")) is None:
-        return state, None, 0, [], {}
+        return state, runs
     meta, raw = hit
     if meta.get("run", rid) != rid:  # (older checkpoints carry no run id)
         raise ValueError(
@@ -303,8 +412,9 @@ def _resume(store, state, rid: Optional[str], n: int, mesh, log: Log) -> tuple:
     template = {"state": state, "prev": np.zeros(n, np.int32)}
     saved = checkpoint.restore_or_drop(store, "cluster", template, raw)
     if saved is None:
-        return state, None, 0, [], {}
+        return state, runs
     if log:
         log({"event": "cluster_resumed", "iteration": meta["iteration"]})
-    state, prev = parallel.place(saved["state"], mesh), np.asarray(saved["prev"])
-    return state, prev, meta["iteration"], meta["history"], meta["parts"]
+    runs.prev, runs.it = np.asarray(saved["prev"])[None], meta["iteration"]
+    runs.history, runs.parts = [meta["history"]], [meta["parts"]]
+    return parallel.place(saved["state"], mesh), runs

@@ -129,50 +129,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
-        self.n_clusters = n_clusters
-        self.method = method
-        self.gamma = gamma
-        self.alpha = alpha
-        self.rho = rho
-        self.beta = beta
-        self.activation = activation
-        self.sparse_layers = sparse_layers
-        self.sparse_activation = sparse_activation
-        self.sparsity_reduction = sparsity_reduction
-        self.sparsity_form = sparsity_form
-        self.sparsity_floor = sparsity_floor
-        self.embed_dim = embed_dim
-        self.hidden_dims = hidden_dims
-        self.pretrain = pretrain
-        self.pretrain_epochs = pretrain_epochs
-        self.layerwise_epochs = layerwise_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.init = init
-        self.pretrain_optimizer = pretrain_optimizer
-        self.pretrain_momentum = pretrain_momentum
-        self.pretrain_clip_norm = pretrain_clip_norm
-        self.cluster_optimizer = cluster_optimizer
-        self.cluster_learning_rate = cluster_learning_rate
-        self.momentum = momentum
-        self.update_interval = update_interval
-        self.tol = tol
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.precision = precision
-        self.refresh_precision = refresh_precision
-        self.data_parallel = data_parallel
-        self.cluster_sparsity = cluster_sparsity
-        self.embed_std = embed_std
-        self.k_range = k_range
-        self.k_criterion = k_criterion
-        self.label_weight = label_weight
-        self.label_fraction = label_fraction
-        self.recipe = recipe
-        self.n_restarts = n_restarts
-        self.restart_rule = restart_rule
-        self.random_state = random_state
-        self.verbose = verbose
+        # scikit-learn's convention: every argument kept as given, under its own name
+        vars(self).update({k: v for k, v in locals().items() if k != "self"})
 
     @classmethod
     def from_result(

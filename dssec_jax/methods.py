@@ -8,7 +8,7 @@ import json
 from typing import Optional, Union
 
 from ._version import __version__
-from .train import dtype_of
+from .train import Net, Optimizer, dtype_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,14 +221,32 @@ class Config:
         """Encoder layer sizes: (n_features, *hidden_dims, embed_dim)."""
         return (n_features, *self.hidden_dims, self.embed_dim)
 
-    def pretrain_opt(self) -> tuple:
-        """(name, learning_rate, momentum, clip_norm) of the pretraining optimizer
-        (train.make_optimizer)."""
-        return (
-            self.pretrain_optimizer,
-            self.learning_rate,
-            self.pretrain_momentum if self.pretrain_optimizer == "sgd" else 0.0,
-            self.pretrain_clip_norm,
+    def pretrain_opt(self) -> Optimizer:
+        """The pretraining optimizer (momentum only for SGD)."""
+        return Optimizer(
+            name=self.pretrain_optimizer,
+            learning_rate=self.learning_rate,
+            momentum=self.pretrain_momentum if self.pretrain_optimizer == "sgd" else 0.0,
+            clip_norm=self.pretrain_clip_norm,
+        )
+
+    def cluster_opt(self) -> Optimizer:
+        """The clustering phase's optimizer."""
+        return Optimizer(
+            name=self.cluster_optimizer,
+            learning_rate=self.cluster_learning_rate,
+            momentum=self.momentum,
+        )
+
+    def net(self) -> Net:
+        """The losses' static settings: activations, penalised layers, the penalty's
+        reduction and rho_hat form, and the matmul input dtype."""
+        return Net(
+            acts=self.hidden_acts(),
+            sparse_layers=self.penalised_layers(),
+            reduction=self.sparsity_reduction,
+            form=self.rate_form(),
+            compute_dtype=self.compute_dtype(),
         )
 
     def rate_form(self) -> str:

@@ -124,13 +124,34 @@ def fit(
         x, cfg, jax.random.fold_in(key, 1), known=known, store=store, log=log
     )
     label_map = ae.pop("label_map", None)  # with known labels: the clustering phase's too
-    seconds = {"pretrain": time.time() - t}
-    t = time.time()
     embed = _embedder(x, cfg)
+    result, cfg, (scale, rule) = _start(embed, ae, cfg, seed, y, log, time.time() - t)
+    result.pretrain_history = pre_hist
+    if cfg.spec.clustering is None:
+        return result
+    centers = result.centers
+    if cfg.embed_std:
+        ae, centers = sae.rescale_embedding(ae, scale), centers * scale
+        if label_map is not None:
+            label_map = labels.rescale_label_map(label_map, scale)
+    t = time.time()
+    ckey = jax.random.fold_in(key, 2)
+    out = clustering.cluster(
+        x, ae, centers, cfg, ckey, y, known=known, label_map=label_map, store=store, log=log
+    )
+    result.seconds["cluster"] = time.time() - t
+    out["history"][0].update(embed_scale=scale, embed_scale_rule=rule)
+    return _clustered(result, out, cfg, embed)
+
+
+def _start(embed, ae: dict, cfg: Config, seed: int, y, log: Log, pretrain_s: float) -> tuple:
+    """The clustering phase's start on the pretrained embedding: the choice of k, K-means
+    and the embedding's scale. Returns (the K-means result, ``cfg`` with its k, (scale,
+    rule))."""
+    t = time.time()
     z = embed(ae)
     cfg, k_scores = resolve_k(z, cfg, seed, log)
     centers, km_labels, scale, scale_rule = clustering.start(z, cfg, seed)
-    seconds["kmeans"] = time.time() - t
     if log and y is not None:
         log({"event": "kmeans", **metrics.evaluate(y, km_labels)})
     result = FitResult(
@@ -139,34 +160,12 @@ def fit(
         centers=centers,
         ae_params=ae,
         kmeans_labels=km_labels,
-        pretrain_history=pre_hist,
         stop_reason="kmeans",
-        seconds=seconds,
+        seconds={"pretrain": pretrain_s, "kmeans": time.time() - t},
         n_clusters=cfg.k,
         k_scores=k_scores,
     )
-    if cfg.spec.clustering is None:
-        return result
-    if cfg.embed_std:
-        ae, centers = sae.rescale_embedding(ae, scale), centers * scale
-        if label_map is not None:
-            label_map = labels.rescale_label_map(label_map, scale)
-    t = time.time()
-    out = clustering.cluster(
-        x,
-        ae,
-        centers,
-        cfg,
-        jax.random.fold_in(key, 2),
-        y,
-        known=known,
-        label_map=label_map,
-        store=store,
-        log=log,
-    )
-    seconds["cluster"] = time.time() - t
-    out["history"][0].update(embed_scale=scale, embed_scale_rule=scale_rule)
-    return _clustered(result, out, cfg, embed)
+    return result, cfg, (scale, scale_rule)
 
 
 def _checked(
@@ -197,9 +196,11 @@ def _embedder(x: np.ndarray, cfg: Config):
     """``embed(ae)``: the embedding of all of ``x`` on the host, in one compiled pass."""
     mesh = parallel.mesh_for(cfg.data_parallel)
 
+    net = cfg.net()
+
     def embed(ae):
         x_dev = parallel.place(x, mesh, rows=True)
-        return parallel.to_host(train.embed(ae, x_dev, cfg.hidden_acts(), cfg.compute_dtype()))
+        return parallel.to_host(train.embed(ae, x_dev, net.acts, net.compute_dtype))
 
     return embed
 

@@ -70,31 +70,38 @@ def hyper(cfg: Config, labelled: bool = False) -> dict:
     )
 
 
+def phase(cfg: Config) -> train.Phase:
+    """Pretraining's settings, resolved once: the network, the optimizer, the batch size
+    and the mesh of data parallelism."""
+    return train.Phase(
+        net=cfg.net(),
+        optimizer=cfg.pretrain_opt(),
+        batch_size=cfg.batch_size,
+        mesh=parallel.mesh_for(cfg.data_parallel),
+    )
+
+
 def stage_steps(
-    cfg: Config, stage: Stage, n: int, *, batched: bool = False, labelled: bool = False
+    ph: train.Phase, stage: Stage, n: int, *, batched: bool = False, labelled: bool = False
 ) -> Callable:
     """Compiled steps of one epoch of ``stage`` on ``n`` samples (batched: vmapped over
     runs; the data of the first layer and of fine-tuning is shared, deeper layers' codes
     are per run; ``labelled``: fine-tuning with the label term). Consumes (donates) the
     state."""
-    acts = cfg.hidden_acts()
-    penalty = (cfg.sparsity_reduction, cfg.rate_form(), cfg.compute_dtype())
-    schedule = (train.steps_per_epoch(n, cfg.batch_size), cfg.batch_size)
     shared = stage.layer in (None, 0)
-    axes = (None if shared else 0) if batched else train.UNBATCHED
-    tail = (cfg.pretrain_opt(), schedule, axes, parallel.mesh_for(cfg.data_parallel))
+    common = dict(
+        steps=train.steps_per_epoch(n, ph.batch_size),
+        batch_size=ph.batch_size,
+        data_axes=(None if shared else 0) if batched else train.UNBATCHED,
+        mesh=ph.mesh,
+    )
     if stage.layer is None:
-        extra = {"labelled": True} if labelled else {}  # unsupervised: the key it always had
-        return train.autoencoder_steps(acts, cfg.penalised_layers(), *penalty, *tail, **extra)
-    i = stage.layer
-    layer_acts = acts + ("linear",)
-    out_act = "linear" if i == 0 else layer_acts[i - 1]
-    sparse = i in cfg.penalised_layers()
-    return train.layer_steps(layer_acts[i], out_act, sparse, *penalty, *tail)
+        return train.autoencoder_steps(ph.net, ph.optimizer, labelled=labelled, **common)
+    return train.layer_steps(ph.net, ph.optimizer, layer=stage.layer, **common)
 
 
 def stage_input(
-    x: jax.Array, ae: dict, cfg: Config, stage: Stage, *, batched: bool = False, labels=None
+    x: jax.Array, ae: dict, ph: train.Phase, stage: Stage, *, batched: bool = False, labels=None
 ):
     """Training data of a stage: x, or the codes of the layers below layer i; fine-tuning
     with ``labels`` (``labels.label_data``) takes (x, x_known, one-hot)."""
@@ -103,8 +110,8 @@ def stage_input(
     if stage.layer in (None, 0):
         return x
     i = stage.layer
-    acts = cfg.hidden_acts()[:i]
-    return train.stack_fn(acts, cfg.compute_dtype(), batched=batched)(ae["encoder"][:i], x)
+    embed = train.stack_fn(ph.net.acts[:i], ph.net.compute_dtype, batched=batched)
+    return embed(ae["encoder"][:i], x)
 
 
 def _eta(elapsed: float, done: float, total: float) -> Optional[float]:
@@ -121,81 +128,101 @@ def pretrain(
     store=None,
     log: Log = None,
 ) -> tuple[dict, list]:
-    """Pretrain the autoencoder of ``cfg`` on ``x``.
+    """Pretrain the autoencoder of ``cfg`` on ``x``: the stages of :func:`stages`, one
+    compiled epoch per dispatch.
 
-    With ``known`` labels, the fine-tuning stage minimises L_r + label_weight * L_lab
-    (``losses.label_loss``): a linear map M, c from the code to the one-hot labels is
-    trained with the autoencoder on the rows whose label is known, and returned with it
-    as ``"label_map"`` (greedy layer-wise stages, where they run, stay unsupervised).
-
-    Args:
-      x: data, (n, d).
-      cfg: the run's settings.
-      key: PRNG key of the initialisation and the minibatches.
-      known: optional known labels (n,), int, -1 where unknown (``validation.check_known``).
-      store: optional checkpoint store (``checkpoint.FileStore``): a finished autoencoder
-        found there is returned at once, a partial one resumes; progress is saved at most
-        every ``store.min_interval_s`` seconds and at each stage's end.
-      log: optional callback, given one record (dict) per event: "pretrain_cached",
-        "pretrain_resumed", and "pretrain_epoch" after every epoch.
+    With ``known`` labels (n,), int, -1 where unknown, the fine-tuning stage minimises
+    L_r + label_weight * L_lab (``losses.label_loss``): a linear map M, c from the code to
+    the one-hot labels is trained with the autoencoder on the rows whose label is known
+    and returned with it as ``"label_map"`` (greedy layer-wise stages stay unsupervised).
+    ``key`` draws the initialisation and the minibatches. With a ``store``
+    (``checkpoint.FileStore``) a finished autoencoder found there is returned at once and
+    a partial one resumes; progress is saved at most every ``store.min_interval_s``
+    seconds and at each stage's end. ``log`` is given one record (dict) per event:
+    "pretrain_cached", "pretrain_resumed", and "pretrain_epoch" after every epoch.
 
     Returns:
       (autoencoder parameters, one history dict per epoch).
     """
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
     known = check_known(known, x.shape[0], cfg)
-    if store is not None and (hit := store.get("pretrained")) is not None:
-        meta, raw = hit
-        if log:
-            log({"event": "pretrain_cached", "key": store.pretrain_key})
-        template = sae.init_params(key, cfg.dims(x.shape[1]))
-        if known is not None:
-            template["label_map"] = sae.init_layer(key, cfg.embed_dim, cfg.k)
-        return checkpoint.restore(template, raw), meta.get("history", [])
-    mesh = parallel.mesh_for(cfg.data_parallel)
-    x_dev = parallel.place(x, mesh, rows=True)
-    n = x.shape[0]
-    ae, labels = _initial(x, known, cfg, key, mesh)
-    optimizer = train.make_optimizer(*cfg.pretrain_opt())
-    hp = hyper(cfg, labelled=known is not None)
-    steps = train.steps_per_epoch(n, cfg.batch_size)
+    if (cached := _cached(store, x.shape[1], cfg, key, known, log)) is not None:
+        return cached
+    ph = phase(cfg)
+    ae, labels = _initial(x, known, cfg, key, ph.mesh)
     plan = stages(cfg)
-    start_stage, start_epoch, state, history, ae = _resume(store, ae, plan, optimizer, mesh, log)
-    last_save = t0 = time.time()
-    total_epochs = sum(st.epochs for st in plan)
-    done_before = sum(st.epochs for st in plan[:start_stage]) + start_epoch
-    for si in range(start_stage, len(plan)):
-        stage = plan[si]
-        fn = stage_steps(cfg, stage, n, labelled=labels is not None)
-        if state is None:
-            state = train.init_state(stage_params(ae, stage), optimizer)
-        stage_x = stage_input(x_dev, ae, cfg, stage, labels=labels)
-        skey = jax.random.fold_in(key, si + 1)
-        first = start_epoch if si == start_stage else 0
-        for epoch in range(first, stage.epochs):
-            state, parts = fn(state, stage_x, jax.random.fold_in(skey, epoch), steps, hp)
-            parts = {k: float(v) for k, v in jax.device_get(parts).items()}
-            check_finite(parts["loss"], "pretraining", f"stage {stage.name} epoch {epoch + 1}")
-            history.append({"stage": stage.name, "epoch": epoch + 1, **parts})
-            done = sum(st.epochs for st in plan[:si]) + epoch + 1
-            if log:
-                el = time.time() - t0
-                eta = _eta(el, done - done_before, total_epochs - done_before)
-                log(
-                    {"event": "pretrain_epoch", **history[-1], "epochs": stage.epochs}
-                    | {"elapsed_s": el, "eta_s": eta}
-                )
-            stage_end = epoch + 1 == stage.epochs
-            if store is not None and (stage_end or time.time() - last_save >= store.min_interval_s):
-                ae = merge_stage(ae, stage, state.params)
-                _save_progress(store, ae, state, plan, si, epoch, optimizer, history)
-                last_save = time.time()
-        ae = merge_stage(ae, stage, state.params)
+    start, first, state, history, ae = _resume(store, ae, plan, ph, log)
+    run = _Run(ph, plan, hyper(cfg, labelled=labels is not None), store, log, history)
+    run.done_before = sum(st.epochs for st in plan[:start]) + first
+    x_dev = parallel.place(x, ph.mesh, rows=True)
+    for si in range(start, len(plan)):
+        ae = run.stage(si, first if si == start else 0, ae, state, x_dev, labels, key)
         state = None
     if store is not None:
         store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
         store.drop("pretrain_progress")
     return ae, history
+
+
+class _Run:
+    """One pretraining run's loop: its settings, stages, hyper-parameters, store, log and
+    history, and the clock of its progress records and checkpoints."""
+
+    def __init__(self, ph: train.Phase, plan: list, hp: dict, store, log: Log, history: list):
+        self.ph, self.plan, self.hp, self.store, self.log = ph, plan, hp, store, log
+        self.history, self.done_before = history, 0
+        self.t0 = self.last_save = time.time()
+
+    def stage(self, si: int, first: int, ae: dict, state, x_dev, labels, key) -> dict:
+        """Train stage ``si`` from epoch ``first`` (from ``state``, or afresh when None);
+        returns ``ae`` with the stage's parameters put back."""
+        stage, ph, n = self.plan[si], self.ph, x_dev.shape[0]
+        fn = stage_steps(ph, stage, n, labelled=labels is not None)
+        if state is None:
+            state = train.init_state(stage_params(ae, stage), ph.optimizer.build())
+        stage_x = stage_input(x_dev, ae, ph, stage, labels=labels)
+        skey, steps = jax.random.fold_in(key, si + 1), train.steps_per_epoch(n, ph.batch_size)
+        for epoch in range(first, stage.epochs):
+            state, parts = fn(state, stage_x, jax.random.fold_in(skey, epoch), steps, self.hp)
+            self.record(si, epoch, parts)
+            end = epoch + 1 == stage.epochs
+            if self.store is not None and (end or self.due()):
+                ae = merge_stage(ae, stage, state.params)
+                _save_progress(self.store, ae, state, self.plan, si, epoch, ph, self.history)
+                self.last_save = time.time()
+        return merge_stage(ae, stage, state.params)
+
+    def record(self, si: int, epoch: int, parts: dict) -> None:
+        """The epoch's history entry (one host sync), its finiteness check and its record."""
+        stage = self.plan[si]
+        parts = {k: float(v) for k, v in jax.device_get(parts).items()}
+        check_finite(parts["loss"], "pretraining", f"stage {stage.name} epoch {epoch + 1}")
+        self.history.append({"stage": stage.name, "epoch": epoch + 1, **parts})
+        if self.log:
+            done = sum(st.epochs for st in self.plan[:si]) + epoch + 1 - self.done_before
+            total = sum(st.epochs for st in self.plan) - self.done_before
+            el = time.time() - self.t0
+            self.log(
+                {"event": "pretrain_epoch", **self.history[-1], "epochs": stage.epochs}
+                | {"elapsed_s": el, "eta_s": _eta(el, done, total)}
+            )
+
+    def due(self) -> bool:
+        """Whether a checkpoint is due (``store.min_interval_s`` since the last)."""
+        return time.time() - self.last_save >= self.store.min_interval_s
+
+
+def _cached(store, n_features: int, cfg: Config, key, known, log: Log) -> Optional[tuple]:
+    """(autoencoder, history) of a finished pretraining in ``store``, else None."""
+    if store is None or (hit := store.get("pretrained")) is None:
+        return None
+    meta, raw = hit
+    if log:
+        log({"event": "pretrain_cached", "key": store.pretrain_key})
+    template = sae.init_params(key, cfg.dims(n_features))
+    if known is not None:
+        template["label_map"] = sae.init_layer(key, cfg.embed_dim, cfg.k)
+    return checkpoint.restore(template, raw), meta.get("history", [])
 
 
 def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
@@ -211,34 +238,35 @@ def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
     return parallel.place(ae, mesh), labels
 
 
-def _resume(store, ae: dict, plan: list, optimizer, mesh, log: Log) -> tuple:
+def _resume(store, ae: dict, plan: list, ph: train.Phase, log: Log) -> tuple:
     """(stage, epoch, state, history, ae) to start from: the store's "pretrain_progress"
     when it holds one that fits, else the start (state None: made at the stage's start)."""
     hit = None if store is None else store.get("pretrain_progress")
     saved = None
     if hit is not None:
         meta, raw = hit
-        opt_state = optimizer.init(stage_params(ae, plan[meta["stage"]]))
+        opt_state = ph.optimizer.build().init(stage_params(ae, plan[meta["stage"]]))
         template = train.TrainState(ae, opt_state, jnp.zeros((), jnp.int32))
         saved = checkpoint.restore_or_drop(store, "pretrain_progress", template, raw)
     if saved is None:
         return 0, 0, None, [], ae
     stage, epoch = meta["stage"], meta["epoch"]
-    saved = parallel.place(saved, mesh)
+    saved = parallel.place(saved, ph.mesh)
     state = train.TrainState(stage_params(saved.params, plan[stage]), saved.opt_state, saved.step)
     if log:
         log({"event": "pretrain_resumed", "stage": plan[stage].name, "epoch": epoch})
     return stage, epoch, state, meta["history"], saved.params
 
 
-def _save_progress(store, ae, state, plan, si: int, epoch: int, optimizer, history) -> None:
+def _save_progress(store, ae, state, plan, si: int, epoch: int, ph: train.Phase, history) -> None:
     """Checkpoint after ``epoch`` of stage ``si`` (nothing after the last one: the finished
     autoencoder is stored as "pretrained"); at a stage's end the next stage starts afresh."""
     stage_end = epoch + 1 == plan[si].epochs
     if stage_end and si + 1 == len(plan):
         return
     if stage_end:
-        nxt, saved = (si + 1, 0), train.init_state(stage_params(ae, plan[si + 1]), optimizer)
+        fresh = train.init_state(stage_params(ae, plan[si + 1]), ph.optimizer.build())
+        nxt, saved = (si + 1, 0), fresh
     else:
         nxt, saved = (si, epoch + 1), state
     store.put(

@@ -201,3 +201,38 @@ class CsvLog:
                 self.columns += new
                 w.writerow(self.columns)
             w.writerow(["" if row.get(k) is None else row.get(k, "") for k in self.columns])
+
+
+class TensorBoardLog:
+    """A progress-record callback that writes the numbers of every pretraining epoch and
+    target refresh as TensorBoard scalars under ``logdir`` (``tensorboard --logdir``):
+    "pretrain_<stage>/<part>" at step epoch, "cluster/<part or metric>" at step iteration,
+    so a resumed run continues its curves. Needs ``tensorboardX`` (the "tensorboard"
+    extra); other records are ignored."""
+
+    COUNTERS = ("epoch", "epochs", "iteration", "max_iter", "elapsed_s", "eta_s", "seconds")
+
+    def __init__(self, logdir):
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError as e:
+            raise ImportError(
+                "TensorBoard logging needs tensorboardX: pip install 'dssec_jax[tensorboard]'"
+            ) from e
+        self.writer = SummaryWriter(str(logdir))
+
+    def __call__(self, record: dict) -> None:
+        event = record.get("event")
+        if event == "pretrain_epoch":
+            prefix, step = f"pretrain_{record['stage']}", record["epoch"]
+        elif event == "cluster_refresh":
+            prefix, step = "cluster", record["iteration"]
+        else:
+            return
+        for k, v in record.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in self.COUNTERS:
+                self.writer.add_scalar(f"{prefix}/{k}", v, step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

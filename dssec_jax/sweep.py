@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 import warnings
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -106,7 +106,6 @@ def pretrain_batched(
     autoencoders as "batched_pretrained". Emits a "batched_pretrain_epoch" record per
     epoch."""
     cfg = cfgs[0]
-    n = x.shape[0]
     dims = cfg.dims(x.shape[1])
     ae = _by_run(
         jax.vmap(lambda k: sae.init_params(jax.random.fold_in(k, 0), dims, init=cfg.init))(keys),
@@ -117,61 +116,86 @@ def pretrain_batched(
         done = checkpoint.restore({"ae": ae, "alive": alive}, hit[1])
         return _by_run(done["ae"], mesh), np.array(done["alive"], bool)
     hp = _by_run(_stack([pretraining.hyper(c) for c in cfgs]), mesh)
-    steps = train.steps_per_epoch(n, cfg.batch_size)
-    opt = train.make_optimizer(*cfg.pretrain_opt())
-    plan = pretraining.stages(cfg)
-
-    def fresh(stage, ae):
-        return jax.vmap(lambda p: train.init_state(p, opt))(pretraining.stage_params(ae, stage))
-
-    start, first, state = 0, 0, None
-    if store is not None and (hit := store.get("batched_pretrain")) is not None:
-        meta, raw = hit
-        template = {"ae": ae, "state": fresh(plan[meta["stage"]], ae), "alive": alive}
-        saved = checkpoint.restore(template, raw)
-        start, first = meta["stage"], meta["epoch"]
-        ae, state = _by_run(saved["ae"], mesh), _by_run(saved["state"], mesh)
-        alive = np.array(saved["alive"], bool)
-        if log:
-            log({"event": "pretrain_resumed", "stage": plan[start].name, "epoch": first})
-    last_save = time.time()
-    for si in range(start, len(plan)):
-        stage = plan[si]
-        fn = pretraining.stage_steps(cfg, stage, n, batched=True)
-        state = fresh(stage, ae) if state is None else state
-        stage_x = pretraining.stage_input(x, ae, cfg, stage, batched=True)
+    batch = _Pretraining(pretraining.phase(cfg), pretraining.stages(cfg), hp, store, log, mesh)
+    start, first, state, ae, alive = batch.resume(ae, alive)
+    for si in range(start, len(batch.plan)):
         skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
-        for epoch in range(first if si == start else 0, stage.epochs):
-            ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
-            state, parts = fn(state, stage_x, ekeys, steps, hp, jnp.asarray(alive))
-            loss = np.asarray(parts["loss"])
-            _freeze_lost(
-                alive, np.asarray(parts["finite"]), f"stage {stage.name} epoch {epoch + 1}", log
-            )
-            if log:
-                log(
-                    {"event": "batched_pretrain_epoch", "stage": stage.name}
-                    | {"epoch": epoch + 1, "epochs": stage.epochs, "loss": loss.tolist()}
-                )
-            end = epoch + 1 == stage.epochs
-            if store is not None and (end or time.time() - last_save >= store.min_interval_s):
-                ae = pretraining.merge_stage(ae, stage, state.params)
-                if not (end and si + 1 == len(plan)):  # the next stage starts afresh
-                    nxt, saved = (
-                        ((si + 1, 0), fresh(plan[si + 1], ae)) if end else ((si, epoch + 1), state)
-                    )
-                    store.put(
-                        "batched_pretrain",
-                        {"ae": ae, "state": saved, "alive": alive},
-                        {"stage": nxt[0], "epoch": nxt[1]},
-                    )
-                last_save = time.time()
-        ae = pretraining.merge_stage(ae, stage, state.params)
+        ae, alive = batch.stage(si, first if si == start else 0, ae, state, alive, x, skeys)
         state = None
     if store is not None:
         store.put("batched_pretrained", {"ae": ae, "alive": alive}, {})
         store.drop("batched_pretrain")
     return ae, alive
+
+
+class _Pretraining:
+    """The loop of S runs' pretraining: settings, stages, hyper-parameters, store, log."""
+
+    def __init__(self, ph, plan, hp, store, log, mesh):
+        self.ph, self.plan, self.hp, self.store, self.log, self.mesh = (
+            ph,
+            plan,
+            hp,
+            store,
+            log,
+            mesh,
+        )
+        self.last_save = time.time()
+
+    def fresh(self, si: int, ae):
+        """The optimizer states of stage ``si`` at its start."""
+        params = pretraining.stage_params(ae, self.plan[si])
+        return jax.vmap(lambda p: train.init_state(p, self.ph.optimizer.build()))(params)
+
+    def resume(self, ae, alive) -> tuple:
+        """(stage, epoch, state or None, ae, alive) from "batched_pretrain", else the start."""
+        if self.store is None or (hit := self.store.get("batched_pretrain")) is None:
+            return 0, 0, None, ae, alive
+        meta, raw = hit
+        template = {"ae": ae, "state": self.fresh(meta["stage"], ae), "alive": alive}
+        saved = checkpoint.restore(template, raw)
+        if self.log:
+            stage = self.plan[meta["stage"]].name
+            self.log({"event": "pretrain_resumed", "stage": stage, "epoch": meta["epoch"]})
+        ae, state = _by_run(saved["ae"], self.mesh), _by_run(saved["state"], self.mesh)
+        return meta["stage"], meta["epoch"], state, ae, np.array(saved["alive"], bool)
+
+    def stage(self, si: int, first: int, ae, state, alive, x, skeys) -> tuple:
+        """Train stage ``si`` of every run from epoch ``first``; returns (ae, alive)."""
+        stage, n = self.plan[si], x.shape[0]
+        fn = pretraining.stage_steps(self.ph, stage, n, batched=True)
+        state = self.fresh(si, ae) if state is None else state
+        stage_x = pretraining.stage_input(x, ae, self.ph, stage, batched=True)
+        steps = train.steps_per_epoch(n, self.ph.batch_size)
+        for epoch in range(first, stage.epochs):
+            ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
+            state, parts = fn(state, stage_x, ekeys, steps, self.hp, jnp.asarray(alive))
+            where = f"stage {stage.name} epoch {epoch + 1}"
+            _freeze_lost(alive, np.asarray(parts["finite"]), where, self.log)
+            if self.log:
+                self.log(
+                    {"event": "batched_pretrain_epoch", "stage": stage.name}
+                    | {"epoch": epoch + 1, "epochs": stage.epochs}
+                    | {"loss": np.asarray(parts["loss"]).tolist()}
+                )
+            end = epoch + 1 == stage.epochs
+            due = (
+                self.store is not None and time.time() - self.last_save >= self.store.min_interval_s
+            )
+            if self.store is not None and (end or due):
+                ae = pretraining.merge_stage(ae, stage, state.params)
+                self.save(si, epoch, ae, state, alive)
+        return pretraining.merge_stage(ae, stage, state.params), alive
+
+    def save(self, si: int, epoch: int, ae, state, alive) -> None:
+        """Progress after ``epoch`` of stage ``si``; at a stage's end the next one starts
+        afresh, and nothing is kept after the last (the caller stores the result)."""
+        end = epoch + 1 == self.plan[si].epochs
+        if not (end and si + 1 == len(self.plan)):
+            nxt, saved = ((si + 1, 0), self.fresh(si + 1, ae)) if end else ((si, epoch + 1), state)
+            arrays = {"ae": ae, "state": saved, "alive": alive}
+            self.store.put("batched_pretrain", arrays, {"stage": nxt[0], "epoch": nxt[1]})
+        self.last_save = time.time()
 
 
 def _freeze_lost(alive: np.ndarray, finite: np.ndarray, where: str, log) -> None:
@@ -244,23 +268,14 @@ def fit_batched(
     shard_runs: bool = False,
     store=None,
 ) -> list[FitResult]:
-    """Run ``len(cfgs)`` configurations (one seed each) as one vmapped program.
-
-    Args:
-      x: data, (n, d), shared by every run.
-      cfgs: one ``Config`` per run, of an autoencoder method; they may differ only in
-        gamma, beta, rho, alpha and tol.
-      seeds: one seed per run.
-      y: optional true labels, only for the metrics in the histories.
-      log: optional callback, given one record (dict) per epoch and per refresh.
-      shard_runs: split the runs over the local devices (their number must divide by
-        the device count).
-      store: optional checkpoint store (``checkpoint.FileStore``) of this batch: an
-        interrupted batch resumes where it was, as a single run does.
-
-    Returns:
-      One :class:`~dssec_jax.pipeline.FitResult` per run, in order.
-    """
+    """Run ``len(cfgs)`` configurations of an autoencoder method, one seed each, on the
+    shared data ``x`` (n, d) as one vmapped program; they may differ only in gamma, beta,
+    rho, alpha and tol. ``y``: true labels, only for the metrics in the histories;
+    ``log``: a callback given one record (dict) per epoch and per refresh;
+    ``shard_runs``: split the runs over the local devices (their number must divide by
+    the device count); ``store`` (``checkpoint.FileStore``): an interrupted batch resumes
+    where it was, as a single run does. Returns one :class:`~dssec_jax.pipeline.FitResult`
+    per run, in order."""
     x, cfgs = _check_batch(x, cfgs, seeds)
     cfg = cfgs[0]
     y = None if y is None else check_labels(y, x.shape[0])
@@ -275,27 +290,10 @@ def fit_batched(
     ae, alive = pretrain_batched(
         x_dev, cfgs, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), log, mesh, store
     )
-    t_pre = time.time() - t0
-    embed = train.stack_fn(cfg.hidden_acts() + ("linear",), cfg.compute_dtype(), batched=True)
+    net = cfg.net()
+    embed = train.stack_fn(net.acts + ("linear",), net.compute_dtype, batched=True)
     z = np.asarray(embed(ae["encoder"], x_dev))
-    # a run frozen in pretraining is not rescaled (its embedding may be degenerate)
-    starts = [
-        clustering.start(z[i], c if alive[i] else dataclasses.replace(c, embed_std=None), seed)
-        for i, (c, seed) in enumerate(zip(cfgs, seeds))
-    ]
-    base = [
-        FitResult(
-            labels=labels,
-            embedding=z[i],
-            centers=centers,
-            ae_params=_unstack(ae, i),
-            kmeans_labels=labels,
-            stop_reason="kmeans" if alive[i] else "nonfinite",
-            seconds={"pretrain": t_pre},
-            n_clusters=cfg.k,
-        )
-        for i, (centers, labels, *_) in enumerate(starts)
-    ]
+    starts, base = _kmeans_starts(z, ae, cfgs, seeds, alive, time.time() - t0)
     if cfg.spec.clustering is None:
         return base
     centers = np.stack([c for c, *_ in starts])
@@ -316,54 +314,37 @@ def fit_batched(
     return base
 
 
-@dataclasses.dataclass
-class _Runs:
-    """The bookkeeping of S runs in one clustering phase: which still train, each one's
-    labels when it stopped, iterations, stop reason, history and last loss parts, and the
-    labels of the previous refresh (all runs)."""
-
-    active: np.ndarray
-    final_labels: list
-    n_iter: list
-    stop: list
-    history: list
-    parts: list
-    prev: Optional[np.ndarray] = None
-    it: int = 0
-
-    @classmethod
-    def start(cls, alive) -> "_Runs":
-        n = len(alive)
-        return cls(
-            active=np.array(alive, bool),
-            final_labels=[None] * n,
-            n_iter=[0] * n,
-            stop=["" if a else "nonfinite" for a in alive],
-            history=[[] for _ in range(n)],
-            parts=[{}] * n,
+def _kmeans_starts(z, ae, cfgs, seeds, alive, pretrain_s: float) -> tuple:
+    """Each run's K-means start on its embedding z[i] (``clustering.start``; a run frozen
+    in pretraining is not rescaled, its embedding may be degenerate), and its result."""
+    starts = [
+        clustering.start(z[i], c if alive[i] else dataclasses.replace(c, embed_std=None), seed)
+        for i, (c, seed) in enumerate(zip(cfgs, seeds))
+    ]
+    base = [
+        FitResult(
+            labels=labels,
+            embedding=z[i],
+            centers=centers,
+            ae_params=_unstack(ae, i),
+            kmeans_labels=labels,
+            stop_reason="kmeans" if alive[i] else "nonfinite",
+            seconds={"pretrain": pretrain_s},
+            n_clusters=cfgs[0].k,
         )
-
-    def meta(self) -> dict:
-        """What a checkpoint keeps besides the arrays."""
-        return {
-            "it": self.it,
-            "parts": self.parts,
-            "history": self.history,
-            "active": self.active.tolist(),
-            "n_iter": self.n_iter,
-            "stop": self.stop,
-            "final": [f is not None for f in self.final_labels],
-        }
+        for i, (centers, labels, *_) in enumerate(starts)
+    ]
+    return starts, base
 
 
-def _resume_batched(store, state, runs: _Runs, n: int, mesh, log) -> tuple:
+def _resume_batched(store, state, runs: clustering.Runs, n: int, mesh, log) -> tuple:
     """(state, runs) from the store's "batched_cluster" checkpoint, else as given."""
     if store is None or (hit := store.get("batched_cluster")) is None:
         return state, runs
     meta, raw = hit
     shape = np.zeros((len(runs.stop), n), np.int32)
     saved = checkpoint.restore({"state": state, "prev": shape, "final": shape}, raw)
-    runs = _Runs(
+    runs = clustering.Runs(
         active=np.array(meta["active"], bool),
         final_labels=[
             np.asarray(saved["final"][i]) if done else None for i, done in enumerate(meta["final"])
@@ -380,93 +361,61 @@ def _resume_batched(store, state, runs: _Runs, n: int, mesh, log) -> tuple:
     return _by_run(saved["state"], mesh), runs
 
 
-def _record_refresh(runs: _Runs, labels: np.ndarray, cfgs, y, t0: float) -> None:
-    """A history record per training run (and one for runs frozen before the phase) and
-    the stopping rule: a run that meets it stops with these labels."""
-    it, k = runs.it, cfgs[0].k
-    frozen = ~runs.active & np.array([r == "nonfinite" for r in runs.stop])
-    for i in np.flatnonzero(frozen):
-        if runs.final_labels[i] is None:  # frozen before the clustering phase
-            runs.final_labels[i] = labels[i]
-            runs.history[i] = [clustering.record(it, labels[i], 0.0, {}, y, k, 0.0)]
-    for i in np.flatnonzero(runs.active):
-        prev = None if runs.prev is None else runs.prev[i]
-        delta = clustering.label_change(labels[i], prev)
-        runs.history[i].append(
-            clustering.record(it, labels[i], delta, runs.parts[i], y, k, time.time() - t0)
-        )
-        reason = clustering.stop_reason(it, delta, runs.prev is not None, cfgs[i])
-        if reason is not None:
-            runs.active[i] = False
-            runs.final_labels[i], runs.n_iter[i], runs.stop[i] = labels[i], it, reason
+class _Batch:
+    """The compiled programs and data of S runs' loop (``clustering.run_loop``)."""
 
+    def __init__(self, ph, cfgs, x_dev, keys, log, mesh):
+        cfg = cfgs[0]
+        self.hp = _by_run(_stack([clustering.hyper(c) for c in cfgs]), mesh)
+        self.step_fn, self.refresh_fn = clustering.compiled(ph, cfg.update_interval, (None, 0))
+        self.x, self.log, self.n_runs = x_dev, log, len(cfgs)
+        self.keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
 
-def _drop_nonfinite(runs: _Runs, finite: np.ndarray, labels: np.ndarray, steps: int, log):
-    """Runs whose chunk turned non-finite stop with the labels before it; all of them
-    non-finite is an error."""
-    it = runs.it
-    lost = np.flatnonzero(runs.active & ~finite)
-    for i in lost:
-        runs.active[i] = False
-        runs.final_labels[i], runs.n_iter[i], runs.stop[i] = labels[i], it, "nonfinite"
-        runs.history[i][-1]["nonfinite_at"] = [it, it + steps]
-    if all(r == "nonfinite" for r in runs.stop):
-        raise NonFiniteLossError(f"non-finite loss in clustering at iterations {it}-{it + steps}")
-    if log and lost.size:
-        log(
-            {"event": "batched_nonfinite", "phase": "clustering", "iteration": it}
-            | {"runs": lost.tolist()}
-        )
+    def refresh(self, state) -> tuple:
+        _, p, labels = self.refresh_fn(state.params, self.x, self.hp["alpha"])
+        return p, np.asarray(labels)
+
+    def step(self, state, p, runs: clustering.Runs, steps: int) -> tuple:
+        keys = jax.vmap(lambda k: jax.random.fold_in(k, runs.it))(self.keys)
+        active = jnp.asarray(runs.active)
+        state, means = self.step_fn(state, (self.x, p), keys, steps, self.hp, active)
+        return state, jax.device_get(means)
+
+    def logged(self, runs: clustering.Runs, t0: float, it0: int) -> None:
+        if self.log:
+            self.log(
+                {"event": "batched_refresh", "iteration": runs.it}
+                | {"active": int(runs.active.sum()), "runs": self.n_runs}
+            )
+
+    def save(self, store, state, runs: clustering.Runs) -> None:
+        assert runs.prev is not None, "saved after a chunk: there is a previous refresh"
+        blank = np.zeros_like(runs.prev[0])
+        final = np.stack([blank if f is None else f for f in runs.final_labels])
+        arrays = {"state": state, "prev": runs.prev, "final": final}
+        store.put("batched_cluster", arrays, runs.meta())
 
 
 def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=None) -> dict:
-    """The clustering phase of S runs at once; a run that meets its stopping rule, or
-    whose loss turns non-finite (stop reason "nonfinite", kept at its state and labels
-    before that chunk), is frozen (its state no longer changes) while the others go on.
-    Runs not ``alive`` after pretraining start frozen. With a ``store`` the phase's state
-    and bookkeeping are saved ("batched_cluster") at most every ``store.min_interval_s``
-    seconds, and an interrupted phase resumes from them. Emits a "batched_refresh"
-    record per refresh."""
-    cfg = cfgs[0]
-    n_runs = len(cfgs)
-    hp = _by_run(_stack([clustering.hyper(c) for c in cfgs]), mesh)
-    step_fn, refresh, optimizer = clustering.compiled(cfg, (None, 0))
+    """The clustering phase of S runs at once (``clustering.run_loop``); a run that meets
+    its stopping rule, or whose loss turns non-finite (stop reason "nonfinite", kept at
+    its state and labels before that chunk), is frozen while the others go on. Runs not
+    ``alive`` after pretraining start frozen. With a ``store`` the phase's state and
+    bookkeeping are saved ("batched_cluster") at most every ``store.min_interval_s``
+    seconds, and an interrupted phase resumes from them. Emits a "batched_refresh" record
+    per refresh."""
+    cfg, ph = cfgs[0], clustering.phase(cfgs[0])
     params = jax.tree.map(jnp.copy, clustering.trained_params(ae, centers, cfg))  # not donated
-    state = jax.vmap(lambda p: train.init_state(p, optimizer))(params)
-    ckeys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
+    state = jax.vmap(lambda p: train.init_state(p, ph.optimizer.build()))(params)
+    batch = _Batch(ph, cfgs, x_dev, keys, log, mesh)
+    runs = clustering.Runs.start(alive)
     t0 = time.time()
-    state, runs = _resume_batched(store, state, _Runs.start(alive), x_dev.shape[0], mesh, log)
-    last_save = time.time()
-    while True:
-        _, p, labels = refresh(state.params, x_dev, hp["alpha"])
-        labels = np.asarray(labels)
-        _record_refresh(runs, labels, cfgs, y, t0)
-        if log:
-            log(
-                {"event": "batched_refresh", "iteration": runs.it}
-                | {"active": int(runs.active.sum()), "runs": n_runs}
-            )
-        if not runs.active.any():
-            break
-        steps = min(cfg.update_interval, cfg.max_iter - runs.it)
-        ikeys = jax.vmap(lambda k: jax.random.fold_in(k, runs.it))(ckeys)
-        state, means = step_fn(state, (x_dev, p), ikeys, steps, hp, jnp.asarray(runs.active))
-        means = jax.device_get(means)
-        _drop_nonfinite(runs, means.pop("finite"), labels, steps, log)
-        runs.parts = [{k: float(v[i]) for k, v in means.items()} for i in range(n_runs)]
-        runs.it += steps
-        runs.prev = labels
-        if store is not None and time.time() - last_save >= store.min_interval_s:
-            blank = np.zeros_like(labels[0])
-            final = np.stack([blank if f is None else f for f in runs.final_labels])
-            store.put(
-                "batched_cluster", {"state": state, "prev": labels, "final": final}, runs.meta()
-            )
-            last_save = time.time()
+    state, runs = _resume_batched(store, state, runs, x_dev.shape[0], mesh, log)
+    state = clustering.run_loop(state, runs, batch, cfgs, y, store)
     final_labels = runs.final_labels
-    if (final_pass := clustering.final_refresh(cfg, batched=True)) is not None:  # runs frozen
-        last = np.asarray(final_pass(state.params, x_dev, hp["alpha"])[2])
-        for run in range(n_runs):
+    if (final_pass := clustering.final_refresh(ph, batched=True)) is not None:  # runs frozen
+        last = np.asarray(final_pass(state.params, x_dev, batch.hp["alpha"])[2])
+        for run in range(len(cfgs)):
             runs.history[run][-1]["final_pass_label_change"] = clustering.label_change(
                 last[run], final_labels[run]
             )

@@ -16,6 +16,7 @@ and the arrays passed in are deleted. Pass a copy to keep it. The drivers above
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import Any, Callable, NamedTuple, Optional
@@ -40,6 +41,47 @@ def make_optimizer(
     else:
         raise ValueError(f"unknown optimizer {name!r}; choose 'adam' or 'sgd'")
     return opt if clip_norm is None else optax.chain(optax.clip_by_global_norm(clip_norm), opt)
+
+
+class Optimizer(NamedTuple):
+    """An optimizer's settings, hashable so the step builders cache on them;
+    :meth:`build` gives the optax transformation (:func:`make_optimizer`)."""
+
+    name: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.0
+    clip_norm: Optional[float] = None
+
+    def build(self) -> optax.GradientTransformation:
+        return make_optimizer(self.name, self.learning_rate, self.momentum, self.clip_norm)
+
+
+class Net(NamedTuple):
+    """The static settings of the losses: the hidden layers' activations, the penalised
+    hidden layers, the penalty's reduction and rho_hat form, and the matmul input dtype
+    (None: float32). ``net._asdict()`` are the losses' keyword arguments."""
+
+    acts: tuple
+    sparse_layers: tuple = ()
+    reduction: str = "mean"
+    form: str = "ratio"
+    compute_dtype: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One phase's settings, resolved once from the run's ``Config`` and passed down (see
+    ``pretraining.phase`` and ``clustering.phase``): the network's static settings, the
+    optimizer, the minibatch size, the device mesh of data parallelism (None: one
+    device), and for the clustering phase the refresh's matmul dtype and whether the
+    decoder is trained."""
+
+    net: Net
+    optimizer: Optimizer
+    batch_size: int
+    mesh: Any = None
+    refresh_dtype: Any = None
+    use_decoder: bool = True
 
 
 class TrainState(NamedTuple):
@@ -278,10 +320,6 @@ def keep_active(new, old, active: jax.Array):
     return jax.tree.map(pick, new, old)
 
 
-def _optimizer(opt: tuple) -> optax.GradientTransformation:
-    return make_optimizer(*opt)
-
-
 UNBATCHED = "unbatched"
 # Compiled programs each builder keeps (least recently used dropped): a fit needs a few per
 # builder (one per layer for stacked pretraining); a long-lived process that tries many
@@ -289,9 +327,11 @@ UNBATCHED = "unbatched"
 COMPILED_CACHE = 32
 
 
-def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) -> Callable:
-    """jit (with the state donated) of the scanned steps, ``schedule`` = (steps,
-    batch_size). Unless ``data_axes`` is UNBATCHED, the steps are vmapped over a leading
+def _compile(
+    loss: Callable, optimizer: Optimizer, steps: int, batch_size: int, data_axes, mesh
+) -> Callable:
+    """jit (with the state donated) of ``steps`` scanned steps on minibatches of
+    ``batch_size``. Unless ``data_axes`` is UNBATCHED, the steps are vmapped over a leading
     run axis of the state, key and hp, and over the data as ``data_axes`` says (None:
     shared by all runs); ``n_valid`` is shared, and the optional argument ``active`` (S,)
     freezes the runs where it is False (None: every run trains). A run whose loss or
@@ -300,8 +340,7 @@ def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) 
     which runs came through. With a ``mesh``, minibatches are sharded over its data
     axis."""
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
-    steps, batch_size = schedule
-    run = scan_steps(loss, _optimizer(opt), steps, batch_size, sharding)
+    run = scan_steps(loss, optimizer.build(), steps, batch_size, sharding)
     if data_axes == UNBATCHED:
         return jax.jit(run, donate_argnums=0)
     runs = jax.vmap(run, in_axes=(0, data_axes, 0, None, 0))
@@ -317,69 +356,57 @@ def _compile(loss: Callable, opt: tuple, schedule: tuple, data_axes, mesh=None) 
 
 @functools.lru_cache(maxsize=COMPILED_CACHE)
 def autoencoder_steps(
-    acts: tuple,
-    sparse_layers: tuple,
-    reduction: str,
-    form: str,
-    compute_dtype,
-    opt: tuple,
-    schedule: tuple,
+    net: Net,
+    optimizer: Optimizer,
+    *,
+    steps: int,
+    batch_size: int,
     data_axes=UNBATCHED,
     mesh=None,
     labelled: bool = False,
 ) -> Callable:
-    """Compiled end-to-end pretraining steps; ``opt`` = (name, learning_rate, momentum),
-    ``schedule`` = (steps per call, batch_size); ``labelled``: with the label term on data
-    (x, x_known, one-hot), ``labels.label_data``. Consumes (donates) the state."""
-    loss = functools.partial(
-        autoencoder_loss,
-        acts=acts,
-        sparse_layers=sparse_layers,
-        reduction=reduction,
-        form=form,
-        compute_dtype=compute_dtype,
-        labelled=labelled,
-    )
-    return _compile(loss, opt, schedule, data_axes, mesh)
+    """Compiled end-to-end pretraining: ``steps`` optimizer steps per call on minibatches
+    of ``batch_size``; ``labelled``: with the label term on data (x, x_known, one-hot),
+    ``labels.label_data``. Consumes (donates) the state."""
+    loss = functools.partial(autoencoder_loss, **net._asdict(), labelled=labelled)
+    return _compile(loss, optimizer, steps, batch_size, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=COMPILED_CACHE)
 def layer_steps(
-    act: str,
-    out_act: str,
-    sparse: bool,
-    reduction: str,
-    form: str,
-    compute_dtype,
-    opt: tuple,
-    schedule: tuple,
+    net: Net,
+    optimizer: Optimizer,
+    *,
+    layer: int,
+    steps: int,
+    batch_size: int,
     data_axes=UNBATCHED,
     mesh=None,
 ) -> Callable:
-    """Compiled steps for one layer of greedy layer-wise pretraining. Consumes (donates)
-    the state."""
+    """Compiled greedy layer-wise pretraining of encoder layer ``layer`` of ``net`` (the
+    embedding layer is the last, linear) with its mirror: input activation "linear" for
+    layer 0, else the activation of the layer below. Consumes (donates) the state."""
+    acts = net.acts + ("linear",)
     loss = functools.partial(
         layer_loss,
-        act=act,
-        out_act=out_act,
-        sparse=sparse,
-        reduction=reduction,
-        form=form,
-        compute_dtype=compute_dtype,
+        act=acts[layer],
+        out_act="linear" if layer == 0 else acts[layer - 1],
+        sparse=layer in net.sparse_layers,
+        reduction=net.reduction,
+        form=net.form,
+        compute_dtype=net.compute_dtype,
     )
-    return _compile(loss, opt, schedule, data_axes, mesh)
+    return _compile(loss, optimizer, steps, batch_size, data_axes, mesh)
 
 
 @functools.lru_cache(maxsize=COMPILED_CACHE)
 def clustering_steps(
-    acts: tuple,
-    sparse_layers: tuple,
-    reduction: str,
-    form: str,
+    net: Net,
+    optimizer: Optimizer,
+    *,
     use_decoder: bool,
-    compute_dtype,
-    opt: tuple,
-    schedule: tuple,
+    steps: int,
+    batch_size: int,
     data_axes=UNBATCHED,
     mesh=None,
     labelled: bool = False,
@@ -389,16 +416,9 @@ def clustering_steps(
     ``labelled``: with the label term, on data (x, p, x_known, one-hot) and params with
     "label_map". Consumes (donates) the state."""
     loss = functools.partial(
-        clustering_loss,
-        acts=acts,
-        sparse_layers=sparse_layers,
-        reduction=reduction,
-        form=form,
-        use_decoder=use_decoder,
-        compute_dtype=compute_dtype,
-        labelled=labelled,
+        clustering_loss, **net._asdict(), use_decoder=use_decoder, labelled=labelled
     )
-    return _compile(loss, opt, schedule, data_axes, mesh)
+    return _compile(loss, optimizer, steps, batch_size, data_axes, mesh)
 
 
 def chunked_map(fn: Callable, x: jax.Array, chunk: int = 4096) -> jax.Array:

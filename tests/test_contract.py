@@ -66,9 +66,9 @@ def test_pure_functions_leave_their_inputs(digits):
 def test_the_compiled_steps_consume_their_state_as_documented(digits):
     x = jnp.asarray(digits[0][:128])
     params = sae.init_params(jax.random.key(0), (64, 16, 4))
-    opt = ("adam", 1e-3, 0.0)
-    state = train.init_state(params, train.make_optimizer(*opt))
-    run = train.autoencoder_steps(("relu",), (), "mean", "ratio", None, opt, (2, 64))
+    opt = train.Optimizer("adam", 1e-3)
+    state = train.init_state(params, opt.build())
+    run = train.autoencoder_steps(train.Net(("relu",)), opt, steps=2, batch_size=64)
     new, parts = run(state, x, jax.random.key(1), 2, train.hyper())
     assert all(a.is_deleted() for a in jax.tree.leaves(state))  # donated, as the docs say
     assert not any(a.is_deleted() for a in jax.tree.leaves(new)) and np.isfinite(parts["loss"])

@@ -113,3 +113,37 @@ def test_the_csv_log_keeps_every_epoch_and_refresh(tmp_path):
     head = rows[4]  # the refresh brings new columns: a new header
     assert "iteration" in head and "acc" in head
     assert rows[5][head.index("acc")] == "0.7" and rows[5][head.index("epoch")] == ""
+
+
+def _scalars(logdir) -> dict:
+    """{tag: [(step, value), ...]} of the TensorBoard event files in ``logdir`` (TFRecord
+    framing: length u64, its crc u32, the Event, its crc u32)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    out: dict = {}
+    for path in sorted(logdir.iterdir()):
+        data = path.read_bytes()
+        while data:
+            (n,) = struct.unpack("<Q", data[:8])
+            event = event_pb2.Event.FromString(data[12 : 12 + n])
+            data = data[16 + n :]
+            for v in event.summary.value:
+                out.setdefault(v.tag, []).append((event.step, round(v.simple_value, 6)))
+    return out
+
+
+def test_the_tensorboard_log_keeps_every_epoch_and_refresh_as_scalars(tmp_path):
+    from dssec_jax.progress import TensorBoardLog
+
+    log = TensorBoardLog(tmp_path)
+    for e in range(1, 4):
+        log(epoch(e, 3))
+    log({"event": "seed_skipped", "seed": 1})  # not a metric
+    log({"event": "cluster_refresh", "iteration": 30, "max_iter": 90, "loss": 0.5, "acc": 0.7})
+    log.close()
+    tags = _scalars(tmp_path)
+    assert [s for s, _ in tags["pretrain_finetune/loss"]] == [1, 2, 3]
+    assert tags["cluster/acc"] == [(30, 0.7)] and tags["cluster/loss"] == [(30, 0.5)]
+    assert not any(t.endswith(("/epoch", "/iteration", "/max_iter", "/eta_s")) for t in tags)

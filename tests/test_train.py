@@ -66,7 +66,7 @@ def test_scan_steps_equal_python_loop(n_valid):
     opt = optax.adam(1e-2)
     ref_p, ref_s, ref_losses = _reference_steps(params, x, idx[:n_valid], hp, opt)
     fn = train.autoencoder_steps(
-        ("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0), (5, 4)
+        train.Net(("relu",), (0,)), train.Optimizer("adam", 1e-2), steps=5, batch_size=4
     )
     state = train.init_state(jax.tree.map(jnp.copy, params), opt)
     state, parts = fn(state, x, jax.random.PRNGKey(2), n_valid, hp)
@@ -85,9 +85,9 @@ def test_vmapped_steps_mask_every_run_alike():
     x = jax.random.uniform(jax.random.PRNGKey(1), (20, 6))
     hp = train.hyper(beta=0.5, rho=0.1)
     opt = optax.adam(1e-2)
-    args = (("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0), (5, 4))
-    one = train.autoencoder_steps(*args)
-    many = train.autoencoder_steps(*args, None)
+    args = (train.Net(("relu",), (0,)), train.Optimizer("adam", 1e-2))
+    one = train.autoencoder_steps(*args, steps=5, batch_size=4)
+    many = train.autoencoder_steps(*args, steps=5, batch_size=4, data_axes=None)
     keys = jnp.stack([jax.random.PRNGKey(7), jax.random.PRNGKey(8)])
     stack = lambda t: jax.tree.map(lambda a: jnp.stack([a, a]), t)
     hps = jax.tree.map(lambda a: jnp.stack([a, a]), hp)
@@ -105,8 +105,13 @@ def test_vmapped_steps_leave_inactive_runs_unchanged():
     params = sae.init_params(jax.random.PRNGKey(0), (6, 8, 3))
     x = jax.random.uniform(jax.random.PRNGKey(1), (20, 6))
     opt = optax.adam(1e-2)
-    args = (("relu",), (0,), "mean", "ratio", None, ("adam", 1e-2, 0.0), (5, 4), None)
-    many = train.autoencoder_steps(*args)
+    many = train.autoencoder_steps(
+        train.Net(("relu",), (0,)),
+        train.Optimizer("adam", 1e-2),
+        steps=5,
+        batch_size=4,
+        data_axes=None,
+    )
     start = jax.tree.map(lambda a: jnp.stack([a, a]), train.init_state(params, opt))
     before = jax.tree.map(np.array, start)
     keys = jnp.stack([jax.random.PRNGKey(7), jax.random.PRNGKey(8)])
@@ -316,16 +321,14 @@ def test_a_last_short_chunk_reuses_the_compiled_step(digits):
     assert out["n_iter"] == 17 and [h["iteration"] for h in out["history"]] == [0, 7, 14, 17]
     assert train.clustering_steps.cache_info().currsize == 1  # one step builder ...
     fn = train.clustering_steps(
-        cfg.hidden_acts(),
-        (),
-        "mean",
-        "ratio",
-        True,
-        None,
-        ("adam", 1e-3, 0.0),
-        (7, 64),
-        train.UNBATCHED,
-        None,
+        train.Net(cfg.hidden_acts()),
+        train.Optimizer("adam", 1e-3),
+        use_decoder=True,
+        steps=7,
+        batch_size=64,
+        data_axes=train.UNBATCHED,
+        mesh=None,
+        labelled=False,
     )
     assert (
         train.clustering_steps.cache_info().hits == 1 and fn._cache_size() == 1
@@ -407,12 +410,10 @@ def test_compiled_program_caches_are_bounded(builder):
         if builder in (train.stack_fn, train.refresh_fn):
             builder(("relu",), None, b)
         elif builder is train.layer_steps:
-            builder(
-                "relu", "linear", False, "mean", "ratio", None, ("adam", 1e-3, 0.0, None), (1, b)
-            )
+            builder(train.Net(("relu",)), train.Optimizer(), layer=0, steps=1, batch_size=b)
         else:
-            extra = (False,) if builder is train.clustering_steps else ()
-            builder(("relu",), (), "mean", "ratio", *extra, None, ("adam", 1e-3, 0.0, None), (1, b))
+            extra = {"use_decoder": False} if builder is train.clustering_steps else {}
+            builder(train.Net(("relu",)), train.Optimizer(), steps=1, batch_size=b, **extra)
     assert builder.cache_info().currsize <= train.COMPILED_CACHE
     builder.cache_clear()
 

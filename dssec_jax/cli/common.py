@@ -176,6 +176,12 @@ flags.DEFINE_string(
     "of this CSV file, for following a long run",
 )
 flags.DEFINE_string(
+    "metrics_tensorboard",
+    None,
+    "also write every pretraining epoch and target refresh as TensorBoard scalars in this "
+    "folder (needs tensorboardX: pip install 'dssec_jax[tensorboard]')",
+)
+flags.DEFINE_string(
     "coordinator",
     None,
     "host:port of process 0 for a multi-process run (with "
@@ -185,7 +191,7 @@ flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
 flags.DEFINE_integer("process_id", None, "this process's index in a multi-process run")
 
 
-_PROGRESS: list = []  # the drivers' progress display (and CSV log), made at the first record
+_PROGRESS: list = []  # the drivers' progress display (and metric logs), made at the first record
 
 
 def log(item: Union[str, dict]) -> None:
@@ -196,6 +202,8 @@ def log(item: Union[str, dict]) -> None:
         _PROGRESS.append(progress.Progress(write=absl_logging.info))
         if FLAGS.metrics_csv:
             _PROGRESS.append(progress.CsvLog(FLAGS.metrics_csv))
+        if FLAGS.metrics_tensorboard:
+            _PROGRESS.append(progress.TensorBoardLog(FLAGS.metrics_tensorboard))
     if isinstance(item, str):
         _PROGRESS[0].close()
         absl_logging.info(item)
