@@ -19,6 +19,7 @@ DOCS = [
     "README.md",
     "BUILD_NOTES.md",
     *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")),
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "studies").glob("*/NOTES.md")),
 ]
 CITED = re.compile(
     r"`((?:studies|results|benchmarks|tests|dssec_jax|examples|docs|experiments|\.ci)/[^`\s]*)`"
@@ -55,6 +56,29 @@ def test_every_link_and_cited_file_exists():
             pattern = re.sub(r"<[^>]*>", "*", cited.split("::")[0]).rstrip("/")
             if not (fnmatch.filter(files, pattern) or pattern in folders):
                 missing.append(f"{name}: {cited}")  # a pattern must match a tracked file
+    assert not missing, missing
+
+
+# (BUILD_NOTES, "Section name") or BUILD_NOTES "Section name", possibly wrapped over lines
+SECTION = re.compile(r'BUILD_NOTES(?:\.md)?,?\s+\(?"([^"]+)"')
+
+
+def test_every_cited_build_notes_section_exists():
+    """A section of the design record cited by name elsewhere is a heading (or a bold
+    label) there, so moving a section cannot leave its citations pointing nowhere."""
+    notes = (ROOT / "BUILD_NOTES.md").read_text()
+    titles = [t.strip() for t in re.findall(r"^#+ (.+)$", notes, re.M)]
+    titles += re.findall(r"^\*\*([^*]+)\*\*", notes, re.M)
+    missing = []
+    for name in sorted(tracked()):
+        if name.startswith("results/") or not name.endswith((".py", ".md")):
+            continue
+        if name == "tests/test_docs.py":  # its own comment shows the form
+            continue
+        for m in SECTION.finditer((ROOT / name).read_text()):
+            cited = " ".join(m.group(1).split()).rstrip(".")
+            if not any(t.startswith(cited) for t in titles):
+                missing.append(f"{name}: {cited}")
     assert not missing, missing
 
 
