@@ -225,9 +225,9 @@ def cluster(
     ph = phase(cfg)
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg, label_map))
     state = parallel.place(train.init_state(params, ph.optimizer.build()), ph.mesh)
-    one = _One(ph, cfg, x, key, known, log)
-    state, runs = _resume(store, state, one.rid, x.shape[0], ph.mesh, log)
-    one.saved_at = runs.it
+    rid = None if store is None else run_id(cfg, x.shape)
+    state, runs = _resume(store, state, rid, x.shape[0], ph.mesh, log)
+    one = _One(ph, cfg, x, key, known, log, rid=rid, saved_at=runs.it)
     state = run_loop(state, runs, one, [cfg], y, store)
     labels = runs.final_labels[0]
     if (final := final_refresh(ph)) is not None:
@@ -357,23 +357,28 @@ def run_loop(state, runs: Runs, io, cfgs, y, store) -> train.TrainState:
 class _One:
     """The compiled programs and data of a single run's loop (:func:`run_loop`, S = 1)."""
 
-    def __init__(self, ph: train.Phase, cfg: Config, x: np.ndarray, key, known, log: Log):
+    def __init__(self, ph: train.Phase, cfg: Config, x: np.ndarray, key, known, log: Log, **at):
+        """``at``: the checkpoint's run id ``rid`` and the iteration ``saved_at`` it holds."""
         labelled = known is not None
         self.hp, self.key, self.log, self.max_iter = hyper(cfg, labelled), key, log, cfg.max_iter
         self.step_fn, self.refresh_fn = compiled(ph, cfg.update_interval, train.UNBATCHED, labelled)
         self.x = parallel.place(x, ph.mesh, rows=True)
-        self.rid = run_id(cfg, x.shape)
         extra = () if known is None else label_data(x, known, cfg.k)
         self.extra = tuple(parallel.place(a, ph.mesh, rows=True) for a in extra)
-        self.q, self.saved_at = None, 0
+        self.rid, self.saved_at = at["rid"], at["saved_at"]
+        self.q, self.queued = None, None
 
     def refresh(self, state) -> tuple:
-        self.q, p, labels = self.refresh_fn(state.params, self.x, self.hp["alpha"])
+        out = self.queued or self.refresh_fn(state.params, self.x, self.hp["alpha"])
+        self.q, p, labels = out
+        self.queued = None
         return p, parallel.to_host(labels)[None]
 
     def step(self, state, p, runs: Runs, steps: int) -> tuple:
         key = jax.random.fold_in(self.key, runs.it)
         state, parts = self.step_fn(state, (self.x, p, *self.extra), key, steps, self.hp)
+        # the next refresh is queued before the sync, so the device has it in hand
+        self.queued = self.refresh_fn(state.params, self.x, self.hp["alpha"])
         parts = jax.device_get(parts)  # one sync per dispatch
         means = {k: np.asarray([v]) for k, v in parts.items()}
         return state, {**means, "finite": np.isfinite(means["loss"])}

@@ -6,7 +6,7 @@ a store. ``sweep`` runs the same stages vmapped over runs."""
 from __future__ import annotations
 
 import time
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -152,45 +152,67 @@ def pretrain(
     ae, labels = _initial(x, known, cfg, key, ph.mesh)
     plan = stages(cfg)
     start, first, state, history, ae = _resume(store, ae, plan, ph, log)
-    run = _Run(ph, plan, hyper(cfg, labelled=labels is not None), store, log, history)
-    run.done_before = sum(st.epochs for st in plan[:start]) + first
     x_dev = parallel.place(x, ph.mesh, rows=True)
-    for si in range(start, len(plan)):
-        ae = run.stage(si, first if si == start else 0, ae, state, x_dev, labels, key)
-        state = None
+    run = _Run(ph, plan, hyper(cfg, labelled=labels is not None), store, log, history)
+    run.data, run.labels, run.key = x_dev, labels, key
+    run.done_before = sum(st.epochs for st in plan[:start]) + first
+    ae = run_stages(run, start, first, ae, state)
     if store is not None:
         store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
         store.drop("pretrain_progress")
     return ae, history
 
 
+def run_stages(io, start: int, first: int, ae: dict, state) -> dict:
+    """The pretraining loop, one shape for one run and for S runs: the stages of
+    ``io.plan`` from stage ``start``, epoch ``first`` (from ``state``, or afresh when None),
+    one compiled call per epoch, a checkpoint at each stage's end and at most every
+    ``store.min_interval_s`` seconds; returns the autoencoder. ``io`` holds the path's
+    pieces: ``plan``, ``store``, ``fresh(si, ae)`` (the stage's starting state),
+    ``compiled(si, ae) -> (fn, data)``, ``epoch(fn, state, data, si, epoch) -> state`` (the
+    call, its record and its rule for a non-finite loss) and ``save(si, epoch, ae, state)``."""
+    last_save = time.time()
+    for si in range(start, len(io.plan)):
+        stage = io.plan[si]
+        state = io.fresh(si, ae) if state is None else state
+        fn, data = io.compiled(si, ae)
+        for epoch in range(first if si == start else 0, stage.epochs):
+            state = io.epoch(fn, state, data, si, epoch)
+            due = io.store is not None and time.time() - last_save >= io.store.min_interval_s
+            if io.store is not None and (epoch + 1 == stage.epochs or due):
+                ae = merge_stage(ae, stage, state.params)
+                io.save(si, epoch, ae, state)
+                last_save = time.time()
+        ae = merge_stage(ae, stage, state.params)
+        state = None
+    return ae
+
+
 class _Run:
-    """One pretraining run's loop: its settings, stages, hyper-parameters, store, log and
-    history, and the clock of its progress records and checkpoints."""
+    """The pieces of one run's pretraining loop (:func:`run_stages`): its settings,
+    stages, hyper-parameters, data, store, log and history."""
 
     def __init__(self, ph: train.Phase, plan: list, hp: dict, store, log: Log, history: list):
         self.ph, self.plan, self.hp, self.store, self.log = ph, plan, hp, store, log
-        self.history, self.done_before = history, 0
-        self.t0 = self.last_save = time.time()
+        self.history, self.done_before, self.t0 = history, 0, time.time()
+        self.data: Any = None  # the data on the device, its known labels and the key
+        self.labels: Optional[tuple] = None
+        self.key: Any = None
 
-    def stage(self, si: int, first: int, ae: dict, state, x_dev, labels, key) -> dict:
-        """Train stage ``si`` from epoch ``first`` (from ``state``, or afresh when None);
-        returns ``ae`` with the stage's parameters put back."""
-        stage, ph, n = self.plan[si], self.ph, x_dev.shape[0]
-        fn = stage_steps(ph, stage, n, labelled=labels is not None)
-        if state is None:
-            state = train.init_state(stage_params(ae, stage), ph.optimizer.build())
-        stage_x = stage_input(x_dev, ae, ph, stage, labels=labels)
-        skey, steps = jax.random.fold_in(key, si + 1), train.steps_per_epoch(n, ph.batch_size)
-        for epoch in range(first, stage.epochs):
-            state, parts = fn(state, stage_x, jax.random.fold_in(skey, epoch), steps, self.hp)
-            self.record(si, epoch, parts)
-            end = epoch + 1 == stage.epochs
-            if self.store is not None and (end or self.due()):
-                ae = merge_stage(ae, stage, state.params)
-                _save_progress(self.store, ae, state, self.plan, si, epoch, ph, self.history)
-                self.last_save = time.time()
-        return merge_stage(ae, stage, state.params)
+    def fresh(self, si: int, ae: dict) -> train.TrainState:
+        return train.init_state(stage_params(ae, self.plan[si]), self.ph.optimizer.build())
+
+    def compiled(self, si: int, ae: dict) -> tuple:
+        stage, labelled = self.plan[si], self.labels is not None
+        fn = stage_steps(self.ph, stage, self.data.shape[0], labelled=labelled)
+        return fn, stage_input(self.data, ae, self.ph, stage, labels=self.labels)
+
+    def epoch(self, fn, state, data, si: int, epoch: int) -> train.TrainState:
+        key = jax.random.fold_in(jax.random.fold_in(self.key, si + 1), epoch)
+        steps = train.steps_per_epoch(self.data.shape[0], self.ph.batch_size)
+        state, parts = fn(state, data, key, steps, self.hp)
+        self.record(si, epoch, parts)
+        return state
 
     def record(self, si: int, epoch: int, parts: dict) -> None:
         """The epoch's history entry (one host sync), its finiteness check and its record."""
@@ -207,9 +229,18 @@ class _Run:
                 | {"elapsed_s": el, "eta_s": _eta(el, done, total)}
             )
 
-    def due(self) -> bool:
-        """Whether a checkpoint is due (``store.min_interval_s`` since the last)."""
-        return time.time() - self.last_save >= self.store.min_interval_s
+    def save(self, si: int, epoch: int, ae: dict, state) -> None:
+        """Checkpoint after ``epoch`` of stage ``si`` (nothing after the last one: the
+        finished autoencoder is stored as "pretrained"); at a stage's end the next stage
+        starts afresh."""
+        stage_end = epoch + 1 == self.plan[si].epochs
+        if stage_end and si + 1 == len(self.plan):
+            return
+        nxt, saved = (
+            ((si + 1, 0), self.fresh(si + 1, ae)) if stage_end else ((si, epoch + 1), state)
+        )
+        meta = {"stage": nxt[0], "epoch": nxt[1], "history": self.history}
+        self.store.put("pretrain_progress", saved._replace(params=ae), meta)
 
 
 def _cached(store, n_features: int, cfg: Config, key, known, log: Log) -> Optional[tuple]:
@@ -256,21 +287,3 @@ def _resume(store, ae: dict, plan: list, ph: train.Phase, log: Log) -> tuple:
     if log:
         log({"event": "pretrain_resumed", "stage": plan[stage].name, "epoch": epoch})
     return stage, epoch, state, meta["history"], saved.params
-
-
-def _save_progress(store, ae, state, plan, si: int, epoch: int, ph: train.Phase, history) -> None:
-    """Checkpoint after ``epoch`` of stage ``si`` (nothing after the last one: the finished
-    autoencoder is stored as "pretrained"); at a stage's end the next stage starts afresh."""
-    stage_end = epoch + 1 == plan[si].epochs
-    if stage_end and si + 1 == len(plan):
-        return
-    if stage_end:
-        fresh = train.init_state(stage_params(ae, plan[si + 1]), ph.optimizer.build())
-        nxt, saved = (si + 1, 0), fresh
-    else:
-        nxt, saved = (si, epoch + 1), state
-    store.put(
-        "pretrain_progress",
-        saved._replace(params=ae),
-        {"stage": nxt[0], "epoch": nxt[1], "history": history},
-    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sys
 import time
 from typing import Callable, Optional
@@ -65,6 +66,7 @@ FORMATS = {
     "batched_refresh": lambda r: (
         f"batched cluster iter {r['iteration']}: {r['active']}/{r['runs']} runs active"
     ),
+    "seed_start": lambda r: f"{r['run']} seed {r['seed']}: start",
     "seed_skipped": lambda r: f"seed {r['seed']}: already finished, skipped",
     "seed_done": lambda r: (
         f"{r['run'] + ' ' if r.get('run') else ''}seed {r['seed']} done: {_brief(r['result'])}"
@@ -207,32 +209,54 @@ class TensorBoardLog:
     """A progress-record callback that writes the numbers of every pretraining epoch and
     target refresh as TensorBoard scalars under ``logdir`` (``tensorboard --logdir``):
     "pretrain_<stage>/<part>" at step epoch, "cluster/<part or metric>" at step iteration,
-    so a resumed run continues its curves. Needs ``tensorboardX`` (the "tensorboard"
-    extra); other records are ignored."""
+    so a resumed run continues its curves. The drivers' "seed_start" record starts a run
+    of its own, ``logdir/<run>/seed_<k>``, so seeds do not share a curve. Needs
+    ``tensorboardX`` (the "tensorboard" extra); other records are ignored."""
 
     COUNTERS = ("epoch", "epochs", "iteration", "max_iter", "elapsed_s", "eta_s", "seconds")
 
     def __init__(self, logdir):
-        try:
-            from tensorboardX import SummaryWriter
+        try:  # tensorboardX's record writer, used directly: it writes at once, in order
+            from tensorboardX.event_file_writer import EventsWriter
+            from tensorboardX.proto import event_pb2, summary_pb2
         except ImportError as e:
             raise ImportError(
                 "TensorBoard logging needs tensorboardX: pip install 'dssec_jax[tensorboard]'"
             ) from e
-        self.writer = SummaryWriter(str(logdir))
+        self._new, self._pb = EventsWriter, (event_pb2, summary_pb2)
+        self.logdir, self.writer = str(logdir), None
+
+    def _open(self, logdir: str) -> None:
+        self.close()
+        os.makedirs(logdir, exist_ok=True)
+        self.writer = self._new(os.path.join(logdir, "events"))
 
     def __call__(self, record: dict) -> None:
         event = record.get("event")
+        if event == "seed_start":
+            self._open(f"{self.logdir}/{record['run']}/seed_{record['seed']}")
+            return
         if event == "pretrain_epoch":
             prefix, step = f"pretrain_{record['stage']}", record["epoch"]
         elif event == "cluster_refresh":
             prefix, step = "cluster", record["iteration"]
         else:
             return
-        for k, v in record.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in self.COUNTERS:
-                self.writer.add_scalar(f"{prefix}/{k}", v, step)
-        self.writer.flush()
+        if self.writer is None:
+            self._open(self.logdir)
+        event_pb2, summary_pb2 = self._pb
+        values = [
+            summary_pb2.Summary.Value(tag=f"{prefix}/{k}", simple_value=float(v))
+            for k, v in record.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in self.COUNTERS
+        ]
+        summary = summary_pb2.Summary(value=values)
+        self.writer.write_event(
+            event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary)
+        )
+        self.writer.flush()  # a long run's curves are readable while it runs
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

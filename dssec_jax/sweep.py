@@ -117,19 +117,18 @@ def pretrain_batched(
         return _by_run(done["ae"], mesh), np.array(done["alive"], bool)
     hp = _by_run(_stack([pretraining.hyper(c) for c in cfgs]), mesh)
     batch = _Pretraining(pretraining.phase(cfg), pretraining.stages(cfg), hp, store, log, mesh)
-    start, first, state, ae, alive = batch.resume(ae, alive)
-    for si in range(start, len(batch.plan)):
-        skeys = jax.vmap(lambda k: jax.random.fold_in(k, si + 1))(keys)
-        ae, alive = batch.stage(si, first if si == start else 0, ae, state, alive, x, skeys)
-        state = None
+    batch.data, batch.keys = x, keys
+    start, first, state, ae, batch.alive = batch.resume(ae, alive)
+    ae = pretraining.run_stages(batch, start, first, ae, state)
     if store is not None:
-        store.put("batched_pretrained", {"ae": ae, "alive": alive}, {})
+        store.put("batched_pretrained", {"ae": ae, "alive": batch.alive}, {})
         store.drop("batched_pretrain")
-    return ae, alive
+    return ae, batch.alive
 
 
 class _Pretraining:
-    """The loop of S runs' pretraining: settings, stages, hyper-parameters, store, log."""
+    """The pieces of S runs' pretraining loop (``pretraining.run_stages``): settings,
+    stages, hyper-parameters, data, keys, store, log, and which runs are alive."""
 
     def __init__(self, ph, plan, hp, store, log, mesh):
         self.ph, self.plan, self.hp, self.store, self.log, self.mesh = (
@@ -140,7 +139,7 @@ class _Pretraining:
             log,
             mesh,
         )
-        self.last_save = time.time()
+        self.data, self.keys, self.alive = None, None, np.ones(0, bool)
 
     def fresh(self, si: int, ae):
         """The optimizer states of stage ``si`` at its start."""
@@ -160,42 +159,36 @@ class _Pretraining:
         ae, state = _by_run(saved["ae"], self.mesh), _by_run(saved["state"], self.mesh)
         return meta["stage"], meta["epoch"], state, ae, np.array(saved["alive"], bool)
 
-    def stage(self, si: int, first: int, ae, state, alive, x, skeys) -> tuple:
-        """Train stage ``si`` of every run from epoch ``first``; returns (ae, alive)."""
-        stage, n = self.plan[si], x.shape[0]
+    def compiled(self, si: int, ae) -> tuple:
+        stage, n = self.plan[si], self.data.shape[0]
         fn = pretraining.stage_steps(self.ph, stage, n, batched=True)
-        state = self.fresh(si, ae) if state is None else state
-        stage_x = pretraining.stage_input(x, ae, self.ph, stage, batched=True)
-        steps = train.steps_per_epoch(n, self.ph.batch_size)
-        for epoch in range(first, stage.epochs):
-            ekeys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(skeys)
-            state, parts = fn(state, stage_x, ekeys, steps, self.hp, jnp.asarray(alive))
-            where = f"stage {stage.name} epoch {epoch + 1}"
-            _freeze_lost(alive, np.asarray(parts["finite"]), where, self.log)
-            if self.log:
-                self.log(
-                    {"event": "batched_pretrain_epoch", "stage": stage.name}
-                    | {"epoch": epoch + 1, "epochs": stage.epochs}
-                    | {"loss": np.asarray(parts["loss"]).tolist()}
-                )
-            end = epoch + 1 == stage.epochs
-            due = (
-                self.store is not None and time.time() - self.last_save >= self.store.min_interval_s
-            )
-            if self.store is not None and (end or due):
-                ae = pretraining.merge_stage(ae, stage, state.params)
-                self.save(si, epoch, ae, state, alive)
-        return pretraining.merge_stage(ae, stage, state.params), alive
+        return fn, pretraining.stage_input(self.data, ae, self.ph, stage, batched=True)
 
-    def save(self, si: int, epoch: int, ae, state, alive) -> None:
+    def epoch(self, fn, state, data, si: int, epoch: int):
+        """One epoch of every live run; a run turned non-finite is frozen (``alive``)."""
+        stage = self.plan[si]
+        keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.fold_in(k, si + 1), epoch))
+        steps = train.steps_per_epoch(self.data.shape[0], self.ph.batch_size)
+        active = jnp.asarray(self.alive)
+        state, parts = fn(state, data, keys(self.keys), steps, self.hp, active)
+        where = f"stage {stage.name} epoch {epoch + 1}"
+        _freeze_lost(self.alive, np.asarray(parts["finite"]), where, self.log)
+        if self.log:
+            self.log(
+                {"event": "batched_pretrain_epoch", "stage": stage.name}
+                | {"epoch": epoch + 1, "epochs": stage.epochs}
+                | {"loss": np.asarray(parts["loss"]).tolist()}
+            )
+        return state
+
+    def save(self, si: int, epoch: int, ae, state) -> None:
         """Progress after ``epoch`` of stage ``si``; at a stage's end the next one starts
         afresh, and nothing is kept after the last (the caller stores the result)."""
         end = epoch + 1 == self.plan[si].epochs
         if not (end and si + 1 == len(self.plan)):
             nxt, saved = ((si + 1, 0), self.fresh(si + 1, ae)) if end else ((si, epoch + 1), state)
-            arrays = {"ae": ae, "state": saved, "alive": alive}
+            arrays = {"ae": ae, "state": saved, "alive": self.alive}
             self.store.put("batched_pretrain", arrays, {"stage": nxt[0], "epoch": nxt[1]})
-        self.last_save = time.time()
 
 
 def _freeze_lost(alive: np.ndarray, finite: np.ndarray, where: str, log) -> None:
@@ -370,15 +363,18 @@ class _Batch:
         self.step_fn, self.refresh_fn = clustering.compiled(ph, cfg.update_interval, (None, 0))
         self.x, self.log, self.n_runs = x_dev, log, len(cfgs)
         self.keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
+        self.queued = None
 
     def refresh(self, state) -> tuple:
-        _, p, labels = self.refresh_fn(state.params, self.x, self.hp["alpha"])
+        _, p, labels = self.queued or self.refresh_fn(state.params, self.x, self.hp["alpha"])
+        self.queued = None
         return p, np.asarray(labels)
 
     def step(self, state, p, runs: clustering.Runs, steps: int) -> tuple:
         keys = jax.vmap(lambda k: jax.random.fold_in(k, runs.it))(self.keys)
         active = jnp.asarray(runs.active)
         state, means = self.step_fn(state, (self.x, p), keys, steps, self.hp, active)
+        self.queued = self.refresh_fn(state.params, self.x, self.hp["alpha"])  # before the sync
         return state, jax.device_get(means)
 
     def logged(self, runs: clustering.Runs, t0: float, it0: int) -> None:

@@ -27,9 +27,16 @@ def run(module, *args, env=None):
 
 
 def test_run_writes_results_and_skips_finished_seeds(tmp_path):
-    wd = tmp_path / "run"
-    r = run("experiments.run", "--method=dssec", "--seeds=2", f"--workdir={wd}", *TINY)
+    wd, tb = tmp_path / "run", tmp_path / "tb"
+    metrics = [f"--metrics_csv={tmp_path / 'm.csv'}", f"--metrics_tensorboard={tb}"]
+    r = run("experiments.run", "--method=dssec", "--seeds=2", f"--workdir={wd}", *TINY, *metrics)
     assert r.returncode == 0, r.stderr
+    # the metric logs: one CSV row per epoch and refresh (2 seeds x (3 + 4)), and a
+    # TensorBoard run per seed
+    rows = (tmp_path / "m.csv").read_text().splitlines()
+    assert sum(",pretrain_epoch," in x for x in rows) == 6
+    assert sum(",cluster_refresh," in x for x in rows) == 8
+    assert sorted(p.name for p in (tb / "run").iterdir()) == ["seed_0", "seed_1"]
     res = json.loads((wd / "results.json").read_text())
     assert len(res["per_seed"]) == 2 and res["versions"]["jax"]
     for s in res["per_seed"]:

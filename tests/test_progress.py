@@ -142,8 +142,21 @@ def test_the_tensorboard_log_keeps_every_epoch_and_refresh_as_scalars(tmp_path):
         log(epoch(e, 3))
     log({"event": "seed_skipped", "seed": 1})  # not a metric
     log({"event": "cluster_refresh", "iteration": 30, "max_iter": 90, "loss": 0.5, "acc": 0.7})
-    log.close()
-    tags = _scalars(tmp_path)
+    tags = _scalars(tmp_path)  # readable while the run goes on: flushed at each record
     assert [s for s, _ in tags["pretrain_finetune/loss"]] == [1, 2, 3]
     assert tags["cluster/acc"] == [(30, 0.7)] and tags["cluster/loss"] == [(30, 0.5)]
     assert not any(t.endswith(("/epoch", "/iteration", "/max_iter", "/eta_s")) for t in tags)
+    log.close()
+
+
+def test_the_tensorboard_log_gives_each_seed_a_run_of_its_own(tmp_path):
+    from dssec_jax.progress import TensorBoardLog
+
+    log = TensorBoardLog(tmp_path)
+    for seed in (0, 1):
+        log({"event": "seed_start", "run": "usps_dssec", "seed": seed})
+        log(epoch(1, 3, loss=float(seed)))
+    log.close()
+    for seed in (0, 1):
+        tags = _scalars(tmp_path / "usps_dssec" / f"seed_{seed}")
+        assert tags["pretrain_finetune/loss"] == [(1, float(seed))]

@@ -381,7 +381,7 @@ def test_a_clip_norm_bounds_the_pretraining_step_and_leaves_small_gradients_alon
     """clip_norm scales g to g * min(1, c / ||g||): with plain SGD at learning rate 1 the
     update is -g below the norm and has norm exactly c above it."""
     cfg = Config(pretrain_optimizer="sgd", learning_rate=1.0, pretrain_momentum=0.0)
-    opt = train.make_optimizer(*dataclasses.replace(cfg, pretrain_clip_norm=2.0).pretrain_opt())
+    opt = dataclasses.replace(cfg, pretrain_clip_norm=2.0).pretrain_opt().build()
     params = {"w": jnp.zeros(4)}
     state = opt.init(params)
     for g, norm in ((jnp.array([3.0, 4.0, 0.0, 0.0]), 2.0), (jnp.array([0.3, 0.4, 0, 0]), 0.5)):

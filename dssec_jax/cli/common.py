@@ -179,7 +179,8 @@ flags.DEFINE_string(
     "metrics_tensorboard",
     None,
     "also write every pretraining epoch and target refresh as TensorBoard scalars in this "
-    "folder (needs tensorboardX: pip install 'dssec_jax[tensorboard]')",
+    "folder, one run per seed (needs tensorboardX: pip install 'dssec_jax[tensorboard]'); "
+    "like --metrics_csv, for single runs, not the records of a batched sweep",
 )
 flags.DEFINE_string(
     "coordinator",

@@ -222,6 +222,8 @@ def run_config(
             if log:
                 log({"event": "seed_skipped", "seed": seed})
             continue
+        if log:
+            log({"event": "seed_start", "run": run_dir.name, "seed": seed})
         known = known_for(ds, cfg, seed)
         store = HookedStore(
             run_dir / f"seed_{seed}",

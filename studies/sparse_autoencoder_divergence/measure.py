@@ -59,7 +59,7 @@ def main():
     x = jnp.asarray(ds.x, jnp.float32)
     key = jax.random.PRNGKey(args.seed)
     params = sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), init=cfg.init)
-    opt = train.make_optimizer(*cfg.pretrain_opt())
+    opt = cfg.pretrain_opt().build()
     ostate = opt.init(params)
     terms = parts_fn(cfg)
     acts = cfg.hidden_acts()
