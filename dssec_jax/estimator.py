@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -84,53 +84,53 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_clusters=10,
-        method="dssec",
-        gamma=0.1,
-        alpha=1.0,
-        rho=0.05,
-        beta=1.0,
-        activation="relu",
-        sparse_layers=(0, 1),
-        sparse_activation="relu",
-        sparsity_reduction="mean",
-        sparsity_form="ratio",
-        sparsity_floor=None,
-        embed_dim=10,
-        hidden_dims=(500, 500, 2000),
-        pretrain="end_to_end",
-        pretrain_epochs=200,
-        layerwise_epochs=None,
-        batch_size=256,
-        learning_rate=1e-3,
-        init="glorot_uniform",
-        pretrain_optimizer="adam",
-        pretrain_momentum=0.9,
-        pretrain_clip_norm=None,
-        cluster_optimizer="adam",
-        cluster_learning_rate=1e-3,
-        momentum=0.0,
-        update_interval=30,
-        tol=1e-3,
-        max_iter=20000,
-        n_init=20,
-        precision="float32",
-        refresh_precision=None,
-        data_parallel=False,
-        cluster_sparsity=True,
-        embed_std=1.5,
-        k_range=(2, 30),
-        k_criterion="davies_bouldin",
-        label_weight=0.1,
-        label_fraction=0.0,
-        recipe="paper",
-        n_restarts=1,
-        restart_rule="consensus",
-        random_state=None,
-        verbose=0,
-    ):
+        n_clusters: int | str = 10,
+        method: str = "dssec",
+        gamma: float = 0.1,
+        alpha: float = 1.0,
+        rho: float = 0.05,
+        beta: float = 1.0,
+        activation: str = "relu",
+        sparse_layers: tuple = (0, 1),
+        sparse_activation: str = "relu",
+        sparsity_reduction: str = "mean",
+        sparsity_form: str = "ratio",
+        sparsity_floor: Optional[float] = None,
+        embed_dim: int = 10,
+        hidden_dims: tuple = (500, 500, 2000),
+        pretrain: str = "end_to_end",
+        pretrain_epochs: int = 200,
+        layerwise_epochs: Optional[int] = None,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        init: str = "glorot_uniform",
+        pretrain_optimizer: str = "adam",
+        pretrain_momentum: float = 0.9,
+        pretrain_clip_norm: Optional[float] = None,
+        cluster_optimizer: str = "adam",
+        cluster_learning_rate: float = 1e-3,
+        momentum: float = 0.0,
+        update_interval: int = 30,
+        tol: float = 1e-3,
+        max_iter: int = 20000,
+        n_init: int = 20,
+        precision: str = "float32",
+        refresh_precision: Optional[str] = None,
+        data_parallel: bool = False,
+        cluster_sparsity: bool = True,
+        embed_std: Optional[Union[float, str]] = 1.5,
+        k_range: tuple = (2, 30),
+        k_criterion: str = "davies_bouldin",
+        label_weight: float = 0.1,
+        label_fraction: float = 0.0,
+        recipe: str = "paper",
+        n_restarts: int = 1,
+        restart_rule: str = "consensus",
+        random_state: Optional[int] = None,
+        verbose: int = 0,
+    ) -> None:
         # scikit-learn's convention: every argument kept as given, under its own name
-        vars(self).update({k: v for k, v in locals().items() if k != "self"})
+        self.__dict__.update({k: v for k, v in locals().items() if k != "self"})
 
     @classmethod
     def from_result(
@@ -277,7 +277,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         (``model_file``: every earlier file format loads); ValueError for a file that is not
         one, is damaged or truncated, or has a later format."""
         meta, raw = model_file.read(path, __version__)
-        est = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()})
+        params: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()
+        }
+        est = cls(**params)
         cfg = est.config()
         for k, a in cls._ARRAY_FITTED.items():
             setattr(est, a, raw[k])
@@ -328,7 +331,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             train.embed(self.params_, jnp.asarray(x), cfg.hidden_acts(), cfg.compute_dtype())
         )
 
-    def soft_assign(self, X) -> np.ndarray:
+    def soft_assign(self, X: ArrayLike) -> np.ndarray:
         """Soft assignment of ``X`` to the learned centres (Student's t, ``alpha``).
 
         Args:

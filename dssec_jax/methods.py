@@ -185,11 +185,11 @@ class Config:
             for i in range(len(self.hidden_dims))
         )
 
-    def compute_dtype(self):
+    def compute_dtype(self) -> Optional[type]:
         """Matmul input dtype: None (float32) or bfloat16 (``precision="bf16"``)."""
         return dtype_of(self.precision)
 
-    def refresh_dtype(self):
+    def refresh_dtype(self) -> Optional[type]:
         """Matmul input dtype of the clustering phase's target refreshes (Q, P, labels on the
         whole dataset): that of ``refresh_precision``, or of ``precision`` when it is None."""
         return dtype_of(self.refresh_precision or self.precision)

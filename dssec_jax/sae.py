@@ -80,7 +80,7 @@ def hidden_activations(params: dict, activations: Activations) -> tuple[str, ...
 
 
 def dense(
-    layer: dict, x: ArrayLike, activation: str = "linear", *, compute_dtype=None
+    layer: dict, x: ArrayLike, activation: str = "linear", *, compute_dtype: jnp.dtype | None = None
 ) -> jax.Array:
     """``act(x @ w + b)``; with ``compute_dtype`` (e.g. bfloat16) the matmul inputs are cast
     to it and the product is accumulated and returned in float32."""
@@ -97,7 +97,11 @@ def dense(
 
 
 def apply_stack(
-    layers: Sequence[dict], x: ArrayLike, acts: Sequence[str], *, compute_dtype=None
+    layers: Sequence[dict],
+    x: ArrayLike,
+    acts: Sequence[str],
+    *,
+    compute_dtype: jnp.dtype | None = None,
 ) -> tuple[jax.Array, list[jax.Array]]:
     """Apply dense layers in turn; returns the output and every layer's output."""
     outs = []
@@ -109,7 +113,11 @@ def apply_stack(
 
 
 def encode_with_hidden(
-    params: dict, x: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
+    params: dict,
+    x: ArrayLike,
+    activations: Activations = "relu",
+    *,
+    compute_dtype: jnp.dtype | None = None,
 ) -> tuple[jax.Array, list[jax.Array]]:
     """Embedding z = f(x) (n, e) and the encoder's hidden activations [(n, h_1), ...]."""
     acts = hidden_activations(params, activations) + ("linear",)
@@ -139,7 +147,11 @@ def encode(
 
 
 def decode(
-    params: dict, z: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
+    params: dict,
+    z: ArrayLike,
+    activations: Activations = "relu",
+    *,
+    compute_dtype: jnp.dtype | None = None,
 ) -> jax.Array:
     """Reconstruction x_hat = g(z); arguments as :func:`encode`, with z (n, e).
 
@@ -151,7 +163,11 @@ def decode(
 
 
 def forward(
-    params: dict, x: ArrayLike, activations: Activations = "relu", *, compute_dtype=None
+    params: dict,
+    x: ArrayLike,
+    activations: Activations = "relu",
+    *,
+    compute_dtype: jnp.dtype | None = None,
 ) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
     """Full pass; arguments as :func:`encode`.
 
