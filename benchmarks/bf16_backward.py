@@ -1,17 +1,16 @@
-"""bf16 training step with and without row-major backward products, side by side.
+"""bf16 training steps with three backward passes, side by side with float32.
 
     python -m benchmarks.bf16_backward [--n=70000] [--steps=60] [--repeats=3] [--rounds=2]
 
-The library's bf16 products (``sae.dense`` with ``compute_dtype=bfloat16``) leave the
-backward pass to XLA, which feeds the weight- and input-gradient products transposed
-operands. This benchmark tries the alternative that BUILD_NOTES ("Where the step's time
-goes") pointed to: a custom VJP whose backward pass computes dx = g W^T and dW = x^T g from
-transposed copies made row-major first (behind ``lax.optimization_barrier``, so XLA cannot
-fold the transposes back into the products). It times the compiled pretraining step (MNIST
-shape, ReLU, sparsity on layers 0 and 1, Adam) in samples/s for float32, the library's bf16
-and the row-major bf16, interleaved over --rounds rounds in one process. Table to stdout,
-JSON to --bf16_out. (Measured slower than the library's bf16 on this project's CPU, so the
-variant lives in ``benchmarks.row_major`` and not in the library.)
+The library's bf16 product (``sae.dense`` with ``compute_dtype=bfloat16``, that is
+``sae.low_precision_matmul``) casts the cotangent to bf16 and gives the weight gradient a
+row-major copy of x^T, so all three products of a layer are bf16 products. The variants:
+the former library product, whose backward pass XLA derives (a float32 cotangent makes both
+backward products float32), and one that makes row-major copies of both transposed operands
+(``benchmarks.row_major``). It times the compiled pretraining step (MNIST shape, ReLU,
+sparsity on layers 0 and 1, Adam) in samples/s, interleaved over --rounds rounds in one
+process, with the machine's own float32 and bf16 matmul rates (``benchmarks.machine``).
+Table to stdout, JSON to --bf16_out.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from benchmarks import machine
 from dssec_jax import sae, train
 from dssec_jax.checkpoint import atomic_write_json
 
-from .row_major import row_major_dense
+from .row_major import row_major_dense, xla_backward_dense
 from .throughput import dims, median_time
 
 flags.DEFINE_integer("rounds", 2, "interleaved rounds of the three variants")
@@ -66,6 +65,7 @@ def main(argv):
     variants = {
         "float32": (None, sae.dense),
         "bf16": (jnp.bfloat16, sae.dense),
+        "bf16_xla_backward": (jnp.bfloat16, xla_backward_dense),
         "bf16_row_major": (jnp.bfloat16, row_major_dense),
     }
     rounds = [
@@ -73,16 +73,11 @@ def main(argv):
         for _ in range(FLAGS.rounds)
     ]
     print(f"pretraining samples/s, batch {FLAGS.batch_size}, {FLAGS.steps} steps per call")
-    print(
-        "| round | float32 | bf16 (library) | bf16, row-major backward | row-major / library "
-        "| library bf16 / float32 |"
-    )
-    print("|---|---|---|---|---|---|")
+    print("| round | " + " | ".join(variants) + " | bf16 / float32 |")
+    print("|---|" + "---|" * (len(variants) + 1))
     for i, r in enumerate(rounds):
-        print(
-            f"| {i + 1} | {r['float32']:.0f} | {r['bf16']:.0f} | {r['bf16_row_major']:.0f} | "
-            f"{r['bf16_row_major'] / r['bf16']:.2f}x | {r['bf16'] / r['float32']:.2f}x |"
-        )
+        cells = " | ".join(f"{r[k]:.0f}" for k in variants)
+        print(f"| {i + 1} | {cells} | {r['bf16'] / r['float32']:.2f}x |")
     atomic_write_json(
         FLAGS.bf16_out,
         machine.record(

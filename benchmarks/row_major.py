@@ -1,6 +1,7 @@
-"""A bf16 product whose backward pass feeds XLA row-major operands (the variant that
-``benchmarks.bf16_backward`` times against the library's bf16; kept out of the library
-because it measured slower there)."""
+"""Two bf16 products that ``benchmarks.bf16_backward`` times against the library's
+(``sae.low_precision_matmul``): the former library product, whose backward pass XLA derives
+(its products then run in float32), and a product whose backward pass feeds XLA
+row-major copies of both transposed operands (measured slower than XLA's own earlier)."""
 
 from __future__ import annotations
 
@@ -41,4 +42,10 @@ row_major_matmul.defvjp(_fwd, _bwd)
 def row_major_dense(layer, x, activation="linear", compute_dtype=None):
     """``sae.dense`` with ``row_major_matmul`` for the product (2-D x, bf16 only)."""
     y = row_major_matmul(jnp.asarray(x), layer["w"], compute_dtype)
+    return sae.ACTIVATIONS[activation](y + layer["b"])
+
+
+def xla_backward_dense(layer, x, activation="linear", compute_dtype=None):
+    """``sae.dense`` with the product ``low_dot``: the backward pass is XLA's own."""
+    y = low_dot(jnp.asarray(x), layer["w"], compute_dtype)
     return sae.ACTIVATIONS[activation](y + layer["b"])

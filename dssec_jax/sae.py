@@ -9,10 +9,12 @@ layers reuse the encoder's activations in reverse order and its output is linear
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence, Union
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jax.typing import ArrayLike
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -83,17 +85,55 @@ def dense(
     layer: dict, x: ArrayLike, activation: str = "linear", *, compute_dtype: jnp.dtype | None = None
 ) -> jax.Array:
     """``act(x @ w + b)``; with ``compute_dtype`` (e.g. bfloat16) the matmul inputs are cast
-    to it and the product is accumulated and returned in float32."""
+    to it and the product is accumulated and returned in float32 (``low_precision_matmul``:
+    the backward products take ``compute_dtype`` inputs too)."""
     x = jnp.asarray(x)
     if compute_dtype is None:
         y = x @ layer["w"]
     else:
-        y = jnp.dot(
-            x.astype(compute_dtype),
-            layer["w"].astype(compute_dtype),
-            preferred_element_type=jnp.float32,
-        )
+        y = low_precision_matmul(jnp.dtype(compute_dtype))(x, layer["w"])
     return ACTIVATIONS[activation](y + layer["b"])
+
+
+def _dot(a: jax.Array, b: jax.Array, contract: tuple) -> jax.Array:
+    """``lax.dot_general`` of 2-D ``a``, ``b`` over dims ``contract``, float32 accumulation."""
+    dims = (((contract[0],), (contract[1],)), ((), ()))
+    return lax.dot_general(a, b, dims, preferred_element_type=jnp.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def low_precision_matmul(dtype: jnp.dtype) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``matmul(x, w)``: x (..., d_in) @ w (d_in, d_out) with the inputs cast to ``dtype``
+    and float32 accumulation and result. Its backward pass casts the cotangent g to
+    ``dtype`` as well, so dx = g w^T and dw = x^T g are ``dtype`` products: differentiated
+    by JAX, a float32 g would promote both to float32 products, and bf16 training would run
+    its backward pass at float32 speed. For dw, x^T is made a row-major copy first (see
+    the comment in the backward pass)."""
+
+    @jax.custom_vjp
+    def matmul(x, w):
+        return jnp.dot(x.astype(dtype), w.astype(dtype), preferred_element_type=jnp.float32)
+
+    def fwd(x, w):
+        xc, wc = x.astype(dtype), w.astype(dtype)
+        y = _dot(xc.reshape(-1, xc.shape[-1]), wc, (1, 0)).reshape(*x.shape[:-1], -1)
+        return y, (xc, wc, jnp.zeros((), x.dtype), jnp.zeros((), w.dtype))
+
+    def bwd(res, g):
+        xc, wc, x0, w0 = res
+        g2 = g.astype(dtype).reshape(-1, g.shape[-1])
+        dx = _dot(g2, wc, (1, 1)).reshape(xc.shape)
+        # x^T as a row-major copy: XLA's CPU back end runs a bf16 product whose left operand
+        # is contracted over its first dimension in float32 (it converts both operands),
+        # and it would fold a plain transpose back into the product; flattened behind an
+        # optimization barrier the transpose is a real copy and the product stays bf16
+        x2 = xc.reshape(-1, xc.shape[-1])
+        xt = lax.optimization_barrier(x2.T.reshape(-1)).reshape(x2.shape[1], x2.shape[0])
+        dw = _dot(xt, g2, (1, 0))
+        return dx.astype(x0.dtype), dw.astype(w0.dtype)
+
+    matmul.defvjp(fwd, bwd)
+    return matmul
 
 
 def apply_stack(

@@ -145,3 +145,23 @@ def test_scaling_measures_time_and_peak_memory_per_size(tmp_path):
     for s in res["sizes"]:
         assert s["epoch_s"] > 0 and s["iteration_s"] > 0 and s["peak_gb"] > s["data_gb"] > 0
     assert "us/sample" in r.stdout and "x the data" in r.stdout
+
+
+def test_bf16_backward_times_the_backward_variants_side_by_side(tmp_path):
+    out = tmp_path / "b.json"
+    r = run_module(
+        "benchmarks.bf16_backward",
+        "--n=256",
+        "--dim=16",
+        "--batch_size=32",
+        "--steps=2",
+        "--repeats=1",
+        "--rounds=1",
+        f"--bf16_out={out}",
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    (rnd,) = res["rounds"]
+    assert set(rnd) == {"float32", "bf16", "bf16_xla_backward", "bf16_row_major"}
+    assert all(v > 0 for v in rnd.values()) and res["machine"]["processor"]
+    assert "bf16 / float32" in r.stdout
