@@ -32,7 +32,7 @@ so the cost does not grow with the dataset.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from scipy.sparse.csgraph import laplacian
@@ -47,7 +47,7 @@ EIGEN_ZERO = 1e-10  # eigengap: eigenvalues and gaps below this are 0 (rounding)
 CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic", "gap", "eigengap")
 
 
-def check_k_range(k_range, n_samples: float) -> tuple[int, int]:
+def check_k_range(k_range: Sequence[int], n_samples: float) -> tuple[int, int]:
     """``(k_min, k_max)``; ValueError for a range that is empty, below 2 or above n."""
     try:
         k_min, k_max = (int(k) for k in k_range)
@@ -73,7 +73,7 @@ def subsample_rows(n: int, seed: int, max_samples: int = 5000) -> np.ndarray:
 
 def k_scores(
     z: np.ndarray,
-    k_range,
+    k_range: Sequence[int],
     seed: int,
     criterion: str = "davies_bouldin",
     max_samples: int = 5000,
@@ -159,7 +159,11 @@ def eigengap_scores(
 
 
 def choose_k(
-    z: np.ndarray, k_range, seed: int, criterion: str = "davies_bouldin", max_samples: int = 5000
+    z: np.ndarray,
+    k_range: Sequence[int],
+    seed: int,
+    criterion: str = "davies_bouldin",
+    max_samples: int = 5000,
 ) -> tuple[int, dict[int, Optional[float]]]:
     """``(k, scores)``: the k in ``k_range`` with the largest criterion (the smallest such
     k on a tie; k_min when no k could be scored), for ``gap`` the smallest k with

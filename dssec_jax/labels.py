@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 UNKNOWN = -1
 
 
-def reveal(y, fraction: float, seed: int = 0) -> np.ndarray:
+def reveal(y: ArrayLike, fraction: float, seed: int = 0) -> np.ndarray:
     """Known labels revealing ``fraction`` of ``y``, stratified: round(fraction n_c) samples
     of each class c (at least one), drawn from ``seed``; -1 elsewhere.
 

@@ -12,7 +12,7 @@ import math
 import os
 import sys
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, TextIO
 
 CLUSTER_PARTS = ("loss", "reconstruction", "sparsity", "clustering", "acc", "nmi", "ari")
 
@@ -115,7 +115,7 @@ class Progress:
         write: Optional[Callable[[str], None]] = None,
         every: float = 0.05,
         bars: Optional[bool] = None,
-        stream=None,
+        stream: Optional[TextIO] = None,
     ):
         self.stream = stream or sys.stdout
         self.bars = bool(getattr(self.stream, "isatty", lambda: False)()) if bars is None else bars

@@ -8,14 +8,19 @@ Every rule reads only what a user has: each run's labels, its final losses, and 
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import jax
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+
+if TYPE_CHECKING:  # (imported inside the functions that need them: pipeline imports this)
+    from .methods import Config
+    from .pipeline import FitResult
 
 RULES = (
     "consensus",
@@ -188,8 +193,15 @@ def _final_loss(run) -> Optional[float]:
 
 
 def fit_restarts(
-    x: np.ndarray, cfg, seed: int, n_restarts: int, rule: str, y=None, log=None, known=None
-):
+    x: np.ndarray,
+    cfg: Config,
+    seed: int,
+    n_restarts: int,
+    rule: str,
+    y: Optional[ArrayLike] = None,
+    log: Optional[Callable[[dict], None]] = None,
+    known: Optional[ArrayLike] = None,
+) -> tuple[FitResult, list[dict]]:
     """R = ``n_restarts`` independent runs of ``cfg`` (seeds seed, seed + 1, ...: pretraining
     and clustering, with the ``known`` labels if any; :func:`_fits`), and the answer chosen
     by ``rule`` without the evaluation labels ``y``.

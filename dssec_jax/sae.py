@@ -219,7 +219,7 @@ def forward(
     return z, decode(params, z, activations, compute_dtype=compute_dtype), hidden
 
 
-def rescale_embedding(params: dict, s) -> dict:
+def rescale_embedding(params: dict, s: ArrayLike) -> dict:
     """The same autoencoder with its embedding scaled by ``s``: z' = s z (last encoder
     layer's W and b times s), the decoder's first W divided by s, so x_hat is unchanged.
     Computed with jnp on float32 whatever the leaves are (NumPy after a checkpoint restore,
@@ -231,7 +231,7 @@ def rescale_embedding(params: dict, s) -> dict:
     return {"encoder": enc, "decoder": dec}
 
 
-def input_weight_share(params: dict, inputs) -> float:
+def input_weight_share(params: dict, inputs: ArrayLike) -> float:
     """Share of the first encoder layer's squared weight mass on the input features
     ``inputs`` (indices or a boolean mask over the d inputs):
     sum_{i in inputs} ||W_i||^2 / sum_i ||W_i||^2, with W_i the weights leaving input i.

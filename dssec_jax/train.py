@@ -236,19 +236,26 @@ def clustering_loss(
 # ---------------------------------------------------------------- compiled loops
 
 
-def make_train_step(loss_fn: Callable, optimizer: optax.GradientTransformation) -> Callable:
-    """A pure ``train_step(state, batch, hp) -> (state, loss parts)`` for a loop of your own:
-    one optimizer step on ``batch`` of ``loss_fn(params, batch, hp) -> (loss, parts)`` (the
-    losses above, with their keyword arguments bound). Not jitted and nothing donated:
-    ``jax.jit(make_train_step(...))`` it, or vmap it, as you need.
+def make_train_step(
+    loss_fn: Callable, optimizer: optax.GradientTransformation, hp: Optional[dict] = None
+) -> Callable:
+    """A pure ``train_step(state, batch) -> (state, loss parts)`` for a loop of your own: one
+    optimizer step on ``batch`` of ``loss_fn(params, batch, hp) -> (loss, parts)`` (the
+    losses above, with their keyword arguments bound), with the traced hyper-parameters
+    ``hp`` (:func:`hyper`) bound in; ``train_step(state, batch, hp)`` passes others, as the
+    compiled scans do. Not jitted and nothing donated: ``jax.jit`` it, or vmap it, as you
+    need.
 
-    >>> step = make_train_step(functools.partial(autoencoder_loss, acts=("relu",) * 3,
-    ...     sparse_layers=(0, 1), reduction="mean", form="ratio", compute_dtype=None),
-    ...     optax.adam(1e-3))                                       # doctest: +SKIP
-    >>> state, parts = step(init_state(params, optax.adam(1e-3)), x_batch, hyper(beta=1.0))  # doctest: +SKIP
+    >>> step = make_train_step(functools.partial(autoencoder_loss, **Net(("relu",) * 3,
+    ...     (0, 1))._asdict()), optax.adam(1e-3), hyper(beta=1.0))    # doctest: +SKIP
+    >>> state, parts = step(init_state(params, optax.adam(1e-3)), x_batch)  # doctest: +SKIP
     """
+    bound = hp
 
-    def train_step(state: TrainState, batch, hp: dict) -> tuple[TrainState, dict]:
+    def train_step(state: TrainState, batch, hp: Optional[dict] = None) -> tuple[TrainState, dict]:
+        hp = bound if hp is None else hp
+        if hp is None:
+            raise ValueError("no hyper-parameters: make_train_step(..., hp=train.hyper(...))")
         grads, parts = jax.grad(loss_fn, has_aux=True)(state.params, batch, hp)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return TrainState(

@@ -432,12 +432,12 @@ def test_the_pure_train_step_serves_a_loop_of_ones_own():
         compute_dtype=None,
     )
     opt = optax.adam(1e-2)
-    step = jax.jit(train.make_train_step(loss, opt))
     hp = train.hyper(beta=1.0)
+    step = jax.jit(train.make_train_step(loss, opt, hp))  # train_step(state, batch)
     state = train.init_state(params, opt)
     first = None
     for _ in range(30):
-        state, parts = step(state, x, hp)
+        state, parts = step(state, x)
         first = float(parts["loss"]) if first is None else first
     assert int(state.step) == 30 and float(parts["loss"]) < 0.5 * first
     # one step by hand: the same update
@@ -445,6 +445,8 @@ def test_the_pure_train_step_serves_a_loop_of_ones_own():
     grads = jax.grad(lambda p: loss(p, x, hp)[0])(params)
     upd, _ = opt.update(grads, s0.opt_state, params)
     want = optax.apply_updates(params, upd)
-    got = train.make_train_step(loss, opt)(s0, x, hp)[0].params
+    got = train.make_train_step(loss, opt)(s0, x, hp)[0].params  # hp given per call
+    with pytest.raises(ValueError, match="no hyper-parameters"):
+        train.make_train_step(loss, opt)(s0, x)
     for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
