@@ -107,8 +107,9 @@ def low_precision_matmul(dtype: jnp.dtype) -> Callable[[jax.Array, jax.Array], j
     and float32 accumulation and result. Its backward pass casts the cotangent g to
     ``dtype`` as well, so dx = g w^T and dw = x^T g are ``dtype`` products: differentiated
     by JAX, a float32 g would promote both to float32 products, and bf16 training would run
-    its backward pass at float32 speed. For dw, x^T is made a row-major copy first (see
-    the comment in the backward pass)."""
+    its backward pass at float32 speed. For dw on the CPU, x^T is made a row-major copy
+    first (see the comment in the backward pass). Meant for bfloat16 (a float16 cotangent
+    would need loss scaling); reverse mode only (``jax.jvp`` through it is refused)."""
 
     @jax.custom_vjp
     def matmul(x, w):
@@ -116,7 +117,7 @@ def low_precision_matmul(dtype: jnp.dtype) -> Callable[[jax.Array, jax.Array], j
 
     def fwd(x, w):
         xc, wc = x.astype(dtype), w.astype(dtype)
-        y = _dot(xc.reshape(-1, xc.shape[-1]), wc, (1, 0)).reshape(*x.shape[:-1], -1)
+        y = _dot(xc.reshape(-1, xc.shape[-1]), wc, (1, 0)).reshape(*x.shape[:-1], w.shape[-1])
         return y, (xc, wc, jnp.zeros((), x.dtype), jnp.zeros((), w.dtype))
 
     def bwd(res, g):
@@ -127,9 +128,14 @@ def low_precision_matmul(dtype: jnp.dtype) -> Callable[[jax.Array, jax.Array], j
         # is contracted over its first dimension in float32 (it converts both operands),
         # and it would fold a plain transpose back into the product; flattened behind an
         # optimization barrier the transpose is a real copy and the product stays bf16
+        # (on the CPU only: other back ends take a transposed operand as it is)
         x2 = xc.reshape(-1, xc.shape[-1])
-        xt = lax.optimization_barrier(x2.T.reshape(-1)).reshape(x2.shape[1], x2.shape[0])
-        dw = _dot(xt, g2, (1, 0))
+
+        def row_major(a):
+            t = lax.optimization_barrier(a.T.reshape(-1)).reshape(a.shape[1], a.shape[0])
+            return _dot(t, g2, (1, 0))
+
+        dw = lax.platform_dependent(x2, cpu=row_major, default=lambda a: _dot(a, g2, (0, 0)))
         return dx.astype(x0.dtype), dw.astype(w0.dtype)
 
     matmul.defvjp(fwd, bwd)
