@@ -66,50 +66,20 @@ def _order(method: str) -> int:
     return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
 
 
+SEED_COLUMNS = ("acc", "nmi", "ari", "kmeans_acc", "n_iter", "stop_reason", "wall_seconds")
+
+
 def write_csv(runs: list[dict], path: pathlib.Path) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(
-        [
-            "dataset",
-            "method",
-            "gamma",
-            "embed_dim",
-            "seed",
-            "acc",
-            "nmi",
-            "ari",
-            "kmeans_acc",
-            "n_iter",
-            "stop_reason",
-            "wall_seconds",
-            "run_dir",
-        ]
-    )
+    w.writerow(["dataset", "method", "gamma", "embed_dim", "seed", *SEED_COLUMNS, "run_dir"])
     for r in runs:
         c = r["config"]
         for s in r["per_seed"]:
+            cells = (s.get(k) for k in SEED_COLUMNS)
             w.writerow(
-                [
-                    r["dataset"],
-                    r["method"],
-                    c["gamma"],
-                    c["embed_dim"],
-                    s["seed"],
-                    *(
-                        s.get(k)
-                        for k in (
-                            "acc",
-                            "nmi",
-                            "ari",
-                            "kmeans_acc",
-                            "n_iter",
-                            "stop_reason",
-                            "wall_seconds",
-                        )
-                    ),
-                    r["dir"].name,
-                ]
+                [r["dataset"], r["method"], c["gamma"], c["embed_dim"], s["seed"], *cells]
+                + [r["dir"].name]
             )
     checkpoint.atomic_write_bytes(path, buf.getvalue().encode())
 
