@@ -18,7 +18,6 @@ import os
 from typing import Any, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -98,9 +97,10 @@ def mesh_for(data_parallel: bool) -> Optional[Mesh]:
 
 def place(tree: Any, mesh: Optional[Mesh], rows: bool = False) -> Any:
     """Put arrays on the device(s): sharded by rows (data) or replicated (state) over
-    ``mesh``, or on the default device without one."""
+    ``mesh``, or on the default device without one (``jax.device_put``: one copy of a host
+    array, where ``jnp.asarray`` makes two on the CPU)."""
     if mesh is None:
-        return jax.tree.map(jnp.asarray, tree)
+        return jax.device_put(tree)
     return put_rows(tree, mesh) if rows else replicate(tree, mesh)
 
 

@@ -202,3 +202,28 @@ def test_checkpoints_on_unshared_folders_are_refused_by_every_process(tmp_path):
             "filesystem shared by every process" in json.loads(stdout.splitlines()[-1])["refused"]
         )
     assert (tmp_path / "cache0").exists() and not (tmp_path / "cache1").exists()
+
+
+PLACE_SCRIPT = r"""
+import json, resource, numpy as np, jax
+from dssec_jax import parallel
+x = np.ones((100_000, 784), np.float32)  # 314 MB
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+placed = parallel.place(x, None, rows=True)
+placed.block_until_ready()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"grew": (peak - before) / x.nbytes, "same": bool(np.array_equal(placed, x))}))
+"""
+
+
+def test_placing_data_on_the_device_copies_it_once():
+    """A large fit holds the caller's array and one device copy: placing the data must not
+    pass through a second, transient copy (jnp.asarray of a host array makes two on the
+    CPU, which put a million-sample fit over 2.5 times its data)."""
+    out = subprocess.run(
+        [sys.executable, "-c", PLACE_SCRIPT], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["same"]
+    assert res["grew"] < 1.5, res
