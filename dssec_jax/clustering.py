@@ -363,7 +363,7 @@ class _One:
         self.hp, self.key, self.log, self.max_iter = hyper(cfg, labelled), key, log, cfg.max_iter
         self.step_fn, self.refresh_fn = compiled(ph, cfg.update_interval, train.UNBATCHED, labelled)
         self.x = parallel.place(x, ph.mesh, rows=True)
-        extra = () if known is None else label_data(x, known, cfg.k)
+        extra = () if known is None else label_data(known, cfg.k)
         self.extra = tuple(parallel.place(a, ph.mesh, rows=True) for a in extra)
         self.rid, self.saved_at = at["rid"], at["saved_at"]
         self.q, self.queued = None, None

@@ -35,15 +35,19 @@ def digest(known: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(known, np.int32).tobytes()).hexdigest()[:16]
 
 
-def label_data(x: np.ndarray, known: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x_known, one-hot labels), each with as many rows as ``x``: the samples whose label
-    is known (``known`` >= 0) repeated in turn. Minibatch i of an epoch then pairs a batch of
-    every sample with a batch of known ones, so the label term's step has the same size at
-    any share of known labels (weighting the few known rows of an ordinary batch up by
-    n / n_known made it unstable under SGD at learning rate 1)."""
-    rows = np.flatnonzero(known >= 0)
-    rows = rows[np.arange(x.shape[0]) % rows.size]
-    return x[rows], np.eye(n_clusters, dtype=np.float32)[known[rows]]
+def label_data(known: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, one-hot labels), each with as many entries as ``known``: the indices of the
+    samples whose label is known (``known`` >= 0), in an order drawn from a fixed seed,
+    repeated in turn, and their labels. Minibatch i of an epoch then pairs a batch of every
+    sample, x[b], with a batch of known ones, x[rows[b]] (``train.labelled_batch``), so the
+    label term's step has the same size at any share of known labels (weighting the few
+    known rows of an ordinary batch up by n / n_known made it unstable under SGD at learning
+    rate 1). Each known row appears floor or ceil(n / n_known) times; the order is shuffled
+    so the extra copies fall on rows drawn at random, not on the lowest indices (the first
+    classes of class-sorted data). Indices, not rows: no copy of the data."""
+    rows = np.random.default_rng(0).permutation(np.flatnonzero(known >= 0))
+    rows = rows[np.arange(known.shape[0]) % rows.size].astype(np.int32)
+    return rows, np.eye(n_clusters, dtype=np.float32)[known[rows]]
 
 
 def rescale_label_map(label_map: dict, s) -> dict:

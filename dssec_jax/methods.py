@@ -286,6 +286,7 @@ class Config:
                 "known": known,
                 "label_weight": float(self.label_weight),
                 "n_clusters": int(self.n_clusters),  # the size of the label map
+                "known_order": "shuffled",  # labels.label_data's order of the known rows
             }
         )
         blob = json.dumps(

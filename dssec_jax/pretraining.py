@@ -104,7 +104,7 @@ def stage_input(
     x: jax.Array, ae: dict, ph: train.Phase, stage: Stage, *, batched: bool = False, labels=None
 ):
     """Training data of a stage: x, or the codes of the layers below layer i; fine-tuning
-    with ``labels`` (``labels.label_data``) takes (x, x_known, one-hot)."""
+    with ``labels`` (``labels.label_data``) takes (x, rows, one-hot)."""
     if stage.layer is None and labels is not None:
         return (x, *labels)
     if stage.layer in (None, 0):
@@ -265,7 +265,7 @@ def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
         k = int(cfg.n_clusters)
         label_key = jax.random.fold_in(jax.random.fold_in(key, 0), 1)  # drawn for nothing else
         ae["label_map"] = sae.init_layer(label_key, cfg.embed_dim, k, init=cfg.init)
-        labels = tuple(parallel.place(a, mesh, rows=True) for a in label_data(x, known, k))
+        labels = tuple(parallel.place(a, mesh, rows=True) for a in label_data(known, k))
     return parallel.place(ae, mesh), labels
 
 

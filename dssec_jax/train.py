@@ -265,19 +265,34 @@ def make_train_step(
     return train_step
 
 
+def take_rows(data, bidx: jax.Array):
+    """The minibatch ``bidx`` of every array of ``data`` (rows)."""
+    return jax.tree.map(lambda a: a[bidx], data)
+
+
+def labelled_batch(data: tuple, bidx: jax.Array) -> tuple:
+    """The minibatch ``bidx`` of data (x, ..., rows, one-hot) with known labels
+    (``labels.label_data``): (x[b], ..., x[rows[b]], one-hot[b]), the known samples
+    gathered from x itself."""
+    *plain, rows, onehot = data
+    return (*take_rows(tuple(plain), bidx), plain[0][rows[bidx]], onehot[bidx])
+
+
 def scan_steps(
     loss_fn: Callable,
     optimizer: optax.GradientTransformation,
     steps: int,
     batch_size: int,
     batch_sharding=None,
+    gather: Callable = take_rows,
 ) -> Callable:
     """Uncompiled ``run(state, data, key, n_valid, hp)``: ``lax.scan`` over ``steps``
     optimizer steps whose minibatch indices ``batch_indices(key, n, steps, batch_size)``
     are drawn inside the program. Steps ``i >= n_valid`` leave the state as it is, so a
     shorter last chunk reuses the same compiled program. Returns the new state (its step
     advanced by ``n_valid``) and the mean of each loss part over the valid steps.
-    With ``batch_sharding`` each minibatch is constrained to it (data parallelism)."""
+    With ``batch_sharding`` each minibatch is constrained to it (data parallelism);
+    ``gather(data, bidx)`` takes a minibatch (:func:`take_rows`, :func:`labelled_batch`)."""
 
     train_step = make_train_step(loss_fn, optimizer)
 
@@ -287,7 +302,7 @@ def scan_steps(
 
         def update(carry, bidx):
             params, opt_state = carry
-            batch = jax.tree.map(lambda a: a[bidx], data)
+            batch = gather(data, bidx)
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             new, aux = train_step(TrainState(params, opt_state, state.step), batch, hp)
@@ -335,7 +350,13 @@ COMPILED_CACHE = 32
 
 
 def _compile(
-    loss: Callable, optimizer: Optimizer, steps: int, batch_size: int, data_axes, mesh
+    loss: Callable,
+    optimizer: Optimizer,
+    steps: int,
+    batch_size: int,
+    data_axes,
+    mesh,
+    gather: Callable = take_rows,
 ) -> Callable:
     """jit (with the state donated) of ``steps`` scanned steps on minibatches of
     ``batch_size``. Unless ``data_axes`` is UNBATCHED, the steps are vmapped over a leading
@@ -347,7 +368,7 @@ def _compile(
     which runs came through. With a ``mesh``, minibatches are sharded over its data
     axis."""
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
-    run = scan_steps(loss, optimizer.build(), steps, batch_size, sharding)
+    run = scan_steps(loss, optimizer.build(), steps, batch_size, sharding, gather)
     if data_axes == UNBATCHED:
         return jax.jit(run, donate_argnums=0)
     runs = jax.vmap(run, in_axes=(0, data_axes, 0, None, 0))
@@ -373,10 +394,12 @@ def autoencoder_steps(
     labelled: bool = False,
 ) -> Callable:
     """Compiled end-to-end pretraining: ``steps`` optimizer steps per call on minibatches
-    of ``batch_size``; ``labelled``: with the label term on data (x, x_known, one-hot),
-    ``labels.label_data``. Consumes (donates) the state."""
+    of ``batch_size``; ``labelled``: with the label term, on data (x, rows, one-hot) of
+    ``labels.label_data`` whose batches are (x, x_known, one-hot). Consumes (donates) the
+    state."""
     loss = functools.partial(autoencoder_loss, **net._asdict(), labelled=labelled)
-    return _compile(loss, optimizer, steps, batch_size, data_axes, mesh)
+    gather = labelled_batch if labelled else take_rows
+    return _compile(loss, optimizer, steps, batch_size, data_axes, mesh, gather)
 
 
 @functools.lru_cache(maxsize=COMPILED_CACHE)
@@ -420,12 +443,13 @@ def clustering_steps(
 ) -> Callable:
     """Compiled clustering-phase steps on (x, p) between two target refreshes. Without the
     decoder (DEC) params are {"ae": {"encoder"}, "centers"}: the decoder is not updated.
-    ``labelled``: with the label term, on data (x, p, x_known, one-hot) and params with
-    "label_map". Consumes (donates) the state."""
+    ``labelled``: with the label term, on data (x, p, rows, one-hot) whose batches are
+    (x, p, x_known, one-hot), and params with "label_map". Consumes (donates) the state."""
     loss = functools.partial(
         clustering_loss, **net._asdict(), use_decoder=use_decoder, labelled=labelled
     )
-    return _compile(loss, optimizer, steps, batch_size, data_axes, mesh)
+    gather = labelled_batch if labelled else take_rows
+    return _compile(loss, optimizer, steps, batch_size, data_axes, mesh, gather)
 
 
 def chunked_map(fn: Callable, x: jax.Array, chunk: int = 4096) -> jax.Array:

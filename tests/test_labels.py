@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_experiments import TINY, run
 
-from dssec_jax import DSSEC, Config, fit, losses, pretraining
+from dssec_jax import DSSEC, Config, fit, losses, pretraining, sae, train
 from dssec_jax.labels import digest, label_data, reveal
 from dssec_jax.metrics import cluster_acc
 from dssec_jax.sweep import fit_batched
@@ -65,22 +65,70 @@ def test_the_label_term_is_the_mean_squared_error_of_the_linear_map():
 def test_label_data_pairs_every_batch_with_known_rows_only():
     x = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
     known = np.array([-1, 2, -1, -1, 0, -1, -1, -1, -1, -1])
-    xk, onehot = label_data(x, known, 3)
-    assert xk.shape == (10, 3) and onehot.shape == (10, 3)
-    assert set(xk[:, 0].tolist()) == {1.0, 4.0}  # rows 1 and 4, in turn
-    assert np.bincount(xk[:, 0].astype(int), minlength=5)[[1, 4]].tolist() == [5, 5]
-    np.testing.assert_array_equal(onehot.argmax(1), np.where(xk[:, 0] == 1.0, 2, 0))
+    rows, onehot = label_data(known, 3)
+    assert rows.shape == (10,) and rows.dtype == np.int32 and onehot.shape == (10, 3)
+    assert set(rows.tolist()) == {1, 4}  # rows 1 and 4, in turn
+    assert np.bincount(rows, minlength=5)[[1, 4]].tolist() == [5, 5]
+    np.testing.assert_array_equal(onehot.argmax(1), np.where(rows == 1, 2, 0))
+    batch = train.labelled_batch((jnp.asarray(x), rows, onehot), jnp.asarray([0, 3, 6]))
+    np.testing.assert_array_equal(batch[0], x[[0, 3, 6]])  # every sample, as drawn
+    np.testing.assert_array_equal(batch[1], x[rows[[0, 3, 6]]])  # known ones only
+    np.testing.assert_array_equal(batch[2], onehot[[0, 3, 6]])
+
+
+def test_the_extra_copies_of_known_rows_are_not_the_first_classes():
+    """1440 class-sorted samples of 20 classes, 7 known per class: the 140 known rows fill
+    1440 places, 40 of them once more. In index order those 40 were the first 6 classes' rows
+    (10 % more weight on those classes); drawn at random they fall across the classes."""
+    y = np.repeat(np.arange(20), 72)
+    known = np.full(y.shape, -1)
+    for c in range(20):
+        known[c * 72 : c * 72 + 7] = c
+    rows, onehot = label_data(known, 20)
+    copies = np.bincount(rows, minlength=y.size)[known >= 0]
+    assert sorted(set(copies.tolist())) == [10, 11] and (copies == 11).sum() == 40
+    extra_classes = set(y[np.flatnonzero(known >= 0)[copies == 11]].tolist())
+    assert len(extra_classes) >= 15, extra_classes
+    np.testing.assert_array_equal(onehot.argmax(1), y[rows])
 
 
 def test_unknown_rows_take_no_part_in_the_label_term():
+    """The label term's value and gradient on a minibatch do not move when the samples
+    whose label is unknown change (the batch of known rows is gathered from x itself)."""
     x, cls = toy(n=200)
     known = reveal(cls, 0.1, seed=0)
-    xk, onehot = label_data(x, known, 2)
+    cfg = Config(method="lcae_kmeans", **TOY)
+    params = sae.init_params(jax.random.PRNGKey(0), cfg.dims(x.shape[1]))
+    params["label_map"] = sae.init_layer(jax.random.PRNGKey(1), 1, 2)
+    rows, onehot = label_data(known, 2)
+    hp = pretraining.hyper(cfg, labelled=True)
+    bidx = jnp.arange(64)
+
+    def label_part(p, data):
+        batch = train.labelled_batch(data, bidx)
+        return train.autoencoder_loss(p, batch, hp, **cfg.net()._asdict(), labelled=True)[1][
+            "labels"
+        ]
+
     other = x.copy()
-    other[known < 0] += 100.0  # the unknown rows changed: the labelled batches are not
-    xk2, onehot2 = label_data(other, known, 2)
-    np.testing.assert_array_equal(xk, xk2)
-    np.testing.assert_array_equal(onehot, onehot2)
+    other[known < 0] += 100.0
+    a, ga = jax.value_and_grad(label_part)(params, (jnp.asarray(x), rows, onehot))
+    b, gb = jax.value_and_grad(label_part)(params, (jnp.asarray(other), rows, onehot))
+    assert float(a) == float(b) and float(a) > 0
+    for u, v in zip(jax.tree.leaves(ga), jax.tree.leaves(gb)):
+        np.testing.assert_array_equal(u, v)
+    total = jax.grad(
+        lambda p, d: train.autoencoder_loss(
+            p, train.labelled_batch(d, bidx), hp, **cfg.net()._asdict(), labelled=True
+        )[0]
+    )
+    assert any(  # the whole loss does see them: the test can tell the two apart
+        not np.array_equal(u, v)
+        for u, v in zip(
+            jax.tree.leaves(total(params, (jnp.asarray(x), rows, onehot))),
+            jax.tree.leaves(total(params, (jnp.asarray(other), rows, onehot))),
+        )
+    )
 
 
 def test_the_label_term_trains_finite_under_the_strong_recipe():
