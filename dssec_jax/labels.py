@@ -9,11 +9,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 UNKNOWN = -1
+# The metrics of a run given some labels, on the samples whose label was not given.
+UNKNOWN_METRICS = ("acc_unknown", "nmi_unknown", "ari_unknown")
 
 
 def reveal(y: ArrayLike, fraction: float, seed: int = 0) -> np.ndarray:
     """Known labels revealing ``fraction`` of ``y``, stratified: round(fraction n_c) samples
-    of each class c (at least one), drawn from ``seed``; -1 elsewhere.
+    of each class c (at least one, and at most n_c - 1 of a class of several, so no class is
+    given whole), drawn from ``seed``; -1 elsewhere.
 
     >>> reveal([0, 0, 1, 1], 0.5, seed=0).tolist().count(-1)
     2
@@ -25,7 +28,8 @@ def reveal(y: ArrayLike, fraction: float, seed: int = 0) -> np.ndarray:
     known = np.full(y.shape, UNKNOWN, np.int32)
     for c in np.unique(y):
         rows = np.flatnonzero(y == c)
-        take = rng.choice(rows, max(1, int(round(fraction * rows.size))), replace=False)
+        m = min(max(1, int(round(fraction * rows.size))), max(1, rows.size - 1))
+        take = rng.choice(rows, m, replace=False)
         known[take] = c
     return known
 

@@ -50,6 +50,11 @@ def test_reveal_is_stratified_seeded_and_leaves_the_rest_unknown():
     assert digest(a) == digest(b) != digest(c)
     with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\)"):
         reveal(y, 1.0)
+    # no class of several samples is given whole, so each keeps samples to score on
+    y = np.array([0, 0, 1, 1, 1, 2])
+    high = reveal(y, 0.9, seed=0)
+    assert np.bincount(y[high < 0], minlength=3).tolist() == [1, 1, 0]  # a class of one: known
+    assert set(high[high >= 0].tolist()) == {0, 1, 2}
 
 
 def test_the_label_term_is_the_mean_squared_error_of_the_linear_map():
@@ -236,8 +241,16 @@ def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     rec = json.loads(next(wd.rglob("seed_0/result.json")).read_text())
-    assert rec["n_known"] == pytest.approx(0.1 * 1797, abs=10)
-    assert 0.0 <= rec["acc_unknown"] <= 1.0 and "acc" in rec
+    out = np.load(next(wd.rglob("seed_0/outputs.npz")))
+    rest = reveal(out["y"], 0.1, seed=0) < 0  # the run's seed draws the known rows
+    assert rec["n_known"] == int((~rest).sum())
+    assert rec["acc_unknown"] == cluster_acc(out["y"][rest], out["labels"][rest])
+    assert rec["acc_unknown"] != rec["acc"]  # scored on the other samples, not all
+    from dssec_jax.cli.report import collect, markdown_table
+
+    table = markdown_table(collect(tmp_path))
+    assert " ‡" in table and "whose label was not given, ACC / NMI / ARI" in table
+    assert f"{rec['acc_unknown']:.3f} (1) / {rec['nmi_unknown']:.3f} (1)" in table
     bad = run("experiments.run", "--method=lcae_kmeans", f"--workdir={tmp_path / 'b'}", *TINY)
     assert bad.returncode == 2 and "needs known labels" in bad.stderr
 

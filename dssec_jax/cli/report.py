@@ -22,6 +22,7 @@ import numpy as np
 from absl import flags
 
 from dssec_jax import checkpoint
+from dssec_jax.labels import UNKNOWN_METRICS
 from dssec_jax.methods import Config, get_method
 
 METHOD_ORDER = [
@@ -66,20 +67,31 @@ def _order(method: str) -> int:
     return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
 
 
-SEED_COLUMNS = ("acc", "nmi", "ari", "kmeans_acc", "n_iter", "stop_reason", "wall_seconds")
+SEED_COLUMNS = (
+    "acc",
+    "nmi",
+    "ari",
+    "kmeans_acc",
+    "n_iter",
+    "stop_reason",
+    "wall_seconds",
+    "n_known",
+    *UNKNOWN_METRICS,
+)
 
 
 def write_csv(runs: list[dict], path: pathlib.Path) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "method", "gamma", "embed_dim", "seed", *SEED_COLUMNS, "run_dir"])
+    head = ["dataset", "method", "gamma", "embed_dim", "label_fraction", "seed"]
+    w.writerow([*head, *SEED_COLUMNS, "run_dir"])
     for r in runs:
         c = r["config"]
         for s in r["per_seed"]:
             cells = (s.get(k) for k in SEED_COLUMNS)
             w.writerow(
-                [r["dataset"], r["method"], c["gamma"], c["embed_dim"], s["seed"], *cells]
-                + [r["dir"].name]
+                [r["dataset"], r["method"], c["gamma"], c["embed_dim"]]
+                + [c.get("label_fraction", 0.0), s["seed"], *cells, r["dir"].name]
             )
     checkpoint.atomic_write_bytes(path, buf.getvalue().encode())
 
@@ -169,6 +181,37 @@ def paired_lines(table: dict, datasets: list[str]) -> list[str]:
     return lines
 
 
+def _given(run: dict) -> str:
+    """A mark on the cell of a run that was given some of the labels it is scored on."""
+    return " ‡" if run["config"].get("label_fraction") else ""
+
+
+def unknown_lines(table: dict, datasets: list, methods: list) -> list[str]:
+    """For the runs given some labels (cells marked ‡): ACC / NMI / ARI on the samples
+    whose label was not given, so no gain comes from the given labels alone."""
+    given = [m for m in methods if any(_given(table.get((m, d), NO_RUN)) for d in datasets)]
+    if not given:
+        return []
+    lines = [
+        "",
+        "‡ The run was given the labels of some samples (its settings say how many). On the "
+        "samples whose label was not given, ACC / NMI / ARI:",
+        "",
+        "| method | " + " | ".join(datasets) + " |",
+        "|---|" + "---|" * len(datasets),
+    ]
+    for m in given:
+        cells = []
+        for d in datasets:
+            s = table[(m, d)]["summary"] if _given(table.get((m, d), NO_RUN)) else {}
+            cells.append(" / ".join(_cell(s, k) for k in UNKNOWN_METRICS) if s else "-")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines
+
+
+NO_RUN = {"config": {}}
+
+
 def markdown_table(runs: list[dict]) -> str:
     """One table per metric (methods x datasets), then each cell's settings."""
     table = main_table(runs)
@@ -185,10 +228,13 @@ def markdown_table(runs: list[dict]) -> str:
         ]
         for m in methods:
             cells = [
-                _cell(table[(m, d)]["summary"], metric) if (m, d) in table else "-"
+                _cell(table[(m, d)]["summary"], metric) + _given(table[(m, d)])
+                if (m, d) in table
+                else "-"
                 for d in datasets
             ]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += unknown_lines(table, datasets, methods)
     lines += paired_lines(table, datasets)
     lines += sweep_lines(runs)
     lines += ["", "Settings per cell (only those the method uses):", ""]

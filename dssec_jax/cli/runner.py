@@ -77,7 +77,7 @@ def summarize(per_seed: Sequence[dict]) -> dict:
     "nonfinite") is left out of the means and counted ("stopped_nonfinite")."""
     out: dict[str, Any] = {}
     kept = [r for r in per_seed if r.get("stop_reason") != "nonfinite"]
-    for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter", "acc_unknown"):
+    for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter", *labels.UNKNOWN_METRICS):
         vals = [r[k] for r in kept if r.get(k) is not None]
         if vals:
             std = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
@@ -166,7 +166,7 @@ def write_seed(
         rec.update(metrics.evaluate(ds.y, res.labels))
         if res.kmeans_labels is not None:
             rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
-    if known is not None and ds.y is not None:
+    if known is not None and ds.y is not None and (known == labels.UNKNOWN).any():
         rest = known == labels.UNKNOWN
         rec["n_known"] = int((~rest).sum())
         rec.update(
