@@ -17,7 +17,7 @@ from sklearn.cluster import KMeans
 from . import checkpoint, metrics, parallel, train
 from .labels import label_data
 from .methods import Config
-from .validation import NonFiniteLossError, check_config
+from .validation import NonFiniteLossError, check_config, check_known
 
 Log = Optional[Callable[[dict], None]]
 
@@ -222,6 +222,12 @@ def cluster(
       dict(params, labels, q, history, n_iter, stop_reason).
     """
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
+    known = check_known(known, x.shape[0], cfg)
+    if (known is None) != (label_map is None):
+        raise ValueError(
+            "known labels and label_map go together: the label term needs the map from the "
+            "code to the classes (pretraining's params['label_map']) and labels to fit it"
+        )
     ph = phase(cfg)
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg, label_map))
     state = parallel.place(train.init_state(params, ph.optimizer.build()), ph.mesh)

@@ -20,7 +20,7 @@ from . import compile_cache, losses, model_file, pipeline, progress, restarts, s
 from ._version import __version__
 from .methods import Config
 from .presets import apply_recipe
-from .validation import check_config, check_data
+from .validation import check_config, check_data, check_known
 
 
 def _pca_arrays(pca: PCA) -> dict:
@@ -186,6 +186,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
         log = (None, progress.Progress(), _print_record)[int(self.verbose)]
         x = check_data(X, cfg.n_clusters)
+        known_labels = check_known(known_labels, x.shape[0], cfg)  # before any dispatch
         compile_cache.enable()
         seed = self._seed()
         if not (isinstance(self.n_restarts, (int, np.integer)) and self.n_restarts >= 1):

@@ -111,11 +111,12 @@ def check_data(
     return arr
 
 
-def check_labels(y, n: int) -> np.ndarray:
-    """Labels as int32 (n,); ValueError if their number differs from the data's."""
+def check_labels(y, n: int, name: str = "labels") -> np.ndarray:
+    """Labels as int32 (n,); ValueError if their number differs from the data's, or if
+    they are not integers within int32's range."""
     y = np.asarray(y).ravel()
     if y.size != n:
-        raise ValueError(f"got {y.size} labels for {n} samples; pass one label per sample")
+        raise ValueError(f"got {y.size} {name} for {n} samples; pass one label per sample")
     if y.dtype.kind == "O":
         try:
             y = y.astype(np.float64)
@@ -125,14 +126,22 @@ def check_labels(y, n: int) -> np.ndarray:
         if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
             y = y.astype(np.int64)
         else:
-            raise ValueError(f"Unknown label type: labels must be integers, got dtype {y.dtype}")
+            raise ValueError(f"Unknown label type: {name} must be integers, got dtype {y.dtype}")
+    small, large = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    if y.size and (y.min() < small or y.max() > large):  # before the cast wraps them
+        raise ValueError(f"{name} must lie in int32's range, got {y.min()}..{y.max()}")
     return y.astype(np.int32)
 
 
 def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:
     """Known labels as int32 (n,), -1 where unknown (scikit-learn's semi-supervised
     convention), or None when none is known; ValueError for labels a run cannot use."""
-    known = None if known is None else check_labels(known, n)
+    if known is not None and np.asarray(known).dtype == bool:
+        raise ValueError(
+            "known labels must be class labels, -1 where unknown, not a mask of which are "
+            "known; pass np.where(mask, y, -1)"
+        )
+    known = None if known is None else check_labels(known, n, "known labels")
     if known is None or np.all(known == -1):
         if cfg.spec.semi_supervised:
             raise ValueError(
@@ -278,6 +287,11 @@ def _check_label_settings(cfg: Config) -> None:
         )
     if cfg.label_fraction and cfg.spec.features != "autoencoder":
         _fail(f"method {cfg.method!r} cannot use known labels; set label_fraction=0")
+    if cfg.label_fraction and cfg.n_clusters == "auto":
+        _fail(
+            f"label_fraction={cfg.label_fraction} reveals labels of the classes, which fix "
+            "their number: pass n_clusters (the number of classes), or label_fraction=0"
+        )
 
 
 def check_config(cfg: Config, n_samples: int | None = None) -> Config:

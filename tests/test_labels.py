@@ -10,6 +10,7 @@ from dssec_jax import DSSEC, Config, fit, losses, pretraining, sae, train
 from dssec_jax.labels import digest, label_data, reveal
 from dssec_jax.metrics import cluster_acc
 from dssec_jax.sweep import fit_batched
+from dssec_jax.validation import check_config
 
 
 def toy(n=400, seed=0):
@@ -200,7 +201,7 @@ def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key
     [
         ("lcae_kmeans", None, {}, "needs known labels"),
         ("lcae_kmeans", np.full(200, -1), {}, "needs known labels"),
-        ("lcae_kmeans", np.full(199, 0), {}, "got 199 labels for 200 samples"),
+        ("lcae_kmeans", np.full(199, 0), {}, "got 199 known labels for 200 samples"),
         ("lcae_kmeans", np.r_[np.full(199, -1), 2], {}, r"known labels \[2\] lie outside 0..1"),
         ("lcae_kmeans", np.r_[np.full(199, -1), -3], {}, r"known labels \[-3\] lie outside"),
         ("kmeans", np.r_[np.full(199, -1), 1], {"label_weight": 0.1}, "has no autoencoder"),
@@ -230,6 +231,22 @@ def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
         DSSEC(method="pca_kmeans", label_fraction=0.1).fit(x, cls, known_labels=cls)
     with pytest.raises(ValueError, match="batched runs take no known labels"):
         fit_batched(x, [Config(method="lcae_kmeans", **TOY)] * 2, [0, 1])
+    known = reveal(cls, 0.1, seed=0)
+    with pytest.raises(ValueError, match="not a mask of which are known"):
+        fit(x, Config(method="lcae_kmeans", **TOY), known=known >= 0)
+    with pytest.raises(ValueError, match=r"known labels must lie in int32's range"):
+        fit(x, Config(method="lcae_kmeans", **TOY), known=np.where(known >= 0, 2**32 + 1, -1))
+    with pytest.raises(ValueError, match="got 3 known labels for 200 samples"):
+        fit(x, Config(method="lcae_kmeans", **TOY), known=[0, 1, -1])
+    with pytest.raises(ValueError, match="which fix their number: pass n_clusters"):
+        check_config(Config(method="lcae_kmeans", n_clusters="auto", label_fraction=0.1))
+    with pytest.raises(ValueError, match="needs known labels"):  # not a batched-run refusal
+        DSSEC(method="lcae_kmeans", n_restarts=2, **TOY).fit(x)
+    from dssec_jax import clustering
+
+    with pytest.raises(ValueError, match="known labels and label_map go together"):
+        cfg = Config(method="dssec", **TOY)
+        clustering.cluster(x, {}, np.zeros((2, 1)), cfg, jax.random.PRNGKey(0), known=known)
 
 
 def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
@@ -265,6 +282,45 @@ def test_the_label_map_follows_the_embedding_scale():
     np.testing.assert_allclose(
         (2.5 * z) @ scaled["w"] + scaled["b"], z @ lm["w"] + lm["b"], rtol=1e-5
     )
+
+
+def test_the_fit_hands_the_clustering_phase_a_label_map_for_the_rescaled_code(monkeypatch):
+    """The embedding is rescaled before clustering; the label map handed on must predict
+    from the rescaled code what pretraining's map predicted from the original one."""
+    import copy
+
+    from dssec_jax import clustering, pipeline
+
+    x, cls = toy(n=200)
+    seen = {}
+    real_pretrain = pretraining.pretrain
+
+    def pretrain(*a, **kw):
+        ae, hist = real_pretrain(*a, **kw)
+        seen["pretrained"] = copy.deepcopy(jax.tree.map(np.asarray, ae))
+        return ae, hist
+
+    def cluster(x, ae, centers, cfg, key, y=None, *, known, label_map, **kw):
+        seen["ae"], seen["label_map"] = ae, label_map
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(pipeline.pretraining, "pretrain", pretrain)
+    monkeypatch.setattr(pipeline.clustering, "cluster", cluster)
+    cfg = Config(method="dssec", **{**TOY, "pretrain_epochs": 5, "embed_std": 3.0})
+    with pytest.raises(RuntimeError, match="captured"):
+        fit(x, cfg, seed=0, known=reveal(cls, 0.1, seed=0))
+    acts = cfg.hidden_acts()
+    before, after = seen["pretrained"], seen["ae"]
+    z0, z1 = sae.encode(before, x, acts), sae.encode(after, x, acts)
+    m0, m1 = before["label_map"], seen["label_map"]
+    assert not np.allclose(z0, z1)  # the code was rescaled
+    np.testing.assert_allclose(
+        np.asarray(z1) @ np.asarray(m1["w"]) + np.asarray(m1["b"]),
+        np.asarray(z0) @ np.asarray(m0["w"]) + np.asarray(m0["b"]),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    assert clustering.cluster is cluster
 
 
 def test_the_clustering_phase_keeps_the_label_term():
