@@ -104,3 +104,34 @@ def test_the_run_driver_takes_a_corruption(tmp_path):
     assert "digits_noise_features1 (1797 x 128" in r.stdout
     bad = run("experiments.run", "--corrupt=blur:1", f"--workdir={wd}", *TINY)
     assert bad.returncode == 2 and "unknown corruption 'blur'" in bad.stderr
+
+
+def test_the_default_range_is_the_datas_own():
+    """Without value_range, [lo, hi] is the data's min and max (as the drivers use it)."""
+    x = np.full((2000, 50), 3.0, np.float32)
+    x[0, 0], x[0, 1] = 1.0, 5.0  # range [1, 5]: width 4
+    d = corrupt(x, "gaussian:0.02")[1:] - x[1:]
+    assert abs(d.std() - 0.08) < 0.003  # s (hi - lo)
+    out = corrupt(x, "salt_pepper:0.3")
+    assert set(np.unique(out[out != 3.0])) <= {1.0, 5.0}
+    extra = corrupt(x, "noise_features:1")[:, 50:]
+    assert extra.min() >= 1.0 and extra.max() <= 5.0 and abs(extra.mean() - 3.0) < 0.02
+    assert np.all(corrupt(x, "occlusion:0.3", image_shape=(5, 10)).min(1) == 1.0)
+
+
+@pytest.mark.parametrize("shape", [(8, 64), (4, 256), (8, 8, 3)])
+def test_occlusion_covers_the_asked_for_area_of_any_image_shape(shape):
+    d = int(np.prod(shape))
+    out = corrupt(
+        np.ones((200, d), np.float32), "occlusion:0.4", image_shape=shape, value_range=(0, 1)
+    )
+    covered = (out == 0).mean()
+    assert abs(covered - 0.4) < 0.06, covered
+    if len(shape) == 3:  # every channel of a blanked pixel
+        blank = (out == 0).reshape(200, *shape)
+        assert np.all(blank.all(-1) == blank.any(-1))
+
+
+def test_noise_features_refuse_a_level_that_appends_nothing():
+    with pytest.raises(ValueError, match="appends round\\(0.001 x 64\\) = 0 features"):
+        corrupt(X, "noise_features:0.001")

@@ -5,7 +5,7 @@ A corruption is named ``kind:level`` (``"gaussian:0.3"``). With the data's value
 
 - ``gaussian:s``: x + N(0, (s (hi - lo))^2) per entry, clipped back to [lo, hi]; s in (0, 1].
 - ``salt_pepper:p``: each entry set to lo or hi (even odds) with probability p; p in (0, 1).
-- ``occlusion:a``: per sample, a square block of about a of the image's area, at a random
+- ``occlusion:a``: per sample, a block of about a of the image's area (its proportions), at a random
   position, set to lo; a in (0, 1); needs the image shape.
 - ``noise_features:r``: round(r d) extra inputs of uniform noise in [lo, hi] appended to
   every sample (features that carry nothing); r in (0, 10].
@@ -67,7 +67,7 @@ def corrupt(
       x: data, (n, d); not modified.
       spec: ``"kind:level"``.
       seed: seed of the noise.
-      image_shape: (h, w) with h w = d; needed by occlusion.
+      image_shape: (h, w) or (h, w, c) with h w c = d; needed by occlusion.
       value_range: (lo, hi) of the values; default (min, max) of ``x``.
 
     Returns:
@@ -84,26 +84,38 @@ def corrupt(
         hit = rng.random(x.shape) < level
         return np.where(hit, np.where(rng.random(x.shape) < 0.5, lo, hi), x).astype(np.float32)
     if kind == "noise_features":
-        extra = rng.uniform(lo, hi, (x.shape[0], int(round(level * x.shape[1]))))
+        m = int(round(level * x.shape[1]))
+        if m == 0:
+            raise ValueError(
+                f"corruption {spec!r} appends round({level:g} x {x.shape[1]}) = 0 features; "
+                f"pass a level of at least {0.5 / x.shape[1]:.3g}"
+            )
+        extra = rng.uniform(lo, hi, (x.shape[0], m))
         return np.concatenate([x, extra.astype(np.float32)], axis=1)
     return _occlude(x, level, lo, rng, image_shape)
 
 
 def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
-    if image_shape is None or len(image_shape) != 2 or int(np.prod(image_shape)) != x.shape[1]:
+    """Each image's block of bh = round(h sqrt(area)) rows by bw = round(area h w / bh)
+    columns (about the image's own proportions and the asked-for area; every channel) at
+    a random place, set to ``lo``."""
+    shape = tuple(image_shape or ())
+    if len(shape) not in (2, 3) or int(np.prod(shape)) != x.shape[1]:
         raise ValueError(
-            f"occlusion needs the image shape (h, w) with h w = {x.shape[1]} features, got "
-            f"{image_shape!r}; pass image_shape= (every built-in dataset has one)"
+            f"occlusion needs the image shape (h, w) or (h, w, c) with {x.shape[1]} values "
+            f"in all, got {image_shape!r}; pass image_shape= (every built-in dataset has one)"
         )
-    h, w = image_shape
-    side = max(1, int(round(np.sqrt(area * h * w))))
-    bh, bw = min(side, h), min(side, w)
+    h, w = shape[:2]
+    bh = min(h, max(1, int(round(h * np.sqrt(area)))))
+    bw = min(w, max(1, int(round(area * h * w / bh))))
     top = rng.integers(0, h - bh + 1, x.shape[0])
     left = rng.integers(0, w - bw + 1, x.shape[0])
     rows = (np.arange(h)[None, :] >= top[:, None]) & (np.arange(h)[None, :] < (top + bh)[:, None])
     cols = (np.arange(w)[None, :] >= left[:, None]) & (np.arange(w)[None, :] < (left + bw)[:, None])
-    mask = (rows[:, :, None] & cols[:, None, :]).reshape(x.shape)
-    return np.where(mask, np.float32(lo), x).astype(np.float32)
+    mask = rows[:, :, None] & cols[:, None, :]
+    if len(shape) == 3:
+        mask = np.broadcast_to(mask[..., None], (x.shape[0], *shape))
+    return np.where(mask.reshape(x.shape), np.float32(lo), x).astype(np.float32)
 
 
 def corrupted_name(name: str, spec: str) -> str:
