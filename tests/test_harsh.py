@@ -11,6 +11,7 @@ from dssec_jax.cli.harsh_report import harsh_markdown
 from dssec_jax.cli.report import write_report
 from dssec_jax.cli.runner import summarize
 from dssec_jax.data.corrupt import corrupted_name, split_name
+from dssec_jax.methods import Config
 
 
 def test_corrupted_names_split_back():
@@ -107,3 +108,39 @@ def test_a_plan_under_one_corruption_is_reported_against_itself_clean(tmp_path):
     assert (out / "harsh_digits.png") in written and (out / "results.md").read_text() == md
     bad = run("experiments.campaign", *args, f"--results={res}", "--corrupt=occlusion:2")
     assert bad.returncode == 2 and "must be a number in (0, 1)" in bad.stderr
+
+
+def test_a_folder_of_clean_and_corrupted_runs_keeps_both_and_plots(tmp_path):
+    """Clean runs beside corrupted ones (a reused sweep folder): the clean datasets keep
+    their ordinary table, the corrupted ones get the harsh tables against the clean runs of
+    the folder, and a dataset with no corrupted run gets no figure (it had one of no
+    panels, which raised)."""
+    from dssec_jax.cli.harsh_report import plot_harsh
+    from dssec_jax.cli.report import collect, results_markdown
+
+    runs = [
+        _run("coil20", "dssec", [0.7, 0.72]),
+        _run("usps", "dssec", [0.78, 0.77]),
+        _run("usps_gaussian0.2", "dssec", [0.70, 0.69]),
+    ]
+    for r in runs:
+        (tmp_path / r["dir"]).mkdir()
+        r["config"] = {**Config(method=r["method"]).to_dict(), **r["config"]}
+        (tmp_path / r["dir"] / "results.json").write_text(json.dumps({**r, "dir": None}))
+    found = collect(tmp_path)
+    md = results_markdown(found)
+    ordinary, harsh = md.split("Under harsh conditions:")
+    assert "| method | usps | coil20 |" in ordinary and "gaussian" not in ordinary
+    assert "| | clean | gaussian 0.2 |" in harsh and "coil20" not in harsh
+    assert "| dssec | 0.775 ± 0.007 (2) | 0.695 ± 0.007 (2) |" in harsh
+    assert [p.name for p in plot_harsh(found, [], tmp_path)] == ["harsh_usps.png"]
+
+
+def test_a_seed_frozen_at_a_non_finite_value_is_not_paired():
+    a = _run("d", "dssec", [0.8, 0.1, 0.7])
+    a["per_seed"][1]["stop_reason"] = "nonfinite"
+    b = _run("d", "idec", [0.7, 0.6, 0.6])
+    from dssec_jax.cli.report import paired_acc, paired_seeds
+
+    assert paired_seeds(a, b) == [0, 2]
+    assert paired_acc(a, b) == pytest.approx([0.1, 0.1])

@@ -452,6 +452,8 @@ def main(argv):
             plan, corruptions={d: (FLAGS.corrupt,) for d in plan.datasets}, clean=str(results)
         )
         results = results.with_name(corrupted_name(results.name, FLAGS.corrupt))
+    if FLAGS.clean:  # the clean results to compare with, in place of the plan's own
+        plan = dataclasses.replace(plan, clean=FLAGS.clean)
     if plan.clean and not pathlib.Path(plan.clean).is_dir():
         raise ValueError(
             f"this plan is reported against the clean results in {plan.clean}, which is not "

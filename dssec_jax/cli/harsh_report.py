@@ -24,6 +24,7 @@ from .report import (
     _save_fig,
     main_table,
     paired_acc,
+    paired_seeds,
 )
 from .runner import settings_match, summarize
 
@@ -67,9 +68,11 @@ def _clean_table(harsh: dict, clean_runs: list[dict]) -> dict:
 def grid(runs: list[dict], clean_runs: list[dict]) -> dict:
     """{base dataset: {(kind, level): {method: run}}} with the clean results (of the same
     datasets and methods, on the same seeds) at (None, 0.0); the table's point of each
-    (method, data)."""
+    (method, data). Clean runs among ``runs`` count as clean results (their settings
+    checked as those of ``clean_runs`` are); a dataset with no corrupted run is left out."""
     out: dict[str, dict] = defaultdict(dict)
-    harsh = main_table(runs)
+    harsh = main_table([r for r in runs if split_name(r["dataset"])[1]])
+    clean_runs = [*clean_runs, *(r for r in runs if not split_name(r["dataset"])[1])]
     for (m, d), r in {**_clean_table(harsh, clean_runs), **harsh}.items():
         base, kind, level = split_name(d)
         out[base].setdefault((kind, level), {})[m] = r
@@ -85,15 +88,9 @@ def _name(kind: Optional[str], level: float) -> str:
 
 def _loss_less(method: dict, base: dict, method_clean: dict, base_clean: dict) -> list[float]:
     """Per seed: (clean - corrupted ACC) of ``base`` less that of ``method``."""
-    now = dict(zip(_seeds(method, base), paired_acc(method, base)))
-    before = dict(zip(_seeds(method_clean, base_clean), paired_acc(method_clean, base_clean)))
+    now = dict(zip(paired_seeds(method, base), paired_acc(method, base)))
+    before = dict(zip(paired_seeds(method_clean, base_clean), paired_acc(method_clean, base_clean)))
     return [now[s] - before[s] for s in sorted(now) if s in before]
-
-
-def _seeds(run: dict, base: dict) -> list[int]:
-    """The seeds :func:`report.paired_acc` pairs, in its order."""
-    have = {r["seed"] for r in base["per_seed"] if "acc" in r}
-    return [r["seed"] for r in run["per_seed"] if r.get("seed") in have]
 
 
 def dataset_lines(base: str, conditions: dict) -> list[str]:

@@ -145,10 +145,25 @@ def main_table(runs: list[dict]) -> dict:
 PAIRS = (("dssec", "idec"), ("dssec", "dec"), ("sae_kmeans", "ae_kmeans"))  # (method, base)
 
 
+def _finished_acc(run: dict) -> dict:
+    """{seed: ACC} of the seeds of ``run`` that finished (a seed of a batch frozen at a
+    non-finite value is left out, as the means leave it out)."""
+    return {
+        r["seed"]: r["acc"]
+        for r in run["per_seed"]
+        if "acc" in r and r.get("stop_reason") != "nonfinite"
+    }
+
+
+def paired_seeds(run: dict, base: dict) -> list[int]:
+    """The seeds both ``run`` and ``base`` finished, in order."""
+    return sorted(_finished_acc(run).keys() & _finished_acc(base).keys())
+
+
 def paired_acc(run: dict, base: dict) -> list[float]:
     """ACC of ``run`` less ACC of ``base`` on each seed both finished, in seed order."""
-    accs = {r["seed"]: r["acc"] for r in base["per_seed"] if "acc" in r}
-    return [r["acc"] - accs[r["seed"]] for r in run["per_seed"] if r.get("seed") in accs]
+    a, b = _finished_acc(run), _finished_acc(base)
+    return [a[s] - b[s] for s in paired_seeds(run, base)]
 
 
 def _paired_cell(diffs: list[float]) -> str:
@@ -290,12 +305,17 @@ def _changed(config: dict, fields: tuple) -> list[str]:
 
 def results_markdown(runs: list[dict], clean: Optional[str] = None) -> str:
     """The results table of ``runs``; for runs on corrupted data, the harsh-conditions
-    tables against the clean results under the folder ``clean`` (when given)."""
+    tables against the clean results under the folder ``clean`` (when given) and the clean
+    runs among ``runs``, after the ordinary table of those clean runs."""
     from . import harsh_report
 
     if not harsh_report.is_harsh(runs):
         return markdown_table(runs)
-    return harsh_report.harsh_markdown(runs, collect(pathlib.Path(clean)) if clean else [])
+    text = harsh_report.harsh_markdown(runs, collect(pathlib.Path(clean)) if clean else [])
+    clean_here = [r for r in runs if not harsh_report.is_harsh([r])]
+    return (
+        markdown_table(clean_here) + "\nUnder harsh conditions:\n\n" + text if clean_here else text
+    )
 
 
 def _save_fig(fig, path: pathlib.Path) -> None:

@@ -114,7 +114,7 @@ def main(argv):
                 common.log,
                 FLAGS.checkpoint_interval,
             )
-    report.write_report(workdir, tsne=FLAGS.tsne, log=common.log)
+    report.write_report(workdir, tsne=FLAGS.tsne, log=common.log, clean=FLAGS.clean)
 
 
 def entry() -> None:
