@@ -144,3 +144,21 @@ def test_a_seed_frozen_at_a_non_finite_value_is_not_paired():
 
     assert paired_seeds(a, b) == [0, 2]
     assert paired_acc(a, b) == pytest.approx([0.1, 0.1])
+
+
+def test_a_harsh_point_unlike_its_clean_result_is_refused_before_training():
+    import pathlib
+
+    from conftest import ROOT
+
+    from dssec_jax.cli.campaign import check_clean_settings
+    from dssec_jax.presets import recipe_config
+
+    strong = pathlib.Path(ROOT) / "results/strong"
+    check_clean_settings(
+        strong, "usps@gaussian:0.1", "dssec", recipe_config("strong", "dssec", n_clusters=10)
+    )
+    with pytest.raises(ValueError, match="other settings than its clean result"):
+        check_clean_settings(
+            strong, "usps@gaussian:0.1", "dssec", Config(method="dssec", n_clusters=10)
+        )

@@ -56,7 +56,14 @@ from .report import (
     results_markdown,
     update_readme,
 )
-from .runner import check_same_run, dataset_id, finish_run, run_config, seed_done
+from .runner import (
+    check_same_run,
+    dataset_id,
+    finish_run,
+    run_config,
+    seed_done,
+    settings_match,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,6 +264,20 @@ def point_dir(results: pathlib.Path, key: str, run: str) -> pathlib.Path:
     return results / f"{data_name(key)}_{run}"
 
 
+def check_clean_settings(clean: pathlib.Path, key: str, run: str, cfg: Config) -> None:
+    """A point on corrupted data (``key`` = ``dataset@spec``) must share its settings with
+    its clean result under ``clean``, where there is one: the report pairs the two."""
+    path = point_dir(clean, key.partition("@")[0], run) / "results.json"
+    if not path.exists():
+        return
+    old, new = json.loads(path.read_text())["config"], cfg.to_dict()
+    if not (settings_match(old, new) and settings_match(new, old)):
+        raise ValueError(
+            f"{data_name(key)} / {run} would run with other settings than its clean result "
+            f"{path.parent}; run the clean plan at these settings first, or pass --clean"
+        )
+
+
 def exported(results: pathlib.Path, dataset: str, method: str, seed: int) -> Optional[dict]:
     """The committed result of a point, or None when it has not been exported."""
     return seed_done(point_dir(results, dataset, method), seed)
@@ -409,6 +430,8 @@ def run_plan(
     }
     for (d, r), cfg in configs.items():
         check_exported_settings(point_dir(results, d, r), datasets[d], cfg)
+        if plan.clean and "@" in d:  # found now, not when the first table is written
+            check_clean_settings(pathlib.Path(plan.clean), d, r, cfg)
     if commit:  # exports of an earlier run that ended before its commit
         for out in sorted(p for p in results.glob("*_*") if p.is_dir()):
             git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
