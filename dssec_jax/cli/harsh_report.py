@@ -25,6 +25,7 @@ from .report import (
     main_table,
     paired_acc,
     paired_seeds,
+    table_head,
 )
 from .runner import settings_match, summarize
 
@@ -97,7 +98,7 @@ def dataset_lines(base: str, conditions: dict) -> list[str]:
     """The Markdown tables of one dataset (module docstring)."""
     names = [_name(*c) for c in conditions]
     methods = sorted({m for runs in conditions.values() for m in runs}, key=_order)
-    head = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    head = table_head("", names)
     clean = conditions.get((None, 0.0), {})
     lines = [f"### {base}", "", "ACC, mean ± sample std (seeds):", "", *head]
     for m in methods:

@@ -175,6 +175,12 @@ def _paired_cell(diffs: list[float]) -> str:
     return f"{np.mean(diffs):+.3f}{spread} ({len(diffs)}, ahead on {ahead})"
 
 
+def table_head(first: str, columns) -> list[str]:
+    """A Markdown table's header row (``first``, then ``columns``) and its rule."""
+    head = (f"| {first} |" if first else "| |") + "".join(f" {c} |" for c in columns)
+    return [head, "|---|" + "---|" * len(columns)]
+
+
 def paired_lines(table: dict, datasets: list[str]) -> list[str]:
     """The paired comparisons: each method less its base on the same seeds (ACC)."""
     lines = [
@@ -182,8 +188,7 @@ def paired_lines(table: dict, datasets: list[str]) -> list[str]:
         "Paired differences in ACC, same seeds: mean ± sample std (seeds, seeds on which the "
         "first method is ahead):",
         "",
-        "| comparison | " + " | ".join(datasets) + " |",
-        "|---|" + "---|" * len(datasets),
+        *table_head("comparison", datasets),
     ]
     for m, base in PAIRS:
         cells = [
@@ -212,8 +217,7 @@ def unknown_lines(table: dict, datasets: list, methods: list) -> list[str]:
         "‡ The run was given the labels of some samples (its settings say how many). On the "
         "samples whose label was not given, ACC / NMI / ARI:",
         "",
-        "| method | " + " | ".join(datasets) + " |",
-        "|---|" + "---|" * len(datasets),
+        *table_head("method", datasets),
     ]
     for m in given:
         cells = []
@@ -238,8 +242,7 @@ def markdown_table(runs: list[dict]) -> str:
             "",
             f"{metric.upper()}:",
             "",
-            "| method | " + " | ".join(datasets) + " |",
-            "|---|" + "---|" * len(datasets),
+            *table_head("method", datasets),
         ]
         for m in methods:
             cells = [
@@ -364,8 +367,7 @@ def sweep_lines(runs: list[dict]) -> list[str]:
                 "",
                 f"{METRIC_TEXT[metric]} against {field} (the other setting at the table's value):",
                 "",
-                "| dataset / method | " + " | ".join(f"{v:g}" for v in values) + " |",
-                "|---|" + "---|" * len(values),
+                *table_head("dataset / method", [f"{v:g}" for v in values]),
             ]
             for (d, m), pts in sorted(
                 series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
