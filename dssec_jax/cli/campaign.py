@@ -47,7 +47,10 @@ from dssec_jax.methods import Config, get_method
 from dssec_jax.presets import recipe_settings
 from dssec_jax.validation import check_config
 
-from . import common
+# harsh_report too, now: the report imports it only when a table needs it, and a campaign
+# runs for hours on the code it started with (a module edited meanwhile and imported later
+# would not match the others).
+from . import common, harsh_report  # noqa: F401
 from .report import (
     METHOD_ORDER,
     TABLE_LABELS,
