@@ -16,7 +16,9 @@ UNKNOWN_METRICS = ("acc_unknown", "nmi_unknown", "ari_unknown")
 def reveal(y: ArrayLike, fraction: float, seed: int = 0) -> np.ndarray:
     """Known labels revealing ``fraction`` of ``y``, stratified: round(fraction n_c) samples
     of each class c (at least one, and at most n_c - 1 of a class of several, so no class is
-    given whole), drawn from ``seed``; -1 elsewhere.
+    given whole), the first of an order of the class drawn from ``seed`` alone; -1
+    elsewhere. The draws are nested: a larger fraction of the same seed knows every label
+    a smaller one knows, so a curve over fractions adds labels, not another draw.
 
     >>> reveal([0, 0, 1, 1], 0.5, seed=0).tolist().count(-1)
     2
@@ -29,8 +31,7 @@ def reveal(y: ArrayLike, fraction: float, seed: int = 0) -> np.ndarray:
     for c in np.unique(y):
         rows = np.flatnonzero(y == c)
         m = min(max(1, int(round(fraction * rows.size))), max(1, rows.size - 1))
-        take = rng.choice(rows, m, replace=False)
-        known[take] = c
+        known[rng.permutation(rows)[:m]] = c
     return known
 
 

@@ -51,6 +51,10 @@ def test_reveal_is_stratified_seeded_and_leaves_the_rest_unknown():
     assert digest(a) == digest(b) != digest(c)
     with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\)"):
         reveal(y, 1.0)
+    # nested: a larger share of the same seed knows every label a smaller one knows
+    few, more = reveal(y, 0.05, seed=1), reveal(y, 0.2, seed=1)
+    assert np.all(more[few >= 0] == few[few >= 0]) and (more >= 0).sum() > (a >= 0).sum()
+    assert np.all(more[a >= 0] == a[a >= 0]) and np.all(a[few >= 0] == few[few >= 0])
     # no class of several samples is given whole, so each keeps samples to score on
     y = np.array([0, 0, 1, 1, 1, 2])
     high = reveal(y, 0.9, seed=0)
@@ -259,7 +263,8 @@ def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     rec = json.loads(next(wd.rglob("seed_0/result.json")).read_text())
     out = np.load(next(wd.rglob("seed_0/outputs.npz")))
-    rest = reveal(out["y"], 0.1, seed=0) < 0  # the run's seed draws the known rows
+    np.testing.assert_array_equal(out["known"], reveal(out["y"], 0.1, seed=0))  # its seed's
+    rest = out["known"] < 0
     assert rec["n_known"] == int((~rest).sum())
     assert rec["acc_unknown"] == cluster_acc(out["y"][rest], out["labels"][rest])
     assert rec["acc_unknown"] != rec["acc"]  # scored on the other samples, not all

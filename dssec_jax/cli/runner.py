@@ -178,6 +178,7 @@ def write_seed(
         labels=res.labels,
         kmeans_labels=res.kmeans_labels,
         y=ds.y if ds.y is not None else np.zeros(0, np.int32),
+        known=known if known is not None else np.zeros(0, np.int32),  # -1: not given
     )
     checkpoint.atomic_write_json(
         sdir / "history.json", {"cluster": res.history, "pretrain": res.pretrain_history}
