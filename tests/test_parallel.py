@@ -207,6 +207,7 @@ def test_checkpoints_on_unshared_folders_are_refused_by_every_process(tmp_path):
 PLACE_SCRIPT = r"""
 import json, resource, numpy as np, jax
 from dssec_jax import parallel
+jax.device_put(np.ones(8, np.float32)).block_until_ready()  # the backend up first
 x = np.ones((100_000, 784), np.float32)  # 314 MB
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 placed = parallel.place(x, None, rows=True)
