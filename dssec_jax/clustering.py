@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from . import checkpoint, metrics, parallel, train
-from .labels import label_data
+from .labels import KNOWN_ORDER, digest, label_data
 from .methods import Config
 from .validation import NonFiniteLossError, check_config, check_known
 
@@ -179,13 +179,17 @@ def with_decoder(params: dict, ae: dict, cfg: Config) -> dict:
     return {**params, "ae": {**params["ae"], "decoder": ae["decoder"]}}
 
 
-def run_id(cfg: Config, shape: tuple) -> str:
-    """What a clustering checkpoint belongs to: the settings (k included) and the data's
-    shape. Not the start's centres, which may differ by rounding on other hardware."""
+def run_id(cfg: Config, shape: tuple, known: Optional[np.ndarray] = None) -> str:
+    """What a clustering checkpoint belongs to: the settings (k included), the data's
+    shape and, with known labels, their digest and the order the steps draw them in. Not
+    the start's centres, which may differ by rounding on other hardware."""
     settings = cfg.to_dict()
     if settings["refresh_precision"] is None:  # added later: old runs keep their id
         del settings["refresh_precision"]
-    blob = json.dumps([settings, list(shape)], sort_keys=True, default=lambda o: o.item())
+    parts = [settings, list(shape)]
+    if known is not None:  # added later: runs without known labels keep their id
+        parts.append({"known": digest(known), "known_order": KNOWN_ORDER})
+    blob = json.dumps(parts, sort_keys=True, default=lambda o: o.item())
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -231,7 +235,7 @@ def cluster(
     ph = phase(cfg)
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg, label_map))
     state = parallel.place(train.init_state(params, ph.optimizer.build()), ph.mesh)
-    rid = None if store is None else run_id(cfg, x.shape)
+    rid = None if store is None else run_id(cfg, x.shape, known)
     state, runs = _resume(store, state, rid, x.shape[0], ph.mesh, log)
     one = _One(ph, cfg, x, key, known, log, rid=rid, saved_at=runs.it)
     state = run_loop(state, runs, one, [cfg], y, store)

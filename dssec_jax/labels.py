@@ -9,6 +9,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 UNKNOWN = -1
+# The order label_data gives the known rows in; cache and checkpoint keys name it, so that
+# nothing saved under another order is resumed.
+KNOWN_ORDER = "shuffled"
 # The metrics of a run given some labels, on the samples whose label was not given.
 UNKNOWN_METRICS = ("acc_unknown", "nmi_unknown", "ari_unknown")
 

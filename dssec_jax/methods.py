@@ -8,6 +8,7 @@ import json
 from typing import Optional, Union
 
 from ._version import __version__
+from .labels import KNOWN_ORDER
 from .train import Net, Optimizer, dtype_of
 
 
@@ -286,7 +287,7 @@ class Config:
                 "known": known,
                 "label_weight": float(self.label_weight),
                 "n_clusters": int(self.n_clusters),  # the size of the label map
-                "known_order": "shuffled",  # labels.label_data's order of the known rows
+                "known_order": KNOWN_ORDER,  # labels.label_data's order of the known rows
             }
         )
         blob = json.dumps(

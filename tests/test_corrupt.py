@@ -133,5 +133,11 @@ def test_occlusion_covers_the_asked_for_area_of_any_image_shape(shape):
 
 
 def test_noise_features_refuse_a_level_that_appends_nothing():
-    with pytest.raises(ValueError, match="appends round\\(0.001 x 64\\) = 0 features"):
+    with pytest.raises(ValueError, match="= 0 features; pass a level of at least 1/64 = 0.01562"):
         corrupt(X, "noise_features:0.001")
+    assert corrupt(X, "noise_features:0.01562").shape == (400, 65)  # the level it names works
+
+
+def test_occlusion_refuses_a_channels_first_shape():
+    with pytest.raises(ValueError, match="channels-first array"):
+        corrupt(np.ones((4, 3 * 8 * 8), np.float32), "occlusion:0.2", image_shape=(3, 8, 8))

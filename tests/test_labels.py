@@ -244,8 +244,15 @@ def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
         fit(x, Config(method="lcae_kmeans", **TOY), known=[0, 1, -1])
     with pytest.raises(ValueError, match="which fix their number: pass n_clusters"):
         check_config(Config(method="lcae_kmeans", n_clusters="auto", label_fraction=0.1))
-    with pytest.raises(ValueError, match="needs known labels"):  # not a batched-run refusal
-        DSSEC(method="lcae_kmeans", n_restarts=2, **TOY).fit(x)
+    from dssec_jax import restarts
+
+    def dispatched(*a, **kw):
+        raise AssertionError("known labels reached the restarts unchecked")
+
+    with pytest.MonkeyPatch.context() as mp:  # checked before any dispatch
+        mp.setattr(restarts, "fit_restarts", dispatched)
+        with pytest.raises(ValueError, match="needs known labels"):
+            DSSEC(method="lcae_kmeans", n_restarts=2, **TOY).fit(x)
     from dssec_jax import clustering
 
     with pytest.raises(ValueError, match="known labels and label_map go together"):
@@ -339,3 +346,15 @@ def test_the_clustering_phase_keeps_the_label_term():
     assert set(res.ae_params) == {"encoder", "decoder"}
     plain = fit(x, Config(method="dssec", **TOY, max_iter=60, update_interval=20, tol=0.0), 0)
     assert all("labels" not in h for h in plain.history)
+
+
+def test_a_clustering_checkpoint_names_the_known_labels():
+    """A labelled run resumes only a checkpoint saved with the same known labels (and the
+    same order of their rows); a run without labels keeps the id it always had."""
+    from dssec_jax.clustering import run_id
+
+    cfg = Config(method="dssec", **TOY)
+    _, cls = toy(n=200)
+    a, b = reveal(cls, 0.1, seed=0), reveal(cls, 0.1, seed=1)
+    ids = {run_id(cfg, (200, 10)), run_id(cfg, (200, 10), a), run_id(cfg, (200, 10), b)}
+    assert len(ids) == 3 and run_id(cfg, (200, 10), a) == run_id(cfg, (200, 10), a.copy())

@@ -19,6 +19,7 @@ from dssec_jax.data.corrupt import split_name
 from .report import (
     _cell,
     _dataset_order,
+    _given,
     _order,
     _paired_cell,
     _save_fig,
@@ -102,7 +103,10 @@ def dataset_lines(base: str, conditions: dict) -> list[str]:
     clean = conditions.get((None, 0.0), {})
     lines = [f"### {base}", "", "ACC, mean ± sample std (seeds):", "", *head]
     for m in methods:
-        cells = [_cell(c[m]["summary"], "acc") if m in c else "-" for c in conditions.values()]
+        cells = [
+            _cell(c[m]["summary"], "acc") + _given(c[m]) if m in c else "-"
+            for c in conditions.values()
+        ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     if clean:
         lines += [

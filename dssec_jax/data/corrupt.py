@@ -88,7 +88,7 @@ def corrupt(
         if m == 0:
             raise ValueError(
                 f"corruption {spec!r} appends round({level:g} x {x.shape[1]}) = 0 features; "
-                f"pass a level of at least {0.5 / x.shape[1]:.3g}"
+                f"pass a level of at least 1/{x.shape[1]} = {1 / x.shape[1]:.4g}"
             )
         extra = rng.uniform(lo, hi, (x.shape[0], m))
         return np.concatenate([x, extra.astype(np.float32)], axis=1)
@@ -104,6 +104,11 @@ def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
         raise ValueError(
             f"occlusion needs the image shape (h, w) or (h, w, c) with {x.shape[1]} values "
             f"in all, got {image_shape!r}; pass image_shape= (every built-in dataset has one)"
+        )
+    if len(shape) == 3 and shape[2] > 4:
+        raise ValueError(
+            f"occlusion takes (h, w, c) images with c <= 4 channels last, got {shape!r}; "
+            "a channels-first array (n, c, h, w) must be transposed to (n, h, w, c) first"
         )
     h, w = shape[:2]
     bh = min(h, max(1, int(round(h * np.sqrt(area)))))
