@@ -84,6 +84,8 @@ def test_max_seeds_gives_way_to_an_explicit_count_and_corrupt_needs_a_clean_plan
     assert {p[0] for p in plan_points(PLANS["harsh"], ["mnist"], None, 5)} == set(range(5))
     r = run("dssec_jax.cli.campaign", "--plan=harsh", "--corrupt=gaussian:0.1", "--dry_run")
     assert r.returncode == 2 and "already runs its own harsh conditions" in r.stderr
+    r = run("dssec_jax.cli.campaign", "--plan=harsh", "--clean=no/such/folder", "--dry_run")
+    assert r.returncode == 2 and "clean results in no/such/folder" in r.stderr  # --clean wins
 
 
 def test_a_plan_under_one_corruption_is_reported_against_itself_clean(tmp_path):
