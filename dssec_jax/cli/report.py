@@ -228,7 +228,7 @@ def unknown_lines(table: dict, datasets: list, methods: list) -> list[str]:
     return lines
 
 
-NO_RUN = {"config": {}}
+NO_RUN: dict = {"config": {}}
 
 
 def markdown_table(runs: list[dict]) -> str:
