@@ -187,6 +187,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         log = (None, progress.Progress(), _print_record)[int(self.verbose)]
         x = check_data(X, cfg.n_clusters)
         known_labels = check_known(known_labels, x.shape[0], cfg)  # before any dispatch
+        if known_labels is not None:  # the recipe's settings for runs given labels
+            cfg = apply_recipe(self.recipe, cfg, labelled=True)
         compile_cache.enable()
         seed = self._seed()
         if not (isinstance(self.n_restarts, (int, np.integer)) and self.n_restarts >= 1):

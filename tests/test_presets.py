@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from test_experiments import TINY, run
 
@@ -57,3 +58,45 @@ def test_the_strong_plan_runs_every_method_at_its_recipe():
     assert runs["kmeans"] == {}
     assert runs["idec"] == recipe_settings("strong", "idec")
     assert runs["dssec"]["sparsity_floor"] == 0.005
+
+
+def test_runs_given_known_labels_take_the_recipes_label_weight(monkeypatch, tmp_path):
+    """Under the strong recipe's SGD a run given labels takes label_weight 0.03 (0.1 turned
+    non-finite on a COIL-20 seed); the paper recipe keeps 0.1; a weight passed wins; runs
+    without labels keep their settings (the committed strong results stay comparable)."""
+    from dssec_jax import pipeline
+    from dssec_jax.cli.campaign import PLANS, plan_points
+
+    given = Config(method="lcae_kmeans", label_fraction=0.1)
+    assert apply_recipe("strong", given).label_weight == 0.03
+    assert apply_recipe("paper", given).label_weight == 0.1
+    assert apply_recipe("strong", Config(method="dssec")).label_weight == 0.1
+    assert apply_recipe("strong", Config(method="dssec"), labelled=True).label_weight == 0.03
+    mine = Config(method="dssec", label_fraction=0.1, label_weight=0.2)
+    assert apply_recipe("strong", mine).label_weight == 0.2
+    seen = {}
+
+    def fit(x, cfg, *a, **kw):
+        seen["cfg"] = cfg
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(pipeline, "fit", fit)
+    x = np.random.default_rng(0).random((40, 5)).astype(np.float32)
+    with pytest.raises(RuntimeError, match="captured"):
+        DSSEC(n_clusters=2, method="dssec", recipe="strong").fit(x, known_labels=[0, 1] + [-1] * 38)
+    assert seen["cfg"].label_weight == 0.03
+    weights = {
+        (r, kw.get("label_weight")) for _, _, r, _, kw in plan_points(PLANS["strong"], ["usps"])
+    }
+    assert ("lcae_kmeans", 0.03) in weights and ("dssec", None) in weights
+    wd = tmp_path / "run"
+    cli = run(
+        "experiments.run",
+        "--method=lcae_kmeans",
+        "--recipe=strong",
+        "--label_fraction=0.1",
+        f"--workdir={wd}",
+        *TINY,
+    )
+    assert cli.returncode == 0, cli.stderr[-1500:]
+    assert json.loads((wd / "config.json").read_text())["config"]["label_weight"] == 0.03

@@ -44,7 +44,7 @@ from dssec_jax import checkpoint
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.data.corrupt import corrupt_dataset, corrupted_name
 from dssec_jax.methods import Config, get_method
-from dssec_jax.presets import recipe_settings
+from dssec_jax.presets import labelled_settings, recipe_settings
 from dssec_jax.validation import check_config
 
 # harsh_report too, now: the report imports it only when a table needs it, and a campaign
@@ -127,7 +127,8 @@ def uses(method: str, field: str) -> bool:
 def plan_runs(plan: Plan, methods) -> list[tuple[str, str, dict]]:
     """(run name, method, overrides): each method at the plan's settings (named as the
     method; a semi-supervised one knows the table's share of labels, ``TABLE_LABELS``),
-    then at each sweep value it uses (named ``<method>_<field><value>``)."""
+    then at each sweep value it uses (named ``<method>_<field><value>``). A run given known
+    labels takes the recipe's settings for those (``presets.labelled_settings``)."""
     runs = []
     for m in methods:
         labels = {"label_fraction": TABLE_LABELS[m]} if m in TABLE_LABELS else {}
@@ -140,7 +141,8 @@ def plan_runs(plan: Plan, methods) -> list[tuple[str, str, dict]]:
                 for v in values
                 if v != base and uses(m, field)
             ]
-    return runs
+    given = labelled_settings(plan.recipe)
+    return [(r, m, {**given, **kw} if kw.get("label_fraction") else kw) for r, m, kw in runs]
 
 
 # Every corruption at two or three levels: noise of 10-30 % of the value range, 10 % and 30 %
