@@ -43,14 +43,16 @@ def labelled_settings(recipe: str) -> dict:
     return dict(LABELLED[recipe])
 
 
-def recipe_settings(recipe: str, method: str) -> dict:
-    """The Config values ``recipe`` sets for ``method`` (empty without an autoencoder)."""
+def recipe_settings(recipe: str, method: str, labelled: bool = False) -> dict:
+    """The Config values ``recipe`` sets for ``method`` (empty without an autoencoder),
+    with those for a run given known labels when ``labelled``."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
     spec = get_method(method)
     if spec.features != "autoencoder":
         return {}
-    return dict(RECIPES[recipe]["sparse" if spec.sparse else "plain"])
+    named = dict(RECIPES[recipe]["sparse" if spec.sparse else "plain"])
+    return {**named, **labelled_settings(recipe)} if labelled else named
 
 
 def recipe_config(recipe: str, method: str = "dssec", **overrides) -> Config:
@@ -68,8 +70,6 @@ def apply_recipe(recipe: str, cfg: Config, labelled: bool = False) -> Config:
     default taken from the recipe (a setting changed from its default wins); those for
     known labels too when ``labelled`` or ``cfg.label_fraction``."""
     default = Config()
-    named = recipe_settings(recipe, cfg.method)
-    if (labelled or cfg.label_fraction) and get_method(cfg.method).features == "autoencoder":
-        named.update(labelled_settings(recipe))
+    named = recipe_settings(recipe, cfg.method, labelled or bool(cfg.label_fraction))
     chosen = {k: v for k, v in named.items() if getattr(cfg, k) == getattr(default, k)}
     return dataclasses.replace(cfg, **chosen)

@@ -64,8 +64,8 @@ from .runner import (
     dataset_id,
     finish_run,
     run_config,
+    same_settings,
     seed_done,
-    settings_match,
 )
 
 
@@ -276,7 +276,7 @@ def check_clean_settings(clean: pathlib.Path, key: str, run: str, cfg: Config) -
     if not path.exists():
         return
     old, new = json.loads(path.read_text())["config"], cfg.to_dict()
-    if not (settings_match(old, new) and settings_match(new, old)):
+    if not same_settings(old, new):
         raise ValueError(
             f"{data_name(key)} / {run} would run with other settings than its clean result "
             f"{path.parent}; run the clean plan at these settings first, or pass --clean"

@@ -16,7 +16,7 @@ from dssec_jax import compile_cache, parallel, progress
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.data.corrupt import corrupt_dataset
 from dssec_jax.methods import Config
-from dssec_jax.presets import RECIPES, labelled_settings, recipe_settings
+from dssec_jax.presets import RECIPES, recipe_settings
 
 FLAGS = flags.FLAGS
 
@@ -324,10 +324,8 @@ def build_config(n_clusters, **explicit) -> Config:
         if v is not None:
             d[name] = flag_value(name, v)
     d.update({k: v for k, v in explicit.items() if v is not None})
-    named = recipe_settings(FLAGS.recipe, d.get("method", "dssec"))
-    if d.get("label_fraction"):  # a run given known labels
-        named.update(labelled_settings(FLAGS.recipe))
-    return config_from({**named, **d})
+    method, labelled = d.get("method", "dssec"), bool(d.get("label_fraction"))
+    return config_from({**recipe_settings(FLAGS.recipe, method, labelled), **d})
 
 
 def config_from(d: dict) -> Config:

@@ -28,7 +28,7 @@ from .report import (
     paired_seeds,
     table_head,
 )
-from .runner import settings_match, summarize
+from .runner import same_settings, summarize
 
 PAIRS = (("dssec", "idec"), ("sae_kmeans", "ae_kmeans"))  # (sparse, plain)
 
@@ -56,10 +56,7 @@ def _clean_table(harsh: dict, clean_runs: list[dict]) -> dict:
         base = clean.get((m, split_name(d)[0]))
         if base is None:
             continue
-        if not (
-            settings_match(base["config"], r["config"])
-            and settings_match(r["config"], base["config"])
-        ):
+        if not same_settings(base["config"], r["config"]):
             raise ValueError(
                 f"{d} / {m} was run with other settings than its clean result "
                 f"({base['dir']}); compare runs of one protocol"

@@ -97,6 +97,11 @@ def settings_match(old: dict, new: dict) -> bool:
     return all(old.get(k, defaults[k]) == v for k, v in new.items() if k not in unused)
 
 
+def same_settings(a: dict, b: dict) -> bool:
+    """Whether two saved configs describe the same run, each read against the other."""
+    return settings_match(a, b) and settings_match(b, a)
+
+
 def check_same_run(old: dict, meta: dict, where: pathlib.Path) -> None:
     """Refuse ``where``, whose saved config.json (``old``) describes another run than
     ``meta`` (dataset, its digest and settings; see :func:`settings_match`)."""
