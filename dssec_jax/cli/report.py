@@ -209,8 +209,9 @@ def _given(run: dict) -> str:
 def unknown_lines(table: dict, datasets: list, methods: list) -> list[str]:
     """For the runs given some labels (cells marked ‡): ACC / NMI / ARI on the samples
     whose label was not given, so no gain comes from the given labels alone."""
-    given = [m for m in methods if any(_given(table.get((m, d), NO_RUN)) for d in datasets)]
-    if not given:
+    given = {key for key, run in table.items() if _given(run)}
+    rows = [m for m in methods if any((m, d) in given for d in datasets)]
+    if not rows:
         return []
     lines = [
         "",
@@ -219,16 +220,13 @@ def unknown_lines(table: dict, datasets: list, methods: list) -> list[str]:
         "",
         *table_head("method", datasets),
     ]
-    for m in given:
+    for m in rows:
         cells = []
         for d in datasets:
-            s = table[(m, d)]["summary"] if _given(table.get((m, d), NO_RUN)) else {}
+            s = table[(m, d)]["summary"] if (m, d) in given else {}
             cells.append(" / ".join(_cell(s, k) for k in UNKNOWN_METRICS) if s else "-")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return lines
-
-
-NO_RUN: dict = {"config": {}}
 
 
 def markdown_table(runs: list[dict]) -> str:
