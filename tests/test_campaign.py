@@ -68,9 +68,11 @@ def test_campaign_exports_resumes_commits_and_refuses_mixed_settings(tmp_path, d
             accs.append(rec["acc"])
         s = results["summary"]["acc"]
         assert s["n"] == 2 and abs(s["std"] - np.std(accs, ddof=1)) < 1e-12
-    # the tables follow every export: results.md and the README block
+    # the tables follow every export: results.csv, results.md and the README block
     table = markdown_table(collect(res))
     assert (res / "results.md").read_text() == table and "| dec | " in table
+    rows = (res / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + sum(len(r["per_seed"]) for r in collect(res))
     assert readme_block("results").search(readme.read_text()).group(2) == table
     log = subprocess.run(
         ["git", "-C", str(tmp_path), "log", "--format=%s"],

@@ -58,6 +58,7 @@ from .report import (
     readme_block,
     results_markdown,
     update_readme,
+    write_csv,
 )
 from .runner import (
     check_same_run,
@@ -380,14 +381,16 @@ def git_commit(
 def write_tables(
     results: pathlib.Path, readme: Optional[pathlib.Path], clean: Optional[str] = None
 ) -> list[pathlib.Path]:
-    """results.md of ``results`` again (against the clean results in ``clean`` where the
-    data was corrupted), and its block in ``readme`` when given."""
-    table = results_markdown(collect(results), clean)
+    """results.csv and results.md of ``results`` again (against the clean results in
+    ``clean`` where the data was corrupted), and its block in ``readme`` when given."""
+    runs = collect(results)
+    write_csv(runs, results / "results.csv")
+    table = results_markdown(runs, clean)
     checkpoint.atomic_write_bytes(results / "results.md", table.encode())
     if readme is None:
-        return [results / "results.md"]
+        return [results / "results.csv", results / "results.md"]
     update_readme(readme, results_key(results, readme), table)
-    return [results / "results.md", readme]
+    return [results / "results.csv", results / "results.md", readme]
 
 
 def results_key(results: pathlib.Path, readme: pathlib.Path) -> str:
