@@ -53,6 +53,18 @@ def layer_pairs(dims=MNIST_LAYERS) -> list[tuple[int, int]]:
     return enc + [(b, a) for a, b in reversed(enc)]
 
 
+def flops_per_sample(kind: str, dims=MNIST_LAYERS) -> float:
+    """FLOPs per sample of the autoencoder ``dims``: ``forward`` 2 sum(d_in d_out) over the
+    encoder and decoder, ``encoder`` half of that (a target refresh), ``train`` 3x the
+    forward less the input gradient the first layer does not need."""
+    fwd = 2.0 * sum(a * b for a, b in layer_pairs(dims))
+    if kind == "forward":
+        return fwd
+    if kind == "encoder":
+        return fwd / 2
+    return 3 * fwd - 2.0 * dims[0] * dims[1]
+
+
 def matmul_gflops(dtype, batch: int = 256, pairs=None, reps: int = 50, repeats: int = 3) -> float:
     """GFLOP/s of ``jnp.dot`` (batch, a) @ (a, b) over the layer shapes, inputs of
     ``dtype``, float32 accumulation: the bound a training step of those shapes can reach."""

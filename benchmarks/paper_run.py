@@ -17,7 +17,8 @@ The paper-budget time (``--paper_epochs`` epochs, ``--paper_iter`` iterations) i
 slice's wall time (compilation, K-means, set-up included) + the missing epochs x median
 epoch + the missing intervals x median interval + one checkpoint write per
 ``--checkpoint_interval`` seconds of that extra time. It is a projection; the README puts
-it beside the one full run that was timed end to end. JSON goes to ``--out``.
+it beside the one full run that was timed end to end. Beside it, the machine's arithmetic
+bound: the run's matmul FLOPs (``paper_flops``) at the same process's ``jnp.dot`` rate. JSON goes to ``--out``.
 """
 
 from __future__ import annotations
@@ -147,6 +148,21 @@ def project(
     }
 
 
+def paper_flops(cfg: Config, n: int, d: int, epochs: int, iterations: int) -> dict:
+    """The matmul FLOPs of a paper-budget run: ``epochs`` x n pretraining steps' samples,
+    ``iterations`` x batch clustering steps' samples (the decoder's too, except DEC's), and
+    one encoder pass over the n samples per refresh."""
+    dims = (d, *cfg.hidden_dims, cfg.embed_dim)
+    step, encoder = (machine.flops_per_sample(k, dims) for k in ("train", "encoder"))
+    cluster = step if cfg.method != "dec" else 3 * encoder - 2.0 * d * dims[1]
+    refreshes = -(-iterations // cfg.update_interval) + 1
+    return {
+        "pretraining": epochs * n * step,
+        "clustering": iterations * cfg.batch_size * cluster,
+        "refreshes": refreshes * n * encoder,
+    }
+
+
 def main(argv):
     ds = common.load(FLAGS.dataset)
     cfg = slice_config(ds.n_clusters)
@@ -201,7 +217,21 @@ def main(argv):
         f"projected paper budget ({FLAGS.paper_epochs} epochs, {FLAGS.paper_iter} iterations): "
         + ", ".join(f"{k} {v / 60:.1f} min" for k, v in proj.items())
     )
-    atomic_write_json(FLAGS.out, machine.record(out))
+    out = machine.record(out)
+    flops = paper_flops(cfg, *ds.x.shape, FLAGS.paper_epochs, FLAGS.paper_iter)
+    rate = {k: v * 1e9 for k, v in out["machine"]["dot_gflops"].items()}
+    refresh_precision = cfg.refresh_precision or cfg.precision
+    bound = (flops["pretraining"] + flops["clustering"]) / rate[cfg.precision] + flops[
+        "refreshes"
+    ] / rate[refresh_precision]
+    out["paper_budget"]["tflop"] = {k: v / 1e12 for k, v in flops.items()}
+    out["paper_budget"]["arithmetic_bound_s"] = bound
+    print(
+        f"arithmetic bound: {sum(flops.values()) / 1e12:.0f} TFLOP at this machine's jnp.dot "
+        f"rate ({cfg.precision}, refreshes {refresh_precision}) = {bound / 60:.1f} min; "
+        f"the projected run is {proj['total'] / bound:.2f}x the bound"
+    )
+    atomic_write_json(FLAGS.out, out)
     print(f"wrote {FLAGS.out}")
 
 

@@ -48,19 +48,12 @@ def dims():
 
 
 def layer_pairs():
-    d = dims()
-    enc = list(zip(d[:-1], d[1:]))
-    return enc + [(b, a) for a, b in reversed(enc)]
+    return machine.layer_pairs(dims())
 
 
 def flops_per_sample(kind: str) -> float:
-    """Forward 2*sum(d_in*d_out); a train step 3x that, less the unneeded input gradient."""
-    fwd = 2.0 * sum(a * b for a, b in layer_pairs())
-    if kind == "forward":
-        return fwd
-    if kind == "encoder":
-        return fwd / 2
-    return 3 * fwd - 2.0 * dims()[0] * dims()[1]
+    """``machine.flops_per_sample`` for --dim."""
+    return machine.flops_per_sample(kind, dims())
 
 
 def median_time(fn, repeats):

@@ -88,6 +88,18 @@ def test_paper_run_times_each_phase_and_projects_from_the_slice(tmp_path):
         < 1e-9
     )
     assert "projected paper budget" in r.stdout
+    # the arithmetic bound: the budget's matmul FLOPs (digits: n 1,797, d 64) at the
+    # same process's float32 jnp.dot rate
+    enc = [(64, 500), (500, 500), (500, 2000), (2000, 10)]
+    fwd = 4.0 * sum(a * b for a, b in enc)
+    step = 3 * fwd - 2.0 * 64 * 500
+    b = res["paper_budget"]
+    assert abs(b["tflop"]["pretraining"] * 1e12 - 10 * 1797 * step) < 1e-3 * step
+    assert abs(b["tflop"]["clustering"] * 1e12 - 300 * 256 * step) < 1e-3 * step
+    assert abs(b["tflop"]["refreshes"] * 1e12 - 11 * 1797 * fwd / 2) < 1e-3 * step
+    rate = res["machine"]["dot_gflops"]["float32"] * 1e9
+    assert abs(b["arithmetic_bound_s"] - sum(b["tflop"].values()) * 1e12 / rate) < 1e-9
+    assert "arithmetic bound" in r.stdout
 
 
 def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):

@@ -2,6 +2,7 @@
 results; every link and every cited repository file exists."""
 
 import fnmatch
+import json
 import re
 import subprocess
 from pathlib import PurePosixPath
@@ -88,3 +89,32 @@ def test_no_file_refers_to_issue_numbers_or_sessions():
         if name.startswith("results/") or name.endswith((".png", ".gz", ".npz", ".json", ".log")):
             continue
         assert not pattern.search((ROOT / name).read_text(errors="ignore")), name
+
+
+def test_the_readme_speed_figures_come_from_the_committed_benchmarks():
+    """Every figure of the README's Speed table is in the benchmark JSON it cites."""
+    speed = (ROOT / "README.md").read_text().split("## Speed")[1].split("\n## ")[0]
+    bench = ROOT / "benchmarks" / "results"
+    for name in ("throughput.json", "throughput_bf16.json"):
+        res = json.loads((bench / name).read_text())
+        pre, clus = res["rows"][0], res["rows"][-1]
+        assert pre["what"] == "pretrain relu" and clus["what"].startswith("clustering")
+        assert f"{pre['samples_per_s']:,.0f} ({round(100 * pre['fraction_of_matmul'])} %)" in speed
+        assert f"{clus['samples_per_s']:,.0f}" in speed
+        pairs = res["torch_pairs"]
+        for key in ("ratio", "cluster_ratio"):
+            assert " / ".join(f"{p[key]:.2f}x" for p in pairs) in speed, (name, key)
+        assert f"{res['matmul_gflops'][res['precision']]:.0f}" in speed
+    paper = {
+        p: json.loads((bench / "paper_run" / f"{p}.json").read_text()) for p in ("float32", "bf16")
+    }
+    for p, res in paper.items():
+        assert f"{res['projected_s']['total'] / 60:.1f} min" in speed, p
+    f32 = paper["float32"]
+    bound = f32["projected_s"]["total"] / f32["paper_budget"]["arithmetic_bound_s"]
+    assert f"({bound:.2f}x its arithmetic bound)" in speed
+    scale = json.loads((bench / "scaling.json").read_text())["sizes"]
+    assert [r["n"] for r in scale] == [10_000, 100_000, 1_000_000]
+    assert f"peak memory {scale[-1]['peak_over_data']:.2f}x the data" in speed
+    cache = json.loads((bench / "compile_cache.json").read_text())
+    assert f"{cache['warm_cache_over_same_process']:.2f} times a warm one" in speed
