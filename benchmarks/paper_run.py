@@ -151,7 +151,9 @@ def project(
 def paper_flops(cfg: Config, n: int, d: int, epochs: int, iterations: int) -> dict:
     """The matmul FLOPs of a paper-budget run: ``epochs`` x n pretraining steps' samples,
     ``iterations`` x batch clustering steps' samples (the decoder's too, except DEC's), and
-    one encoder pass over the n samples per refresh."""
+    an encoder pass over the n samples per refresh, ceil(iterations / update_interval) + 1
+    of them. Left out: the embedding pass before K-means and, when the refreshes run at
+    another precision, the last pass at the training precision (one refresh each)."""
     dims = (d, *cfg.hidden_dims, cfg.embed_dim)
     step, encoder = (machine.flops_per_sample(k, dims) for k in ("train", "encoder"))
     cluster = step if cfg.method != "dec" else 3 * encoder - 2.0 * d * dims[1]
@@ -161,6 +163,16 @@ def paper_flops(cfg: Config, n: int, d: int, epochs: int, iterations: int) -> di
         "clustering": iterations * cfg.batch_size * cluster,
         "refreshes": refreshes * n * encoder,
     }
+
+
+def arithmetic_bound(cfg: Config, flops: dict, dot_gflops: dict) -> float:
+    """Seconds of ``flops`` (``paper_flops``) at the machine's ``jnp.dot`` rates: training
+    at ``precision``, the refreshes at ``refresh_precision`` (default: ``precision``)."""
+    train_rate = dot_gflops[cfg.precision] * 1e9
+    refresh_rate = dot_gflops[cfg.refresh_precision or cfg.precision] * 1e9
+    return (flops["pretraining"] + flops["clustering"]) / train_rate + flops[
+        "refreshes"
+    ] / refresh_rate
 
 
 def main(argv):
@@ -219,16 +231,13 @@ def main(argv):
     )
     out = machine.record(out)
     flops = paper_flops(cfg, *ds.x.shape, FLAGS.paper_epochs, FLAGS.paper_iter)
-    rate = {k: v * 1e9 for k, v in out["machine"]["dot_gflops"].items()}
-    refresh_precision = cfg.refresh_precision or cfg.precision
-    bound = (flops["pretraining"] + flops["clustering"]) / rate[cfg.precision] + flops[
-        "refreshes"
-    ] / rate[refresh_precision]
+    bound = arithmetic_bound(cfg, flops, out["machine"]["dot_gflops"])
     out["paper_budget"]["tflop"] = {k: v / 1e12 for k, v in flops.items()}
     out["paper_budget"]["arithmetic_bound_s"] = bound
     print(
         f"arithmetic bound: {sum(flops.values()) / 1e12:.0f} TFLOP at this machine's jnp.dot "
-        f"rate ({cfg.precision}, refreshes {refresh_precision}) = {bound / 60:.1f} min; "
+        f"rate ({cfg.precision}, refreshes {cfg.refresh_precision or cfg.precision}) = "
+        f"{bound / 60:.1f} min; "
         f"the projected run is {proj['total'] / bound:.2f}x the bound"
     )
     atomic_write_json(FLAGS.out, out)

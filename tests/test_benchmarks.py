@@ -1,5 +1,6 @@
 """The benchmarks end to end on tiny inputs: bottleneck (FLOP count, JSON), paper_run, gpu_check.sh."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -100,6 +101,28 @@ def test_paper_run_times_each_phase_and_projects_from_the_slice(tmp_path):
     rate = res["machine"]["dot_gflops"]["float32"] * 1e9
     assert abs(b["arithmetic_bound_s"] - sum(b["tflop"].values()) * 1e12 / rate) < 1e-9
     assert "arithmetic bound" in r.stdout
+
+
+def test_the_paper_budget_bound_counts_dec_without_its_decoder_and_refreshes_at_their_precision():
+    from benchmarks.paper_run import arithmetic_bound, paper_flops
+    from dssec_jax.methods import Config
+
+    d, h, n = 8, (4, 4, 6), 100
+    enc = [(8, 4), (4, 4), (4, 6), (6, 2)]
+    fwd_enc = 2.0 * sum(a * b for a, b in enc)
+    kw = dict(n_clusters=3, hidden_dims=h, embed_dim=2, batch_size=16, update_interval=10)
+    dec = paper_flops(Config(method="dec", **kw), n, d, epochs=5, iterations=25)
+    # DEC's clustering step: the encoder's forward and backward, no input gradient at layer 0
+    assert dec["clustering"] == 25 * 16 * (3 * fwd_enc - 2.0 * d * 4)
+    assert dec["refreshes"] == 4 * n * fwd_enc  # iterations 0, 10, 20 and the end
+    assert dec["pretraining"] == 5 * n * (3 * 2 * fwd_enc - 2.0 * d * 4)
+    rates = {"float32": 100.0, "bf16": 400.0}
+    cfg = Config(method="dssec", refresh_precision="bf16", **kw)
+    f = paper_flops(cfg, n, d, epochs=5, iterations=25)
+    want = (f["pretraining"] + f["clustering"]) / 100e9 + f["refreshes"] / 400e9
+    assert arithmetic_bound(cfg, f, rates) == want
+    both = dataclasses.replace(cfg, precision="bf16", refresh_precision=None)
+    assert arithmetic_bound(both, f, rates) == sum(f.values()) / 400e9
 
 
 def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
