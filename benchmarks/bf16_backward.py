@@ -26,7 +26,7 @@ from dssec_jax import sae, train
 from dssec_jax.checkpoint import atomic_write_json
 
 from .row_major import row_major_dense, xla_backward_dense
-from .throughput import dims, median_time
+from .throughput import pretrain_rate
 
 flags.DEFINE_integer("rounds", 2, "interleaved rounds of the three variants")
 flags.DEFINE_string("bf16_out", "benchmarks/results/bf16_backward.json", "JSON output path")
@@ -39,22 +39,7 @@ def step_rate(x, compute_dtype, dense) -> float:
     sae.dense = dense
     train.autoencoder_steps.cache_clear()
     try:
-        fn = train.autoencoder_steps(
-            train.Net(("relu",) * 3, (0, 1), compute_dtype=compute_dtype),
-            train.Optimizer("adam", 1e-3),
-            steps=FLAGS.steps,
-            batch_size=FLAGS.batch_size,
-        )
-        params = sae.init_params(jax.random.PRNGKey(0), dims())
-        state = [train.init_state(params, train.make_optimizer("adam", 1e-3))]
-        hp = train.hyper(beta=1.0, rho=0.05)
-
-        def run():
-            state[0], parts = fn(state[0], x, jax.random.PRNGKey(1), FLAGS.steps, hp)
-            jax.block_until_ready(parts)
-
-        run()  # compile
-        return FLAGS.steps * FLAGS.batch_size / median_time(run, FLAGS.repeats)
+        return pretrain_rate(("relu",) * 3, (0, 1), x, compute_dtype)
     finally:
         sae.dense = original
         train.autoencoder_steps.cache_clear()
