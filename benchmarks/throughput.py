@@ -56,6 +56,14 @@ def flops_per_sample(kind: str) -> float:
     return machine.flops_per_sample(kind, dims())
 
 
+def cluster_flops_per_sample(n: int) -> float:
+    """Matmul FLOPs per trained sample of the clustering phase: the step's, plus its share
+    of the refresh, an encoder pass over n samples every --update_interval steps of
+    --batch_size."""
+    refresh = n * flops_per_sample("encoder") / (FLAGS.update_interval * FLAGS.batch_size)
+    return flops_per_sample("train") + refresh
+
+
 def median_time(fn, repeats):
     fn()  # compile / warm up
     ts = []
@@ -243,7 +251,7 @@ def main(argv):
         {
             "what": f"clustering (refresh every {T})",
             "samples_per_s": amort,
-            "gflops": amort * tf / 1e9,
+            "gflops": amort * cluster_flops_per_sample(FLAGS.n) / 1e9,
         }
     )
     for r in rows:

@@ -125,6 +125,24 @@ def test_the_paper_budget_bound_counts_dec_without_its_decoder_and_refreshes_at_
     assert arithmetic_bound(both, f, rates) == sum(f.values()) / 400e9
 
 
+def test_throughput_counts_the_refreshes_in_the_clustering_phases_share_of_the_bound(tmp_path):
+    out = tmp_path / "t.json"
+    args = ["--n=1024", "--dim=32", "--steps=2", "--repeats=1", "--update_interval=10"]
+    r = run_module("benchmarks.throughput", *args, f"--out={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    enc = [(32, 500), (500, 500), (500, 2000), (2000, 10)]
+    encoder = 2.0 * sum(a * b for a, b in enc)
+    train = 3 * 2 * encoder - 2.0 * 32 * 500
+    assert abs(res["mflop_per_sample"]["train"] * 1e6 - train) < 1e-6 * train
+    clus = res["rows"][-1]
+    per_sample = train + 1024 * encoder / (10 * 256)  # a refresh of n every 10 steps of 256
+    assert abs(clus["gflops"] - clus["samples_per_s"] * per_sample / 1e9) < 1e-9 * clus["gflops"]
+    assert (
+        abs(clus["fraction_of_matmul"] - clus["gflops"] / res["matmul_gflops"]["float32"]) < 1e-12
+    )
+
+
 def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
     env = {
         **os.environ,
