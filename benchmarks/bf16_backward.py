@@ -26,7 +26,7 @@ from dssec_jax import sae, train
 from dssec_jax.checkpoint import atomic_write_json
 
 from .row_major import row_major_dense, xla_backward_dense
-from .throughput import pretrain_rate
+from .throughput import flops_per_sample, pretrain_rate
 
 flags.DEFINE_integer("rounds", 2, "interleaved rounds of the three variants")
 flags.DEFINE_string("bf16_out", "benchmarks/results/bf16_backward.json", "JSON output path")
@@ -63,16 +63,26 @@ def main(argv):
     for i, r in enumerate(rounds):
         cells = " | ".join(f"{r[k]:.0f}" for k in variants)
         print(f"| {i + 1} | {cells} | {r['bf16'] / r['float32']:.2f}x |")
+    out = machine.record(
+        {
+            "rounds": rounds,
+            "n": FLAGS.n,
+            "batch_size": FLAGS.batch_size,
+            "date": time.strftime("%Y-%m-%d"),
+        }
+    )
+    # each variant's share of this process's dot rate at its own precision
+    dot = out["machine"]["dot_gflops"]
+    step = flops_per_sample("train")
+    out["fraction_of_matmul"] = [
+        {k: r[k] * step / 1e9 / dot["float32" if k == "float32" else "bf16"] for k in variants}
+        for r in rounds
+    ]
+    for i, f in enumerate(out["fraction_of_matmul"]):
+        print(f"round {i + 1}, of the dot rate: " + ", ".join(f"{k} {v:.0%}" for k, v in f.items()))
     atomic_write_json(
         FLAGS.bf16_out,
-        machine.record(
-            {
-                "rounds": rounds,
-                "n": FLAGS.n,
-                "batch_size": FLAGS.batch_size,
-                "date": time.strftime("%Y-%m-%d"),
-            }
-        ),
+        out,
     )
 
 

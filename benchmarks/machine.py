@@ -1,6 +1,6 @@
 """The machine a benchmark ran on, and its own matmul bound: every speed figure is stated
 against the processor it was measured on and the rate of ``jnp.dot`` on the layer shapes
-in the same process (machines differ: the same code runs at 175 or 338 GFLOP/s).
+in the same process (machines differ, even hosts sold as the same kind).
 
     python -m benchmarks.machine        # this machine, as each benchmark records it
 """

@@ -87,7 +87,16 @@ def main(argv):
             f"{r['peak_over_data']:.2f}x the data ({r['data_gb']:.2f} GB)",
             flush=True,
         )
-    atomic_write_json(FLAGS.out, machine.record({"dim": FLAGS.dim, "sizes": rows}))
+    out = machine.record({"dim": FLAGS.dim, "sizes": rows})
+    step = machine.flops_per_sample("train", (FLAGS.dim, *machine.MNIST_LAYERS[1:]))
+    for r in rows:  # a pretraining epoch's share of this process's float32 dot rate
+        r["epoch_fraction_of_matmul"] = (
+            r["n"] / r["epoch_s"] * step / 1e9 / out["machine"]["dot_gflops"]["float32"]
+        )
+        print(
+            f"n {r['n']:>9,}: pretraining epoch at {r['epoch_fraction_of_matmul']:.0%} of the dot rate"
+        )
+    atomic_write_json(FLAGS.out, out)
 
 
 if __name__ == "__main__":

@@ -198,6 +198,12 @@ def test_scaling_measures_time_and_peak_memory_per_size(tmp_path):
     for s in res["sizes"]:
         assert s["epoch_s"] > 0 and s["iteration_s"] > 0 and s["peak_gb"] > s["data_gb"] > 0
     assert "us/sample" in r.stdout and "x the data" in r.stdout
+    step = 3 * 2 * 2.0 * (16 * 500 + 500 * 500 + 500 * 2000 + 2000 * 10) - 2.0 * 16 * 500
+    dot = res["machine"]["dot_gflops"]["float32"]
+    for s in res["sizes"]:
+        want = s["n"] / s["epoch_s"] * step / 1e9 / dot
+        assert abs(s["epoch_fraction_of_matmul"] - want) < 1e-9 * want
+    assert "of the dot rate" in r.stdout
 
 
 def test_bf16_backward_times_the_backward_variants_side_by_side(tmp_path):
@@ -218,3 +224,9 @@ def test_bf16_backward_times_the_backward_variants_side_by_side(tmp_path):
     assert set(rnd) == {"float32", "bf16", "bf16_xla_backward", "bf16_row_major"}
     assert all(v > 0 for v in rnd.values()) and res["machine"]["processor"]
     assert "bf16 / float32" in r.stdout
+    (frac,) = res["fraction_of_matmul"]
+    step = 3 * 2 * 2.0 * (16 * 500 + 500 * 500 + 500 * 2000 + 2000 * 10) - 2.0 * 16 * 500
+    dot = res["machine"]["dot_gflops"]
+    for k, v in rnd.items():
+        want = v * step / 1e9 / dot["float32" if k == "float32" else "bf16"]
+        assert abs(frac[k] - want) < 1e-9 * want, k
