@@ -18,7 +18,8 @@ slice's wall time (compilation, K-means, set-up included) + the missing epochs x
 epoch + the missing intervals x median interval + one checkpoint write per
 ``--checkpoint_interval`` seconds of that extra time. It is a projection; the README puts
 it beside the one full run that was timed end to end. Beside it, the machine's arithmetic
-bound: the run's matmul FLOPs (``paper_flops``) at the same process's ``jnp.dot`` rate. JSON goes to ``--out``.
+bound: the run's matmul FLOPs (``paper_flops``) at the same process's ``jnp.dot`` rate.
+JSON goes to ``--out``.
 """
 
 from __future__ import annotations
