@@ -62,8 +62,10 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     embedding space (input space for ``kmeans``), ``history_`` (one dict per target
     refresh), ``pretrain_history_``, ``n_iter_``, ``stop_reason_``, ``params_``,
     ``n_clusters_`` (the number of clusters used) and ``k_scores_`` ({k: criterion} when
-    ``n_clusters="auto"`` chose it within ``k_range`` by ``k_criterion``, else None).
-    ``verbose=1`` shows progress (:class:`dssec_jax.progress.Progress`: a bar per phase in a
+    ``n_clusters="auto"`` chose it within ``k_range`` by ``k_criterion``, else None),
+    ``settings_`` (the Config the fit ran with, as a dict: after the recipe, and after the
+    recipe's settings for known labels when some were given; None in a model file saved
+    before it was recorded). ``verbose=1`` shows progress (:class:`dssec_jax.progress.Progress`: a bar per phase in a
     terminal, else a line every 5 % of a phase); ``verbose=2`` prints every progress record
     of :func:`dssec_jax.fit` (one per pretraining epoch and per target refresh) as a JSON
     line on stdout. ``recipe`` names a protocol
@@ -141,7 +143,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)}, random_state=seed
         )
         est._set_fitted(res, n_features)
-        est.seed_, est.restarts_ = int(seed), None
+        est.seed_, est.restarts_, est.settings_ = int(seed), None, cfg.to_dict()
         return est
 
     def config(self) -> Config:
@@ -205,7 +207,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             if isinstance(log, progress.Progress):
                 log.close()
         self._set_fitted(res, x.shape[1])
-        self.seed_ = seed
+        self.seed_, self.settings_ = seed, cfg.to_dict()
         return self
 
     def _set_fitted(self, res: pipeline.FitResult, n_features: int) -> "DSSEC":
@@ -232,6 +234,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     _JSON_FITTED = (
         "seed_",
+        "settings_",
         "n_features_in_",
         "n_iter_",
         "stop_reason_",
@@ -287,6 +290,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         cfg = est.config()
         for k, a in cls._ARRAY_FITTED.items():
             setattr(est, a, raw[k])
+        est.settings_ = None  # files written before it was recorded
         for a, v in meta["fitted"].items():
             setattr(est, a, v)
         est.restarts_ = meta.get("restarts")

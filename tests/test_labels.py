@@ -1,5 +1,7 @@
 """Known labels: LCAE+K-means and the label term of every autoencoder method."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -227,6 +229,16 @@ def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
         est.fit(x, cls)  # y is for the metrics only
     est.fit(x, cls, known_labels=reveal(cls, 0.1, seed=0))
     assert est.labels_.shape == (200,)
+    # the weight the strong recipe applies to a labelled run is what the fit records
+    toy_defaults = {k: v for k, v in TOY.items() if k != "label_weight"}
+    strong = DSSEC(method="lcae_kmeans", random_state=0, recipe="strong", **toy_defaults)
+    strong.set_params(pretrain_epochs=2, learning_rate=0.01)  # the toy diverges at 1
+    strong.fit(x, known_labels=reveal(cls, 0.1, seed=0))
+    assert strong.get_params()["label_weight"] == 0.1  # the argument, as given
+    assert (
+        strong.settings_["label_weight"] == 0.03 and strong.settings_["init"] == "variance_scaling"
+    )
+    assert est.settings_["label_weight"] == 100.0  # a weight passed wins
     with pytest.raises(ValueError, match="asks for known labels and none were given"):
         fit(x, Config(method="dssec", **TOY, label_fraction=0.1), seed=0)
     with pytest.raises(ValueError, match="pass known_labels= to fit"):
@@ -346,6 +358,38 @@ def test_the_clustering_phase_keeps_the_label_term():
     assert set(res.ae_params) == {"encoder", "decoder"}
     plain = fit(x, Config(method="dssec", **TOY, max_iter=60, update_interval=20, tol=0.0), 0)
     assert all("labels" not in h for h in plain.history)
+
+
+def test_the_clustering_phase_trains_the_label_map_under_the_term():
+    """From one start and one label map drawn at random, the phase at a large weight drives
+    the label term below where a negligible weight leaves it, and trains the map on: the
+    term acts in the clustering phase, not only in its records."""
+    from dssec_jax.clustering import cluster
+
+    x, cls = toy()
+    known = reveal(cls, 0.1, seed=0)
+    cfg = Config(
+        method="dssec", **TOY, max_iter=100, update_interval=20, tol=0.0, cluster_learning_rate=0.01
+    )
+    ae = sae.init_params(jax.random.key(0), cfg.dims(x.shape[1]))
+    label_map = sae.init_layer(jax.random.key(1), cfg.embed_dim, 2)
+    centers = np.array([[-0.1], [0.1]], np.float32)
+    runs = {
+        w: cluster(
+            x,
+            ae,
+            centers,
+            dataclasses.replace(cfg, label_weight=w),
+            jax.random.key(2),
+            known=known,
+            label_map=label_map,
+        )
+        for w in (1e-6, 100.0)
+    }
+    weak, strong = (runs[w]["history"][-1]["labels"] for w in (1e-6, 100.0))
+    assert strong < 0.5 * weak, (strong, weak)
+    trained = runs[100.0]["params"]["label_map"]["w"]
+    assert not np.allclose(trained, label_map["w"])
 
 
 def test_a_clustering_checkpoint_names_the_known_labels():

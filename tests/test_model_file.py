@@ -67,6 +67,7 @@ def test_the_file_records_version_settings_and_fitted_attributes(saved):
     loaded = DSSEC.load(path)
     assert loaded.get_params() == est.get_params()
     assert loaded.history_ == est.history_ and loaded.n_iter_ == est.n_iter_ == 40
+    assert loaded.settings_ == est.settings_ == est.config().to_dict()
     meta = json.loads(path.read_bytes()[len(MAGIC) :].split(b"\n", 1)[0])
     assert meta["library"] == __version__ and meta["params"]["method"] == "dssec"
 
@@ -176,5 +177,6 @@ def test_files_saved_by_version_0_2_0_load_and_predict_as_they_did():
     for method in ("dssec", "pca_kmeans"):
         est = DSSEC.load(ROOT / f"tests/fixtures/model_0.2.0_{method}.dssec")
         assert est.label_weight == 0.1 and est.label_fraction == 0.0  # absent: the defaults
+        assert est.settings_ is None  # not recorded then
         np.testing.assert_array_equal(est.predict(x), expected[f"{method}_labels"])
         np.testing.assert_allclose(est.transform(x), expected[f"{method}_z"], rtol=1e-5, atol=1e-6)
