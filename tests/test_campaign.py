@@ -330,3 +330,34 @@ def _check_strong_table(block: str) -> None:
             want += [f"{np.mean(list(a.values())):.3f}", f"{np.mean(list(b.values())):.3f}"]
             want.append(f"{d:+.3f}")
         assert got == want, (label, got, want)
+
+
+def test_the_labels_plan_reuses_the_strong_tables_pretrainings_and_runs_few_large_points():
+    """On MNIST and Fashion-MNIST the labels plan runs DSSEC with 10 % known labels and
+    without (3 seeds); its runs at the strong table's settings share the strong plan's
+    autoencoder cache, so their pretraining (same key) is not run again."""
+    import dataclasses
+    import pathlib
+
+    from dssec_jax.cli.campaign import PLANS, ae_cache_dir, plan_points
+
+    labels, strong = PLANS["labels"], PLANS["strong"]
+    pts = plan_points(labels)
+    large = {(s, d, r) for s, d, r, *_ in pts if d in ("mnist", "fashion_mnist")}
+    assert large == {
+        (s, d, r)
+        for s in range(3)
+        for d in ("mnist", "fashion_mnist")
+        for r in ("dssec", "dssec_label_fraction0.1")
+    }
+    assert {r for _, d, r, *_ in pts if d == "usps"} >= {"lcae_kmeans_label_fraction0.01"}
+    root = pathlib.Path("/campaigns")
+    assert ae_cache_dir(root, "labels", labels) == ae_cache_dir(root, "strong", strong)
+    assert ae_cache_dir(root, "harsh", PLANS["harsh"]) == root / "harsh" / "ae_cache"
+    ours = {(d, r): kw for s, d, r, m, kw in pts if s == 0}
+    theirs = {(d, r): kw for s, d, r, m, kw in plan_points(strong) if s == 0}
+    for point in [("usps", "dssec"), ("usps", "lcae_kmeans"), ("mnist", "dssec")]:
+        assert ours[point] == theirs[point]  # the same settings, so the same cache key
+    stray = dataclasses.replace(labels, only_runs={"mnist": ("dssec_label_fraction0.2",)})
+    with pytest.raises(ValueError, match="only_runs names"):
+        plan_points(stray)
