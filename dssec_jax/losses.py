@@ -52,14 +52,17 @@ def sparsity_kl(
 ) -> jax.Array:
     """Omega = sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))].
 
-    ``rho_hat`` (..., units) is clipped to [eps, 1 - eps]; the sum runs over the last axis.
+    ``rho_hat`` (..., units) is clipped to [eps, 1 - eps]; the sum runs over the last axis,
+    and a unit whose rate is below eps gets no gradient from the penalty, with or without a
+    floor (left to the reconstruction; BUILD_NOTES, "The KL's floor below the clip").
     ``rest``, if given, is 1 - rho_hat computed without cancellation, clipped to the same
     range, so both terms stop together at the clip (no gradient there, as without ``rest``).
 
     dOmega/drho_hat = -rho / rho_hat + (1 - rho) / (1 - rho_hat) grows without bound as a unit
     falls silent (rho_hat -> 0). With ``floor`` f (0 < f < rho), below rho_hat = f each term
     continues along its tangent at f, so the derivative is bounded by rho / f - (1 - rho) /
-    (1 - f) there; at and above f nothing changes. None keeps the unbounded form.
+    (1 - f) there, down to eps; at and above f nothing changes. None keeps the unbounded
+    form. ValueError for a concrete floor outside (0, rho).
 
     Args:
       rho: target activation rate, in (0, 1).
@@ -77,6 +80,12 @@ def sparsity_kl(
     if floor is None:
         return jnp.sum(_kl_terms(rho, rho_hat, rest), axis=-1)
     f = jnp.asarray(floor, jnp.float32)
+    traced = any(isinstance(v, jax.core.Tracer) for v in (f, rho))
+    if not traced and not bool(jnp.all((f > 0) & (f < rho))):
+        raise ValueError(
+            f"floor must lie in (0, rho={float(rho):g}), got {floor}; above rho the penalty would "
+            "reward silent units (the strong recipe uses 0.005 with rho 0.05)"
+        )
     above = _kl_terms(
         rho, jnp.maximum(rho_hat, f), None if rest is None else jnp.minimum(rest, 1 - f)
     )
@@ -208,6 +217,9 @@ def target_distribution(q: ArrayLike) -> jax.Array:
 def clustering_kl(p: ArrayLike, q: ArrayLike) -> jax.Array:
     """L_c = KL(P || Q) = mean_i sum_j p_ij log(p_ij / q_ij) (as Keras ``kld``); 0 log 0 = 0.
 
+    P is a fixed target (DEC holds it between refreshes): no gradient flows through it, even
+    when the caller computes it from Q inside the differentiated function.
+
     Args:
       p: targets, (n, K).
       q: soft assignments, (n, K).
@@ -215,7 +227,7 @@ def clustering_kl(p: ArrayLike, q: ArrayLike) -> jax.Array:
     Returns:
       The scalar loss.
     """
-    p = jnp.asarray(p)
+    p = jax.lax.stop_gradient(jnp.asarray(p))
     q = jnp.clip(jnp.asarray(q), _TINY, 1.0)
     terms = jax.scipy.special.xlogy(p, p) - jax.scipy.special.xlogy(p, q)
     return jnp.mean(jnp.sum(terms, axis=-1))

@@ -113,7 +113,13 @@ def scores(
     if rule == "loss":
         if losses is None:
             raise ValueError("the 'loss' rule needs each run's final loss")
-        return -np.asarray(losses, np.float64)
+        lost = np.asarray(losses, np.float64)
+        if np.isnan(lost).all():
+            raise ValueError(
+                "the 'loss' rule needs a final loss, and no run has one (max_iter=0 or every "
+                "loss non-finite); choose another restart_rule"
+            )
+        return np.where(np.isnan(lost), -np.inf, -lost)  # a run without a loss never wins
     if rule in ("agreement_nmi", "vote"):
         return agreement(labelings, "nmi")
     if rule == "agreement_ari":
@@ -233,7 +239,7 @@ def fit_restarts(
     losses = [_final_loss(runs[i]) for i in ok]
     losses = [np.nan if v is None else v for v in losses]
     space = common_space(x, seed=seed) if rule in ("calinski_harabasz", "davies_bouldin") else None
-    k = runs[0].n_clusters
+    k = runs[ok[0]].n_clusters  # a diverged run has none
     best, labels, part = choose(rule, [runs[i].labels for i in ok], k, losses, space, seed)
     best, score = ok[best], np.full(len(runs), np.nan)
     score[ok] = part

@@ -83,6 +83,24 @@ def test_bad_specs_are_refused_with_the_fix(spec, message):
         parse(spec)
 
 
+@pytest.mark.parametrize(
+    "x, value_range, message",
+    [
+        (X, (1, 0), "finite with lo < hi"),
+        (X, (0.0, np.inf), "finite with lo < hi"),
+        (X, (0,), "two numbers"),
+        (np.where(np.eye(400, 64) > 0, np.nan, X), None, "non-finite values"),
+        (np.zeros((0, 64), np.float32), None, "non-empty data"),
+        (X[0], None, "shape \\(n, d\\)"),
+        (np.full((10, 4), 0.5, np.float32), None, "constant .*pass value_range"),
+    ],
+)
+def test_data_and_value_ranges_the_transforms_cannot_take_are_refused(x, value_range, message):
+    for spec in ("gaussian:0.1", "salt_pepper:0.1", "noise_features:1"):
+        with pytest.raises(ValueError, match=message):
+            corrupt(x, spec, value_range=value_range)
+
+
 def test_occlusion_needs_an_image_shape():
     with pytest.raises(ValueError, match="occlusion needs the image shape"):
         corrupt(X, "occlusion:0.2")
@@ -140,4 +158,4 @@ def test_noise_features_refuse_a_level_that_appends_nothing():
 
 def test_occlusion_refuses_a_channels_first_shape():
     with pytest.raises(ValueError, match="channels-first array"):
-        corrupt(np.ones((4, 3 * 8 * 8), np.float32), "occlusion:0.2", image_shape=(3, 8, 8))
+        corrupt(X[:4, :48].repeat(4, axis=1), "occlusion:0.2", image_shape=(3, 8, 8))

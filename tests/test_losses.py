@@ -250,6 +250,10 @@ def test_kl_floor_keeps_the_kl_above_it_and_bounds_its_derivative_below():
     for r in (1e-5, 1e-4, 1e-3, 4.9e-3):
         assert np.isclose(grad_at(r, f), -bound, rtol=1e-4)  # linear below the floor
         assert abs(grad_at(r, None)) > bound  # the unbounded form: rho / rho_hat
+    for r in (0.0, 1e-7, 5e-7):  # below the 1e-6 clip the unit is left alone, as documented
+        assert grad_at(r, f) == 0.0 and grad_at(r, None) == 0.0
+    with pytest.raises(ValueError, match="floor must lie in"):
+        losses.sparsity_kl(rho, above, floor=0.2)  # above rho it would reward silent units
     # continuous at the floor, and still a penalty (larger the further below it)
     lo = [float(losses.sparsity_kl(rho, jnp.array([r]), floor=f)) for r in (f - 1e-7, 1e-4)]
     assert np.isclose(float(losses.sparsity_kl(rho, jnp.array([f]))), lo[0], rtol=1e-4)
@@ -265,3 +269,24 @@ def test_without_a_floor_the_compiled_steps_see_no_floor_at_all():
     assert "kl_floor" not in pretraining.hyper(Config())
     assert "kl_floor" not in clustering.hyper(Config())
     assert float(pretraining.hyper(Config(sparsity_floor=0.005))["kl_floor"]) == np.float32(0.005)
+
+
+def test_the_target_is_held_fixed_even_when_computed_inside_the_loss():
+    """KL(P || Q) differentiates through Q only: P computed from Q inside the function gives
+    the gradient of P held fixed, and the gradient with respect to P is zero."""
+    rng = np.random.default_rng(0)
+    z = jnp.asarray(rng.normal(size=(12, 3)), jnp.float32)
+    mu = jnp.asarray(rng.normal(size=(4, 3)), jnp.float32)
+    p_fixed = losses.target_distribution(losses.soft_assignment(z, mu))
+
+    def inside(c):
+        q = losses.soft_assignment(z, c)
+        return losses.clustering_kl(losses.target_distribution(q), q)
+
+    def held(c):
+        return losses.clustering_kl(p_fixed, losses.soft_assignment(z, c))
+
+    np.testing.assert_allclose(jax.grad(inside)(mu), jax.grad(held)(mu), rtol=1e-6, atol=1e-7)
+    assert np.abs(np.asarray(jax.grad(held)(mu))).max() > 1e-4  # not trivially zero
+    q = losses.soft_assignment(z, mu)
+    assert not np.asarray(jax.grad(lambda p: losses.clustering_kl(p, q))(p_fixed)).any()

@@ -100,3 +100,9 @@ def test_runs_given_known_labels_take_the_recipes_label_weight(monkeypatch, tmp_
     )
     assert cli.returncode == 0, cli.stderr[-1500:]
     assert json.loads((wd / "config.json").read_text())["config"]["label_weight"] == 0.03
+
+
+def test_a_recipes_floor_above_the_users_rho_is_refused_naming_the_recipe():
+    with pytest.raises(ValueError, match="recipe 'strong' sets sparsity_floor=0.005.*0.0004"):
+        DSSEC(method="dssec", rho=0.004, recipe="strong").config()
+    assert DSSEC(method="dssec", rho=0.004, recipe="strong", sparsity_floor=0.0004).config()

@@ -190,6 +190,25 @@ def test_a_restart_that_diverges_in_a_single_fit_leaves_the_others(digits, monke
     assert est.restarts_[1]["stop_reason"] == "nonfinite"
     assert all(r["stop_reason"] != "nonfinite" for r in est.restarts_[::2])
     assert np.isnan(est.restarts_[1]["score"]) and not est.restarts_[1]["chosen"]
+    # the first run diverging too: k comes from a run that has clusters, under every rule
+    for rule in ("consensus", "vote", "loss"):
+        first = DSSEC(
+            n_clusters=10, method="idec", random_state=6, n_restarts=3, restart_rule=rule, **TINY
+        ).fit(digits[0][:300])
+        assert first.restarts_[0]["stop_reason"] == "nonfinite" and first.n_clusters_ == 10
+        assert not first.restarts_[0]["chosen"] and len(np.unique(first.labels_)) > 1
+
+
+def test_a_run_without_a_final_loss_never_wins_the_loss_rule():
+    labelings = [np.arange(6) % 2] * 3
+    assert restarts.choose("loss", labelings, 2, [np.nan, 2.0, 1.0])[0] == 2
+    with pytest.raises(ValueError, match="no run has one"):
+        restarts.choose("loss", labelings, 2, [np.nan, np.nan, np.nan])
+
+
+def test_an_unknown_restart_rule_is_refused_with_one_run_too(digits):
+    with pytest.raises(ValueError, match="unknown restart rule 'bogus'"):
+        DSSEC(n_clusters=10, method="kmeans", restart_rule="bogus").fit(digits[0][:100])
 
 
 def test_methods_without_a_clustering_phase_restart_too(digits):

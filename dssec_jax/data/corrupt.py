@@ -75,7 +75,7 @@ def corrupt(
     """
     kind, level = parse(spec)
     x = np.asarray(x, np.float32)
-    lo, hi = (float(x.min()), float(x.max())) if value_range is None else map(float, value_range)
+    lo, hi = _value_range(x, value_range)
     rng = np.random.default_rng(seed)
     if kind == "gaussian":
         noisy = x + rng.normal(0.0, level * (hi - lo), x.shape).astype(np.float32)
@@ -93,6 +93,33 @@ def corrupt(
         extra = rng.uniform(lo, hi, (x.shape[0], m))
         return np.concatenate([x, extra.astype(np.float32)], axis=1)
     return _occlude(x, level, lo, rng, image_shape)
+
+
+def _value_range(x: np.ndarray, value_range) -> tuple[float, float]:
+    """(lo, hi) of ``value_range``, or of the data; ValueError for data the transforms
+    cannot take (not (n, d), empty, non-finite, constant) or a range that is not lo < hi."""
+    if x.ndim != 2 or x.size == 0:
+        raise ValueError(f"corrupt takes non-empty data of shape (n, d), got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(
+            "the data has non-finite values (NaN or inf); remove or impute them before "
+            "corrupting, or the noise would spread them"
+        )
+    if value_range is None:
+        lo, hi = float(x.min()), float(x.max())
+        if lo == hi:
+            raise ValueError(
+                f"the data is constant ({lo:g}), so it has no value range to scale the noise "
+                "by; pass value_range=(lo, hi)"
+            )
+        return lo, hi
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"value_range must be two numbers (lo, hi), got {value_range!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"value_range must be finite with lo < hi, got ({lo:g}, {hi:g})")
+    return lo, hi
 
 
 def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
