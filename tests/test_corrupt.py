@@ -159,3 +159,11 @@ def test_noise_features_refuse_a_level_that_appends_nothing():
 def test_occlusion_refuses_a_channels_first_shape():
     with pytest.raises(ValueError, match="channels-first array"):
         corrupt(X[:4, :48].repeat(4, axis=1), "occlusion:0.2", image_shape=(3, 8, 8))
+
+
+def test_an_occlusion_that_would_hide_the_whole_image_is_refused():
+    x = np.random.default_rng(1).random((3, 28 * 28)).astype(np.float32)
+    with pytest.raises(ValueError, match="hides the whole 28x28 image"):
+        corrupt(x, "occlusion:0.99", image_shape=(28, 28))
+    kept = (corrupt(x, "occlusion:0.9", image_shape=(28, 28)) == x).mean(axis=1)
+    assert np.all((kept > 0.05) & (kept < 0.15))  # a tenth of each image left

@@ -140,6 +140,11 @@ def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
     h, w = shape[:2]
     bh = min(h, max(1, int(round(h * np.sqrt(area)))))
     bw = min(w, max(1, int(round(area * h * w / bh))))
+    if bh * bw == h * w:
+        raise ValueError(
+            f"occlusion:{area:g} hides the whole {h}x{w} image (its block rounds to every "
+            "pixel), which leaves nothing to cluster; pass a smaller area"
+        )
     top = rng.integers(0, h - bh + 1, x.shape[0])
     left = rng.integers(0, w - bw + 1, x.shape[0])
     rows = (np.arange(h)[None, :] >= top[:, None]) & (np.arange(h)[None, :] < (top + bh)[:, None])
