@@ -53,6 +53,8 @@ def label_data(known: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarr
     rate 1). Each known row appears floor or ceil(n / n_known) times; the order is shuffled
     so the extra copies fall on rows drawn at random, not on the lowest indices (the first
     classes of class-sorted data). Indices, not rows: no copy of the data."""
+    if not (np.asarray(known) >= 0).any():
+        raise ValueError("no label is known (every entry is -1); reveal some, or pass none")
     rows = np.random.default_rng(0).permutation(np.flatnonzero(known >= 0))
     rows = rows[np.arange(known.shape[0]) % rows.size].astype(np.int32)
     return rows, np.eye(n_clusters, dtype=np.float32)[known[rows]]

@@ -402,3 +402,8 @@ def test_a_clustering_checkpoint_names_the_known_labels():
     a, b = reveal(cls, 0.1, seed=0), reveal(cls, 0.1, seed=1)
     ids = {run_id(cfg, (200, 10)), run_id(cfg, (200, 10), a), run_id(cfg, (200, 10), b)}
     assert len(ids) == 3 and run_id(cfg, (200, 10), a) == run_id(cfg, (200, 10), a.copy())
+
+
+def test_label_data_refuses_labels_of_which_none_is_known():
+    with pytest.raises(ValueError, match="no label is known"):
+        label_data(np.full(10, -1), 3)
