@@ -129,16 +129,18 @@ def refresh_seconds(ds, cfg: Config, repeats: int = 3) -> float:
     return float(np.median(times))
 
 
+def intervals(iterations: int, cfg: Config) -> int:
+    """Dispatches (each ending in a target refresh) of a clustering phase of ``iterations``:
+    ceil(iterations / update_interval)."""
+    return -(-iterations // cfg.update_interval)
+
+
 def project(
     ph: dict, cfg: Config, wall: float, ckpt_s: float, paper_epochs: int, paper_iter: int
 ) -> dict:
     """Paper-budget seconds from the measured slice (see the module docstring)."""
-
-    def intervals(it):
-        return -(-it // cfg.update_interval)
-
     more_pre = (paper_epochs - cfg.pretrain_epochs) * ph["epoch_median"]
-    more_clus = (intervals(paper_iter) - intervals(cfg.max_iter)) * ph["interval_median"]
+    more_clus = (intervals(paper_iter, cfg) - intervals(cfg.max_iter, cfg)) * ph["interval_median"]
     more_ckpt = (more_pre + more_clus) / max(FLAGS.checkpoint_interval, 1.0) * ckpt_s
     return {
         "slice": wall,
@@ -158,7 +160,7 @@ def paper_flops(cfg: Config, n: int, d: int, epochs: int, iterations: int) -> di
     dims = (d, *cfg.hidden_dims, cfg.embed_dim)
     step, encoder = (machine.flops_per_sample(k, dims) for k in ("train", "encoder"))
     cluster = step if cfg.method != "dec" else 3 * encoder - 2.0 * d * dims[1]
-    refreshes = -(-iterations // cfg.update_interval) + 1
+    refreshes = intervals(iterations, cfg) + 1
     return {
         "pretraining": epochs * n * step,
         "clustering": iterations * cfg.batch_size * cluster,
