@@ -70,8 +70,10 @@ def save(path: os.PathLike, state: Any, meta: dict) -> None:
         "state": serialization.to_state_dict(jax.device_get(state)),
     }
     data = serialization.msgpack_serialize(payload)
-    if path.exists():
+    try:  # another process sharing the folder may have moved it a moment ago
         os.replace(path, path.with_name(path.name + ".prev"))
+    except FileNotFoundError:
+        pass
     atomic_write_bytes(path, data)
 
 

@@ -9,6 +9,7 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 _TINY = float(jnp.finfo(jnp.float32).tiny)
@@ -74,23 +75,31 @@ def sparsity_kl(
     Returns:
       Omega summed over the last axis, shape (...).
     """
+    _check_floor(rho, floor)
     rho = jnp.asarray(rho, jnp.float32)
     rho_hat = jnp.clip(jnp.asarray(rho_hat, jnp.float32), eps, 1.0 - eps)
     rest = None if rest is None else jnp.clip(jnp.asarray(rest, jnp.float32), eps, 1.0 - eps)
     if floor is None:
         return jnp.sum(_kl_terms(rho, rho_hat, rest), axis=-1)
     f = jnp.asarray(floor, jnp.float32)
-    traced = any(isinstance(v, jax.core.Tracer) for v in (f, rho))
-    if not traced and not bool(jnp.all((f > 0) & (f < rho))):
-        raise ValueError(
-            f"floor must lie in (0, rho={float(rho):g}), got {floor}; above rho the penalty would "
-            "reward silent units (the strong recipe uses 0.005 with rho 0.05)"
-        )
     above = _kl_terms(
         rho, jnp.maximum(rho_hat, f), None if rest is None else jnp.minimum(rest, 1 - f)
     )
     slope = -rho / f + (1.0 - rho) / (1.0 - f)
     return jnp.sum(above + slope * jnp.minimum(rho_hat - f, 0.0), axis=-1)
+
+
+def _check_floor(rho, floor) -> None:
+    """ValueError for a floor known now (not traced) outside (0, rho): above rho the
+    penalty would reward silent units. Traced values are checked by ``Config``."""
+    if floor is None or any(isinstance(v, jax.core.Tracer) for v in (rho, floor)):
+        return
+    f, r = np.asarray(floor, np.float64), np.asarray(rho, np.float64)
+    if not np.all((f > 0) & (f < r)):
+        raise ValueError(
+            f"floor must lie in (0, rho={r.tolist()}), got {f.tolist()}; above rho the "
+            "penalty would reward silent units (the strong recipe uses 0.005 with rho 0.05)"
+        )
 
 
 def _kl_terms(rho: jax.Array, rho_hat: jax.Array, rest: jax.Array | None) -> jax.Array:

@@ -73,7 +73,7 @@ def apply_recipe(recipe: str, cfg: Config, labelled: bool = False) -> Config:
     named = recipe_settings(recipe, cfg.method, labelled or bool(cfg.label_fraction))
     chosen = {k: v for k, v in named.items() if getattr(cfg, k) == getattr(default, k)}
     floor = chosen.get("sparsity_floor")
-    if floor is not None and not 0 < floor < cfg.rho:
+    if floor is not None and 0 < cfg.rho < 1 and not floor < cfg.rho:  # a bad rho: Config's
         raise ValueError(
             f"recipe {recipe!r} sets sparsity_floor={floor:g}, which must lie below "
             f"rho={cfg.rho:g}; pass a floor below your rho yourself (e.g. "

@@ -119,7 +119,7 @@ def scores(
                 "the 'loss' rule needs a final loss, and no run has one (max_iter=0 or every "
                 "loss non-finite); choose another restart_rule"
             )
-        return np.where(np.isnan(lost), -np.inf, -lost)  # a run without a loss never wins
+        return -lost  # NaN for a run without a loss: never chosen (choose)
     if rule in ("agreement_nmi", "vote"):
         return agreement(labelings, "nmi")
     if rule == "agreement_ari":
@@ -146,7 +146,7 @@ def choose(
         s = np.array([skm.normalized_mutual_info_score(labels, lab) for lab in labelings])
         return int(np.argmax(s)), labels, s
     s = scores(rule, labelings, losses, space)
-    best = int(np.argmax(s))
+    best = int(np.argmax(np.where(np.isnan(s), -np.inf, s)))  # a NaN score never wins
     labels = vote(labelings, k, best) if rule == "vote" else labelings[best]
     return best, np.asarray(labels), s
 

@@ -361,3 +361,5 @@ def test_the_labels_plan_reuses_the_strong_tables_pretrainings_and_runs_few_larg
     stray = dataclasses.replace(labels, only_runs={"mnist": ("dssec_label_fraction0.2",)})
     with pytest.raises(ValueError, match="only_runs names"):
         plan_points(stray)
+    with pytest.raises(ValueError, match="only_runs names datasets"):
+        plan_points(dataclasses.replace(labels, only_runs={"mnsit": ("dssec",)}))

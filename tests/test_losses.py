@@ -254,6 +254,10 @@ def test_kl_floor_keeps_the_kl_above_it_and_bounds_its_derivative_below():
         assert grad_at(r, f) == 0.0 and grad_at(r, None) == 0.0
     with pytest.raises(ValueError, match="floor must lie in"):
         losses.sparsity_kl(rho, above, floor=0.2)  # above rho it would reward silent units
+    with pytest.raises(ValueError, match="floor must lie in"):  # a constant floor under jit too
+        jax.jit(lambda r: losses.sparsity_kl(rho, r, floor=0.2))(above)
+    per_floor = jax.vmap(lambda f_: losses.sparsity_kl(rho, above, floor=f_))
+    assert per_floor(jnp.array([0.005, 0.01])).shape == (2,)  # a traced floor is Config's to check
     # continuous at the floor, and still a penalty (larger the further below it)
     lo = [float(losses.sparsity_kl(rho, jnp.array([r]), floor=f)) for r in (f - 1e-7, 1e-4)]
     assert np.isclose(float(losses.sparsity_kl(rho, jnp.array([f]))), lo[0], rtol=1e-4)

@@ -106,3 +106,6 @@ def test_a_recipes_floor_above_the_users_rho_is_refused_naming_the_recipe():
     with pytest.raises(ValueError, match="recipe 'strong' sets sparsity_floor=0.005.*0.0004"):
         DSSEC(method="dssec", rho=0.004, recipe="strong").config()
     assert DSSEC(method="dssec", rho=0.004, recipe="strong", sparsity_floor=0.0004).config()
+    with pytest.raises(ValueError, match="rho") as bad:  # a bad rho is named as such
+        DSSEC(method="dssec", rho=0.0, recipe="strong").config()
+    assert "recipe" not in str(bad.value)

@@ -257,7 +257,7 @@ def plan_points(
     plan's dataset order (each dataset's conditions in turn, :func:`data_keys`), then its
     runs. ``only_seeds`` keeps those of seeds 0 .. n-1 (two processes on disjoint seeds
     never run the same point); a dataset of ``plan.max_seeds`` stops at its count unless
-    ``n_seeds`` is given."""
+    ``n_seeds`` is given, and one of ``plan.only_runs`` runs only those runs."""
     seeds = range(n_seeds or plan.seeds)
     for name, chosen, allowed in (
         ("datasets", datasets, plan.datasets),
@@ -272,6 +272,8 @@ def plan_points(
     named = {r for r, *_ in plan_runs(plan, plan.methods)}
     if stray := {r for rs in plan.only_runs.values() for r in rs} - named:
         raise ValueError(f"only_runs names {sorted(stray)}, which the plan does not run")
+    if stray := set(plan.only_runs) - set(plan.datasets):
+        raise ValueError(f"only_runs names datasets {sorted(stray)} the plan does not hold")
     ds = [d for d in plan.datasets if not datasets or d in datasets]
     runs = plan_runs(plan, [m for m in plan.methods if not methods or m in methods])
     chosen = [s for s in seeds if only_seeds is None or s in only_seeds]

@@ -14,6 +14,7 @@ COIL-20 with every ``--holdout``-th view of each object held out, and at each ep
   the held-out views (does the autoencoder memorise the views it sees?).
 
     python -m studies.pretraining_length_coil20.measure --seed_list=0,1,2
+    python -m studies.pretraining_length_coil20.measure --recipes=   # the pixels' line
 
 One JSON line per (recipe, method, seed, epoch). Seeds fix the initialisation and the batch
 order as in the library (``pipeline.fit``'s pretraining key).
@@ -75,18 +76,24 @@ def held_out(y: np.ndarray, every: int) -> np.ndarray:
     return mask
 
 
-def measure(ae, x, y, held, cfg, seed) -> dict:
-    """The snapshot's measures (module docstring)."""
-    acts = cfg.net().acts
-    z, x_hat, _ = sae.forward(ae, jnp.asarray(x), acts)
-    z, err = np.asarray(z), np.mean(np.square(np.asarray(x_hat) - x), axis=1)
-    km = KMeans(cfg.k, n_init=20, random_state=seed).fit_predict(z)
+def geometry(z: np.ndarray, y: np.ndarray, k: int, seed: int) -> dict:
+    """K-means ACC, 5-NN purity and within-class share of the variance of ``z``."""
+    km = KMeans(k, n_init=20, random_state=seed).fit_predict(z)
     nn = NearestNeighbors(n_neighbors=6).fit(z).kneighbors(z, return_distance=False)[:, 1:]
     within = sum(np.square(z[y == c] - z[y == c].mean(0)).sum() for c in np.unique(y))
     return {
         "km": cluster_acc(y, km),
         "knn": float(np.mean(y[nn] == y[:, None])),
         "spread": float(within / np.square(z - z.mean(0)).sum()),
+    }
+
+
+def measure(ae, x, y, held, cfg, seed) -> dict:
+    """The snapshot's measures (module docstring)."""
+    z, x_hat, _ = sae.forward(ae, jnp.asarray(x), cfg.net().acts)
+    err = np.mean(np.square(np.asarray(x_hat) - x), axis=1)
+    return {
+        **geometry(np.asarray(z), y, cfg.k, seed),
         "rec_train": float(err[~held].mean()),
         "rec_held": float(err[held].mean()) if held.any() else None,
     }
@@ -96,6 +103,8 @@ def main(argv):
     ds = common.load("coil20")
     held = held_out(ds.y, FLAGS.holdout)
     at = {int(a) for a in FLAGS.at if int(a) <= FLAGS.epochs}
+    if not FLAGS.recipes:  # --recipes= : the pixels themselves, for reference
+        print(json.dumps({"space": "pixels", **geometry(ds.x, ds.y, ds.n_clusters, 0)}))
     for recipe in FLAGS.recipes:
         for method in FLAGS.methods:
             cfg = recipe_config(
