@@ -234,6 +234,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         return self
 
     params_: Optional[dict]  # None for K-means and PCA+K-means
+    settings_: Optional[dict]  # None in a model file saved before it was recorded
     embedding_: Optional[np.ndarray]  # None after load: transform recomputes it
     _pca: Optional[PCA]
 
