@@ -65,8 +65,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     ``n_clusters="auto"`` chose it within ``k_range`` by ``k_criterion``, else None),
     ``settings_`` (the Config the fit ran with, as a dict: after the recipe, and after the
     recipe's settings for known labels when some were given; None in a model file saved
-    before it was recorded). ``verbose=1`` shows progress (:class:`dssec_jax.progress.Progress`: a bar per phase in a
-    terminal, else a line every 5 % of a phase); ``verbose=2`` prints every progress record
+    before it was recorded). ``verbose=1`` shows progress
+    (:class:`dssec_jax.progress.Progress`: a bar per phase in a terminal, else a line every
+    5 % of a phase); ``verbose=2`` prints every progress record
     of :func:`dssec_jax.fit` (one per pretraining epoch and per target refresh) as a JSON
     line on stdout. ``recipe`` names a protocol
     (:mod:`dssec_jax.presets`: "paper", the defaults below; "strong", DEC-keras's
