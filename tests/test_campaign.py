@@ -100,6 +100,21 @@ def test_campaign_exports_resumes_commits_and_refuses_mixed_settings(tmp_path, d
     assert mixed.returncode == 2 and "holds a run with other settings or data" in mixed.stderr
 
 
+def test_the_labels_plan_is_pointed_at_the_strong_plans_autoencoder_cache(tmp_path):
+    r = run(
+        "experiments.campaign",
+        "--plan=labels",
+        "--datasets=usps",
+        f"--cache_dir={tmp_path}",
+        f"--results={tmp_path / 'out'}",
+        "--dry_run",
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"working folder: {tmp_path / 'labels'}; " in r.stdout
+    assert f"pretrained autoencoders: {tmp_path / 'strong' / 'ae_cache'}" in r.stdout
+    assert "todo: usps dssec_label_fraction0.1 seed 4" in r.stdout
+
+
 def test_campaign_rejects_what_the_plan_does_not_hold():
     r = run("experiments.campaign", "--plan=smoke", "--datasets=usps", "--dry_run")
     assert r.returncode == 2 and "--datasets ['usps'] are not in this plan" in r.stderr

@@ -539,6 +539,7 @@ def main(argv):
                 f"'<!-- begin {key or results} -->' ... '<!-- end ... -->'"
             )
     if FLAGS.dry_run:
+        print(f"working folder: {work}; pretrained autoencoders: {ae_cache}")
         for s, d, r, *_ in points:
             if exported(results, d, r, s) is None:
                 print(f"todo: {d} {r} seed {s}")
