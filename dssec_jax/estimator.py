@@ -196,11 +196,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         seed = self._seed()
         if not (isinstance(self.n_restarts, (int, np.integer)) and self.n_restarts >= 1):
             raise ValueError(f"n_restarts must be an integer >= 1, got {self.n_restarts!r}")
-        if self.restart_rule not in restarts.RULES:
-            raise ValueError(
-                f"unknown restart rule {self.restart_rule!r}; choose one of "
-                f"{', '.join(restarts.RULES)}"
-            )
+        restarts.check_rule(self.restart_rule)
         self.restarts_ = None
         try:
             if self.n_restarts == 1:

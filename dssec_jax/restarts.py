@@ -100,6 +100,12 @@ def internal_index(space: np.ndarray, labels: np.ndarray, index: str) -> float:
     raise ValueError(f"unknown index {index!r}")
 
 
+def check_rule(rule: str) -> None:
+    """ValueError naming the rules when ``rule`` is not one of ``RULES``."""
+    if rule not in RULES:
+        raise ValueError(f"unknown restart rule {rule!r}; choose one of {', '.join(RULES)}")
+
+
 def scores(
     rule: str,
     labelings: Sequence[np.ndarray],
@@ -108,8 +114,7 @@ def scores(
 ) -> np.ndarray:
     """Each run's criterion under ``rule``, higher is better; (R,). "vote" scores by NMI
     agreement (its reference run); "consensus" by NMI with the consensus labels."""
-    if rule not in RULES:
-        raise ValueError(f"unknown restart rule {rule!r}; choose one of {', '.join(RULES)}")
+    check_rule(rule)
     if rule == "loss":
         if losses is None:
             raise ValueError("the 'loss' rule needs each run's final loss")
@@ -227,8 +232,7 @@ def fit_restarts(
             "choose k first (n_clusters='auto' with one run), then restart at that k"
         )
 
-    if rule not in RULES:
-        raise ValueError(f"unknown restart rule {rule!r}; choose one of {', '.join(RULES)}")
+    check_rule(rule)
     if rule == "loss" and cfg.spec.clustering is None:
         raise ValueError(f"restart_rule='loss' needs a clustering phase; {cfg.method} has none")
     seeds = [seed + r for r in range(n_restarts)]
