@@ -106,14 +106,30 @@ def load(path: os.PathLike) -> Optional[tuple[dict, Any]]:
 
 def restore(template: Any, raw_state: Any) -> Any:
     """Rebuild a pytree shaped like ``template`` from a raw state dict; a state of another
-    shape (another version's layout, another architecture) is a :class:`CheckpointError`."""
+    shape (another version's layout, another architecture: a leaf of another shape) is a
+    :class:`CheckpointError`."""
     try:
-        return serialization.from_state_dict(template, raw_state)
+        state = serialization.from_state_dict(template, raw_state)
+        _check_shapes(template, state)
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(
             f"a checkpoint does not fit this run's state ({type(e).__name__}: {e}); it was "
             "written by another version of dssec_jax or for another run"
         ) from e
+    return state
+
+
+def _check_shapes(template: Any, state: Any) -> None:
+    """ValueError naming the first leaf of ``state`` whose shape is not the template's
+    (Flax's ``from_state_dict`` takes the stored arrays as they are)."""
+    for (path, want), got in zip(
+        jax.tree_util.tree_flatten_with_path(template)[0], jax.tree.leaves(state)
+    ):
+        if hasattr(want, "shape") and np.shape(got) != tuple(want.shape):
+            raise ValueError(
+                f"{jax.tree_util.keystr(path)} is {np.shape(got)} in the checkpoint, "
+                f"{tuple(want.shape)} in this run"
+            )
 
 
 def restore_or_drop(store, name: str, template: Any, raw_state: Any) -> Optional[Any]:

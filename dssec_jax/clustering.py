@@ -232,12 +232,18 @@ def cluster(
             "known labels and label_map go together: the label term needs the map from the "
             "code to the classes (pretraining's params['label_map']) and labels to fit it"
         )
+    if np.shape(centers) != (cfg.k, cfg.embed_dim):
+        raise ValueError(
+            f"centers must be (n_clusters, embed_dim) = {(cfg.k, cfg.embed_dim)}, got "
+            f"{np.shape(centers)}: one row per cluster in the embedding"
+        )
     ph = phase(cfg)
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg, label_map))
     state = parallel.place(train.init_state(params, ph.optimizer.build()), ph.mesh)
     rid = None if store is None else run_id(cfg, x.shape, known)
-    state, runs = _resume(store, state, rid, x.shape[0], ph.mesh, log)
-    one = _One(ph, cfg, x, key, known, log, rid=rid, saved_at=runs.it)
+    owner = getattr(store, "pretrain_key", None)
+    state, runs = _resume(store, state, (rid, owner), x.shape[0], ph.mesh, log)
+    one = _One(ph, cfg, x, key, known, log, rid=rid, owner=owner, saved_at=runs.it)
     state = run_loop(state, runs, one, [cfg], y, store)
     labels = runs.final_labels[0]
     if (final := final_refresh(ph)) is not None:
@@ -368,14 +374,15 @@ class _One:
     """The compiled programs and data of a single run's loop (:func:`run_loop`, S = 1)."""
 
     def __init__(self, ph: train.Phase, cfg: Config, x: np.ndarray, key, known, log: Log, **at):
-        """``at``: the checkpoint's run id ``rid`` and the iteration ``saved_at`` it holds."""
+        """``at``: the checkpoint's run id ``rid``, the store's key ``owner`` of the run's
+        data, seed and pretraining, and the iteration ``saved_at`` it holds."""
         labelled = known is not None
         self.hp, self.key, self.log, self.max_iter = hyper(cfg, labelled), key, log, cfg.max_iter
         self.step_fn, self.refresh_fn = compiled(ph, cfg.update_interval, train.UNBATCHED, labelled)
         self.x = parallel.place(x, ph.mesh, rows=True)
         extra = () if known is None else label_data(known, cfg.k)
         self.extra = tuple(parallel.place(a, ph.mesh, rows=True) for a in extra)
-        self.rid, self.saved_at = at["rid"], at["saved_at"]
+        self.rid, self.owner, self.saved_at = at["rid"], at["owner"], at["saved_at"]
         self.q, self.queued = None, None
 
     def refresh(self, state) -> tuple:
@@ -390,8 +397,8 @@ class _One:
         # the next refresh is queued before the sync, so the device has it in hand
         self.queued = self.refresh_fn(state.params, self.x, self.hp["alpha"])
         parts = jax.device_get(parts)  # one sync per dispatch
-        means = {k: np.asarray([v]) for k, v in parts.items()}
-        return state, {**means, "finite": np.isfinite(means["loss"])}
+        means = {k: np.asarray([v]) for k, v in parts.items()}  # "finite": loss and weights
+        return state, means
 
     def logged(self, runs: Runs, t0: float, it0: int) -> None:
         if self.log:
@@ -408,21 +415,26 @@ class _One:
         assert runs.prev is not None, "saved after a chunk: there is a previous refresh"
         history = runs.history[0][:-1] if finished else runs.history[0]
         meta = {"iteration": runs.it, "history": history, "parts": runs.parts[0], "run": self.rid}
+        if self.owner is not None:
+            meta["owner"] = self.owner
         store.put("cluster", {"state": state, "prev": runs.prev[0]}, meta)
         self.saved_at = runs.it
 
 
-def _resume(store, state, rid: Optional[str], n: int, mesh, log: Log) -> tuple:
+def _resume(store, state, ident: tuple, n: int, mesh, log: Log) -> tuple:
     """(state, :class:`Runs` of one run) to start the phase from: the store's "cluster"
-    checkpoint when it holds one of this run, else the start."""
+    checkpoint when it holds one of this run (``ident`` = (run id, the store's pretraining
+    key, which names the data and seed)), else the start."""
     runs = Runs.start([True])
     if store is None or (hit := store.get("cluster")) is None:
         return state, runs
     meta, raw = hit
-    if meta.get("run", rid) != rid:  # (older checkpoints carry no run id)
+    rid, owner = ident
+    # (older checkpoints carry neither; a store without a key, no owner)
+    if meta.get("run", rid) != rid or meta.get("owner", owner) != owner:
         raise ValueError(
             "the clustering checkpoint in this store belongs to another run (other "
-            "settings, data or start); give each run its own store or delete it"
+            "settings, data, seed or start); give each run its own store or delete it"
         )
     template = {"state": state, "prev": np.zeros(n, np.int32)}
     saved = checkpoint.restore_or_drop(store, "cluster", template, raw)

@@ -29,6 +29,11 @@ def reveal(y: ArrayLike, fraction: float, seed: int = 0) -> np.ndarray:
     y = np.asarray(y)
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must lie in (0, 1), got {fraction}")
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0):
+        raise ValueError(
+            "y must hold class indices 0..K-1 (-1 marks an unknown label here, so a class -1 "
+            "would be lost); map other labels first: np.unique(y, return_inverse=True)[1]"
+        )
     rng = np.random.default_rng(seed)
     known = np.full(y.shape, UNKNOWN, np.int32)
     for c in np.unique(y):

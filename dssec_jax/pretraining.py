@@ -218,7 +218,9 @@ class _Run:
         """The epoch's history entry (one host sync), its finiteness check and its record."""
         stage = self.plan[si]
         parts = {k: float(v) for k, v in jax.device_get(parts).items()}
-        check_finite(parts["loss"], "pretraining", f"stage {stage.name} epoch {epoch + 1}")
+        finite = parts.pop("finite")  # the loss and the weights after the epoch
+        where = f"stage {stage.name} epoch {epoch + 1}"
+        check_finite(parts["loss"] if finite else float("nan"), "pretraining", where)
         self.history.append({"stage": stage.name, "epoch": epoch + 1, **parts})
         if self.log:
             done = sum(st.epochs for st in self.plan[:si]) + epoch + 1 - self.done_before
@@ -262,7 +264,7 @@ def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
     ae = sae.init_params(jax.random.fold_in(key, 0), cfg.dims(x.shape[1]), init=cfg.init)
     labels = None
     if known is not None:
-        k = int(cfg.n_clusters)
+        k = cfg.k
         label_key = jax.random.fold_in(jax.random.fold_in(key, 0), 1)  # drawn for nothing else
         ae["label_map"] = sae.init_layer(label_key, cfg.embed_dim, k, init=cfg.init)
         labels = tuple(parallel.place(a, mesh, rows=True) for a in label_data(known, k))

@@ -94,7 +94,9 @@ class TrainState(NamedTuple):
 
 
 def init_state(params, optimizer: optax.GradientTransformation) -> TrainState:
-    """A fresh :class:`TrainState` of ``params`` (step 0). Vmap it for a run axis."""
+    """A fresh :class:`TrainState` of ``params`` (step 0). Vmap it for a run axis. The
+    state holds ``params`` themselves, and the compiled steps donate the state: pass a
+    copy (``jax.tree.map(jnp.copy, params)``) of parameters you keep using."""
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
 
@@ -365,12 +367,19 @@ def _compile(
     freezes the runs where it is False (None: every run trains). A run whose loss or
     parameters turn non-finite in the call is frozen at its state before it (the select
     happens inside the program, since the state is donated); its part "finite" (S,) says
-    which runs came through. With a ``mesh``, minibatches are sharded over its data
-    axis."""
+    which runs came through. UNBATCHED, the part "finite" says whether the loss and the
+    new parameters are finite (the state is returned as it is). With a ``mesh``,
+    minibatches are sharded over its data axis."""
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
     run = scan_steps(loss, optimizer.build(), steps, batch_size, sharding, gather)
     if data_axes == UNBATCHED:
-        return jax.jit(run, donate_argnums=0)
+
+        def single(state, data, key, n_valid, hp):
+            new, parts = run(state, data, key, n_valid, hp)
+            params_ok = all_finite(jax.tree.map(lambda a: a[None], new.params))[0]
+            return new, {**parts, "finite": jnp.isfinite(parts["loss"]) & params_ok}
+
+        return jax.jit(single, donate_argnums=0)
     runs = jax.vmap(run, in_axes=(0, data_axes, 0, None, 0))
 
     def batched(state, data, key, n_valid, hp, active=None):

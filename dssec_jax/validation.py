@@ -30,7 +30,8 @@ def check_finite(value: float, phase: str, where: str) -> None:
     finite."""
     if not np.isfinite(value):
         raise NonFiniteLossError(
-            f"non-finite loss ({value}) in {phase} at {where}; the last good checkpoint is kept. "
+            f"non-finite loss or weights ({value}) in {phase} at {where}; the last good "
+            "checkpoint is kept. "
             "Lower the learning rate or beta, or check the input scaling"
         )
 
@@ -192,10 +193,10 @@ def _check_model(cfg: Config) -> None:
     if not 0.0 < cfg.rho < 1.0:
         _fail(f"rho must lie in (0, 1) (a target mean activation such as 0.05), got {cfg.rho}")
     for k in ("beta", "gamma", "tol"):
-        if getattr(cfg, k) < 0:
-            _fail(f"{k} must be >= 0, got {getattr(cfg, k)}")
-    if cfg.alpha <= 0:
-        _fail(f"alpha (Student's t degrees of freedom) must be > 0, got {cfg.alpha}")
+        if not 0 <= getattr(cfg, k) < np.inf:  # NaN fails too
+            _fail(f"{k} must be a finite number >= 0, got {getattr(cfg, k)}")
+    if not 0 < cfg.alpha < np.inf:
+        _fail(f"alpha (Student's t degrees of freedom) must be finite and > 0, got {cfg.alpha}")
     if (
         cfg.embed_std is not None
         and cfg.embed_std != "kernel"
@@ -248,8 +249,11 @@ def _check_training(cfg: Config) -> None:
         _fail(f"pretrain_optimizer must be 'adam' or 'sgd', got {cfg.pretrain_optimizer!r}")
     if not 0.0 <= cfg.pretrain_momentum < 1.0:
         _fail(f"pretrain_momentum must lie in [0, 1), got {cfg.pretrain_momentum}")
-    if cfg.pretrain_clip_norm is not None and not cfg.pretrain_clip_norm > 0:
-        _fail(f"pretrain_clip_norm must be > 0 or None (no clip), got {cfg.pretrain_clip_norm}")
+    if cfg.pretrain_clip_norm is not None and not 0 < cfg.pretrain_clip_norm < np.inf:
+        _fail(
+            f"pretrain_clip_norm must be finite and > 0, or None (no clip), "
+            f"got {cfg.pretrain_clip_norm}"
+        )
     if cfg.cluster_optimizer not in ("adam", "sgd"):
         _fail(f"cluster_optimizer must be 'adam' or 'sgd', got {cfg.cluster_optimizer!r}")
     if not 0.0 <= cfg.momentum < 1.0:
@@ -274,8 +278,8 @@ def _check_training(cfg: Config) -> None:
     if cfg.max_iter < 0:
         _fail(f"max_iter must be >= 0, got {cfg.max_iter}")
     for k in ("learning_rate", "cluster_learning_rate"):
-        if getattr(cfg, k) <= 0:
-            _fail(f"{k} must be > 0, got {getattr(cfg, k)}")
+        if not 0 < getattr(cfg, k) < np.inf:
+            _fail(f"{k} must be finite and > 0, got {getattr(cfg, k)}")
 
 
 def _check_label_settings(cfg: Config) -> None:

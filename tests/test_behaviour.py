@@ -187,6 +187,10 @@ def test_a_clustering_checkpoint_of_another_run_is_refused(digits, tmp_path):
     np.testing.assert_array_equal(first.labels, again.labels)
     with pytest.raises(ValueError, match="belongs to another run"):
         pipeline.fit(x, Config(n_clusters=11, **base), 0, store=store)
+    # same settings and data shape, another seed (the store's key names it): not resumed
+    other_seed = FileStore(tmp_path, tmp_path, "k-seed1", min_interval_s=0.0)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        pipeline.fit(x, Config(n_clusters=10, **base), 1, store=other_seed)
 
 
 def test_numpy_typed_settings_fit_and_save(digits, tmp_path):

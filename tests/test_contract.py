@@ -5,10 +5,12 @@ compiled steps say that they consume their state, and they do."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from dssec_jax import DSSEC, fit, pretraining, sae, train
+from dssec_jax import DSSEC, fit, pipeline, pretraining, sae, train
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
+from dssec_jax.validation import NonFiniteLossError
 
 TINY = Config(
     hidden_dims=(32, 32, 64),
@@ -57,10 +59,11 @@ def test_the_estimator_keeps_the_callers_data_and_its_own_parameters(digits):
 def test_pure_functions_leave_their_inputs(digits):
     x = jnp.asarray(digits[0][:50])
     params = sae.init_params(jax.random.key(0), (64, 16, 4))
-    copy = jax.tree.map(np.array, params)
-    jax.jit(sae.forward, static_argnums=2)(params, x, "relu")
+    copy, x_copy = jax.tree.map(np.array, params), np.array(x)
+    sae.forward(params, x, "relu")
     train.embed(params, x, ("relu",))
     _alive_and_equal(params, copy)
+    _alive_and_equal(x, x_copy)
 
 
 def test_the_compiled_steps_consume_their_state_as_documented(digits):
@@ -72,3 +75,28 @@ def test_the_compiled_steps_consume_their_state_as_documented(digits):
     new, parts = run(state, x, jax.random.key(1), 2, train.hyper())
     assert all(a.is_deleted() for a in jax.tree.leaves(state))  # donated, as the docs say
     assert not any(a.is_deleted() for a in jax.tree.leaves(new)) and np.isfinite(parts["loss"])
+
+
+def test_a_step_that_leaves_non_finite_weights_is_caught_though_its_loss_was_finite(digits):
+    """The loss of a step is computed before its update: an update that overflows the
+    weights shows only in the part "finite", and pretraining stops there instead of
+    storing them."""
+    x = jnp.asarray(digits[0][:64] * 1e3)
+    params = sae.init_params(jax.random.key(0), (64, 16, 4))
+    opt = train.Optimizer("sgd", 1e38)
+    run = train.autoencoder_steps(train.Net(("relu",)), opt, steps=1, batch_size=64)
+    new, parts = run(train.init_state(params, opt.build()), x, jax.random.key(1), 64, train.hyper())
+    assert np.isfinite(parts["loss"]) and not bool(parts["finite"])
+    assert not all(np.isfinite(a).all() for a in jax.tree.leaves(new.params))
+    cfg = Config(
+        hidden_dims=(16,),
+        sparse_layers=(0,),
+        embed_dim=4,
+        n_clusters=3,
+        batch_size=64,
+        pretrain_epochs=2,
+        pretrain_optimizer="sgd",
+        learning_rate=1e38,
+    )
+    with pytest.raises(NonFiniteLossError, match="at stage finetune epoch 1;"):
+        pipeline.fit(np.asarray(x), cfg, 0)

@@ -137,14 +137,16 @@ def test_the_default_range_is_the_datas_own():
     assert np.all(corrupt(x, "occlusion:0.3", image_shape=(5, 10)).min(1) == 1.0)
 
 
-@pytest.mark.parametrize("shape", [(8, 64), (4, 256), (8, 8, 3)])
-def test_occlusion_covers_the_asked_for_area_of_any_image_shape(shape):
+@pytest.mark.parametrize(
+    "shape, area", [((8, 64), 0.4), ((4, 256), 0.4), ((8, 8, 3), 0.4), ((20, 1), 0.05)]
+)
+def test_occlusion_covers_the_asked_for_area_of_any_image_shape(shape, area):
     d = int(np.prod(shape))
     out = corrupt(
-        np.ones((200, d), np.float32), "occlusion:0.4", image_shape=shape, value_range=(0, 1)
+        np.ones((200, d), np.float32), f"occlusion:{area}", image_shape=shape, value_range=(0, 1)
     )
     covered = (out == 0).mean()
-    assert abs(covered - 0.4) < 0.06, covered
+    assert abs(covered - area) < 0.06, covered  # (20, 1) at 0.05: one row, not two
     if len(shape) == 3:  # every channel of a blanked pixel
         blank = (out == 0).reshape(200, *shape)
         assert np.all(blank.all(-1) == blank.any(-1))

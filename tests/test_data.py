@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from dssec_jax.data import DataError, formats, load_dataset, search_dirs
+from dssec_jax.data import DataError, formats, load_dataset, registry, search_dirs
 from dssec_jax.data import download as dl
 from dssec_jax.data.registry import FILE_SHA256, usps_from_libsvm
 
@@ -124,6 +124,7 @@ def test_user_idx_pair(tmp_path):
 
 def test_missing_file_names_places_and_fix(tmp_path, monkeypatch):
     monkeypatch.delenv("DSSEC_DATA_DIR", raising=False)
+    monkeypatch.setattr(registry, "CACHE_DIR", tmp_path / "cache")  # not this machine's cache
     with pytest.raises(DataError) as e:
         load_dataset("coil20", data_dir=tmp_path)
     msg = str(e.value)

@@ -116,8 +116,15 @@ def test_the_readme_speed_figures_come_from_the_committed_benchmarks():
     f32 = paper["float32"]
     bound = f32["projected_s"]["total"] / f32["paper_budget"]["arithmetic_bound_s"]
     assert f"{bound:.2f}x its arithmetic bound" in speed
+    b16 = paper["bf16"]
+    assert (
+        f"{b16['projected_s']['total'] / b16['paper_budget']['arithmetic_bound_s']:.2f}x its bound"
+        in speed
+    )
     scale = json.loads((bench / "scaling.json").read_text())["sizes"]
     assert [r["n"] for r in scale] == [10_000, 100_000, 1_000_000]
+    lo, hi = (f"{1000 * r['iteration_s']:.0f} ms" for r in (scale[0], scale[-1]))
+    assert f"({lo} an iteration at 10,000 samples, {hi} at a million)" in speed
     assert f"peak memory is {scale[-1]['peak_over_data']:.2f}x the data" in speed
     cache = json.loads((bench / "compile_cache.json").read_text())
     assert f"{cache['warm_cache_over_same_process']:.2f} times a warm one" in speed

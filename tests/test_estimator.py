@@ -100,7 +100,7 @@ RNG = np.random.default_rng(0)
         (RNG.normal(size=(3, 4)), {"n_clusters": 5}, "3 samples but n_clusters=5"),
         (RNG.normal(size=(20, 4)), {"method": "kmeanz"}, "unknown method 'kmeanz'"),
         (RNG.normal(size=(20, 4)), {"rho": 1.5}, r"rho must lie in \(0, 1\)"),
-        (RNG.normal(size=(20, 4)), {"gamma": -1.0}, "gamma must be >= 0"),
+        (RNG.normal(size=(20, 4)), {"gamma": -1.0}, "gamma must be a finite number >= 0"),
         (RNG.normal(size=(20, 4)), {"n_clusters": 0}, "n_clusters must be an integer >= 1"),
         (RNG.normal(size=(1, 4)), {"n_clusters": 1}, "X has 1 sample; pass at least 2"),
         (RNG.normal(size=(3, 4)) + 1j, {}, "Complex data not supported"),

@@ -111,7 +111,7 @@ def test_sweep_and_report(tmp_path):
     [
         (["--dataset=cifar"], "unknown dataset 'cifar'"),
         (["--method=kmeanz"], "unknown method 'kmeanz'"),
-        (["--gamma=-1"], "gamma must be >= 0"),
+        (["--gamma=-1"], "gamma must be a finite number >= 0"),
         (["--embed_dim=0"], "embed_dim must be >= 1"),
         (["--subset=5000"], "exceeds the 1797 samples of digits"),
     ],

@@ -53,6 +53,9 @@ def test_reveal_is_stratified_seeded_and_leaves_the_rest_unknown():
     assert digest(a) == digest(b) != digest(c)
     with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\)"):
         reveal(y, 1.0)
+    for bad in ([-1, -1, 1, 1], [0.0, 1.0]):  # a class -1 would read as unknown
+        with pytest.raises(ValueError, match="y must hold class indices 0..K-1"):
+            reveal(bad, 0.5)
     # nested: a larger share of the same seed knows every label a smaller one knows
     few, more = reveal(y, 0.05, seed=1), reveal(y, 0.2, seed=1)
     assert np.all(more[few >= 0] == few[few >= 0]) and (more >= 0).sum() > (a >= 0).sum()

@@ -88,6 +88,29 @@ def test_loaders_on_random_bytes_only_raise_data_error(suffix, data, tmp_path_fa
     _fuzz(data, suffix, tmp_path_factory)
 
 
+_ANY_ARRAY = hnp.arrays(
+    st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_, np.complex64]),
+    hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(x=_ANY_ARRAY, y=st.one_of(st.none(), _ANY_ARRAY))
+def test_a_readable_npz_of_any_arrays_loads_or_raises_data_error(x, y, tmp_path_factory):
+    """The file parses, so what is tested is the checks after it: whatever shape, dtype and
+    values the arrays have, the result is a clean dataset or a DataError."""
+    p = tmp_path_factory.mktemp("npz") / "f.npz"
+    np.savez(p, **({"x": x} if y is None else {"x": x, "y": y}))
+    try:
+        d = load_dataset(str(p), n_clusters=2)
+    except DataError:
+        return
+    assert d.x.dtype == np.float32 and d.x.ndim == 2 and np.isfinite(d.x).all()
+    assert d.y is None or (d.y.dtype == np.int32 and d.y.shape == (d.x.shape[0],))
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.binary(min_size=4, max_size=64))
 def test_idx_parser_on_mutated_headers(tail):
@@ -187,7 +210,7 @@ def test_sigkill_then_rerun_gives_same_labels(tmp_path, kill_at):
         (np.ones((10, 3)), {}, "every feature of X is constant"),
         (np.array([["a", "b"], ["c", "d"]]), {}, "pass numeric data"),
         (np.full((6, 2), np.inf), {}, "NaN or infinite"),
-        (None, {"beta": -0.1}, "beta must be >= 0"),
+        (None, {"beta": -0.1}, "beta must be a finite number >= 0"),
         (None, {"rho": 0.0}, r"rho must lie in \(0, 1\)"),
         (None, {"embed_dim": 0}, "embed_dim must be >= 1"),
         (None, {"embed_std": 0.0}, "embed_std must be a number > 0, 'kernel'"),
@@ -196,7 +219,7 @@ def test_sigkill_then_rerun_gives_same_labels(tmp_path, kill_at):
         (None, {"sparse_layers": (7,)}, "sparse_layers \\[7\\] out of range"),
         (None, {"sparse_activation": "tanh"}, "sparse_activation 'tanh' has no sparsity penalty"),
         (None, {"sparsity_form": "square"}, "sparsity_form must be one of ratio, exp, tanh, clip"),
-        (None, {"pretrain_clip_norm": 0.0}, "pretrain_clip_norm must be > 0 or None"),
+        (None, {"pretrain_clip_norm": 0.0}, "pretrain_clip_norm must be finite and > 0, or None"),
     ],
 )
 def test_validation_cases(x, kw, match):

@@ -63,6 +63,7 @@ def test_jit_vmap_and_bf16():
     zb = sae.encode(p0, x, compute_dtype=jnp.bfloat16)
     assert zb.dtype == jnp.float32
     np.testing.assert_allclose(zb, z[0], rtol=0.05, atol=0.05)
+    assert not np.array_equal(zb, z[0])  # computed in bf16, not float32 cast at the end
 
 
 def test_rescale_embedding_scales_z_and_keeps_the_reconstruction():

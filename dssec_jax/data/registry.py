@@ -296,10 +296,20 @@ def load_file(
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
         raise DataError(f"{path}: data has dtype {x.dtype}; expected numbers")
+    if x.ndim == 0 or x.size == 0:
+        raise DataError(
+            f"{path}: data of shape {x.shape} holds no values; expected (samples, features...)"
+        )
     if image_shape is None and x.ndim > 2:
         image_shape = tuple(x.shape[1:])
     scale = 255.0 if x.dtype == np.uint8 else 1.0  # 8-bit images -> [0, 1]
-    x = x.reshape(len(x), -1).astype(np.float32) / scale
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused next
+        x = x.reshape(len(x), -1).astype(np.float32) / scale
+    if not np.isfinite(x).all():
+        raise DataError(
+            f"{path}: {int((~np.isfinite(x)).sum())} values are NaN or infinite (or overflow "
+            "float32); clean or impute them first"
+        )
     if y is not None:
         y = np.asarray(y).ravel()
         if len(y) != len(x):
