@@ -11,7 +11,14 @@ from conftest import ROOT
 from test_experiments import run
 
 from dssec_jax import evaluate
-from dssec_jax.cli.report import collect, markdown_table, readme_block, update_readme
+from dssec_jax.cli.report import (
+    SWEEPS,
+    collect,
+    markdown_table,
+    readme_block,
+    sweep_markdown,
+    update_readme,
+)
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -113,6 +120,10 @@ def test_the_labels_plan_is_pointed_at_the_strong_plans_autoencoder_cache(tmp_pa
     assert f"working folder: {tmp_path / 'labels'}; " in r.stdout
     assert f"pretrained autoencoders: {tmp_path / 'strong' / 'ae_cache'}" in r.stdout
     assert "todo: usps dssec_label_fraction0.1 seed 4" in r.stdout
+    assert "tables also in" not in r.stdout  # results elsewhere: the README is left alone
+    # to its own folder, the plan rewrites its README block after each point
+    r = run("experiments.campaign", "--plan=labels", f"--cache_dir={tmp_path}", "--dry_run")
+    assert r.returncode == 0 and "; tables also in README.md" in r.stdout, r.stderr
 
 
 def test_campaign_rejects_what_the_plan_does_not_hold():
@@ -177,6 +188,19 @@ def test_readme_tables_regenerate_from_the_committed_results():
         assert (ROOT / folder / "results.md").read_text() == expected
 
 
+def test_the_readme_sweep_tables_regenerate_from_the_committed_results():
+    readme = (ROOT / "README.md").read_text()
+    folders = re.findall(r"<!-- begin (results/[\w/]+) sweeps -->", readme)
+    assert "results/labels" in folders, "the README shows the known-labels study"
+    for folder in folders:
+        expected = sweep_markdown(collect(ROOT / folder))
+        assert "against label_fraction" in expected or folder != "results/labels"
+        assert readme_block(folder, SWEEPS).search(readme).group(2) == expected, (
+            f"the README's {folder} sweeps are stale: python -m experiments.report {folder} "
+            "--readme=README.md"
+        )
+
+
 def test_update_readme_replaces_only_its_block(tmp_path):
     readme = tmp_path / "R.md"
     readme.write_text("a\n<!-- begin results/x -->\nold\n<!-- end results/x -->\nb\n")
@@ -184,6 +208,12 @@ def test_update_readme_replaces_only_its_block(tmp_path):
     assert readme.read_text() == "a\n<!-- begin results/x -->\nnew\n<!-- end results/x -->\nb\n"
     with pytest.raises(ValueError, match="has no block"):
         update_readme(readme, "results/y", "t\n")
+    # the sweeps block alone: it gets the sweep tables, and the whole table goes nowhere
+    readme.write_text("<!-- begin results/x sweeps -->\nold\n<!-- end results/x sweeps -->\n")
+    update_readme(readme, "results/x", "whole\n", "sweeps\n")
+    assert readme.read_text() == (
+        "<!-- begin results/x sweeps -->\nsweeps\n<!-- end results/x sweeps -->\n"
+    )
 
 
 def test_only_seeds_keeps_those_seeds_in_order_and_refuses_others():

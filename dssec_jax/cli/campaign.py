@@ -53,10 +53,12 @@ from dssec_jax.validation import check_config
 from . import common, harsh_report  # noqa: F401
 from .report import (
     METHOD_ORDER,
+    SWEEPS,
     TABLE_LABELS,
     collect,
     readme_block,
     results_markdown,
+    sweep_markdown,
     update_readme,
     write_csv,
 )
@@ -84,7 +86,8 @@ class Plan:
     ``only_runs`` {dataset: (run name, ...)} only those of its runs. ``shares_cache`` names
     the plan whose pretrained-autoencoder cache this one uses: its key names the data, the
     seed, every pretraining setting and the known labels, so only an identical pretraining
-    is reused."""
+    is reused. ``readme``: the document whose block of this plan's tables is rewritten after
+    each point when the results go to the plan's own folder (as ``--update_readme``)."""
 
     datasets: tuple
     methods: tuple
@@ -97,6 +100,7 @@ class Plan:
     max_seeds: dict = dataclasses.field(default_factory=dict)
     only_runs: dict = dataclasses.field(default_factory=dict)
     shares_cache: Optional[str] = None
+    readme: Optional[str] = None
 
 
 def data_keys(plan: Plan, dataset: str) -> list[str]:
@@ -218,6 +222,7 @@ PLANS = {
         max_seeds={"mnist": 3, "fashion_mnist": 3},
         only_runs={d: ("dssec", "dssec_label_fraction0.1") for d in ("mnist", "fashion_mnist")},
         shares_cache="strong",
+        readme="README.md",  # its block "results/labels sweeps"
     ),
     # A minute on digits: for the tests and for trying the machinery.
     "smoke": Plan(
@@ -417,7 +422,7 @@ def write_tables(
     checkpoint.atomic_write_bytes(results / "results.md", table.encode())
     if readme is None:
         return [results / "results.csv", results / "results.md"]
-    update_readme(readme, results_key(results, readme), table)
+    update_readme(readme, results_key(results, readme), table, sweep_markdown(runs))
     return [results / "results.csv", results / "results.md", readme]
 
 
@@ -529,17 +534,21 @@ def main(argv):
     )
     root = pathlib.Path(FLAGS.cache_dir or pathlib.Path.home() / ".cache/dssec_jax/campaign")
     work, ae_cache = root / FLAGS.plan, ae_cache_dir(root, FLAGS.plan, plan)
-    readme = pathlib.Path(FLAGS.update_readme) if FLAGS.update_readme else None
+    own = plan.readme if FLAGS.results is None and FLAGS.corrupt is None else None
+    readme = pathlib.Path(FLAGS.update_readme or own) if FLAGS.update_readme or own else None
     if readme is not None:  # found now, not after hours of training
         results.mkdir(parents=True, exist_ok=True)
         key = results_key(results, readme) if readme.exists() else None
-        if key is None or not readme_block(key).search(readme.read_text()):
+        text = readme.read_text() if key else ""
+        if not any(readme_block(key or "", p).search(text) for p in ("", SWEEPS)):
             raise ValueError(
                 f"--update_readme={readme} needs an existing file with a block "
-                f"'<!-- begin {key or results} -->' ... '<!-- end ... -->'"
+                f"'<!-- begin {key or results} -->' (or '<!-- begin {key or results}{SWEEPS} -->')"
+                " ... '<!-- end ... -->'"
             )
     if FLAGS.dry_run:
-        print(f"working folder: {work}; pretrained autoencoders: {ae_cache}")
+        also = f"; tables also in {readme}" if readme else ""
+        print(f"working folder: {work}; pretrained autoencoders: {ae_cache}{also}")
         for s, d, r, *_ in points:
             if exported(results, d, r, s) is None:
                 print(f"todo: {d} {r} seed {s}")

@@ -521,24 +521,35 @@ def write_report(
     return written
 
 
-def readme_block(folder: str) -> re.Pattern:
+SWEEPS = " sweeps"  # the name of a block that holds only the tables against swept settings
+
+
+def readme_block(folder: str, part: str = "") -> re.Pattern:
     """The README block that holds ``folder``'s generated table (``folder`` as written,
-    relative to the repository root, e.g. ``results/paper``)."""
-    return re.compile(
-        rf"(<!-- begin {re.escape(folder)} -->\n)(.*?)(<!-- end {re.escape(folder)} -->)", re.S
-    )
+    relative to the repository root, e.g. ``results/paper``); ``part`` SWEEPS: the block
+    ``<folder> sweeps`` of its tables against the swept settings alone (:func:`sweep_markdown`)."""
+    name = re.escape(folder + part)
+    return re.compile(rf"(<!-- begin {name} -->\n)(.*?)(<!-- end {name} -->)", re.S)
 
 
-def update_readme(readme: pathlib.Path, folder: str, table: str) -> None:
-    """Replace the README block of ``folder`` with ``table``; refuse when there is none."""
-    text = readme.read_text()
-    new, n = readme_block(folder).subn(lambda m: m.group(1) + table + m.group(3), text)
-    if n != 1:
+def sweep_markdown(runs: list[dict]) -> str:
+    """The tables against the swept settings (:func:`sweep_lines`) as one Markdown text."""
+    return "\n".join(sweep_lines(runs)).strip("\n") + "\n"
+
+
+def update_readme(readme: pathlib.Path, folder: str, table: str, sweeps: str = "") -> None:
+    """Replace the README's block of ``folder`` with ``table`` and its block
+    ``<folder> sweeps`` with ``sweeps``, each where it is; refuse when there is neither."""
+    text, found = readme.read_text(), 0
+    for part, body in (("", table), (SWEEPS, sweeps)):
+        text, n = readme_block(folder, part).subn(lambda m: m.group(1) + body + m.group(3), text)
+        found += n
+    if not found:
         raise ValueError(
-            f"{readme} has no block '<!-- begin {folder} -->' ... "
-            f"'<!-- end {folder} -->'; add one where the table belongs"
+            f"{readme} has no block '<!-- begin {folder} -->' ... '<!-- end {folder} -->' "
+            f"(or '<!-- begin {folder}{SWEEPS} -->' ...); add one where the table belongs"
         )
-    checkpoint.atomic_write_bytes(readme, new.encode())
+    checkpoint.atomic_write_bytes(readme, text.encode())
 
 
 def report_main(argv):
@@ -550,9 +561,8 @@ def report_main(argv):
     folder = pathlib.Path(argv[1])
     write_report(folder, log=print, clean=FLAGS.clean)
     if FLAGS.readme:
-        update_readme(
-            pathlib.Path(FLAGS.readme), argv[1].rstrip("/"), (folder / "results.md").read_text()
-        )
+        table, sweeps = (folder / "results.md").read_text(), sweep_markdown(collect(folder))
+        update_readme(pathlib.Path(FLAGS.readme), argv[1].rstrip("/"), table, sweeps)
         print(f"updated the {argv[1]} table in {FLAGS.readme}")
 
 
