@@ -6,7 +6,8 @@ Every compiled step is ``run(state, data, key, n_valid, hp)`` on a :class:`Train
 ``data`` is the whole dataset on the device (an array or a tuple of arrays indexed along
 axis 0), ``key`` draws the minibatch indices inside the program, steps from ``n_valid`` on
 are masked, and ``hp`` is a dict of scalar hyper-parameters (traced, so they can be
-vmapped). It returns ``(state, mean loss parts)``. Vmapped over runs, it also takes
+vmapped). It returns ``(state, mean loss parts)``, the parts with "finite": whether the
+loss and the new parameters are finite. Vmapped over runs, it also takes
 ``active`` (one bool per run, or None): inactive runs come back unchanged.
 
 The builders' functions CONSUME ``state``: it is donated, so its buffers hold the result

@@ -87,9 +87,10 @@ def test_campaign_exports_resumes_commits_and_refuses_mixed_settings(tmp_path, d
         text=True,
         check=True,
     ).stdout.splitlines()
-    # the first run's exports are committed at the next start, then one commit per point
-    assert sum("(earlier exports)" in m for m in log) == 3
-    assert "results: results digits dec seed 1" in log and len(log) == 6
+    # the first run's exports are committed at the next start with the tables they change
+    # (results.md, results.csv, the README block), then one commit per point
+    assert sum("(earlier exports)" in m for m in log) == 3 and log.count("results: tables") == 1
+    assert "results: results digits dec seed 1" in log and len(log) == 7
     status = subprocess.run(
         ["git", "-C", str(tmp_path), "status", "--porcelain"],
         capture_output=True,

@@ -390,6 +390,8 @@ def git_commit(
 ) -> None:
     """Commit exactly ``paths`` (other staged changes stay staged) in the repository that
     holds the folder ``repo``; nothing to commit is fine, a held index lock is waited for."""
+    if not paths:  # (git commit with no paths would take everything staged)
+        return
     git = ["git", "-C", str(repo)]
     resolved = [str(pathlib.Path(p).resolve()) for p in paths]
     for i in range(tries):
@@ -475,9 +477,11 @@ def run_plan(
         check_exported_settings(point_dir(results, d, r), datasets[d], cfg)
         if plan.clean and "@" in d:  # found now, not when the first table is written
             check_clean_settings(pathlib.Path(plan.clean), d, r, cfg)
-    if commit:  # exports of an earlier run that ended before its commit
+    if commit:  # exports of an earlier run that ended before its commit, and their tables
         for out in sorted(p for p in results.glob("*_*") if p.is_dir()):
             git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
+        if any(results.glob("*_*")):
+            git_commit(results, write_tables(results, readme, plan.clean), "results: tables")
     for s, d, r, *_ in points:
         if (rec := exported(results, d, r, s)) is not None:
             walls.setdefault((d, r), []).append(rec["wall_seconds"])
@@ -541,10 +545,11 @@ def main(argv):
         key = results_key(results, readme) if readme.exists() else None
         text = readme.read_text() if key else ""
         if not any(readme_block(key or "", p).search(text) for p in ("", SWEEPS)):
+            who = f"--update_readme={readme}" if FLAGS.update_readme else f"this plan's {readme}"
             raise ValueError(
-                f"--update_readme={readme} needs an existing file with a block "
-                f"'<!-- begin {key or results} -->' (or '<!-- begin {key or results}{SWEEPS} -->')"
-                " ... '<!-- end ... -->'"
+                f"{who} needs an existing file with a block '<!-- begin {key or results} -->' "
+                f"(or '<!-- begin {key or results}{SWEEPS} -->') ... '<!-- end ... -->'; run "
+                "from the repository root"
             )
     if FLAGS.dry_run:
         also = f"; tables also in {readme}" if readme else ""
