@@ -189,16 +189,19 @@ def test_readme_tables_regenerate_from_the_committed_results():
         assert (ROOT / folder / "results.md").read_text() == expected
 
 
-def test_the_readme_sweep_tables_regenerate_from_the_committed_results():
-    readme = (ROOT / "README.md").read_text()
-    folders = re.findall(r"<!-- begin (results/[\w/]+) sweeps -->", readme)
-    assert "results/labels" in folders, "the README shows the known-labels study"
+@pytest.mark.parametrize(
+    "doc, shown", [("README.md", "results/labels"), ("docs/results.md", "results/figures")]
+)
+def test_the_sweep_tables_regenerate_from_the_committed_results(doc, shown):
+    text = (ROOT / doc).read_text()
+    folders = re.findall(r"<!-- begin (results/[\w/]+) sweeps -->", text)
+    assert shown in folders, f"{doc} shows the sweeps of {shown}"
     for folder in folders:
         expected = sweep_markdown(collect(ROOT / folder))
-        assert "against label_fraction" in expected or folder != "results/labels"
-        assert readme_block(folder, SWEEPS).search(readme).group(2) == expected, (
-            f"the README's {folder} sweeps are stale: python -m experiments.report {folder} "
-            "--readme=README.md"
+        assert " against " in expected, f"{folder} has no sweep to show"
+        assert readme_block(folder, SWEEPS).search(text).group(2) == expected, (
+            f"{doc}'s {folder} sweeps are stale: python -m experiments.report {folder} "
+            f"--readme={doc}"
         )
 
 
