@@ -412,3 +412,34 @@ def test_the_labels_plan_reuses_the_strong_tables_pretrainings_and_runs_few_larg
         plan_points(stray)
     with pytest.raises(ValueError, match="only_runs names datasets"):
         plan_points(dataclasses.replace(labels, only_runs={"mnsit": ("dssec",)}))
+
+
+def test_the_readmes_strong_recipe_bullets_recompute_from_the_committed_results():
+    """The numbers the README's bullets under the strong table quote: means, standard
+    deviations and paired differences of results/strong."""
+    from dssec_jax.cli.report import main_table, paired_acc
+
+    text = " ".join((ROOT / "README.md").read_text().split("## Results")[1].split())
+    table = main_table(collect(ROOT / "results/strong"))
+
+    def mean(m, d, std=False):
+        s = table[(m, d)]["summary"]["acc"]
+        return f"{s['mean']:.3f}" + (f" ± {s['std']:.3f}" if std else "")
+
+    def paired(m, base, d):
+        diffs = paired_acc(table[(m, d)], table[(base, d)])
+        ahead = sum(x > 0 for x in diffs)
+        return f"{np.mean(diffs):+.3f} ± {np.std(diffs, ddof=1):.3f}", ahead, len(diffs)
+
+    usps, coil = paired("dssec", "idec", "usps"), paired("dssec", "idec", "coil20")
+    assert f"USPS {usps[0]}, ahead on {usps[1]} of {usps[2]}" in text
+    assert f"COIL-20 {coil[0]}, ahead on {coil[1]} of {coil[2]}" in text
+    mn = paired("dssec", "idec", "mnist")
+    assert f"{mn[0]}, DSSEC behind on {mn[2] - mn[1]} of {mn[2]}" in text
+    sae = [paired("sae_kmeans", "ae_kmeans", d)[0].split(" ±")[0] for d in ("usps", "coil20")]
+    assert f"leads AE+K-means ({sae[0]}, {sae[1]})" in text
+    assert f"IDEC's {mean('idec', 'mnist')}" in text and f"DSSEC's {mean('dssec', 'mnist')}" in text
+    assert f"COIL-20: DSSEC {mean('dssec', 'coil20', True)}" in text
+    assert "(0.684)" in text and mean("kmeans", "coil20") == "0.684"
+    assert f"as is SAE+K-means ({mean('sae_kmeans', 'coil20')})" in text
+    assert f"USPS: DSSEC {mean('dssec', 'usps', True)}" in text
