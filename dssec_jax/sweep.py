@@ -112,8 +112,14 @@ def pretrain_batched(
         mesh,
     )
     alive = np.ones(len(cfgs), bool)
-    if store is not None and (hit := store.get("batched_pretrained")) is not None:
-        done = checkpoint.restore({"ae": ae, "alive": alive}, hit[1])
+    hit = None if store is None else store.get("batched_pretrained")
+    template = {"ae": ae, "alive": alive}
+    done = (
+        None
+        if hit is None
+        else checkpoint.restore_or_drop(store, "batched_pretrained", template, hit[1])
+    )
+    if done is not None:
         return _by_run(done["ae"], mesh), np.array(done["alive"], bool)
     hp = _by_run(_stack([pretraining.hyper(c) for c in cfgs]), mesh)
     batch = _Pretraining(pretraining.phase(cfg), pretraining.stages(cfg), hp, store, log, mesh)
@@ -152,7 +158,9 @@ class _Pretraining:
             return 0, 0, None, ae, alive
         meta, raw = hit
         template = {"ae": ae, "state": self.fresh(meta["stage"], ae), "alive": alive}
-        saved = checkpoint.restore(template, raw)
+        saved = checkpoint.restore_or_drop(self.store, "batched_pretrain", template, raw)
+        if saved is None:
+            return 0, 0, None, ae, alive
         if self.log:
             stage = self.plan[meta["stage"]].name
             self.log({"event": "pretrain_resumed", "stage": stage, "epoch": meta["epoch"]})
@@ -336,7 +344,10 @@ def _resume_batched(store, state, runs: clustering.Runs, n: int, mesh, log) -> t
         return state, runs
     meta, raw = hit
     shape = np.zeros((len(runs.stop), n), np.int32)
-    saved = checkpoint.restore({"state": state, "prev": shape, "final": shape}, raw)
+    template = {"state": state, "prev": shape, "final": shape}
+    saved = checkpoint.restore_or_drop(store, "batched_cluster", template, raw)
+    if saved is None:
+        return state, runs
     runs = clustering.Runs(
         active=np.array(meta["active"], bool),
         final_labels=[

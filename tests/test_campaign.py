@@ -443,3 +443,50 @@ def test_the_readmes_strong_recipe_bullets_recompute_from_the_committed_results(
     assert "(0.684)" in text and mean("kmeans", "coil20") == "0.684"
     assert f"as is SAE+K-means ({mean('sae_kmeans', 'coil20')})" in text
     assert f"USPS: DSSEC {mean('dssec', 'usps', True)}" in text
+
+
+def test_a_diverged_seed_is_recorded_and_the_others_go_on(tmp_path, digits, monkeypatch):
+    """A seed whose fit turns non-finite gets a result.json (stop reason "nonfinite", the
+    error, no labels); the run goes on, the means leave it out and count it, a rerun does
+    not repeat it, and the campaign exports it as a record alone."""
+    from dssec_jax import pipeline
+    from dssec_jax.cli import campaign, runner
+    from dssec_jax.data import Dataset
+    from dssec_jax.methods import Config
+    from dssec_jax.validation import NonFiniteLossError
+
+    x, y = digits
+    ds = Dataset(x[:300], y[:300], "toy", None, 10)
+    cfg = Config(method="kmeans", n_clusters=10, n_init=2)
+    real, fits = pipeline.fit, []
+
+    def fit(x, cfg, seed, *a, **kw):
+        fits.append(seed)
+        if seed == 1:
+            raise NonFiniteLossError("non-finite loss or weights (nan) in pretraining at ...")
+        return real(x, cfg, seed, *a, **kw)
+
+    monkeypatch.setattr(pipeline, "fit", fit)
+    res = runner.run_config(ds, cfg, [0, 1, 2], tmp_path / "run", tmp_path / "cache")
+    assert [r["stop_reason"] for r in res["per_seed"]] == ["kmeans", "nonfinite", "kmeans"]
+    assert "non-finite loss" in res["per_seed"][1]["error"] and "acc" not in res["per_seed"][1]
+    assert res["summary"]["acc"]["n"] == 2 and res["summary"]["stopped_nonfinite"] == 1
+    again = runner.run_config(ds, cfg, [0, 1, 2], tmp_path / "run", tmp_path / "cache")
+    assert fits == [0, 1, 2] and again["per_seed"] == res["per_seed"]  # nothing ran again
+    out = tmp_path / "out"
+    for s in (0, 1, 2):
+        campaign.export_seed(tmp_path / "run", out, ds, cfg, s)
+    assert not (out / "seed_1" / "labels.npz").exists() and (out / "seed_2" / "labels.npz").exists()
+    assert json.loads((out / "results.json").read_text())["summary"]["stopped_nonfinite"] == 1
+
+
+def test_save_model_on_a_finished_seed_says_it_is_not_written(tmp_path, digits):
+    from dssec_jax.cli import runner
+    from dssec_jax.data import Dataset
+    from dssec_jax.methods import Config
+
+    x, y = digits
+    ds, cfg = Dataset(x[:200], y[:200], "toy", None, 10), Config(method="kmeans", n_clusters=10)
+    runner.run_config(ds, cfg, [0], tmp_path / "run", tmp_path / "cache")
+    with pytest.warns(UserWarning, match="finished before --save_model was given"):
+        runner.run_config(ds, cfg, [0], tmp_path / "run", tmp_path / "cache", save_model=True)

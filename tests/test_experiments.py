@@ -431,3 +431,16 @@ def test_interrupted_batched_sweep_resumes_to_the_same_labels(
         assert [{k: h.get(k) for k in keep} for h in ha["cluster"]] == [
             {k: h.get(k) for k in keep} for h in hb["cluster"]
         ]
+
+
+def test_a_config_file_sits_between_the_recipe_and_the_flags(tmp_path):
+    """--config names the method and k; a flag given beside it wins, an absent one does not
+    override it with its default."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"method": "kmeans", "n_clusters": 5, "n_init": 2}))
+    wd = tmp_path / "w"
+    r = run("experiments.run", f"--config={path}", "--n_clusters=4", "--seeds=1", f"--workdir={wd}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((wd / "results.json").read_text())
+    assert res["method"] == "kmeans" and res["config"]["n_clusters"] == 4
+    assert res["per_seed"][0]["n_clusters"] == 4 and res["config"]["n_init"] == 2

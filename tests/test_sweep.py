@@ -159,3 +159,24 @@ def test_a_batch_checkpoint_of_another_batch_is_not_resumed(digits, tmp_path):
     fresh = fit_batched(x, other, [1, 1])  # what seeds 1 give when trained afresh
     np.testing.assert_array_equal(b[0].embedding, fresh[0].embedding)
     assert not np.array_equal(a[0].embedding, b[0].embedding)
+
+
+def test_a_batch_checkpoint_of_another_layout_is_dropped_not_fatal(digits, tmp_path):
+    """A checkpoint of this batch that no longer fits its state (another version's layout)
+    is reported and dropped, and the phase starts afresh, as for a single run."""
+    from dssec_jax import checkpoint
+
+    x = digits[0][:300]
+    cfgs = [
+        Config(method="idec", gamma=g, **{**BASE, "pretrain_epochs": 2, "max_iter": 10})
+        for g in (0.1, 0.5)
+    ]
+    store = checkpoint.FileStore(tmp_path, tmp_path, "batch", min_interval_s=0)
+    a = fit_batched(x, cfgs, [0, 0], store=store)
+    path = store.path("batched_pretrained")
+    meta, raw = checkpoint.load(path)
+    raw["alive"] = np.ones(5, bool)  # two runs in the batch: a leaf of another shape
+    checkpoint.save(path, raw, meta)
+    with pytest.warns(UserWarning, match="does not fit"):
+        b = fit_batched(x, cfgs, [0, 0], store=store)
+    np.testing.assert_array_equal(a[0].labels, b[0].labels)  # trained afresh, the same

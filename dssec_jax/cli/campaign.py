@@ -350,20 +350,9 @@ def export_seed(
     process exported a seed of the same point meanwhile (``--only_seeds``), the summary is
     written again until it holds every seed marked exported."""
     src, dst = run_dir / f"seed_{seed}", out / f"seed_{seed}"
-    with np.load(src / "outputs.npz") as f:
-        labels, kmeans_labels = f["labels"], f["kmeans_labels"]
-    if max(labels.max(), kmeans_labels.max()) > 255:
-        raise ValueError("more than 256 clusters do not fit the uint8 label files")
-    history = json.loads((src / "history.json").read_text())
-    checkpoint.atomic_write_bytes(
-        dst / "history.json.gz", gzip.compress(json.dumps(_round(history)).encode(), mtime=0)
-    )
-    checkpoint.atomic_save_npz(
-        dst / "labels.npz",
-        labels=labels.astype(np.uint8),
-        kmeans_labels=kmeans_labels.astype(np.uint8),
-    )
     rec = json.loads((src / "result.json").read_text())
+    if rec["stop_reason"] != "nonfinite":  # a diverged seed has its record alone
+        _export_outputs(src, dst)
     while True:
         per_seed = [seed_done(out, s) for s in exported_seeds(out) if s != seed] + [rec]
         per_seed.sort(key=lambda r: r["seed"])
@@ -378,6 +367,23 @@ def export_seed(
         checkpoint.atomic_write_json(dst / "result.json", rec)  # seed unexported
         if exported_seeds(out) == [r["seed"] for r in per_seed]:
             return rec
+
+
+def _export_outputs(src: pathlib.Path, dst: pathlib.Path) -> None:
+    """A seed's labels (uint8) and rounded, gzipped history from ``src`` into ``dst``."""
+    with np.load(src / "outputs.npz") as f:
+        labels, kmeans_labels = f["labels"], f["kmeans_labels"]
+    if max(labels.max(), kmeans_labels.max()) > 255:
+        raise ValueError("more than 256 clusters do not fit the uint8 label files")
+    history = json.loads((src / "history.json").read_text())
+    checkpoint.atomic_write_bytes(
+        dst / "history.json.gz", gzip.compress(json.dumps(_round(history)).encode(), mtime=0)
+    )
+    checkpoint.atomic_save_npz(
+        dst / "labels.npz",
+        labels=labels.astype(np.uint8),
+        kmeans_labels=kmeans_labels.astype(np.uint8),
+    )
 
 
 def exported_seeds(out: pathlib.Path) -> list[int]:

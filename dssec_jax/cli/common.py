@@ -12,11 +12,12 @@ import numpy as np
 from absl import app, flags
 from absl import logging as absl_logging
 
-from dssec_jax import compile_cache, parallel, progress
+from dssec_jax import checkpoint, compile_cache, parallel, progress
 from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.data.corrupt import corrupt_dataset
 from dssec_jax.methods import Config
 from dssec_jax.presets import RECIPES, recipe_settings
+from dssec_jax.validation import NonFiniteLossError
 
 FLAGS = flags.FLAGS
 
@@ -307,7 +308,7 @@ def build_config(n_clusters, **explicit) -> Config:
     """Config from library defaults < --recipe < --config file < flags < ``explicit``;
     ``n_clusters`` (the dataset's) unless --n_clusters is given."""
     fields = {f.name for f in dataclasses.fields(Config)}
-    d = {"n_clusters": n_clusters if FLAGS.n_clusters is None else n_clusters_flag()}
+    d = {"n_clusters": n_clusters}
     if FLAGS.config:
         try:
             extra = json.loads(open(FLAGS.config).read())
@@ -319,6 +320,8 @@ def build_config(n_clusters, **explicit) -> Config:
                 f"--config has unknown keys {sorted(unknown)}; valid: {sorted(fields)}"
             )
         d.update(extra)
+    if FLAGS.n_clusters is not None:
+        d["n_clusters"] = n_clusters_flag()
     for name in _OVERRIDES:
         v = getattr(FLAGS, name)
         if v is not None:
@@ -353,7 +356,8 @@ def run_cli(main: Callable, positional: bool = False, doc: str | None = None) ->
 
 
 def cli(main: Callable, positional: bool = False) -> Callable:
-    """Wrap an absl main so that bad input ends in a one-line error and exit code 2;
+    """Wrap an absl main so that bad input ends in a one-line error and exit code 2 (an
+    unusable checkpoint or a diverged fit outside a run's seeds: one line, exit code 1);
     stray positional arguments are refused unless ``positional``."""
 
     def wrapped(argv):
@@ -368,5 +372,8 @@ def cli(main: Callable, positional: bool = False) -> Callable:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
+        except (checkpoint.CheckpointError, NonFiniteLossError) as e:  # not the input's fault
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
 
     return wrapped

@@ -46,7 +46,10 @@ def main(argv):
     ds = common.load(FLAGS.dataset)
     cfg = check_config(
         common.build_config(
-            ds.n_clusters, method=FLAGS.method, gamma=FLAGS.gamma, embed_dim=FLAGS.embed_dim
+            ds.n_clusters,
+            method=FLAGS.method if FLAGS["method"].present else None,  # a --config may name it
+            gamma=FLAGS.gamma,
+            embed_dim=FLAGS.embed_dim,
         ),
         len(ds.x),
     )

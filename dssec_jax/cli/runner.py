@@ -23,6 +23,7 @@ import os
 import pathlib
 import platform
 import time
+import warnings
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -31,6 +32,7 @@ from dssec_jax import DSSEC, checkpoint, clustering, labels, metrics, pipeline
 from dssec_jax.data import Dataset
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
+from dssec_jax.validation import NonFiniteLossError
 
 STOP_ENV = "DSSEC_STOP_AFTER"  # test hook: exit right after this checkpoint name is written
 
@@ -192,6 +194,15 @@ def write_seed(
     return rec
 
 
+def write_diverged(run_dir: pathlib.Path, seed: int, error: str, wall: float) -> dict:
+    """result.json of a seed whose loss or weights turned non-finite (stop reason
+    "nonfinite", the error, no labels): it counts as done, so a rerun does not repeat it;
+    the means leave it out and count it (:func:`summarize`). Delete its folder to retry."""
+    rec = {"seed": seed, "stop_reason": "nonfinite", "error": error, "wall_seconds": round(wall, 2)}
+    checkpoint.atomic_write_json(run_dir / f"seed_{seed}" / "result.json", rec)
+    return rec
+
+
 def finish_run(run_dir: pathlib.Path, ds: Dataset, cfg: Config, per_seed: list) -> dict:
     """Write results.json (per seed, mean and std, versions) and return it."""
     results = {
@@ -227,6 +238,12 @@ def run_config(
             per_seed.append(rec)
             if log:
                 log({"event": "seed_skipped", "seed": seed})
+            model = run_dir / f"seed_{seed}" / "model.dssec"
+            if save_model and rec.get("stop_reason") != "nonfinite" and not model.exists():
+                warnings.warn(
+                    f"seed {seed} finished before --save_model was given, so {model} is not "
+                    f"written; delete {model.parent} to fit it again with its model"
+                )
             continue
         if log:
             log({"event": "seed_start", "run": run_dir.name, "seed": seed})
@@ -240,7 +257,13 @@ def run_config(
             checkpoint_interval_s,
         )
         t = time.time()
-        res = pipeline.fit(ds.x, cfg, seed, ds.y, known=known, store=store, log=log)
+        try:
+            res = pipeline.fit(ds.x, cfg, seed, ds.y, known=known, store=store, log=log)
+        except NonFiniteLossError as e:  # recorded; the other seeds go on
+            per_seed.append(write_diverged(run_dir, seed, str(e), time.time() - t))
+            if log:
+                log({"event": "seed_diverged", "seed": seed, "error": str(e)})
+            continue
         if save_model:
             DSSEC.from_result(cfg, seed, res, ds.x.shape[1]).save(
                 run_dir / f"seed_{seed}" / "model.dssec"

@@ -33,7 +33,8 @@ flags.DEFINE_boolean(
     "batched",
     False,
     "train all gammas and seeds of a method and embedding "
-    "size as one vmapped program (dssec_jax.sweep); no mid-run checkpoints",
+    "size as one vmapped program (dssec_jax.sweep), checkpointed as one: an interrupted "
+    "batch resumes while its list of unfinished runs is the same",
 )
 flags.DEFINE_boolean(
     "shard_runs",
