@@ -197,19 +197,19 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         if not (isinstance(self.n_restarts, (int, np.integer)) and self.n_restarts >= 1):
             raise ValueError(f"n_restarts must be an integer >= 1, got {self.n_restarts!r}")
         restarts.check_rule(self.restart_rule)
-        self.restarts_ = None
+        records = None  # a fit that raises leaves the previous fit's attributes as they were
         try:
             if self.n_restarts == 1:
                 res = pipeline.fit(x, cfg, seed, y, known=known_labels, log=log)
             else:
-                res, self.restarts_ = restarts.fit_restarts(
+                res, records = restarts.fit_restarts(
                     x, cfg, seed, int(self.n_restarts), self.restart_rule, y, log, known_labels
                 )
         finally:
             if isinstance(log, progress.Progress):
                 log.close()
         self._set_fitted(res, x.shape[1])
-        self.seed_, self.settings_ = seed, cfg.to_dict()
+        self.seed_, self.settings_, self.restarts_ = seed, cfg.to_dict(), records
         return self
 
     def _set_fitted(self, res: pipeline.FitResult, n_features: int) -> "DSSEC":

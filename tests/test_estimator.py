@@ -217,3 +217,18 @@ def test_verbose_1_shows_a_line_every_few_percent_off_a_terminal(digits, capsys)
     assert any(ln.startswith("cluster iter") for ln in lines)
     with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):
         DSSEC(verbose=3).fit(x)
+
+
+def test_a_refit_that_raises_leaves_the_previous_fit_whole(digits):
+    from dssec_jax.validation import NonFiniteLossError
+
+    x = digits[0][:200] * 1e3
+    est = DSSEC(
+        n_clusters=5, pretrain_epochs=1, max_iter=10, n_init=2, n_restarts=2, **TINY_NET
+    ).fit(x)
+    labels, records = est.labels_.copy(), est.restarts_
+    est.set_params(n_restarts=1, pretrain_optimizer="sgd", learning_rate=1e38)
+    with pytest.raises(NonFiniteLossError):
+        est.fit(x)
+    assert est.restarts_ is records and len(records) == 2  # not half of a new fit
+    np.testing.assert_array_equal(est.labels_, labels)
