@@ -68,6 +68,11 @@ FORMATS = {
     ),
     "seed_start": lambda r: f"{r['run']} seed {r['seed']}: start",
     "seed_skipped": lambda r: f"seed {r['seed']}: already finished, skipped",
+    "seed_diverged": lambda r: (
+        f"seed {r['seed']} diverged, recorded as non-finite; the other seeds go on. "
+        f"{r['error'].rstrip('.')}. To run it again, delete {r['folder']} (and its export, "
+        "in a campaign)"
+    ),
     "seed_done": lambda r: (
         f"{r['run'] + ' ' if r.get('run') else ''}seed {r['seed']} done: {_brief(r['result'])}"
     ),

@@ -361,7 +361,7 @@ def _check_strong_table(block: str) -> None:
 
     def accs(plan, ds, m):
         res = json.loads((ROOT / "results" / plan / f"{ds}_{m}" / "results.json").read_text())
-        return {r["seed"]: r["acc"] for r in res["per_seed"]}
+        return {r["seed"]: r["acc"] for r in res["per_seed"] if "acc" in r}
 
     header = re.search(r"^\| ACC[^|]*\|(.*)\|$", block, re.M).group(1).split("|")
     datasets = [DATASET_NAMES[c.strip().split(",")[0]] for c in header[::3]]
@@ -490,3 +490,31 @@ def test_save_model_on_a_finished_seed_says_it_is_not_written(tmp_path, digits):
     runner.run_config(ds, cfg, [0], tmp_path / "run", tmp_path / "cache")
     with pytest.warns(UserWarning, match="finished before --save_model was given"):
         runner.run_config(ds, cfg, [0], tmp_path / "run", tmp_path / "cache", save_model=True)
+
+
+def test_a_plan_goes_on_past_a_point_whose_every_seed_diverged(tmp_path, monkeypatch):
+    """run_plan logs, exports and tabulates a point that diverged on every seed (records
+    without labels) and runs the plan's other points."""
+    from dssec_jax import pipeline
+    from dssec_jax.cli import campaign
+    from dssec_jax.validation import NonFiniteLossError
+
+    real = pipeline.fit
+
+    def fit(x, cfg, seed, *a, **kw):
+        if cfg.method == "dec":
+            raise NonFiniteLossError("non-finite loss or weights (nan) in clustering")
+        return real(x, cfg, seed, *a, **kw)
+
+    monkeypatch.setattr(pipeline, "fit", fit)
+    plan = campaign.PLANS["smoke"]
+    points = campaign.plan_points(plan, None, ["kmeans", "dec"], 2, None)
+    res, lines = tmp_path / "res", []
+    ran = campaign.run_plan(plan, points, res, tmp_path / "w", tmp_path / "c", log=lines.append)
+    assert ran == 4
+    dec = json.loads((res / "digits_dec" / "results.json").read_text())
+    assert [r["stop_reason"] for r in dec["per_seed"]] == ["nonfinite"] * 2
+    assert dec["summary"]["stopped_nonfinite"] == 2 and "acc" not in dec["summary"]
+    table = (res / "results.md").read_text()
+    assert "non-finite (left out of the means) 2" in table and "| kmeans |" in table
+    assert any("digits_dec/seed_1: ACC nan, 0 iterations (nonfinite)" in ln for ln in lines)

@@ -444,3 +444,14 @@ def test_a_config_file_sits_between_the_recipe_and_the_flags(tmp_path):
     res = json.loads((wd / "results.json").read_text())
     assert res["method"] == "kmeans" and res["config"]["n_clusters"] == 4
     assert res["per_seed"][0]["n_clusters"] == 4 and res["config"]["n_init"] == 2
+
+
+def test_a_run_whose_every_seed_diverges_says_so_and_fails(tmp_path):
+    wd = tmp_path / "w"
+    flags = ["--method=ae_kmeans", "--pretrain_optimizer=sgd", "--learning_rate=1e38"]
+    r = run("experiments.run", *flags, "--pretrain_epochs=2", "--seeds=2", f"--workdir={wd}")
+    assert r.returncode == 1 and "error: every seed diverged" in r.stderr, r.stderr[-2000:]
+    assert "seed 1 diverged, recorded as non-finite" in r.stdout
+    assert f"To run it again, delete {wd / 'seed_1'}" in r.stdout
+    res = json.loads((wd / "results.json").read_text())
+    assert res["summary"]["stopped_nonfinite"] == 2

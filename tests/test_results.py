@@ -43,4 +43,4 @@ def test_the_summary_holds_every_exported_seed(path):
     assert [r["seed"] for r in res["per_seed"]] == marked
     assert json.loads((path.parent / "config.json").read_text())["seeds"] == marked
     diverged = res["summary"].get("stopped_nonfinite", 0)
-    assert res["summary"]["acc"]["n"] == len(marked) - diverged
+    assert res["summary"].get("acc", {"n": 0})["n"] == len(marked) - diverged

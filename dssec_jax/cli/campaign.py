@@ -506,7 +506,8 @@ def run_plan(
         ran += 1
         log(
             f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
-            f"{rec['n_iter']} iterations ({rec['stop_reason']}), {rec['wall_seconds']:.0f} s"
+            f"{rec.get('n_iter', 0)} iterations ({rec['stop_reason']}), "
+            f"{rec['wall_seconds']:.0f} s"
         )
         tables = write_tables(results, readme, plan.clean)
         if commit:

@@ -172,7 +172,11 @@ def plot_harsh(
         for ax, kind in zip(axes[0], kinds):
             points = {c: rs for c, rs in conditions.items() if c[0] in (None, kind)}
             for i, m in enumerate(methods):
-                at = [(lv, rs[m]["summary"]["acc"]) for (_, lv), rs in points.items() if m in rs]
+                at = [
+                    (lv, rs[m]["summary"]["acc"])
+                    for (_, lv), rs in points.items()
+                    if m in rs and "acc" in rs[m]["summary"]  # not where every seed diverged
+                ]
                 if not at:
                     continue
                 ax.errorbar(

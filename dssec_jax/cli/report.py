@@ -274,13 +274,11 @@ def markdown_table(runs: list[dict]) -> str:
         if spec.clustering == "idec":
             used.append(f"gamma {c['gamma']}")
         if spec.clustering:
-            used += [
-                f"max_iter {c['max_iter']}",
-                f"update_interval {c['update_interval']}",
-                f"tol {c['tol']:g}",
-                f"iterations run {s['n_iter']['mean']:.0f} (mean)",
-                f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}",
-            ]
+            used += [f"max_iter {c['max_iter']}", f"update_interval {c['update_interval']}"]
+            used.append(f"tol {c['tol']:g}")
+            if "n_iter" in s:  # (not when every seed diverged)
+                used.append(f"iterations run {s['n_iter']['mean']:.0f} (mean)")
+                used.append(f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}")
             if s.get("stopped_nonfinite"):
                 used.append(f"non-finite (left out of the means) {s['stopped_nonfinite']}")
         lines.append(f"- {d} / {m}: " + ", ".join(used))

@@ -11,7 +11,7 @@ import pathlib
 
 from absl import flags
 
-from dssec_jax.validation import check_config
+from dssec_jax.validation import NonFiniteLossError, check_config
 
 from . import common
 from .runner import run_config
@@ -79,6 +79,11 @@ def main(argv):
             )
         )
     common.log(f"wrote {workdir / 'results.json'}")
+    if s.get("stopped_nonfinite", 0) == len(res["per_seed"]):
+        raise NonFiniteLossError(
+            f"every seed diverged (records in {workdir}); lower the learning rate or beta, "
+            "in a new workdir"
+        )
 
 
 def entry() -> None:

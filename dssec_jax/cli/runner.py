@@ -262,7 +262,8 @@ def run_config(
         except NonFiniteLossError as e:  # recorded; the other seeds go on
             per_seed.append(write_diverged(run_dir, seed, str(e), time.time() - t))
             if log:
-                log({"event": "seed_diverged", "seed": seed, "error": str(e)})
+                folder = str(run_dir / f"seed_{seed}")
+                log({"event": "seed_diverged", "seed": seed, "error": str(e), "folder": folder})
             continue
         if save_model:
             DSSEC.from_result(cfg, seed, res, ds.x.shape[1]).save(
