@@ -313,6 +313,13 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             est._pca = _rebuild_pca(meta, raw["pca"])
         return est
 
+    def fit_predict(
+        self, X: ArrayLike, y: ArrayLike | None = None, known_labels: ArrayLike | None = None
+    ) -> np.ndarray:
+        """``fit(X, y, known_labels)``, then the cluster of every row of ``X`` (``labels_``);
+        ``y``, as in ``fit``, only adds ACC/NMI/ARI to ``history_``."""
+        return self.fit(X, y, known_labels=known_labels).labels_
+
     def transform(self, X: ArrayLike) -> np.ndarray:
         """Embedding of ``X``.
 

@@ -232,3 +232,20 @@ def test_a_refit_that_raises_leaves_the_previous_fit_whole(digits):
         est.fit(x)
     assert est.restarts_ is records and len(records) == 2  # not half of a new fit
     np.testing.assert_array_equal(est.labels_, labels)
+
+
+def test_fit_predict_passes_y_and_known_labels_on_to_fit():
+    """scikit-learn's ClusterMixin.fit_predict drops ``y``; ours records its metrics and
+    learns from ``known_labels`` as ``fit`` does, with the same labels."""
+    x = RNG.normal(size=(40, 4)).astype(np.float32)
+    y = np.arange(40) % 2
+    kw = dict(n_clusters=2, pretrain_epochs=2, max_iter=10, n_init=2, random_state=0)
+    kw.update(hidden_dims=(8, 8, 8), embed_dim=2)
+    labels = (est := DSSEC(**kw)).fit_predict(x, y)
+    assert "acc" in est.history_[-1]
+    np.testing.assert_array_equal(labels, DSSEC(**kw).fit(x, y).labels_)
+    known = np.where(np.arange(40) < 6, y, -1)
+    lcae = DSSEC(method="lcae_kmeans", **kw)
+    np.testing.assert_array_equal(
+        lcae.fit_predict(x, known_labels=known), lcae.fit(x, known_labels=known).labels_
+    )

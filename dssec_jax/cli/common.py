@@ -134,7 +134,10 @@ flags.DEFINE_enum(
 flags.DEFINE_integer("seeds", 1, "number of seeds (0 .. seeds-1)", lower_bound=1)
 flags.DEFINE_string("workdir", None, "output folder; rerunning on it resumes")
 flags.DEFINE_string(
-    "cache_dir", None, "pretrained-autoencoder cache (default: <workdir>/../ae_cache)"
+    "cache_dir",
+    None,
+    "pretrained-autoencoder cache (default: <workdir>/../ae_cache); for dssec-campaign the "
+    "folder of its runs and caches (default: ~/.cache/dssec_jax/campaign)",
 )
 flags.DEFINE_float(
     "checkpoint_interval",
