@@ -59,4 +59,12 @@ def test_a_collapse_is_detected_on_the_record_and_warned(digits, monkeypatch):
     with pytest.warns(UserWarning, match="collapsed: 1 of 10"):
         pipeline.fit(x[:300], cfg, 0, y[:300])
     first = fit(x[:300], Config(method="idec", pretrain_epochs=1, max_iter=10, **TINY_NET), 0)
-    assert "collapsed" in first.history[0]
+    assert first.history[-1]["collapsed"] is False  # a healthy run says so
+    one = clustering.record(0, np.zeros(300, int), 1.0, {}, None, 10, 0.0)
+    assert one["collapsed"] is True and one["n_empty_clusters"] == 9
+    # the run's summary counts the collapsed seeds from their cluster sizes
+    from dssec_jax.cli.runner import summarize
+
+    seeds = [{"seed": 0, "acc": 0.5, "cluster_sizes": [300] + [0] * 9}]
+    seeds.append({"seed": 1, "acc": 0.9, "cluster_sizes": [30] * 10})
+    assert summarize(seeds)["collapsed"] == 1 and "collapsed" not in summarize(seeds[1:])

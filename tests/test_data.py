@@ -117,6 +117,7 @@ def test_user_idx_pair(tmp_path):
     d = load_dataset(str(tmp_path / "imgs-idx3-ubyte.gz"), labels_path=tmp_path / "labs-idx1-ubyte")
     assert d.x.shape == (5, 16) and d.image_shape == (4, 4) and d.n_clusters == 3
     np.testing.assert_allclose(d.x, imgs.reshape(5, 16) / 255.0)
+    np.testing.assert_array_equal(d.y, labs)  # row by row, not only three classes
 
 
 # ---------------------------------------------------------------- errors

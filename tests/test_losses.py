@@ -141,9 +141,17 @@ def test_dssec_loss_combines_parts():
     z, mu = rng.normal(size=(8, 2)), rng.normal(size=(3, 2))
     p = np_p(np_q(z, mu))
     tot, parts = losses.dssec_loss(x, xh, h, z, mu, p, gamma=0.3, beta=0.5, rho=0.1)
-    ref = parts["reconstruction"] + 0.5 * parts["sparsity"] + 0.3 * parts["clustering"]
-    assert np.isclose(tot, ref, rtol=1e-6)
-    assert np.isclose(parts["clustering"], losses.clustering_kl(p, np_q(z, mu)), rtol=1e-4)
+    # each part against its formula in numpy: L_rec the mean square (0.1^2), Omega the KL
+    # of rho = 0.1 from the ratio rate h / (1 + h), averaged over the units
+    r = (h[0] / (1 + h[0])).mean(0)
+    kl = np.mean(0.1 * np.log(0.1 / r) + 0.9 * np.log(0.9 / (1 - r)))
+    np.testing.assert_allclose(parts["reconstruction"], 0.01, rtol=1e-4)
+    np.testing.assert_allclose(parts["sparsity"], kl, rtol=1e-4)
+    np.testing.assert_allclose(parts["clustering"], losses.clustering_kl(p, np_q(z, mu)), rtol=1e-4)
+    np.testing.assert_allclose(tot, 0.01 + 0.5 * kl + 0.3 * parts["clustering"], rtol=1e-4)
+    # DEC: rec_weight 0 leaves the clustering term alone
+    tot_dec, _ = losses.dssec_loss(x, xh, h, z, mu, p, gamma=0.3, beta=0.5, rho=0.1, rec_weight=0)
+    np.testing.assert_allclose(tot_dec, 0.3 * parts["clustering"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("form", ["ratio", "exp", "tanh"])

@@ -44,3 +44,21 @@ def test_the_summary_holds_every_exported_seed(path):
     assert json.loads((path.parent / "config.json").read_text())["seeds"] == marked
     diverged = res["summary"].get("stopped_nonfinite", 0)
     assert res["summary"].get("acc", {"n": 0})["n"] == len(marked) - diverged
+
+
+def test_no_seed_of_the_strong_table_collapsed_as_the_readme_says():
+    """README: "No run collapsed" at the strong recipe; every record holds its cluster
+    sizes, and fewer than half of them non-empty would be a collapse."""
+    assert "No run collapsed" in (ROOT / "README.md").read_text()
+    records = [
+        r
+        for p in sorted((ROOT / "results/strong").glob("*/results.json"))
+        for r in json.loads(p.read_text())["per_seed"]
+    ]
+    assert len(records) >= 100 and all("cluster_sizes" in r for r in records)
+    bad = [
+        (r["seed"], r["cluster_sizes"])
+        for r in records
+        if 2 * np.count_nonzero(r["cluster_sizes"]) < len(r["cluster_sizes"])
+    ]
+    assert not bad, bad

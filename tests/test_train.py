@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import TINY_NET
 
 from dssec_jax import clustering, losses, pipeline, pretraining, sae, train
 from dssec_jax.methods import Config
@@ -450,3 +451,26 @@ def test_the_pure_train_step_serves_a_loop_of_ones_own():
         train.make_train_step(loss, opt)(s0, x)
     for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("method, beta", [("dssec", 0.7), ("idec", 0.7), ("dec", 0.7)])
+def test_the_trained_loss_is_the_methods_formula_of_its_parts(digits, method, beta):
+    """The loss the steps minimise, as recorded: pretraining L_rec + beta * Omega (beta
+    only for the sparse autoencoder), clustering L_rec + beta * Omega + gamma * L_c for
+    DSSEC, beta 0 for IDEC, L_c alone for DEC; a loss that dropped a part fails here."""
+    x = digits[0][:300]
+    used = {"dssec": dict(beta=beta, gamma=0.3), "idec": dict(gamma=0.3), "dec": {}}[method]
+    cfg = Config(method=method, pretrain_epochs=2, update_interval=5, max_iter=10, **used)
+    cfg = dataclasses.replace(cfg, tol=0.0, **TINY_NET)
+    res = pipeline.fit(x, cfg, 0)
+    sparse = method == "dssec"
+    pre = res.pretrain_history[-1]
+    assert (pre["sparsity"] > 0) == sparse
+    want = pre["reconstruction"] + (beta * pre["sparsity"] if sparse else 0.0)
+    assert pre["loss"] == pytest.approx(want, rel=1e-4)
+    for h in res.history[1:]:
+        rec = {"dssec": 1.0, "idec": 1.0, "dec": 0.0}[method]
+        want = rec * (h["reconstruction"] + (beta if sparse else 0.0) * h["sparsity"])
+        gamma = 1.0 if method == "dec" else 0.3
+        assert h["loss"] == pytest.approx(want + gamma * h["clustering"], rel=1e-4)
+        assert h["clustering"] > 0 and (h["sparsity"] > 0) == sparse

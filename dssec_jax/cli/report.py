@@ -281,6 +281,8 @@ def markdown_table(runs: list[dict]) -> str:
                 used.append(f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}")
             if s.get("stopped_nonfinite"):
                 used.append(f"non-finite (left out of the means) {s['stopped_nonfinite']}")
+            if s.get("collapsed"):
+                used.append(f"collapsed (under half the clusters non-empty) {s['collapsed']}")
         lines.append(f"- {d} / {m}: " + ", ".join(used))
     return "\n".join(lines) + "\n"
 

@@ -76,7 +76,9 @@ def versions() -> dict:
 def summarize(per_seed: Sequence[dict]) -> dict:
     """Mean and sample std (ddof 1; None for one seed) over seeds of each metric, and how
     many seeds stopped at max_iter. A seed of a batch that turned non-finite (stop reason
-    "nonfinite") is left out of the means and counted ("stopped_nonfinite")."""
+    "nonfinite") is left out of the means and counted ("stopped_nonfinite"); seeds whose
+    clustering collapsed (fewer than half the clusters non-empty) are counted ("collapsed",
+    from the records' cluster sizes)."""
     out: dict[str, Any] = {}
     kept = [r for r in per_seed if r.get("stop_reason") != "nonfinite"]
     for k in ("acc", "nmi", "ari", "kmeans_acc", "n_iter", *labels.UNKNOWN_METRICS):
@@ -87,6 +89,9 @@ def summarize(per_seed: Sequence[dict]) -> dict:
     out["stopped_at_max_iter"] = sum(r.get("stop_reason") == "max_iter" for r in per_seed)
     if len(kept) < len(per_seed):
         out["stopped_nonfinite"] = len(per_seed) - len(kept)
+    sizes = [r["cluster_sizes"] for r in kept if r.get("cluster_sizes")]
+    if n_collapsed := sum(2 * np.count_nonzero(s) < len(s) for s in sizes):
+        out["collapsed"] = int(n_collapsed)
     return out
 
 
