@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from conftest import TINY_NET
+from sklearn.metrics import adjusted_rand_score
 
 from dssec_jax import DSSEC, restarts
 from dssec_jax.metrics import cluster_acc, nmi
@@ -38,7 +39,10 @@ def test_agreement_picks_the_run_the_others_agree_with():
     runs.append(np.random.default_rng(1).integers(0, 4, truth.size))  # an outlier run
     a = restarts.agreement(runs)
     assert np.argmin(a) == 4
-    assert restarts.choose("agreement_nmi", runs, 4)[0] != 4
+    # each agreement rule picks the run of highest mean agreement with the others
+    for rule, score in [("agreement_nmi", nmi), ("agreement_ari", adjusted_rand_score)]:
+        mean = [np.mean([score(r, s) for s in runs if s is not r]) for r in runs]
+        assert restarts.choose(rule, runs, 4)[0] == int(np.argmax(mean)) != 4
     assert restarts.choose("loss", runs, 4, losses=[0.5, 0.4, 0.3, 0.2, 0.9])[0] == 3
 
 
