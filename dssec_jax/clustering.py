@@ -75,7 +75,12 @@ def start(z: np.ndarray, cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray
 
 def collapsed(labels: np.ndarray, n_clusters: int) -> bool:
     """Whether a clustering has collapsed: fewer than half of its clusters are non-empty."""
-    return int(np.count_nonzero(np.bincount(labels, minlength=n_clusters))) < n_clusters / 2
+    return sizes_collapsed(np.bincount(labels, minlength=n_clusters))
+
+
+def sizes_collapsed(sizes: np.ndarray) -> bool:
+    """:func:`collapsed`, from the clusters' sizes."""
+    return bool(2 * np.count_nonzero(sizes) < len(sizes))
 
 
 def record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:

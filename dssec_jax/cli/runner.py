@@ -90,7 +90,7 @@ def summarize(per_seed: Sequence[dict]) -> dict:
     if len(kept) < len(per_seed):
         out["stopped_nonfinite"] = len(per_seed) - len(kept)
     sizes = [r["cluster_sizes"] for r in kept if r.get("cluster_sizes")]
-    if n_collapsed := sum(2 * np.count_nonzero(s) < len(s) for s in sizes):
+    if n_collapsed := sum(clustering.sizes_collapsed(np.asarray(s)) for s in sizes):
         out["collapsed"] = int(n_collapsed)
     return out
 
