@@ -161,6 +161,8 @@ def test_the_seed_drawn_for_random_state_none_is_kept_and_saved(digits, tmp_path
     x = digits[0][:400]
     est = DSSEC(n_clusters=10, method="ae_kmeans", **{**TINY, "random_state": None}).fit(x)
     assert isinstance(est.seed_, int) and est.get_params()["random_state"] is None
+    drawn = {DSSEC(method="kmeans", n_clusters=2, n_init=1).fit(x).seed_ for _ in range(3)}
+    assert len(drawn) > 1  # drawn afresh each fit, not a fixed seed
     again = DSSEC(n_clusters=10, method="ae_kmeans", **{**TINY, "random_state": est.seed_}).fit(x)
     np.testing.assert_array_equal(again.labels_, est.labels_)
     est.save(tmp_path / "m.dssec")
