@@ -15,13 +15,21 @@ from dssec_jax import parallel
 SCRIPT = r"""
 import json, numpy as np, jax
 from sklearn.datasets import load_digits
-from dssec_jax import pipeline
+from dssec_jax import parallel, pipeline
 from dssec_jax.methods import Config
 assert len(jax.devices()) == 8, jax.devices()
 d = load_digits(); x = (d.data / 16).astype(np.float32)[:800]
 base = dict(method="dssec", hidden_dims=(64, 64, 128), pretrain_epochs=4, batch_size=128,
             update_interval=10, max_iter=40, n_init=3)
+real, shares = parallel.place, []
+def place(tree, mesh, rows=False):  # the share of its rows each device holds of the data
+    out = real(tree, mesh, rows)
+    if rows and mesh is not None:
+        shares.extend(a.sharding.shard_shape(a.shape)[0] / a.shape[0] for a in jax.tree.leaves(out))
+    return out
+parallel.place = place
 one = pipeline.fit(x, Config(**base), 0)
+assert not shares  # one device: nothing placed on a mesh
 many = pipeline.fit(x, Config(**base, data_parallel=True), 0)
 try:
     pipeline.fit(x, Config(**{**base, "batch_size": 100}, data_parallel=True), 0)
@@ -31,7 +39,7 @@ except ValueError as e:
 print(json.dumps({"agree": float(np.mean(one.labels == many.labels)),
                   "emb": float(np.max(np.abs(one.embedding - many.embedding))),
                   "scale": float(np.max(np.abs(one.embedding))),
-                  "iters": [one.n_iter, many.n_iter], "err": err}))
+                  "iters": [one.n_iter, many.n_iter], "err": err, "shares": sorted(set(shares))}))
 """
 
 
@@ -50,19 +58,28 @@ def test_eight_devices_match_one_device():
     assert out["agree"] > 0.99 and out["iters"][0] == out["iters"][1]
     assert out["emb"] < 0.02 * out["scale"]
     assert "does not divide over 8 devices" in out["err"]
+    assert out["shares"] == [1 / 8]  # each device holds an eighth of the rows
 
 
 SHARD_RUNS = r"""
 import json, numpy as np, jax
 from sklearn.datasets import load_digits
+from dssec_jax import parallel
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
 assert len(jax.devices()) == 8
+real, shares = parallel.put_rows, []
+def put_rows(tree, mesh):  # the share of the runs each device holds
+    out = real(tree, mesh)
+    shares.extend(a.sharding.shard_shape(a.shape)[0] / a.shape[0] for a in jax.tree.leaves(out))
+    return out
+parallel.put_rows = put_rows
 d = load_digits(); x = (d.data / 16).astype(np.float32)[:600]
 cfgs = [Config(method="dssec", hidden_dims=(32, 32, 64), pretrain_epochs=2, batch_size=64,
                update_interval=10, max_iter=30, n_init=2, gamma=g) for g in (0.1, 0.3) * 4]
 seeds = [0, 0, 1, 1, 2, 2, 3, 3]
 plain = fit_batched(x, cfgs, seeds)
+assert not shares  # the runs on one device
 split = fit_batched(x, cfgs, seeds, shard_runs=True)
 try:
     fit_batched(x, cfgs[:3], seeds[:3], shard_runs=True)
@@ -70,7 +87,8 @@ try:
 except ValueError as e:
     err = str(e)
 print(json.dumps({"agree": min(float(np.mean(a.labels == b.labels)) for a, b in zip(plain, split)),
-                  "iters": [[a.n_iter, b.n_iter] for a, b in zip(plain, split)], "err": err}))
+                  "iters": [[a.n_iter, b.n_iter] for a, b in zip(plain, split)], "err": err,
+                  "shares": sorted(set(shares))}))
 """
 
 
@@ -89,6 +107,7 @@ def test_sweep_axis_sharded_over_eight_devices():
     assert out["agree"] > 0.99
     assert all(a == b for a, b in out["iters"])
     assert "3 runs do not divide over 8 devices" in out["err"]
+    assert out["shares"] == [1 / 8]  # one run of the eight per device
 
 
 TWO_PROCESSES = r"""
