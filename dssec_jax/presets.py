@@ -4,7 +4,7 @@
 DEC-keras's pretraining (VarianceScaling(1/3, fan_in, uniform) initialisation, SGD at
 learning rate 1 with momentum 0.9), which the sparse autoencoder at the paper's beta
 survives only with the KL's derivative bounded below a floor rate (``sparsity_floor``;
-at beta 0.1 it stays finite without one, and clusters worse), and its embedding is
+at beta 0.1 it stays finite without one, and clusters worse on COIL-20), and its embedding is
 scaled by the kernel rule (BUILD_NOTES, "The strong recipe"). Methods without an
 autoencoder take nothing from a recipe.
 """

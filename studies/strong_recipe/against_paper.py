@@ -64,12 +64,17 @@ def main():
     print("|---|---|---|---|---|")
     pooled: dict[str, list[np.ndarray]] = {m: [] for m in METHOD_ORDER}
     for ds in TABLE:
+        # a dataset enters the pooled rows when every method has all its seeds in
+        done = all(
+            len(paired(per_seed("paper", ds, m), per_seed("strong", ds, m))) >= SEEDS[ds]
+            for m in FROM_SCREEN
+        )
         for m in METHOD_ORDER:
             a, b = per_seed("paper", ds, m), per_seed("strong", ds, m)
             d = paired(a, b)
             if not len(d):
                 continue
-            if len(d) >= SEEDS[ds]:  # a dataset still running enters the pooled rows when done
+            if done:
                 pooled[m].append(d)
             seeds = sorted(set(a) & set(b))
             pa, pb = np.array([a[s] for s in seeds]), np.array([b[s] for s in seeds])

@@ -31,6 +31,7 @@ def main():
         "| dataset | method | field | 200 epochs | 300 epochs | 300 - 200, paired (seeds ahead) |"
     )
     print("|---|---|---|---|---|---|")
+    pooled: dict[tuple[str, str], list[float]] = {}
     for ds in ("coil20", "usps"):
         rec = records(ds)
         for m in ("idec", "dssec"):
@@ -42,10 +43,14 @@ def main():
                 x = np.array([a[s][field] for s in seeds])
                 y = np.array([b[s][field] for s in seeds])
                 d = y - x
+                pooled.setdefault((m, name), []).append(float(d.mean()))
                 print(
                     f"| {ds} | {m} | {name} | {x.mean():.3f} | {y.mean():.3f} | "
                     f"{d.mean():+.3f} ({int(np.sum(d > 0))} of {len(d)}) |"
                 )
+    print()
+    for (m, name), means in pooled.items():  # each dataset's paired mean weighs the same
+        print(f"pooled over {len(means)} datasets: {m} {name} {np.mean(means):+.4f}")
 
 
 if __name__ == "__main__":
