@@ -92,7 +92,7 @@ def record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
         "delta_label": float(delta),
         "seconds": round(seconds, 3),
         "n_empty_clusters": int(np.sum(sizes == 0)),
-        "collapsed": collapsed(labels, n_clusters),
+        "collapsed": sizes_collapsed(sizes),
         "min_cluster_size": int(sizes.min()),
         "max_cluster_size": int(sizes.max()),
         **parts,
