@@ -208,16 +208,21 @@ def test_the_sweep_tables_regenerate_from_the_committed_results(doc, shown):
 def test_update_readme_replaces_only_its_block(tmp_path):
     readme = tmp_path / "R.md"
     readme.write_text("a\n<!-- begin results/x -->\nold\n<!-- end results/x -->\nb\n")
-    update_readme(readme, "results/x", "new\n")
+    update_readme(readme, "results/x", {"": "new\n"})
     assert readme.read_text() == "a\n<!-- begin results/x -->\nnew\n<!-- end results/x -->\nb\n"
     with pytest.raises(ValueError, match="has no block"):
-        update_readme(readme, "results/y", "t\n")
+        update_readme(readme, "results/y", {"": "t\n", SWEEPS: "s\n"})
     # the sweeps block alone: it gets the sweep tables, and the whole table goes nowhere
     readme.write_text("<!-- begin results/x sweeps -->\nold\n<!-- end results/x sweeps -->\n")
-    update_readme(readme, "results/x", "whole\n", "sweeps\n")
+    update_readme(readme, "results/x", {"": "whole\n", SWEEPS: "sweeps\n"})
     assert readme.read_text() == (
         "<!-- begin results/x sweeps -->\nsweeps\n<!-- end results/x sweeps -->\n"
     )
+    # a comparison block is found by its base folder's name, not by the table's block
+    both = "<!-- begin results/x against results/p -->\nold\n<!-- end results/x against results/p -->\n"
+    readme.write_text(both)
+    update_readme(readme, "results/x", {"": "whole\n", " against results/p": "pairs\n"})
+    assert readme.read_text() == both.replace("old", "pairs")
 
 
 def test_only_seeds_keeps_those_seeds_in_order_and_refuses_others():
@@ -328,13 +333,61 @@ def test_export_keeps_a_seed_that_another_process_exports_meanwhile(tmp_path, mo
 
 
 def test_readme_strong_against_paper_table_matches_the_committed_results():
-    """The hand-typed table of the strong recipe against the paper protocol: every mean
-    and every paired difference recomputes from results/strong and results/paper."""
-    marker = "<!-- the strong recipe against the paper protocol: checked against results/"
-    docs = [(ROOT / f).read_text() for f in ("README.md", "docs/results.md")]
-    assert all(marker in d for d in docs)
-    for readme in docs:
-        _check_strong_table(readme.split(marker, 1)[1].split("\n\n", 1)[0])
+    """The table of the strong recipe against the paper protocol, in the README and the
+    docs: every mean and every paired difference recomputes from results/strong and
+    results/paper (here, independently of the report), and the block is the report's
+    table, as committed in results/strong/against_paper.md."""
+    from dssec_jax.cli.plan_comparison import against_markdown
+
+    expected = against_markdown(
+        collect(ROOT / "results/strong"), collect(ROOT / "results/paper"), "strong", "paper"
+    )
+    assert (ROOT / "results/strong/against_paper.md").read_text() == expected
+    for doc in ("README.md", "docs/results.md"):
+        block = readme_block("results/strong", " against results/paper")
+        found = block.search((ROOT / doc).read_text())
+        assert found, f"{doc} has no block of results/strong against results/paper"
+        assert found.group(2) == expected, (
+            f"{doc}'s strong table is stale: python -m experiments.report results/strong "
+            f"--against=results/paper --readme={doc}"
+        )
+        _check_strong_table(found.group(2).split("\n\n", 1)[0])
+
+
+def _toy_run(method, dataset, accs, nonfinite=()):
+    per_seed = [
+        {"seed": s, "acc": a, **({"stop_reason": "nonfinite"} if s in nonfinite else {})}
+        for s, a in accs.items()
+    ]
+    config = {"gamma": 0.1, "embed_dim": 10, "label_fraction": 0.0}
+    return {"method": method, "dataset": dataset, "per_seed": per_seed, "config": config}
+
+
+def test_the_table_against_a_base_pairs_seeds_and_waits_for_an_incomplete_dataset():
+    from dssec_jax.cli.plan_comparison import against_markdown
+
+    base = [
+        _toy_run("idec", "usps", {0: 0.70, 1: 0.80}),
+        _toy_run("dssec", "usps", {0: 0.60, 1: 0.90}),
+        _toy_run("dssec", "mnist", {0: 0.80, 1: 0.70}),
+        _toy_run("dssec", "coil20", {0: 0.60, 1: 0.70}),
+    ]
+    runs = [
+        _toy_run("idec", "usps", {0: 0.75, 1: 0.80, 2: 0.99}),  # seed 2 has no base: unpaired
+        _toy_run("dssec", "usps", {0: 0.70, 1: 0.82}),
+        _toy_run("dssec", "mnist", {0: 0.90, 1: 0.10}, nonfinite=(1,)),  # seed 1: not paired
+        _toy_run("dssec", "coil20", {0: 0.65}),  # seed 1 still to run
+    ]
+    text = against_markdown(runs, base, "new", "old")
+    lines = text.splitlines()
+    assert lines[0] == (
+        "| ACC, mean over seeds (MNIST 1; USPS 2) | MNIST, old | MNIST, new | new - old, paired "
+        "| USPS, old | USPS, new | new - old, paired |"
+    )
+    # IDEC has no MNIST run; the column's best in bold; MNIST pairs seed 0 alone
+    assert lines[2] == "| IDEC | - | - | - | 0.750 | **0.775** | +0.025 |"
+    assert lines[3] == "| DSSEC | 0.800 | **0.900** | +0.100 | 0.750 | 0.760 | +0.010 |"
+    assert lines[-1] == "In progress (not every method has the old seeds yet): COIL-20."
 
 
 # The seeds the table needs of each dataset: 5 of the small ones, at least 3 of the large.
@@ -351,6 +404,7 @@ def _check_strong_table(block: str) -> None:
     rows = re.findall(r"^\| ([A-Za-z+ -]+?) \|(.*)\|$", block, re.M)
     names = {
         "K-means on pixels": "kmeans",
+        "PCA + K-means": "pca_kmeans",
         "AE + K-means": "ae_kmeans",
         "SAE + K-means": "sae_kmeans",
         "DEC": "dec",
@@ -518,3 +572,28 @@ def test_a_plan_goes_on_past_a_point_whose_every_seed_diverged(tmp_path, monkeyp
     table = (res / "results.md").read_text()
     assert "non-finite (left out of the means) 2" in table and "| kmeans |" in table
     assert any("digits_dec/seed_1: ACC nan, 0 iterations (nonfinite)" in ln for ln in lines)
+
+
+def test_write_tables_writes_the_table_against_a_base_and_its_readme_block(tmp_path):
+    import dataclasses
+
+    from dssec_jax.cli.campaign import PLANS, write_tables
+    from dssec_jax.cli.runner import summarize
+    from dssec_jax.methods import Config
+
+    config = dataclasses.asdict(Config(method="dssec", n_clusters=2))
+    for plan, accs in (("old", [0.5, 0.6]), ("new", [0.7, 0.9])):
+        per_seed = [{"seed": s, "acc": a, "nmi": a, "ari": a} for s, a in enumerate(accs)]
+        out = tmp_path / plan / "d_dssec"
+        out.mkdir(parents=True)
+        res = {"dataset": "d", "method": "dssec", "config": config, "per_seed": per_seed}
+        (out / "results.json").write_text(json.dumps({**res, "summary": summarize(per_seed)}))
+    readme = tmp_path / "R.md"
+    name = "new against old"  # the folders as the document's block names them
+    readme.write_text(f"<!-- begin {name} -->\n<!-- end {name} -->\n")
+    written = write_tables(tmp_path / "new", readme, against=str(tmp_path / "old"))
+    assert tmp_path / "new" / "against_old.md" in written
+    table = (tmp_path / "new" / "against_old.md").read_text()
+    assert "| DSSEC | 0.550 | **0.800** | +0.250 |" in table
+    assert table in readme.read_text()
+    assert PLANS["strong"].against == "results/paper"

@@ -51,6 +51,7 @@ from dssec_jax.validation import check_config
 # runs for hours on the code it started with (a module edited meanwhile and imported later
 # would not match the others).
 from . import common, harsh_report  # noqa: F401
+from .plan_comparison import write_against
 from .report import (
     METHOD_ORDER,
     SWEEPS,
@@ -87,7 +88,10 @@ class Plan:
     the plan whose pretrained-autoencoder cache this one uses: its key names the data, the
     seed, every pretraining setting and the known labels, so only an identical pretraining
     is reused. ``readme``: the document whose block of this plan's tables is rewritten after
-    each point when the results go to the plan's own folder (as ``--update_readme``)."""
+    each point when the results go to the plan's own folder (as ``--update_readme``).
+    ``against``: a folder of results this plan's are compared with, paired by seed
+    (``against_<its name>.md`` beside ``results.md``, and the block ``<folder> against
+    <against>`` of ``readme``), when the results go to the plan's own folder."""
 
     datasets: tuple
     methods: tuple
@@ -101,6 +105,7 @@ class Plan:
     only_runs: dict = dataclasses.field(default_factory=dict)
     shares_cache: Optional[str] = None
     readme: Optional[str] = None
+    against: Optional[str] = None
 
 
 def data_keys(plan: Plan, dataset: str) -> list[str]:
@@ -192,6 +197,7 @@ PLANS = {
         {},
         recipe="strong",
         max_seeds={"mnist": 3, "fashion_mnist": 3},  # about an hour a point and seed there
+        against="results/paper",
     ),
     # The paper's claim where it is made: each harsh condition at every level on USPS and
     # COIL-20, two on MNIST (3 seeds), at the strong recipe, against results/strong.
@@ -420,18 +426,27 @@ def git_commit(
 
 
 def write_tables(
-    results: pathlib.Path, readme: Optional[pathlib.Path], clean: Optional[str] = None
+    results: pathlib.Path,
+    readme: Optional[pathlib.Path],
+    clean: Optional[str] = None,
+    against: Optional[str] = None,
 ) -> list[pathlib.Path]:
     """results.csv and results.md of ``results`` again (against the clean results in
-    ``clean`` where the data was corrupted), and its block in ``readme`` when given."""
+    ``clean`` where the data was corrupted), its table against the folder ``against``
+    (paired by seed) when given, and its blocks in ``readme`` when given."""
     runs = collect(results)
-    write_csv(runs, results / "results.csv")
-    table = results_markdown(runs, clean)
-    checkpoint.atomic_write_bytes(results / "results.md", table.encode())
-    if readme is None:
-        return [results / "results.csv", results / "results.md"]
-    update_readme(readme, results_key(results, readme), table, sweep_markdown(runs))
-    return [results / "results.csv", results / "results.md", readme]
+    written = [results / "results.csv", results / "results.md"]
+    write_csv(runs, written[0])
+    blocks = {"": results_markdown(runs, clean), SWEEPS: sweep_markdown(runs)}
+    checkpoint.atomic_write_bytes(written[1], blocks[""].encode())
+    if against is not None:
+        written.append(write_against(results, pathlib.Path(against)))
+        base = results_key(pathlib.Path(against), readme) if readme is not None else against
+        blocks[f" against {base}"] = written[-1].read_text()
+    if readme is not None:
+        update_readme(readme, results_key(results, readme), blocks)
+        written.append(readme)
+    return written
 
 
 def results_key(results: pathlib.Path, readme: pathlib.Path) -> str:
@@ -463,10 +478,12 @@ def run_plan(
     log: Callable = common.log,
     checkpoint_interval_s: float = 60.0,
     readme: Optional[pathlib.Path] = None,
+    against: Optional[str] = None,
 ) -> int:
     """Run every point not yet exported under ``results``, in the working folder ``work``
-    with the pretrained-autoencoder cache ``ae_cache``; after each, results.md (and the
-    ``readme`` block) again and, with ``commit``, a commit. Returns how many points ran."""
+    with the pretrained-autoencoder cache ``ae_cache``; after each, results.md (the table
+    against the folder ``against``, and the ``readme`` blocks) again and, with ``commit``, a
+    commit. Returns how many points ran."""
     datasets: dict[str, Dataset] = {}
     walls: dict[tuple, list] = {}
     ran, t0 = 0, time.time()
@@ -487,7 +504,9 @@ def run_plan(
         for out in sorted(p for p in results.glob("*_*") if p.is_dir()):
             git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
         if any(results.glob("*_*")):
-            git_commit(results, write_tables(results, readme, plan.clean), "results: tables")
+            git_commit(
+                results, write_tables(results, readme, plan.clean, against), "results: tables"
+            )
     for s, d, r, *_ in points:
         if (rec := exported(results, d, r, s)) is not None:
             walls.setdefault((d, r), []).append(rec["wall_seconds"])
@@ -509,7 +528,7 @@ def run_plan(
             f"{rec.get('n_iter', 0)} iterations ({rec['stop_reason']}), "
             f"{rec['wall_seconds']:.0f} s"
         )
-        tables = write_tables(results, readme, plan.clean)
+        tables = write_tables(results, readme, plan.clean, against)
         if commit:
             git_commit(results, [out, *tables], f"results: {results.name} {name} {run} seed {seed}")
     log(f"plan done: {ran} points ran in {(time.time() - t0) / 60:.1f} min")
@@ -547,6 +566,12 @@ def main(argv):
     work, ae_cache = root / FLAGS.plan, ae_cache_dir(root, FLAGS.plan, plan)
     own = plan.readme if FLAGS.results is None and FLAGS.corrupt is None else None
     readme = pathlib.Path(FLAGS.update_readme or own) if FLAGS.update_readme or own else None
+    against = plan.against if FLAGS.results is None and FLAGS.corrupt is None else None
+    if against is not None and not pathlib.Path(against).is_dir():
+        common.log(
+            f"no folder {against} here, so no table against it (run from the repository root)"
+        )
+        against = None
     if readme is not None:  # found now, not after hours of training
         results.mkdir(parents=True, exist_ok=True)
         key = results_key(results, readme) if readme.exists() else None
@@ -576,6 +601,7 @@ def main(argv):
         common.log,
         FLAGS.checkpoint_interval,
         readme,
+        against,
     )
 
 

@@ -41,6 +41,11 @@ flags.DEFINE_string("readme", None, "also replace this README's generated block 
 flags.DEFINE_string(
     "clean", None, "folder of the clean results that runs on corrupted data are compared with"
 )
+flags.DEFINE_string(
+    "against",
+    None,
+    "also compare DIR with this folder of results, paired by seed (e.g. results/paper)",
+)
 FLAGS = flags.FLAGS
 # The main table's gamma, embedding size and share of known labels (0: unsupervised; the
 # semi-supervised LCAE+K-means knows 10 %, TABLE_LABELS).
@@ -537,17 +542,18 @@ def sweep_markdown(runs: list[dict]) -> str:
     return "\n".join(sweep_lines(runs)).strip("\n") + "\n"
 
 
-def update_readme(readme: pathlib.Path, folder: str, table: str, sweeps: str = "") -> None:
-    """Replace the README's block of ``folder`` with ``table`` and its block
-    ``<folder> sweeps`` with ``sweeps``, each where it is; refuse when there is neither."""
+def update_readme(readme: pathlib.Path, folder: str, blocks: dict[str, str]) -> None:
+    """Replace each block ``<folder><part>`` of the README with ``blocks[part]`` (part ""
+    the table, SWEEPS the tables against swept settings, `` against <base>`` a comparison
+    with another folder), each where it is; refuse when there is none of them."""
     text, found = readme.read_text(), 0
-    for part, body in (("", table), (SWEEPS, sweeps)):
+    for part, body in blocks.items():
         text, n = readme_block(folder, part).subn(lambda m: m.group(1) + body + m.group(3), text)
         found += n
     if not found:
+        names = " or ".join(f"'<!-- begin {folder}{part} -->'" for part in blocks)
         raise ValueError(
-            f"{readme} has no block '<!-- begin {folder} -->' ... '<!-- end {folder} -->' "
-            f"(or '<!-- begin {folder}{SWEEPS} -->' ...); add one where the table belongs"
+            f"{readme} has no block {names} ... '<!-- end ... -->'; add one where the table belongs"
         )
     checkpoint.atomic_write_bytes(readme, text.encode())
 
@@ -560,10 +566,18 @@ def report_main(argv):
         )
     folder = pathlib.Path(argv[1])
     write_report(folder, log=print, clean=FLAGS.clean)
+    name = argv[1].rstrip("/")
+    blocks = {"": (folder / "results.md").read_text(), SWEEPS: sweep_markdown(collect(folder))}
+    if FLAGS.against:
+        from .plan_comparison import write_against
+
+        base = FLAGS.against.rstrip("/")
+        path = write_against(folder, pathlib.Path(base))
+        blocks[f" against {base}"] = path.read_text()
+        print(f"wrote {path}")
     if FLAGS.readme:
-        table, sweeps = (folder / "results.md").read_text(), sweep_markdown(collect(folder))
-        update_readme(pathlib.Path(FLAGS.readme), argv[1].rstrip("/"), table, sweeps)
-        print(f"updated the {argv[1]} table in {FLAGS.readme}")
+        update_readme(pathlib.Path(FLAGS.readme), name, blocks)
+        print(f"updated the {name} tables in {FLAGS.readme}")
 
 
 def entry() -> None:
