@@ -38,6 +38,7 @@ def test_the_harsh_plan_runs_every_condition_and_three_mnist_seeds():
     assert {s for s, *_ in per["mnist"]} == {0, 1, 2}
     assert {k for _, k, _ in per["coil20"]} == {f"coil20@{c}" for c in HARSH_CONDITIONS}
     assert "kmeans" in {r for *_, r in per["usps"]} and len(points) == 576
+    assert PLANS["harsh"].recipe == "strong" and PLANS["harsh"].clean == "results/strong"
 
 
 def _run(dataset, method, accs, seeds=None, **config):
@@ -106,6 +107,8 @@ def test_a_plan_under_one_corruption_is_reported_against_itself_clean(tmp_path):
     md = (out / "results.md").read_text()
     assert "| | clean | noise_features 0.5 |" in md and "| sae_kmeans − ae_kmeans |" in md
     assert "ACC lost against the clean result" in md
+    assert (out / "harsh_digits.png").is_file()  # the campaign draws the figure itself
+    (out / "harsh_digits.png").unlink()
     written = write_report(out, tsne=False, clean=str(res))
     assert (out / "harsh_digits.png") in written and (out / "results.md").read_text() == md
     bad = run("experiments.campaign", *args, f"--results={res}", "--corrupt=occlusion:2")

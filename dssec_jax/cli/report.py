@@ -507,6 +507,11 @@ def write_report(
     write_csv(runs, written[0])
     checkpoint.atomic_write_bytes(written[1], results_markdown(runs, clean).encode())
     if harsh_report.is_harsh(runs):
+        if clean is None and log:
+            log(
+                "runs on corrupted data without --clean: no ACC lost against the clean results "
+                "(pass the clean plan's folder, e.g. --clean=results/strong)"
+            )
         written += harsh_report.plot_harsh(
             runs, collect(pathlib.Path(clean)) if clean else [], workdir
         )
