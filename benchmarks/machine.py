@@ -9,42 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-# SIMD features that decide the CPU's matmul rate (as /proc/cpuinfo names them).
-VECTOR_FLAGS = (
-    "sse4_2",
-    "avx",
-    "avx2",
-    "fma",
-    "avx512f",
-    "avx512bw",
-    "avx512_vnni",
-    "avx512_bf16",
-    "amx_tile",
-    "amx_bf16",
-)
+from dssec_jax import processor
+
 MNIST_LAYERS = (784, 500, 500, 2000, 10)  # the encoder; the decoder mirrors it
-
-
-def _cpuinfo() -> dict:
-    """The first processor's "key: value" lines of /proc/cpuinfo (empty elsewhere)."""
-    info = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if not line.strip():
-                    break
-                key, _, value = line.partition(":")
-                info[key.strip()] = value.strip()
-    except OSError:
-        pass
-    return info
 
 
 def layer_pairs(dims=MNIST_LAYERS) -> list[tuple[int, int]]:
@@ -90,11 +63,8 @@ def describe(with_bound: bool = True) -> dict:
     """Processor model, its vector flags, cores, JAX's device and version, and (with
     ``with_bound``) the same-process float32 and bf16 ``jnp.dot`` rates on the MNIST
     autoencoder's layer shapes at batch 256."""
-    info = _cpuinfo()
-    flags = set(info.get("flags", "").split())
     out = {
-        "processor": info.get("model name") or platform.processor() or platform.machine(),
-        "vector_flags": [f for f in VECTOR_FLAGS if f in flags],
+        **processor.describe(),
         "cores": os.cpu_count(),
         "device": str(jax.devices()[0]),
         "jax": jax.__version__,

@@ -524,6 +524,7 @@ def test_a_diverged_seed_is_recorded_and_the_others_go_on(tmp_path, digits, monk
     res = runner.run_config(ds, cfg, [0, 1, 2], tmp_path / "run", tmp_path / "cache")
     assert [r["stop_reason"] for r in res["per_seed"]] == ["kmeans", "nonfinite", "kmeans"]
     assert "non-finite loss" in res["per_seed"][1]["error"] and "acc" not in res["per_seed"][1]
+    assert res["per_seed"][1]["processor"] == res["per_seed"][0]["processor"]
     assert res["summary"]["acc"]["n"] == 2 and res["summary"]["stopped_nonfinite"] == 1
     again = runner.run_config(ds, cfg, [0, 1, 2], tmp_path / "run", tmp_path / "cache")
     assert fits == [0, 1, 2] and again["per_seed"] == res["per_seed"]  # nothing ran again

@@ -43,6 +43,7 @@ def test_run_writes_results_and_skips_finished_seeds(tmp_path):
         with np.load(wd / f"seed_{s['seed']}" / "outputs.npz") as f:  # the recorded metrics
             assert s == {**s, **evaluate(f["y"], f["labels"])}  # are those of the labels
         assert s["acc"] > 0.3  # well above chance (0.1) on digits even at this budget
+        assert s["processor"] and isinstance(s["vector_flags"], list)  # where it was made
         assert s["stop_reason"] == "max_iter" and set(s["seconds"]) == {
             "pretrain",
             "kmeans",

@@ -33,12 +33,14 @@ def test_the_harsh_plan_runs_every_condition_and_three_mnist_seeds():
     per = {}
     for seed, key, run_name, *_ in points:
         per.setdefault(key.partition("@")[0], set()).add((seed, key, run_name))
-    assert len(per["usps"]) == len(per["coil20"]) == 9 * 6 * 5
-    assert len(per["mnist"]) == 2 * 6 * 3
+    assert len(per["usps"]) == len(per["coil20"]) == 10 * 6 * 5  # the clean data too
+    assert len(per["mnist"]) == 3 * 6 * 3
     assert {s for s, *_ in per["mnist"]} == {0, 1, 2}
-    assert {k for _, k, _ in per["coil20"]} == {f"coil20@{c}" for c in HARSH_CONDITIONS}
-    assert "kmeans" in {r for *_, r in per["usps"]} and len(points) == 576
-    assert PLANS["harsh"].recipe == "strong" and PLANS["harsh"].clean == "results/strong"
+    conditions = {k for _, k, _ in per["coil20"]}
+    assert conditions == {"coil20", *(f"coil20@{c}" for c in HARSH_CONDITIONS)}
+    assert "kmeans" in {r for *_, r in per["usps"]} and len(points) == 654
+    # against its own clean runs, at the strong recipe
+    assert PLANS["harsh"].recipe == "strong" and PLANS["harsh"].clean is None
 
 
 def _run(dataset, method, accs, seeds=None, **config):
@@ -139,6 +141,11 @@ def test_a_folder_of_clean_and_corrupted_runs_keeps_both_and_plots(tmp_path):
     assert "| | clean | gaussian 0.2 |" in harsh and "coil20" not in harsh
     assert "| dssec | 0.775 ± 0.007 (2) | 0.695 ± 0.007 (2) |" in harsh
     assert [p.name for p in plot_harsh(found, [], tmp_path)] == ["harsh_usps.png"]
+    # the folder's own clean runs come before those of another folder of clean results
+    other = {**found[1], "per_seed": [{"seed": s, "acc": 0.5} for s in (0, 1)], "dir": "x"}
+    other["summary"] = summarize(other["per_seed"])
+    assert "| dssec | 0.775 ± 0.007 (2) | 0.695 ± 0.007 (2) |" in harsh_markdown(found, [other])
+    assert "| dssec | 0.500 ± 0.000 (2) |" in harsh_markdown(found[2:], [other])
 
 
 def test_a_seed_frozen_at_a_non_finite_value_is_not_paired():

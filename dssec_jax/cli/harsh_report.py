@@ -67,11 +67,12 @@ def _clean_table(harsh: dict, clean_runs: list[dict]) -> dict:
 def grid(runs: list[dict], clean_runs: list[dict]) -> dict:
     """{base dataset: {(kind, level): {method: run}}} with the clean results (of the same
     datasets and methods, on the same seeds) at (None, 0.0); the table's point of each
-    (method, data). Clean runs among ``runs`` count as clean results (their settings
-    checked as those of ``clean_runs`` are); a dataset with no corrupted run is left out."""
+    (method, data). Clean runs among ``runs`` count as clean results and come before those
+    of ``clean_runs`` (their settings checked alike); a dataset with no corrupted run is
+    left out."""
     out: dict[str, dict] = defaultdict(dict)
     harsh = main_table([r for r in runs if split_name(r["dataset"])[1]])
-    clean_runs = [*clean_runs, *(r for r in runs if not split_name(r["dataset"])[1])]
+    clean_runs = [*(r for r in runs if not split_name(r["dataset"])[1]), *clean_runs]
     for (m, d), r in {**_clean_table(harsh, clean_runs), **harsh}.items():
         base, kind, level = split_name(d)
         out[base].setdefault((kind, level), {})[m] = r
@@ -142,7 +143,8 @@ def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:
     """The tables of every dataset (module docstring), in the paper's dataset order."""
     lines = [
         "Final iterate. Noise of each condition drawn once (seed 0), the same for every run; "
-        "the clean column is the clean table's result at the same settings. A loss "
+        "the clean column is the clean result at the same settings (the folder's own clean "
+        "runs where it has them). A loss "
         "difference above zero means the first method of the pair lost less ACC than the "
         "second.",
         "",

@@ -507,7 +507,7 @@ def write_report(
     write_csv(runs, written[0])
     checkpoint.atomic_write_bytes(written[1], results_markdown(runs, clean).encode())
     if harsh_report.is_harsh(runs):
-        if clean is None and log:
+        if clean is None and log and all(harsh_report.is_harsh([r]) for r in runs):
             log(
                 "runs on corrupted data without --clean: no ACC lost against the clean results "
                 "(pass the clean plan's folder, e.g. --clean=results/strong)"

@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from dssec_jax import DSSEC, checkpoint, clustering, labels, metrics, pipeline
+from dssec_jax import DSSEC, checkpoint, clustering, labels, metrics, pipeline, processor
 from dssec_jax.data import Dataset
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
@@ -167,6 +167,7 @@ def write_seed(
         "stop_reason": res.stop_reason,
         "seconds": {k: round(v, 2) for k, v in res.seconds.items()},
         "wall_seconds": round(wall, 2),
+        **processor.describe(),  # a seed's bits depend on the processor's vector unit
         "n_clusters": res.n_clusters,
         "cluster_sizes": np.bincount(res.labels, minlength=res.n_clusters).tolist(),
     }
@@ -203,7 +204,13 @@ def write_diverged(run_dir: pathlib.Path, seed: int, error: str, wall: float) ->
     """result.json of a seed whose loss or weights turned non-finite (stop reason
     "nonfinite", the error, no labels): it counts as done, so a rerun does not repeat it;
     the means leave it out and count it (:func:`summarize`). Delete its folder to retry."""
-    rec = {"seed": seed, "stop_reason": "nonfinite", "error": error, "wall_seconds": round(wall, 2)}
+    rec = {
+        "seed": seed,
+        "stop_reason": "nonfinite",
+        "error": error,
+        "wall_seconds": round(wall, 2),
+        **processor.describe(),
+    }
     checkpoint.atomic_write_json(run_dir / f"seed_{seed}" / "result.json", rec)
     return rec
 
