@@ -479,6 +479,34 @@ def eta(done_walls: dict, todo: Sequence[tuple]) -> str:
     return text + (f" + {missing} points not yet timed" if missing else "")
 
 
+def _load_points(
+    plan: Plan, todo: Sequence[tuple], results: pathlib.Path, data_dir=None
+) -> tuple[dict, dict]:
+    """The datasets of the points ``todo`` and each (data, run)'s checked Config; refuses,
+    before any training, settings unlike those already exported or than the clean result's."""
+    datasets = {d: load_data(d, data_dir=data_dir) for d in sorted({p[1] for p in todo})}
+    configs = {
+        (d, r): check_config(
+            Config(method=m, n_clusters=datasets[d].n_clusters, **kw), len(datasets[d].x)
+        )
+        for _, d, r, m, kw in todo
+    }
+    for (d, r), cfg in configs.items():
+        check_exported_settings(point_dir(results, d, r), datasets[d], cfg)
+        if plan.clean and "@" in d:  # found now, not when the first table is written
+            check_clean_settings(pathlib.Path(plan.clean), d, r, cfg)
+    return datasets, configs
+
+
+def _commit_earlier_exports(results: pathlib.Path, tables: Callable[[], list]) -> None:
+    """Commit the exports of an earlier run that ended before its commit, and the tables
+    (``tables()`` writes them) they change."""
+    for out in sorted(p for p in results.glob("*_*") if p.is_dir()):
+        git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
+    if any(results.glob("*_*")):
+        git_commit(results, tables(), "results: tables")
+
+
 def run_plan(
     plan: Plan,
     points: Sequence[tuple],
@@ -496,58 +524,48 @@ def run_plan(
     with the pretrained-autoencoder cache ``ae_cache``; after each, results.md (the table
     against the folder ``against``, and the ``readme`` blocks) again and, with ``commit``, a
     commit. Returns how many points ran."""
-    datasets: dict[str, Dataset] = {}
-    walls: dict[tuple, list] = {}
-    ran, t0 = 0, time.time()
+    t0 = time.time()
     todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
-    for d in sorted({p[1] for p in todo}):
-        datasets[d] = load_data(d, data_dir=data_dir)
-    configs = {
-        (d, r): check_config(
-            Config(method=m, n_clusters=datasets[d].n_clusters, **kw), len(datasets[d].x)
-        )
-        for _, d, r, m, kw in todo
-    }
-    for (d, r), cfg in configs.items():
-        check_exported_settings(point_dir(results, d, r), datasets[d], cfg)
-        if plan.clean and "@" in d:  # found now, not when the first table is written
-            check_clean_settings(pathlib.Path(plan.clean), d, r, cfg)
-    if commit:  # exports of an earlier run that ended before its commit, and their tables
-        for out in sorted(p for p in results.glob("*_*") if p.is_dir()):
-            git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
-        if any(results.glob("*_*")):
-            git_commit(
-                results, write_tables(results, readme, plan.clean, against), "results: tables"
-            )
+    datasets, configs = _load_points(plan, todo, results, data_dir)
+
+    def tables() -> list:
+        return write_tables(results, readme, plan.clean, against)
+
+    if commit:
+        _commit_earlier_exports(results, tables)
+    walls: dict[tuple, list] = {}
     for s, d, r, *_ in points:
         if (rec := exported(results, d, r, s)) is not None:
             walls.setdefault((d, r), []).append(rec["wall_seconds"])
     log(f"plan: {len(points)} points, {len(points) - len(todo)} already exported under {results}")
     for i, (seed, name, run, *_) in enumerate(todo):
         ds, cfg = datasets[name], configs[(name, run)]
-        run_dir = work / "runs" / point_dir(results, name, run).name
         log(
             f"[{i + 1}/{len(todo)}] {name} {run} seed {seed} (elapsed "
             f"{(time.time() - t0) / 60:.0f} min, plan ETA {eta(walls, todo[i:])})"
         )
+        run_dir = work / "runs" / point_dir(results, name, run).name
         run_config(ds, cfg, [seed], run_dir, ae_cache, log, checkpoint_interval_s)
         out = point_dir(results, name, run)
         rec = export_seed(run_dir, out, ds, cfg, seed)
         walls.setdefault((name, run), []).append(rec["wall_seconds"])
-        ran += 1
         log(
             f"exported {out}/seed_{seed}: ACC {rec.get('acc', float('nan')):.4f}, "
             f"{rec.get('n_iter', 0)} iterations ({rec['stop_reason']}), "
             f"{rec['wall_seconds']:.0f} s"
         )
-        tables = write_tables(results, readme, plan.clean, against)
+        written = tables()
         if commit:
-            git_commit(results, [out, *tables], f"results: {results.name} {name} {run} seed {seed}")
-    log(f"plan done: {ran} points ran in {(time.time() - t0) / 60:.1f} min")
-    return ran
+            git_commit(
+                results, [out, *written], f"results: {results.name} {name} {run} seed {seed}"
+            )
+    log(f"plan done: {len(todo)} points ran in {(time.time() - t0) / 60:.1f} min")
+    return len(todo)
 
 
-def main(argv):
+def _plan_from_flags() -> tuple[Plan, pathlib.Path]:
+    """The plan the flags ask for (under ``--corrupt``, against ``--clean``) and its
+    results folder; refuses a clean folder that is not there."""
     plan = PLANS[FLAGS.plan]
     results = pathlib.Path(FLAGS.results or f"results/{FLAGS.plan}")
     if FLAGS.corrupt is not None:  # the plan under one harsh condition, against itself clean
@@ -567,6 +585,25 @@ def main(argv):
             f"this plan is reported against the clean results in {plan.clean}, which is not "
             "a folder here; run from the repository root, after the clean plan"
         )
+    return plan, results
+
+
+def _check_readme(readme: pathlib.Path, results: pathlib.Path) -> None:
+    """Refuse, before hours of training, a document without the results' block."""
+    results.mkdir(parents=True, exist_ok=True)
+    key = results_key(results, readme) if readme.exists() else None
+    text = readme.read_text() if key else ""
+    if not any(readme_block(key or "", p).search(text) for p in ("", SWEEPS)):
+        who = f"--update_readme={readme}" if FLAGS.update_readme else f"this plan's {readme}"
+        raise ValueError(
+            f"{who} needs an existing file with a block '<!-- begin {key or results} -->' "
+            f"(or '<!-- begin {key or results}{SWEEPS} -->') ... '<!-- end ... -->'; run "
+            "from the repository root"
+        )
+
+
+def main(argv):
+    plan, results = _plan_from_flags()
     points = plan_points(
         plan,
         FLAGS.datasets,
@@ -576,25 +613,17 @@ def main(argv):
     )
     root = pathlib.Path(FLAGS.cache_dir or pathlib.Path.home() / ".cache/dssec_jax/campaign")
     work, ae_cache = root / FLAGS.plan, ae_cache_dir(root, FLAGS.plan, plan)
-    own = plan.readme if FLAGS.results is None and FLAGS.corrupt is None else None
-    readme = pathlib.Path(FLAGS.update_readme or own) if FLAGS.update_readme or own else None
-    against = plan.against if FLAGS.results is None and FLAGS.corrupt is None else None
+    own_folder = FLAGS.results is None and FLAGS.corrupt is None
+    readme_name = FLAGS.update_readme or (plan.readme if own_folder else None)
+    readme = pathlib.Path(readme_name) if readme_name else None
+    against = plan.against if own_folder else None
     if against is not None and not pathlib.Path(against).is_dir():
         common.log(
             f"no folder {against} here, so no table against it (run from the repository root)"
         )
         against = None
-    if readme is not None:  # found now, not after hours of training
-        results.mkdir(parents=True, exist_ok=True)
-        key = results_key(results, readme) if readme.exists() else None
-        text = readme.read_text() if key else ""
-        if not any(readme_block(key or "", p).search(text) for p in ("", SWEEPS)):
-            who = f"--update_readme={readme}" if FLAGS.update_readme else f"this plan's {readme}"
-            raise ValueError(
-                f"{who} needs an existing file with a block '<!-- begin {key or results} -->' "
-                f"(or '<!-- begin {key or results}{SWEEPS} -->') ... '<!-- end ... -->'; run "
-                "from the repository root"
-            )
+    if readme is not None:
+        _check_readme(readme, results)
     if FLAGS.dry_run:
         also = f"; tables also in {readme}" if readme else ""
         print(f"working folder: {work}; pretrained autoencoders: {ae_cache}{also}")

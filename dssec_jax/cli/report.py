@@ -234,6 +234,37 @@ def unknown_lines(table: dict, datasets: list, methods: list) -> list[str]:
     return lines
 
 
+def _settings(method: str, run: dict) -> list[str]:
+    """The settings of one cell that its method uses, and how its seeds ended."""
+    c, spec, s = run["config"], get_method(method), run["summary"]
+    used = [f"seeds {len(run['per_seed'])}"]
+    if spec.features != "raw":
+        used.append(f"embed_dim {c['embed_dim']}")
+    if spec.features == "autoencoder":
+        used.append(f"pretrain_epochs {c['pretrain_epochs']}")
+        used += _changed(c, RECIPE_FIELDS + (("sparsity_floor",) if spec.sparse else ()))
+        if c.get("label_fraction"):
+            used.append(
+                f"known labels {c['label_fraction']:.0%} (label_weight {c['label_weight']:g}"
+                f"; ACC on the others {_cell(s, 'acc_unknown')})"
+            )
+    if not spec.clustering:
+        return used
+    used += _changed(c, ("embed_std",))
+    if spec.clustering == "idec":
+        used.append(f"gamma {c['gamma']}")
+    used += [f"max_iter {c['max_iter']}", f"update_interval {c['update_interval']}"]
+    used.append(f"tol {c['tol']:g}")
+    if "n_iter" in s:  # (not when every seed diverged)
+        used.append(f"iterations run {s['n_iter']['mean']:.0f} (mean)")
+        used.append(f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}")
+    if s.get("stopped_nonfinite"):
+        used.append(f"non-finite (left out of the means) {s['stopped_nonfinite']}")
+    if s.get("collapsed"):
+        used.append(f"collapsed (under half the clusters non-empty) {s['collapsed']}")
+    return used
+
+
 def markdown_table(runs: list[dict]) -> str:
     """One table per metric (methods x datasets), then each cell's settings."""
     table = main_table(runs)
@@ -262,33 +293,7 @@ def markdown_table(runs: list[dict]) -> str:
     for (m, d), r in sorted(
         table.items(), key=lambda kv: (_dataset_order(kv[0][1]), _order(kv[0][0]))
     ):
-        c, spec, s = r["config"], get_method(m), r["summary"]
-        used = [f"seeds {len(r['per_seed'])}"]
-        if spec.features != "raw":
-            used.append(f"embed_dim {c['embed_dim']}")
-        if spec.features == "autoencoder":
-            used.append(f"pretrain_epochs {c['pretrain_epochs']}")
-            used += _changed(c, RECIPE_FIELDS + (("sparsity_floor",) if spec.sparse else ()))
-            if c.get("label_fraction"):
-                used.append(
-                    f"known labels {c['label_fraction']:.0%} (label_weight {c['label_weight']:g}"
-                    f"; ACC on the others {_cell(s, 'acc_unknown')})"
-                )
-        if spec.clustering:
-            used += _changed(c, ("embed_std",))
-        if spec.clustering == "idec":
-            used.append(f"gamma {c['gamma']}")
-        if spec.clustering:
-            used += [f"max_iter {c['max_iter']}", f"update_interval {c['update_interval']}"]
-            used.append(f"tol {c['tol']:g}")
-            if "n_iter" in s:  # (not when every seed diverged)
-                used.append(f"iterations run {s['n_iter']['mean']:.0f} (mean)")
-                used.append(f"stopped at max_iter {s['stopped_at_max_iter']} of {s['n_iter']['n']}")
-            if s.get("stopped_nonfinite"):
-                used.append(f"non-finite (left out of the means) {s['stopped_nonfinite']}")
-            if s.get("collapsed"):
-                used.append(f"collapsed (under half the clusters non-empty) {s['collapsed']}")
-        lines.append(f"- {d} / {m}: " + ", ".join(used))
+        lines.append(f"- {d} / {m}: " + ", ".join(_settings(m, r)))
     return "\n".join(lines) + "\n"
 
 
