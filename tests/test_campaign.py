@@ -343,15 +343,16 @@ def test_readme_strong_against_paper_table_matches_the_committed_results():
         collect(ROOT / "results/strong"), collect(ROOT / "results/paper"), "strong", "paper"
     )
     assert (ROOT / "results/strong/against_paper.md").read_text() == expected
-    for doc in ("README.md", "docs/results.md"):
-        block = readme_block("results/strong", " against results/paper")
-        found = block.search((ROOT / doc).read_text())
-        assert found, f"{doc} has no block of results/strong against results/paper"
-        assert found.group(2) == expected, (
-            f"{doc}'s strong table is stale: python -m experiments.report results/strong "
-            f"--against=results/paper --readme={doc}"
-        )
-        _check_strong_table(found.group(2).split("\n\n", 1)[0])
+    block = readme_block("results/strong", " against results/paper")
+    found = block.search((ROOT / "README.md").read_text())
+    assert found, "README.md has no block of results/strong against results/paper"
+    assert found.group(2) == expected, (
+        "README.md's strong table is stale: python -m experiments.report results/strong "
+        "--against=results/paper --readme=README.md"
+    )
+    _check_strong_table(expected.split("\n\n", 1)[0])
+    # the site's results page shows the committed file itself
+    assert '--8<-- "results/strong/against_paper.md"' in (ROOT / "docs/results.md").read_text()
 
 
 def _toy_run(method, dataset, accs, nonfinite=()):
@@ -388,6 +389,38 @@ def test_the_table_against_a_base_pairs_seeds_and_waits_for_an_incomplete_datase
     assert lines[2] == "| IDEC | - | - | - | 0.750 | **0.775** | +0.025 |"
     assert lines[3] == "| DSSEC | 0.800 | **0.900** | +0.100 | 0.750 | 0.760 | +0.010 |"
     assert lines[-1] == "In progress (not every method has the old seeds yet): COIL-20."
+
+
+def test_the_table_against_a_base_names_what_it_cannot_pair():
+    from dssec_jax.cli.plan_comparison import against_markdown
+
+    base = [
+        _toy_run("idec", "usps", {0: 0.5, 1: 0.5}),
+        _toy_run("dssec", "usps", {0: 0.5, 1: 0.5}),
+        _toy_run("dec", "usps", {0: 0.5}),
+    ]
+    runs = [
+        _toy_run("idec", "usps", {0: 0.7, 1: 0.7}),
+        _toy_run("dssec", "usps", {0: 0.7, 1: 0.7000000001}),  # the same as shown: both bold
+        _toy_run("dec", "usps", {0: 0.1}, nonfinite=(0,)),  # ran, nothing to pair
+        _toy_run("lcae_kmeans", "usps", {0: 0.9}),  # not in the base
+    ]
+    lines = against_markdown(runs, base, "new", "old").splitlines()
+    assert lines[0].startswith("| ACC, mean over seeds (USPS 0-2) |")  # counts differ
+    assert lines[2:5] == [
+        "| DEC | - | - | - |",
+        "| IDEC | 0.500 | **0.700** | +0.200 |",
+        "| DSSEC | 0.500 | **0.700** | +0.200 |",
+    ]
+    assert lines[-1] == "Not in old: LCAE + K-means."
+    # a method the compared folder runs but has not yet run on a dataset: in progress
+    more_base = base[:2] + [_toy_run(m, "mnist", {0: 0.5}) for m in ("idec", "dssec")]
+    more_runs = runs[:2] + [_toy_run("dssec", "mnist", {0: 0.6})]  # IDEC not yet on MNIST
+    waiting = against_markdown(more_runs, more_base, "n", "o")
+    assert waiting.splitlines()[-1] == "In progress (not every method has the o seeds yet): MNIST."
+    assert against_markdown(runs[:1], base[2:], "n", "o") == (
+        "No dataset of n has every method at the o seeds yet.\n"
+    )
 
 
 # The seeds the table needs of each dataset: 5 of the small ones, at least 3 of the large.

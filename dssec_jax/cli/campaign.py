@@ -50,7 +50,7 @@ from dssec_jax.validation import check_config
 # harsh_report too, now: a campaign runs for hours on the code it started with (a module
 # edited meanwhile and imported later would not match the others).
 from . import common, harsh_report
-from .plan_comparison import write_against
+from .plan_comparison import against_part, write_against
 from .report import (
     METHOD_ORDER,
     SWEEPS,
@@ -203,6 +203,7 @@ PLANS = {
         {},
         recipe="strong",
         max_seeds={"mnist": 3, "fashion_mnist": 3},  # about an hour a point and seed there
+        readme="README.md",  # its block "results/strong against results/paper"
         against="results/paper",
     ),
     # The paper's claim where it is made: each harsh condition at every level on USPS and
@@ -454,7 +455,7 @@ def write_tables(
     if against is not None:
         written.append(write_against(results, pathlib.Path(against)))
         base = results_key(pathlib.Path(against), readme) if readme is not None else against
-        blocks[f" against {base}"] = written[-1].read_text()
+        blocks[against_part(base)] = written[-1].read_text()
     if readme is not None:
         update_readme(readme, results_key(results, readme), blocks)
         written.append(readme)
@@ -464,10 +465,12 @@ def write_tables(
 def results_key(results: pathlib.Path, readme: pathlib.Path) -> str:
     """The document's block name of ``results``: its path as given when relative (from the
     repository root, e.g. ``results/paper`` in ``docs/results.md``), else relative to the
-    document's folder."""
+    document's folder (as it is when outside that folder)."""
     if not results.is_absolute():
         return results.as_posix()
-    return results.resolve().relative_to(readme.resolve().parent).as_posix()
+    here = readme.resolve().parent
+    inside = results.resolve().is_relative_to(here)
+    return (results.resolve().relative_to(here) if inside else results.resolve()).as_posix()
 
 
 def eta(done_walls: dict, todo: Sequence[tuple]) -> str:
@@ -588,16 +591,20 @@ def _plan_from_flags() -> tuple[Plan, pathlib.Path]:
     return plan, results
 
 
-def _check_readme(readme: pathlib.Path, results: pathlib.Path) -> None:
-    """Refuse, before hours of training, a document without the results' block."""
+def _check_readme(readme: pathlib.Path, results: pathlib.Path, against: Optional[str]) -> None:
+    """Refuse, before hours of training, a document without a block of the results (their
+    table, their sweeps, or their table against ``against``)."""
     results.mkdir(parents=True, exist_ok=True)
     key = results_key(results, readme) if readme.exists() else None
     text = readme.read_text() if key else ""
-    if not any(readme_block(key or "", p).search(text) for p in ("", SWEEPS)):
+    parts = ["", SWEEPS]
+    if against is not None:
+        parts.append(against_part(results_key(pathlib.Path(against), readme)))
+    if not any(readme_block(key or "", p).search(text) for p in parts):
         who = f"--update_readme={readme}" if FLAGS.update_readme else f"this plan's {readme}"
+        names = " or ".join(f"'<!-- begin {key or results}{p} -->'" for p in parts)
         raise ValueError(
-            f"{who} needs an existing file with a block '<!-- begin {key or results} -->' "
-            f"(or '<!-- begin {key or results}{SWEEPS} -->') ... '<!-- end ... -->'; run "
+            f"{who} needs an existing file with a block {names} ... '<!-- end ... -->'; run "
             "from the repository root"
         )
 
@@ -623,7 +630,7 @@ def main(argv):
         )
         against = None
     if readme is not None:
-        _check_readme(readme, results)
+        _check_readme(readme, results, against)
     if FLAGS.dry_run:
         also = f"; tables also in {readme}" if readme else ""
         print(f"working folder: {work}; pretrained autoencoders: {ae_cache}{also}")

@@ -46,76 +46,95 @@ METHOD_LABELS = {
 }
 
 
-def block_name(folder: str, base: str) -> str:
-    """The document block that holds ``folder``'s table against ``base``."""
-    return f"{folder} against {base}"
+def against_part(base: str) -> str:
+    """The part of a document block's name, after the folder's, that holds the folder's
+    table against ``base`` (``<!-- begin results/strong against results/paper -->``)."""
+    return f" against {base}"
 
 
 def _complete(table: dict, base: dict, dataset: str) -> bool:
-    """Whether every method of ``dataset`` in both tables has run all of the base's seeds
-    (a seed that turned non-finite has run; it is left out of the pairs)."""
-    keys = [k for k in base if k[1] == dataset and k in table]
+    """Whether every method of the compared folder that the base holds on ``dataset`` has
+    run all of the base's seeds there (a seed that turned non-finite has run; it is left
+    out of the pairs)."""
+    methods = {m for m, _ in table}
+    keys = [k for k in base if k[1] == dataset and k[0] in methods]
     return bool(keys) and all(
-        {r["seed"] for r in base[k]["per_seed"]} <= {r["seed"] for r in table[k]["per_seed"]}
+        k in table
+        and {r["seed"] for r in base[k]["per_seed"]} <= {r["seed"] for r in table[k]["per_seed"]}
         for k in keys
     )
 
 
-def _seed_counts(table: dict, base: dict, datasets: list[str]) -> str:
-    """``MNIST 3; USPS, COIL-20 5``: the paired seeds per dataset, equal counts grouped."""
-    groups: dict[int, list[str]] = {}
+def _seed_counts(means: dict, datasets: list[str]) -> str:
+    """``MNIST 3; USPS, COIL-20 5``: the paired seeds per dataset (a range where methods
+    differ), equal counts grouped."""
+    groups: dict[str, list[str]] = {}
     for d in datasets:
-        n = max(len(paired_seeds(table[k], base[k])) for k in base if k[1] == d and k in table)
+        ns = sorted({v[3] for (_, e), v in means.items() if e == d})
+        n = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
         groups.setdefault(n, []).append(DATASET_LABELS.get(d, d))
     return "; ".join(f"{', '.join(names)} {n}" for n, names in groups.items())
 
 
-def _means(run: dict, base: dict) -> tuple[float, float, float]:
-    """Mean ACC of ``base`` and of ``run`` on the seeds both finished, and the mean of the
-    paired differences (run - base)."""
+def _means(run: dict, base: dict) -> tuple[float, float, float, int]:
+    """Mean ACC of ``base`` and of ``run`` on the seeds both finished, the mean of the
+    paired differences (run - base), and how many seeds that is (NaN means for none)."""
     seeds = paired_seeds(run, base)
+    if not seeds:
+        return (float("nan"),) * 3 + (0,)
     a, b = _finished_acc(base), _finished_acc(run)
     return (
         float(np.mean([a[s] for s in seeds])),
         float(np.mean([b[s] for s in seeds])),
         float(np.mean([b[s] - a[s] for s in seeds])),
+        len(seeds),
     )
+
+
+def _cells(means: dict, datasets: list[str], method: str) -> list[str]:
+    """One row's cells: per dataset base mean, compared mean (bold where it is the
+    column's best as shown), paired difference; "-" where nothing pairs."""
+    cells = []
+    for d in datasets:
+        v = means.get((method, d))
+        if v is None or not v[3]:
+            cells += ["-", "-", "-"]
+            continue
+        shown = f"{v[1]:.3f}"
+        best = max(f"{w[1]:.3f}" for (_, e), w in means.items() if e == d and w[3])
+        cells += [f"{v[0]:.3f}", f"**{shown}**" if shown == best else shown, f"{v[2]:+.3f}"]
+    return cells
 
 
 def against_markdown(runs: list[dict], base_runs: list[dict], name: str, base_name: str) -> str:
     """The table of ``runs`` (folder ``name``) against ``base_runs`` (``base_name``): per
     dataset, mean ACC of each on the seeds both finished and the paired mean difference;
-    the best of ``name``'s column in bold."""
+    the best of ``name``'s column in bold. Below it, the methods only ``name`` holds and
+    the datasets still in progress."""
     table, base = main_table(runs), main_table(base_runs)
-    shared = {d for m, d in base if (m, d) in table}
+    shared = {d for _, d in base} & {d for _, d in table}
     datasets = sorted((d for d in shared if _complete(table, base, d)), key=_dataset_order)
-    waiting = sorted(shared - set(datasets), key=_dataset_order)
+    if not datasets:
+        return f"No dataset of {name} has every method at the {base_name} seeds yet.\n"
     means = {k: _means(table[k], base[k]) for k in base if k in table and k[1] in datasets}
     columns = []
     for d in datasets:
         label = DATASET_LABELS.get(d, d)
         columns += [f"{label}, {base_name}", f"{label}, {name}", f"{name} - {base_name}, paired"]
-    first = f"ACC, mean over seeds ({_seed_counts(table, base, datasets)})" if datasets else "ACC"
-    lines = table_head(first, columns)
-    best = {d: max(v[1] for (_, e), v in means.items() if e == d) for d in datasets}
+    lines = table_head(f"ACC, mean over seeds ({_seed_counts(means, datasets)})", columns)
     for m in sorted({m for m, _ in means}, key=_order):
-        cells = []
-        for d in datasets:
-            if (m, d) not in means:
-                cells += ["-", "-", "-"]
-                continue
-            mean_a, mean_b, diff = means[(m, d)]
-            shown = f"{mean_b:.3f}"
-            cells += [
-                f"{mean_a:.3f}",
-                f"**{shown}**" if mean_b == best[d] else shown,
-                f"{diff:+.3f}",
-            ]
-        lines.append(f"| {METHOD_LABELS.get(m, m)} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {METHOD_LABELS.get(m, m)} | " + " | ".join(_cells(means, datasets, m)) + " |"
+        )
+    notes = []
+    alone = sorted({m for m, _ in table} - {m for m, _ in base}, key=_order)
+    if alone:
+        notes.append(f"Not in {base_name}: {', '.join(METHOD_LABELS.get(m, m) for m in alone)}.")
+    waiting = sorted(shared - set(datasets), key=_dataset_order)
     if waiting:
         names = ", ".join(DATASET_LABELS.get(d, d) for d in waiting)
-        lines += ["", f"In progress (not every method has the {base_name} seeds yet): {names}."]
-    return "\n".join(lines) + "\n"
+        notes.append(f"In progress (not every method has the {base_name} seeds yet): {names}.")
+    return "\n".join(lines + ([""] + [" ".join(notes)] if notes else [])) + "\n"
 
 
 def write_against(folder: pathlib.Path, base: pathlib.Path) -> pathlib.Path:

@@ -514,8 +514,9 @@ def write_report(
     if harsh_report.is_harsh(runs):
         if clean is None and log and all(harsh_report.is_harsh([r]) for r in runs):
             log(
-                "runs on corrupted data without --clean: no ACC lost against the clean results "
-                "(pass the clean plan's folder, e.g. --clean=results/strong)"
+                "runs on corrupted data and no clean runs: no ACC lost against the clean "
+                "results (run the clean data into this folder too, as --plan=harsh does, or "
+                "pass --clean=FOLDER of clean runs made on the same processor)"
             )
         written += harsh_report.plot_harsh(
             runs, collect(pathlib.Path(clean)) if clean else [], workdir
@@ -552,20 +553,22 @@ def sweep_markdown(runs: list[dict]) -> str:
     return "\n".join(sweep_lines(runs)).strip("\n") + "\n"
 
 
-def update_readme(readme: pathlib.Path, folder: str, blocks: dict[str, str]) -> None:
+def update_readme(readme: pathlib.Path, folder: str, blocks: dict[str, str]) -> list[str]:
     """Replace each block ``<folder><part>`` of the README with ``blocks[part]`` (part ""
     the table, SWEEPS the tables against swept settings, `` against <base>`` a comparison
-    with another folder), each where it is; refuse when there is none of them."""
-    text, found = readme.read_text(), 0
+    with another folder), each where it is; refuse when there is none of them. Returns the
+    parts it found."""
+    text, found = readme.read_text(), []
     for part, body in blocks.items():
         text, n = readme_block(folder, part).subn(lambda m: m.group(1) + body + m.group(3), text)
-        found += n
+        found += [part] * bool(n)
     if not found:
         names = " or ".join(f"'<!-- begin {folder}{part} -->'" for part in blocks)
         raise ValueError(
             f"{readme} has no block {names} ... '<!-- end ... -->'; add one where the table belongs"
         )
     checkpoint.atomic_write_bytes(readme, text.encode())
+    return found
 
 
 def report_main(argv):
@@ -579,15 +582,18 @@ def report_main(argv):
     name = argv[1].rstrip("/")
     blocks = {"": (folder / "results.md").read_text(), SWEEPS: sweep_markdown(collect(folder))}
     if FLAGS.against:
-        from .plan_comparison import write_against
+        from .plan_comparison import against_part, write_against
 
         base = FLAGS.against.rstrip("/")
         path = write_against(folder, pathlib.Path(base))
-        blocks[f" against {base}"] = path.read_text()
+        blocks[against_part(base)] = path.read_text()
         print(f"wrote {path}")
     if FLAGS.readme:
-        update_readme(pathlib.Path(FLAGS.readme), name, blocks)
-        print(f"updated the {name} tables in {FLAGS.readme}")
+        found = update_readme(pathlib.Path(FLAGS.readme), name, blocks)
+        print(f"updated in {FLAGS.readme}: " + ", ".join(f"'{name}{p}'" for p in found))
+        if len(found) < len(blocks):
+            missing = ", ".join(f"'<!-- begin {name}{p} -->'" for p in blocks if p not in found)
+            print(f"{FLAGS.readme} has no block {missing}; those tables are in {folder} only")
 
 
 def entry() -> None:
