@@ -631,3 +631,32 @@ def test_write_tables_writes_the_table_against_a_base_and_its_readme_block(tmp_p
     assert "| DSSEC | 0.550 | **0.800** | +0.250 |" in table
     assert table in readme.read_text()
     assert PLANS["strong"].against == "results/paper"
+
+
+def test_the_strong_plan_outside_this_repository_keeps_its_tables_in_results(tmp_path):
+    """Run where README.md is another project's (no block of ours) and results/paper is
+    absent: the plan's own document and comparison are skipped with a line each, not an
+    error; a document asked for with --update_readme still must hold the block."""
+    import os
+    import sys
+
+    (tmp_path / "README.md").write_text("# someone else's project\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def campaign(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "dssec_jax.cli.campaign", "--plan=strong", "--dry_run", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    r = campaign("--datasets=coil20")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "no folder results/paper here" in r.stderr + r.stdout
+    assert "so the tables go to results/strong only" in r.stderr + r.stdout
+    assert "todo: coil20 dssec seed 4" in r.stdout
+    r = campaign("--datasets=coil20", "--update_readme=README.md")
+    assert r.returncode == 2 and "needs an existing file with a block" in r.stderr

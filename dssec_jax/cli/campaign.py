@@ -629,7 +629,13 @@ def main(argv):
             f"no folder {against} here, so no table against it (run from the repository root)"
         )
         against = None
-    if readme is not None:
+    if readme is not None and FLAGS.update_readme is None:  # the plan's own document
+        try:
+            _check_readme(readme, results, against)
+        except ValueError as e:  # another project's README, say: the tables stay in results
+            common.log(f"{e}; so the tables go to {results} only")
+            readme = None
+    elif readme is not None:
         _check_readme(readme, results, against)
     if FLAGS.dry_run:
         also = f"; tables also in {readme}" if readme else ""
