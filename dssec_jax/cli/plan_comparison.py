@@ -91,9 +91,17 @@ def _means(run: dict, base: dict) -> tuple[float, float, float, int]:
     )
 
 
-def _cells(means: dict, datasets: list[str], method: str) -> list[str]:
-    """One row's cells: per dataset base mean, compared mean (bold where it is the
-    column's best as shown), paired difference; "-" where nothing pairs."""
+def _best(means: dict, datasets: list[str]) -> dict[str, str]:
+    """Per dataset, the best compared mean as shown (3 decimals) over the rows that pair."""
+    return {
+        d: max((f"{v[1]:.3f}" for (_, e), v in means.items() if e == d and v[3]), default="")
+        for d in datasets
+    }
+
+
+def _cells(means: dict, best: dict, datasets: list[str], method: str) -> list[str]:
+    """One row's cells: per dataset base mean, compared mean (bold where it is ``best``
+    as shown), paired difference; "-" where nothing pairs."""
     cells = []
     for d in datasets:
         v = means.get((method, d))
@@ -101,8 +109,7 @@ def _cells(means: dict, datasets: list[str], method: str) -> list[str]:
             cells += ["-", "-", "-"]
             continue
         shown = f"{v[1]:.3f}"
-        best = max(f"{w[1]:.3f}" for (_, e), w in means.items() if e == d and w[3])
-        cells += [f"{v[0]:.3f}", f"**{shown}**" if shown == best else shown, f"{v[2]:+.3f}"]
+        cells += [f"{v[0]:.3f}", f"**{shown}**" if shown == best[d] else shown, f"{v[2]:+.3f}"]
     return cells
 
 
@@ -122,9 +129,10 @@ def against_markdown(runs: list[dict], base_runs: list[dict], name: str, base_na
         label = DATASET_LABELS.get(d, d)
         columns += [f"{label}, {base_name}", f"{label}, {name}", f"{name} - {base_name}, paired"]
     lines = table_head(f"ACC, mean over seeds ({_seed_counts(means, datasets)})", columns)
+    best = _best(means, datasets)
     for m in sorted({m for m, _ in means}, key=_order):
         lines.append(
-            f"| {METHOD_LABELS.get(m, m)} | " + " | ".join(_cells(means, datasets, m)) + " |"
+            f"| {METHOD_LABELS.get(m, m)} | " + " | ".join(_cells(means, best, datasets, m)) + " |"
         )
     notes = []
     alone = sorted({m for m, _ in table} - {m for m, _ in base}, key=_order)
