@@ -47,9 +47,9 @@ from dssec_jax.methods import Config, get_method
 from dssec_jax.presets import labelled_settings, recipe_settings
 from dssec_jax.validation import check_config
 
-# harsh_report too, now: a campaign runs for hours on the code it started with (a module
-# edited meanwhile and imported later would not match the others).
-from . import common, harsh_report
+# harsh_report too, now, though only report imports it (lazily): a campaign runs for hours on
+# the code it started with, and a module edited meanwhile and imported later would not match.
+from . import common, harsh_report  # noqa: F401
 from .plan_comparison import against_part, write_against
 from .report import (
     METHOD_ORDER,
@@ -57,10 +57,9 @@ from .report import (
     TABLE_LABELS,
     collect,
     readme_block,
-    results_markdown,
     sweep_markdown,
     update_readme,
-    write_csv,
+    write_table_files,
 )
 from .runner import (
     check_same_run,
@@ -444,14 +443,8 @@ def write_tables(
     table against the folder ``against`` (paired by seed) when given, and its blocks in
     ``readme`` when given."""
     runs = collect(results)
-    written = [results / "results.csv", results / "results.md"]
-    write_csv(runs, written[0])
-    blocks = {"": results_markdown(runs, clean), SWEEPS: sweep_markdown(runs)}
-    checkpoint.atomic_write_bytes(written[1], blocks[""].encode())
-    if harsh_report.is_harsh(runs):  # the figures of ACC against severity
-        written += harsh_report.plot_harsh(
-            runs, collect(pathlib.Path(clean)) if clean else [], results
-        )
+    written, table = write_table_files(results, runs, clean)
+    blocks = {"": table, SWEEPS: sweep_markdown(runs)}
     if against is not None:
         written.append(write_against(results, pathlib.Path(against)))
         base = results_key(pathlib.Path(against), readme) if readme is not None else against

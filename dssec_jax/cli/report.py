@@ -496,6 +496,25 @@ def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int =
     return True
 
 
+def write_table_files(
+    folder: pathlib.Path, runs: list[dict], clean: Optional[str]
+) -> tuple[list[pathlib.Path], str]:
+    """results.csv and results.md of ``runs`` in ``folder`` and, where the data was
+    corrupted, the figures of ACC against severity (against the clean runs under ``clean``
+    when given, else the folder's own); returns the paths and the Markdown table."""
+    from . import harsh_report
+
+    written = [folder / "results.csv", folder / "results.md"]
+    write_csv(runs, written[0])
+    table = results_markdown(runs, clean)
+    checkpoint.atomic_write_bytes(written[1], table.encode())
+    if harsh_report.is_harsh(runs):
+        written += harsh_report.plot_harsh(
+            runs, collect(pathlib.Path(clean)) if clean else [], folder
+        )
+    return written, table
+
+
 def write_report(
     workdir: pathlib.Path,
     tsne: bool = True,
@@ -508,19 +527,13 @@ def write_report(
 
     workdir = pathlib.Path(workdir)
     runs = collect(workdir)
-    written = [workdir / "results.csv", workdir / "results.md"]
-    write_csv(runs, written[0])
-    checkpoint.atomic_write_bytes(written[1], results_markdown(runs, clean).encode())
-    if harsh_report.is_harsh(runs):
-        if clean is None and log and all(harsh_report.is_harsh([r]) for r in runs):
-            log(
-                "runs on corrupted data and no clean runs: no ACC lost against the clean "
-                "results (run the clean data into this folder too, as --plan=harsh does, or "
-                "pass --clean=FOLDER of clean runs made on the same processor)"
-            )
-        written += harsh_report.plot_harsh(
-            runs, collect(pathlib.Path(clean)) if clean else [], workdir
+    if clean is None and log and all(harsh_report.is_harsh([r]) for r in runs) and runs:
+        log(
+            "runs on corrupted data and no clean runs: no ACC lost against the clean "
+            "results (run the clean data into this folder too, as --plan=harsh does, or "
+            "pass --clean=FOLDER of clean runs made on the same processor)"
         )
+    written, _ = write_table_files(workdir, runs, clean)
     if plot_against(runs, "gamma", workdir / "gamma.png", methods=("idec", "dssec")):
         written.append(workdir / "gamma.png")
     if plot_against(runs, "embed_dim", workdir / "embed_dim.png"):
