@@ -8,8 +8,8 @@
 #   4. a paper-budget MNIST DSSEC fit (200 epochs, 20,000 iterations, tol 0) through
 #      experiments.run: wall time and ACC.
 # Everything goes to stdout and to $GPU_CHECK_OUT (default benchmarks/results/gpu_check).
-# GPU_CHECK_TINY=1 shrinks every budget (digits, a few epochs) so the script can be tested
-# on a CPU; the figures it then prints mean nothing.
+# GPU_CHECK_TINY=1 shrinks every budget (digits, a small network, 2 seeds, a few epochs) so
+# the script can be tested on a CPU; the figures it then prints mean nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
@@ -18,11 +18,15 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 
 if [ -n "${GPU_CHECK_TINY:-}" ]; then
+  export DSSEC_BENCH_TINY=1  # the matmul bound in 2 calls (benchmarks/machine.py)
   THROUGHPUT="--n=1024 --dim=32 --steps=2 --repeats=1 --update_interval=30"
-  SWEEP_DATA="digits"; SWEEP_BUDGET="--pretrain_epochs=1 --max_iter=30"
-  FIT_DATA="digits"; FIT_BUDGET="--pretrain_epochs=2 --max_iter=60"
+  echo '{"hidden_dims": [32, 32, 64]}' > "$OUT/tiny_net.json"  # a network of seconds
+  SWEEP_DATA="digits"; SWEEP_BUDGET="--pretrain_epochs=1 --max_iter=30 --config=$OUT/tiny_net.json"
+  SWEEP_SEEDS=2
+  FIT_DATA="digits"; FIT_BUDGET="--pretrain_epochs=2 --max_iter=60 --config=$OUT/tiny_net.json"
 else
   THROUGHPUT="--update_interval=30"
+  SWEEP_SEEDS=8
   SWEEP_DATA="usps"; SWEEP_BUDGET="--pretrain_epochs=50 --max_iter=2000"
   FIT_DATA="mnist"; FIT_BUDGET="--pretrain_epochs=200 --max_iter=20000"
 fi
@@ -42,16 +46,16 @@ echo "== throughput, float32 and bf16"
 "$PY" -m benchmarks.throughput $THROUGHPUT --out="$OUT/throughput_float32.json"
 "$PY" -m benchmarks.throughput $THROUGHPUT --precision=bf16 --out="$OUT/throughput_bf16.json"
 
-echo "== 8 runs: one batched program against 8 sequential runs ($SWEEP_DATA, dssec)"
+echo "== $SWEEP_SEEDS runs: one batched program against $SWEEP_SEEDS sequential runs ($SWEEP_DATA, dssec)"
 rm -rf "$OUT/sweep_batched" "$OUT/sweep_sequential"
 t0=$(secs)
 logged "$OUT/sweep_batched.log" "$PY" -m experiments.sweep --datasets="$SWEEP_DATA" \
-  --methods=dssec --seeds=8 $SWEEP_BUDGET --batched --tsne=false --workdir="$OUT/sweep_batched"
+  --methods=dssec --seeds=$SWEEP_SEEDS $SWEEP_BUDGET --batched --tsne=false --workdir="$OUT/sweep_batched"
 t1=$(secs)
 logged "$OUT/sweep_sequential.log" "$PY" -m experiments.sweep --datasets="$SWEEP_DATA" \
-  --methods=dssec --seeds=8 $SWEEP_BUDGET --tsne=false --workdir="$OUT/sweep_sequential"
+  --methods=dssec --seeds=$SWEEP_SEEDS $SWEEP_BUDGET --tsne=false --workdir="$OUT/sweep_sequential"
 t2=$(secs)
-echo "batched 8 runs: $(elapsed "$t0" "$t1") s; sequential 8 runs: $(elapsed "$t1" "$t2") s"
+echo "batched $SWEEP_SEEDS runs: $(elapsed "$t0" "$t1") s; sequential $SWEEP_SEEDS runs: $(elapsed "$t1" "$t2") s"
 
 echo "== paper-budget fit ($FIT_DATA, dssec, tol 0)"
 rm -rf "$OUT/fit"

@@ -3,6 +3,9 @@ against the processor it was measured on and the rate of ``jnp.dot`` on the laye
 in the same process (machines differ, even hosts sold as the same kind).
 
     python -m benchmarks.machine        # this machine, as each benchmark records it
+
+DSSEC_BENCH_TINY=1 measures the bound with 2 calls instead of 3 x 50 (the tests' smoke runs;
+the rate it then gives means little).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ def matmul_gflops(dtype, batch: int = 256, pairs=None, reps: int = 50, repeats: 
     """GFLOP/s of ``jnp.dot`` (batch, a) @ (a, b) over the layer shapes, inputs of
     ``dtype``, float32 accumulation: the bound a training step of those shapes can reach."""
     pairs = layer_pairs() if pairs is None else pairs
+    if os.environ.get("DSSEC_BENCH_TINY") == "1":
+        reps, repeats = 2, 1
     key = jax.random.PRNGKey(0)
     mats = [
         (jax.random.normal(key, (batch, a), dtype), jax.random.normal(key, (a, b), dtype))

@@ -1,5 +1,7 @@
 import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def _compile_cache_of_this_run(tmp_path_factory):
     if "DSSEC_COMPILE_CACHE" not in os.environ:
         os.environ["DSSEC_COMPILE_CACHE"] = str(tmp_path_factory.mktemp("jax_compilation"))
+    # the benchmarks' smoke runs measure their matmul bound in 2 calls, not 150 (machine.py)
+    os.environ.setdefault("DSSEC_BENCH_TINY", "1")
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +38,19 @@ def data_dir():
     if not path or not pathlib.Path(path).is_dir():
         pytest.skip("DSSEC_DATA_DIR is not set to the shared data folder")
     return pathlib.Path(path)
+
+
+def run_module(module: str, *args: str, env=None, cwd=None) -> subprocess.CompletedProcess:
+    """``python -m module args`` with this repository importable, its output captured."""
+    e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd or ROOT,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 # A network small enough for a test to train in seconds on digits.

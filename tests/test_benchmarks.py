@@ -6,14 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
-
-
-def run_module(module: str, *args: str):
-    """``python -m module args`` in the repository, its output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+from conftest import ROOT, run_module
 
 
 def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
@@ -162,7 +155,7 @@ def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
     for line in (
         "== device",
         "projected paper-scale MNIST run",
-        "batched 8 runs:",
+        "batched 2 runs:",
         "fit wall",
         "== done",
     ):
