@@ -21,11 +21,12 @@ if [ -n "${GPU_CHECK_TINY:-}" ]; then
   export DSSEC_BENCH_TINY=1  # the matmul bound in 2 calls (benchmarks/machine.py)
   THROUGHPUT="--n=1024 --dim=32 --steps=2 --repeats=1 --update_interval=30"
   echo '{"hidden_dims": [32, 32, 64]}' > "$OUT/tiny_net.json"  # a network of seconds
-  SWEEP_DATA="digits"; SWEEP_BUDGET="--pretrain_epochs=1 --max_iter=30 --config=$OUT/tiny_net.json"
-  SWEEP_SEEDS=2
-  FIT_DATA="digits"; FIT_BUDGET="--pretrain_epochs=2 --max_iter=60 --config=$OUT/tiny_net.json"
+  NET=("--config=$OUT/tiny_net.json")
+  SWEEP_DATA="digits"; SWEEP_BUDGET="--pretrain_epochs=1 --max_iter=30"; SWEEP_SEEDS=2
+  FIT_DATA="digits"; FIT_BUDGET="--pretrain_epochs=2 --max_iter=60"
 else
   THROUGHPUT="--update_interval=30"
+  NET=()
   SWEEP_SEEDS=8
   SWEEP_DATA="usps"; SWEEP_BUDGET="--pretrain_epochs=50 --max_iter=2000"
   FIT_DATA="mnist"; FIT_BUDGET="--pretrain_epochs=200 --max_iter=20000"
@@ -50,10 +51,10 @@ echo "== $SWEEP_SEEDS runs: one batched program against $SWEEP_SEEDS sequential 
 rm -rf "$OUT/sweep_batched" "$OUT/sweep_sequential"
 t0=$(secs)
 logged "$OUT/sweep_batched.log" "$PY" -m experiments.sweep --datasets="$SWEEP_DATA" \
-  --methods=dssec --seeds=$SWEEP_SEEDS $SWEEP_BUDGET --batched --tsne=false --workdir="$OUT/sweep_batched"
+  --methods=dssec --seeds=$SWEEP_SEEDS $SWEEP_BUDGET "${NET[@]}" --batched --tsne=false --workdir="$OUT/sweep_batched"
 t1=$(secs)
 logged "$OUT/sweep_sequential.log" "$PY" -m experiments.sweep --datasets="$SWEEP_DATA" \
-  --methods=dssec --seeds=$SWEEP_SEEDS $SWEEP_BUDGET --tsne=false --workdir="$OUT/sweep_sequential"
+  --methods=dssec --seeds=$SWEEP_SEEDS $SWEEP_BUDGET "${NET[@]}" --tsne=false --workdir="$OUT/sweep_sequential"
 t2=$(secs)
 echo "batched $SWEEP_SEEDS runs: $(elapsed "$t0" "$t1") s; sequential $SWEEP_SEEDS runs: $(elapsed "$t1" "$t2") s"
 
@@ -61,7 +62,7 @@ echo "== paper-budget fit ($FIT_DATA, dssec, tol 0)"
 rm -rf "$OUT/fit"
 t0=$(secs)
 logged "$OUT/fit.log" "$PY" -m experiments.run --dataset="$FIT_DATA" --method=dssec \
-  $FIT_BUDGET --tol=0 --workdir="$OUT/fit/run" --cache_dir="$OUT/fit/cache"
+  $FIT_BUDGET "${NET[@]}" --tol=0 --workdir="$OUT/fit/run" --cache_dir="$OUT/fit/cache"
 t1=$(secs)
 "$PY" - "$OUT/fit/run/results.json" "$(elapsed "$t0" "$t1")" <<'EOF'
 import json, sys

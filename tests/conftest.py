@@ -9,9 +9,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # One compilation cache per test run (per xdist worker), in pytest's temporary folder: the
-# driver tests' subprocesses compile the same small programs again and again, and with the
-# cache tests/test_experiments.py takes 386 s instead of 536 s on a 2-core AVX2 machine
-# (303 s with two workers, `-n 2`). Nothing is written to the user's cache.
+# driver tests' subprocesses compile the same small programs again and again (BUILD_NOTES,
+# "The test suite's time"). Nothing is written to the user's cache.
 # tests/test_compile_cache.py turns the cache on in folders of its own.
 
 

@@ -23,6 +23,7 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
     # every benchmark names its machine and measures its matmul bound in the same process
     m = res["machine"]
     assert m["processor"] and m["cores"] >= 1 and m["dot_gflops"]["float32"] > 0
+    assert m["bound_from_tiny"] is True  # the tests' 2-call bound is marked as such
     assert r.stdout.startswith("machine: ") or "\nmachine: " in r.stdout
     # the step's FLOPs against XLA's own count for the compiled gradient of the same
     # autoencoder (matmuls, plus the element-wise work the formula leaves out: under 1 %)

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from conftest import run_module as run
 
 from dssec_jax.metrics import evaluate
@@ -11,7 +12,7 @@ from dssec_jax.metrics import evaluate
 # a budget and a network of seconds (digits' own network, 64-500-500-2000-10, costs about 6 s of
 # arithmetic per run here; this one a fraction of a second)
 TINY = ["--pretrain_epochs=3", "--max_iter=60", "--update_interval=20", "--n_init=3", "--tol=0"]
-TINY += ["--config=tests/fixtures/tiny_net.json"]
+TINY += [f"--config={ROOT / 'tests/fixtures/tiny_net.json'}"]
 
 
 def test_run_writes_results_and_skips_finished_seeds(tmp_path):

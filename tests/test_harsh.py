@@ -174,3 +174,24 @@ def test_a_harsh_point_unlike_its_clean_result_is_refused_before_training():
         check_clean_settings(
             strong, "usps@gaussian:0.1", "dssec", Config(method="dssec", n_clusters=10)
         )
+
+
+def test_the_report_says_when_corrupted_runs_have_no_clean_runs_to_pair_with(tmp_path):
+    def folder(name, runs):
+        for r in runs:
+            (tmp_path / name / f"{r['dataset']}_{r['method']}").mkdir(parents=True)
+            r = {k: v for k, v in r.items() if k != "dir"}
+            (tmp_path / name / f"{r['dataset']}_{r['method']}" / "results.json").write_text(
+                json.dumps(r)
+            )
+        return tmp_path / name
+
+    harsh = folder("harsh", [_run("d_gaussian0.2", m, [0.6, 0.7]) for m in ("idec", "dssec")])
+    clean = folder("clean", [_run("d", m, [0.8, 0.8]) for m in ("idec", "dssec")])
+    said: list[str] = []
+    write_report(harsh, tsne=False, log=said.append)
+    assert sum("no clean runs" in s for s in said) == 1
+    said.clear()
+    write_report(harsh, tsne=False, log=said.append, clean=str(clean))
+    assert not any("no clean runs" in s for s in said) and said  # the list of written files
+    assert "ACC lost against the clean result" in (harsh / "results.md").read_text()
