@@ -91,9 +91,18 @@ def test_sweep_and_report(tmp_path):
     for png in ("gamma.png", "embed_dim.png", "tsne_digits.png"):
         assert (wd / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     (wd / "results.md").unlink()
-    rep = run("experiments.report", str(wd))
+    readme = tmp_path / "R.md"
+    blocks = "".join(
+        f"<!-- begin {wd}{p} -->\nold\n<!-- end {wd}{p} -->\n" for p in ("", " sweeps")
+    )
+    readme.write_text(blocks)
+    rep = run("experiments.report", str(wd), f"--readme={readme}")
     assert rep.returncode == 0, rep.stderr
     assert (wd / "results.md").read_text() == md
+    # the README gets the table just written and the tables against gamma and embed_dim
+    text = readme.read_text()
+    assert f"<!-- begin {wd} -->\n{md}<!-- end {wd} -->" in text
+    assert "old" not in text and " against gamma" in text.split(f"{wd} sweeps")[1]
 
 
 @pytest.mark.parametrize(

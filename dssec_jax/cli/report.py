@@ -16,7 +16,7 @@ import json
 import pathlib
 import re
 from collections import defaultdict
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 from absl import flags
@@ -314,15 +314,15 @@ def _changed(config: dict, fields: tuple) -> list[str]:
     ]
 
 
-def results_markdown(runs: list[dict], clean: Optional[str] = None) -> str:
+def results_markdown(runs: list[dict], clean_runs: Sequence[dict] = ()) -> str:
     """The results table of ``runs``; for runs on corrupted data, the harsh-conditions
-    tables against the clean results under the folder ``clean`` (when given) and the clean
-    runs among ``runs``, after the ordinary table of those clean runs."""
+    tables against ``clean_runs`` (runs of another folder on clean data) and the clean runs
+    among ``runs``, after the ordinary table of those clean runs."""
     from . import harsh_report
 
     if not harsh_report.is_harsh(runs):
         return markdown_table(runs)
-    text = harsh_report.harsh_markdown(runs, collect(pathlib.Path(clean)) if clean else [])
+    text = harsh_report.harsh_markdown(runs, list(clean_runs))
     clean_here = [r for r in runs if not harsh_report.is_harsh([r])]
     return (
         markdown_table(clean_here) + "\nUnder harsh conditions:\n\n" + text if clean_here else text
@@ -506,12 +506,11 @@ def write_table_files(
 
     written = [folder / "results.csv", folder / "results.md"]
     write_csv(runs, written[0])
-    table = results_markdown(runs, clean)
+    clean_runs = collect(pathlib.Path(clean)) if clean and harsh_report.is_harsh(runs) else []
+    table = results_markdown(runs, clean_runs)
     checkpoint.atomic_write_bytes(written[1], table.encode())
     if harsh_report.is_harsh(runs):
-        written += harsh_report.plot_harsh(
-            runs, collect(pathlib.Path(clean)) if clean else [], folder
-        )
+        written += harsh_report.plot_harsh(runs, clean_runs, folder)
     return written, table
 
 
@@ -523,17 +522,28 @@ def write_report(
 ) -> list[pathlib.Path]:
     """Write results.csv, results.md and the figures into ``workdir`` (runs on corrupted
     data against the clean results under ``clean``); returns the paths."""
+    workdir = pathlib.Path(workdir)
+    return report_files(workdir, collect(workdir), tsne, log, clean)[0]
+
+
+def report_files(
+    workdir: pathlib.Path,
+    runs: list[dict],
+    tsne: bool = True,
+    log: Optional[Callable[[str], None]] = None,
+    clean: Optional[str] = None,
+) -> tuple[list[pathlib.Path], str]:
+    """:func:`write_report` of the runs ``runs`` already collected from ``workdir``;
+    returns the paths and the Markdown table."""
     from . import harsh_report
 
-    workdir = pathlib.Path(workdir)
-    runs = collect(workdir)
     if clean is None and log and all(harsh_report.is_harsh([r]) for r in runs) and runs:
         log(
             "runs on corrupted data and no clean runs: no ACC lost against the clean "
             "results (run the clean data into this folder too, as --plan=harsh does, or "
             "pass --clean=FOLDER of clean runs made on the same processor)"
         )
-    written, _ = write_table_files(workdir, runs, clean)
+    written, table = write_table_files(workdir, runs, clean)
     if plot_against(runs, "gamma", workdir / "gamma.png", methods=("idec", "dssec")):
         written.append(workdir / "gamma.png")
     if plot_against(runs, "embed_dim", workdir / "embed_dim.png"):
@@ -541,13 +551,12 @@ def write_report(
     if plot_k_scores(runs, workdir / "k_scores.png"):
         written.append(workdir / "k_scores.png")
     if tsne:
-        table = main_table(runs)
-        for (m, d), r in table.items():
+        for (m, d), r in main_table(runs).items():
             if m == "dssec" and plot_tsne(r, workdir / f"tsne_{d}.png"):
                 written.append(workdir / f"tsne_{d}.png")
     if log:
         log("wrote " + ", ".join(str(p) for p in written))
-    return written
+    return written, table
 
 
 SWEEPS = " sweeps"  # the name of a block that holds only the tables against swept settings
@@ -591,9 +600,10 @@ def report_main(argv):
             "in a checkout)"
         )
     folder = pathlib.Path(argv[1])
-    write_report(folder, log=print, clean=FLAGS.clean)
+    runs = collect(folder)
+    _, table = report_files(folder, runs, log=print, clean=FLAGS.clean)
     name = argv[1].rstrip("/")
-    blocks = {"": (folder / "results.md").read_text(), SWEEPS: sweep_markdown(collect(folder))}
+    blocks = {"": table, SWEEPS: sweep_markdown(runs)}
     if FLAGS.against:
         from .plan_comparison import against_part, write_against
 
