@@ -532,6 +532,30 @@ def test_the_readmes_strong_recipe_bullets_recompute_from_the_committed_results(
     assert f"USPS: DSSEC {mean('dssec', 'usps', True)}" in text
 
 
+def test_the_readmes_lcae_sentence_recomputes_from_the_strong_results():
+    """LCAE+K-means at 10 % known labels over the strong plan's seeds, on all samples and on
+    those not given, beside AE+K-means, as the README's known-labels section quotes them."""
+    from dssec_jax.cli.report import main_table
+
+    text = " ".join((ROOT / "README.md").read_text().split("### A few known labels")[1].split())
+    table = main_table(collect(ROOT / "results/strong"))
+    names = {
+        "mnist": "MNIST",
+        "fashion_mnist": "Fashion-MNIST",
+        "usps": "USPS",
+        "coil20": "COIL-20",
+    }
+
+    def means(method, key="acc"):
+        return [f"{table[(method, d)]['summary'][key]['mean']:.3f}" for d in names]
+
+    assert all(table[("lcae_kmeans", d)]["config"]["label_fraction"] == 0.1 for d in names)
+    lcae = ", ".join(f"{n} {v}" for n, v in zip(names.values(), means("lcae_kmeans")))
+    assert f"LCAE+K-means reaches {lcae}" in text
+    assert f"(on the samples not given: {', '.join(means('lcae_kmeans', 'acc_unknown'))})" in text
+    assert f"AE+K-means reaches {', '.join(means('ae_kmeans'))}." in text
+
+
 def test_a_diverged_seed_is_recorded_and_the_others_go_on(tmp_path, digits, monkeypatch):
     """A seed whose fit turns non-finite gets a result.json (stop reason "nonfinite", the
     error, no labels); the run goes on, the means leave it out and count it, a rerun does
