@@ -44,6 +44,21 @@ def atomic_write_bytes(path: os.PathLike, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: pathlib.Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_json(path: os.PathLike, obj: Any) -> None:
@@ -91,7 +106,9 @@ def _read(path: pathlib.Path) -> tuple[dict, Any]:
 def load(path: os.PathLike) -> Optional[tuple[dict, Any]]:
     """``(meta, raw state dict)`` of the newest readable checkpoint at ``path``, or None.
 
-    A damaged newest file is reported (a warning) and ``path.prev`` is tried instead.
+    A damaged newest file is reported (a warning), moved aside to ``path.damaged`` (so that
+    the next :func:`save` cannot rotate it over the good ``path.prev``), and ``path.prev``
+    is tried instead.
     """
     path = pathlib.Path(path)
     for candidate in (path, path.with_name(path.name + ".prev")):
@@ -101,6 +118,8 @@ def load(path: os.PathLike) -> Optional[tuple[dict, Any]]:
             return _read(candidate)
         except CheckpointError as e:
             warnings.warn(f"{e}; trying the previous checkpoint")
+            if candidate == path and is_writer():
+                os.replace(path, path.with_name(path.name + ".damaged"))
     return None
 
 

@@ -113,7 +113,10 @@ def scores(
     space: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Each run's criterion under ``rule``, higher is better; (R,). "vote" scores by NMI
-    agreement (its reference run); "consensus" by NMI with the consensus labels."""
+    agreement (its reference run); "consensus" by NMI with the consensus labels. "loss" is
+    minus each run's last logged loss, taken against that run's own target P at its own
+    stopping iteration; KL(P || Q) falls as Q sharpens, so the rule leans towards
+    over-confident runs (the weakest rule measured: docs/guide.md, restarts)."""
     check_rule(rule)
     if rule == "loss":
         if losses is None:

@@ -93,6 +93,8 @@ def test_bad_specs_are_refused_with_the_fix(spec, message):
         (np.zeros((0, 64), np.float32), None, "non-empty data"),
         (X[0], None, "shape \\(n, d\\)"),
         (np.full((10, 4), 0.5, np.float32), None, "constant .*pass value_range"),
+        (X * 255, (0, 1), "runs from .* to 25[0-9.]*, outside value_range=\\(0, 1\\)"),
+        (X - 0.5, (0, 1), "outside value_range"),
     ],
 )
 def test_data_and_value_ranges_the_transforms_cannot_take_are_refused(x, value_range, message):

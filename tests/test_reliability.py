@@ -52,6 +52,12 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
         meta, raw = checkpoint.load(path)
     assert meta["step"] == 1
     np.testing.assert_array_equal(checkpoint.restore({"a": np.zeros(3, int)}, raw)["a"], [0, 1, 2])
+    # the damaged file is moved aside, so the next save cannot rotate it over the good .prev
+    assert path.with_name("c.ckpt.damaged").read_bytes() == b"\x00garbage"
+    checkpoint.save(path, {"a": np.arange(3) + 20}, {"step": 3})
+    path.write_bytes(b"\x00damaged again")
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert checkpoint.load(path)[0]["step"] == 1
     path.with_name("c.ckpt.prev").write_bytes(b"junk")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -97,7 +97,8 @@ def corrupt(
 
 def _value_range(x: np.ndarray, value_range) -> tuple[float, float]:
     """(lo, hi) of ``value_range``, or of the data; ValueError for data the transforms
-    cannot take (not (n, d), empty, non-finite, constant) or a range that is not lo < hi."""
+    cannot take (not (n, d), empty, non-finite, constant) or a range that is not lo < hi or
+    does not hold the data."""
     if x.ndim != 2 or x.size == 0:
         raise ValueError(f"corrupt takes non-empty data of shape (n, d), got {x.shape}")
     if not np.isfinite(x).all():
@@ -119,6 +120,12 @@ def _value_range(x: np.ndarray, value_range) -> tuple[float, float]:
         raise ValueError(f"value_range must be two numbers (lo, hi), got {value_range!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ValueError(f"value_range must be finite with lo < hi, got ({lo:g}, {hi:g})")
+    if x.min() < lo or x.max() > hi:
+        raise ValueError(
+            f"the data runs from {float(x.min()):g} to {float(x.max()):g}, outside "
+            f"value_range=({lo:g}, {hi:g}) (the clip would change clean values): pass the "
+            "data's own range (e.g. (0, 255) for 8-bit pixels) or scale the data first"
+        )
     return lo, hi
 
 
