@@ -45,6 +45,11 @@ def test_run_writes_results_and_skips_finished_seeds(tmp_path):
     hist = json.loads((wd / "seed_0" / "history.json").read_text())
     assert len(hist["pretrain"]) == 3 and hist["cluster"][-1]["iteration"] == 60
     assert "pretrain finetune epoch 1/3" in r.stdout and "eta" in r.stdout
+    acc = res["summary"]["acc"]
+    assert (
+        f"result (mean, sample std over 2 seeds): ACC {acc['mean']:.4f} ± {acc['std']:.4f}"
+        in r.stdout
+    )
     again = run("experiments.run", "--method=dssec", "--seeds=2", f"--workdir={wd}", *TINY)
     assert again.returncode == 0 and again.stdout.count("already finished") == 2
 
@@ -369,6 +374,7 @@ def test_a_config_file_sits_between_the_recipe_and_the_flags(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((wd / "results.json").read_text())
     assert res["method"] == "kmeans" and res["config"]["n_clusters"] == 4
+    assert f"result: ACC {res['per_seed'][0]['acc']:.4f}, NMI" in r.stdout  # one seed: no std
     assert res["per_seed"][0]["n_clusters"] == 4 and res["config"]["n_init"] == 2
 
 

@@ -70,8 +70,9 @@ def main(argv):
     )
     s = res["summary"]
     if "acc" in s:
+        seeds = len(res["per_seed"])
         common.log(
-            "result (mean, sample std over seeds): "
+            (f"result (mean, sample std over {seeds} seeds): " if seeds > 1 else "result: ")
             + ", ".join(
                 f"{k.upper()} {s[k]['mean']:.4f}"
                 + ("" if s[k]["std"] is None else f" ± {s[k]['std']:.4f}")
