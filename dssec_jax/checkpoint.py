@@ -106,21 +106,45 @@ def _read(path: pathlib.Path) -> tuple[dict, Any]:
 def load(path: os.PathLike) -> Optional[tuple[dict, Any]]:
     """``(meta, raw state dict)`` of the newest readable checkpoint at ``path``, or None.
 
-    A damaged newest file is reported (a warning), moved aside to ``path.damaged`` (so that
-    the next :func:`save` cannot rotate it over the good ``path.prev``), and ``path.prev``
-    is tried instead.
+    A damaged newest file is reported (a warning), moved aside to ``path.damaged`` where it
+    can be (so that the next :func:`save` cannot rotate it over the good ``path.prev``), and
+    ``path.prev`` is tried instead.
     """
     path = pathlib.Path(path)
     for candidate in (path, path.with_name(path.name + ".prev")):
-        if not candidate.exists():
+        try:
+            seen = os.stat(candidate)
+        except FileNotFoundError:
             continue
         try:
             return _read(candidate)
         except CheckpointError as e:
-            warnings.warn(f"{e}; trying the previous checkpoint")
-            if candidate == path and is_writer():
-                os.replace(path, path.with_name(path.name + ".damaged"))
+            moved = candidate == path and _move_aside(path, seen)
+            where = f"moved to {moved}; " if moved else ""
+            warnings.warn(f"{e}; {where}trying the previous checkpoint")
     return None
+
+
+def _move_aside(path: pathlib.Path, seen: os.stat_result) -> Optional[pathlib.Path]:
+    """Rename the damaged ``path`` to ``path.damaged`` if it is still the file that was read
+    (``seen``: not one another process has saved since) and this process writes; the
+    damaged path, or None where it was left (another reader moved it first, a read-only
+    folder)."""
+    if not is_writer():
+        return None
+    damaged = path.with_name(path.name + ".damaged")
+    try:
+        now = os.stat(path)
+        if (now.st_ino, now.st_mtime_ns, now.st_size) != (
+            seen.st_ino,
+            seen.st_mtime_ns,
+            seen.st_size,
+        ):
+            return None
+        os.replace(path, damaged)
+    except OSError:
+        return None
+    return damaged
 
 
 def restore(template: Any, raw_state: Any) -> Any:

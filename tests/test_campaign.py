@@ -550,6 +550,8 @@ def test_the_readmes_lcae_sentence_recomputes_from_the_strong_results():
         return [f"{table[(method, d)]['summary'][key]['mean']:.3f}" for d in names]
 
     assert all(table[("lcae_kmeans", d)]["config"]["label_fraction"] == 0.1 for d in names)
+    for d in names:  # "every seed of the strong plan has run"
+        assert table[("lcae_kmeans", d)]["summary"]["acc"]["n"] == TABLE_SEEDS[d], d
     lcae = ", ".join(f"{n} {v}" for n, v in zip(names.values(), means("lcae_kmeans")))
     assert f"LCAE+K-means reaches {lcae}" in text
     assert f"(on the samples not given: {', '.join(means('lcae_kmeans', 'acc_unknown'))})" in text

@@ -387,3 +387,21 @@ def test_a_run_whose_every_seed_diverges_says_so_and_fails(tmp_path):
     assert f"To run it again, delete {wd / 'seed_1'}" in r.stdout
     res = json.loads((wd / "results.json").read_text())
     assert res["summary"]["stopped_nonfinite"] == 2
+
+
+def test_the_result_line_counts_the_seeds_its_means_hold():
+    """Means over the seeds that did not diverge, their count and the diverged ones said;
+    one seed alone prints no std."""
+    from dssec_jax.cli.run import result_line
+    from dssec_jax.cli.runner import summarize
+
+    def seed(s, acc, stop="tol"):
+        return {"seed": s, "acc": acc, "nmi": acc, "ari": acc, "stop_reason": stop}
+
+    two = summarize([seed(0, 0.8), seed(1, 0.6), seed(2, 0.1, "nonfinite")])
+    assert result_line(two).startswith(
+        "result (mean, sample std over 2 seeds, 1 diverged left out): ACC 0.7000 ± 0.1414"
+    )
+    one = summarize([seed(0, 0.8), seed(1, 0.1, "nonfinite")])
+    assert result_line(one).startswith("result (one seed, 1 diverged left out): ACC 0.8000, NMI")
+    assert result_line(summarize([seed(0, 0.8)])).startswith("result: ACC 0.8000, NMI 0.8000")

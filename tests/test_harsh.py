@@ -136,6 +136,8 @@ def test_a_folder_of_clean_and_corrupted_runs_keeps_both_and_plots(tmp_path):
         (tmp_path / r["dir"] / "results.json").write_text(json.dumps({**r, "dir": None}))
     found = collect(tmp_path)
     md = results_markdown(found)
+    with pytest.raises(TypeError, match="pass collect\\(folder\\)"):
+        results_markdown(found, str(tmp_path))  # the clean runs, not their folder
     ordinary, harsh = md.split("Under harsh conditions:")
     assert "| method | usps | coil20 |" in ordinary and "gaussian" not in ordinary
     assert "| | clean | gaussian 0.2 |" in harsh and "coil20" not in harsh

@@ -48,7 +48,7 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
     checkpoint.save(path, {"a": np.arange(3)}, {"step": 1})
     checkpoint.save(path, {"a": np.arange(3) + 10}, {"step": 2})
     path.write_bytes(b"\x00garbage")
-    with pytest.warns(UserWarning, match="unreadable"):
+    with pytest.warns(UserWarning, match="unreadable.*moved to .*c.ckpt.damaged"):
         meta, raw = checkpoint.load(path)
     assert meta["step"] == 1
     np.testing.assert_array_equal(checkpoint.restore({"a": np.zeros(3, int)}, raw)["a"], [0, 1, 2])
@@ -62,6 +62,47 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert checkpoint.load(path) is None
+
+
+def test_a_damaged_checkpoint_is_moved_aside_only_by_the_writer_and_only_if_unchanged(
+    tmp_path, monkeypatch
+):
+    """Another process (not the writer) leaves the damaged file where it is; a file that a
+    save replaced after the failed read, or that another reader moved first, is left alone
+    and load still falls back to .prev."""
+    path = tmp_path / "c.ckpt"
+    checkpoint.save(path, {"a": np.arange(3)}, {"step": 1})
+    checkpoint.save(path, {"a": np.arange(3)}, {"step": 2})
+    path.write_bytes(b"\x00garbage")
+    monkeypatch.setattr(checkpoint, "is_writer", lambda: False)
+    with pytest.warns(UserWarning, match="unreadable.*; trying the previous"):
+        assert checkpoint.load(path)[0]["step"] == 1
+    assert path.read_bytes() == b"\x00garbage"
+    monkeypatch.setattr(checkpoint, "is_writer", lambda: True)
+    read = checkpoint._read
+
+    def saved_meanwhile(p):  # a good save lands between the failed read and the move
+        try:
+            return read(p)
+        finally:
+            if p == path:
+                path.write_bytes(b"\x00a newer file, written after the read")
+
+    monkeypatch.setattr(checkpoint, "_read", saved_meanwhile)
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert checkpoint.load(path)[0]["step"] == 1
+    assert path.exists() and not path.with_name("c.ckpt.damaged").exists()
+
+    def moved_meanwhile(p):  # another reader moved it aside first
+        try:
+            return read(p)
+        finally:
+            if p == path:
+                path.unlink()
+
+    monkeypatch.setattr(checkpoint, "_read", moved_meanwhile)
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert checkpoint.load(path)[0]["step"] == 1
 
 
 def test_a_checkpoint_of_another_layout_is_refused_clearly(tmp_path):

@@ -320,6 +320,11 @@ def results_markdown(runs: list[dict], clean_runs: Sequence[dict] = ()) -> str:
     among ``runs``, after the ordinary table of those clean runs."""
     from . import harsh_report
 
+    if isinstance(clean_runs, (str, pathlib.Path)):
+        raise TypeError(
+            "results_markdown takes the clean runs themselves: pass collect(folder), "
+            f"not the folder {str(clean_runs)!r}"
+        )
     if not harsh_report.is_harsh(runs):
         return markdown_table(runs)
     text = harsh_report.harsh_markdown(runs, list(clean_runs))

@@ -70,21 +70,27 @@ def main(argv):
     )
     s = res["summary"]
     if "acc" in s:
-        seeds = len(res["per_seed"])
-        common.log(
-            (f"result (mean, sample std over {seeds} seeds): " if seeds > 1 else "result: ")
-            + ", ".join(
-                f"{k.upper()} {s[k]['mean']:.4f}"
-                + ("" if s[k]["std"] is None else f" ± {s[k]['std']:.4f}")
-                for k in ("acc", "nmi", "ari")
-            )
-        )
+        common.log(result_line(s))
     common.log(f"wrote {workdir / 'results.json'}")
     if s.get("stopped_nonfinite", 0) == len(res["per_seed"]):
         raise NonFiniteLossError(
             f"every seed diverged (records in {workdir}); lower the learning rate or beta, "
             "in a new workdir"
         )
+
+
+def result_line(summary: dict) -> str:
+    """The closing line: ACC/NMI/ARI, their mean and sample std over the seeds that did
+    not diverge (the count said, and the diverged ones) when there are several."""
+    n, diverged = summary["acc"]["n"], summary.get("stopped_nonfinite", 0)
+    note = f", {diverged} diverged left out" if diverged else ""
+    head = f"mean, sample std over {n} seeds{note}" if n > 1 else f"one seed{note}"
+    cells = ", ".join(
+        f"{k.upper()} {summary[k]['mean']:.4f}"
+        + ("" if summary[k]["std"] is None else f" ± {summary[k]['std']:.4f}")
+        for k in ("acc", "nmi", "ari")
+    )
+    return f"result ({head}): {cells}" if n > 1 or diverged else f"result: {cells}"
 
 
 def entry() -> None:
