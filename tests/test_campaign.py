@@ -530,6 +530,19 @@ def test_the_readmes_strong_recipe_bullets_recompute_from_the_committed_results(
     assert "(0.684)" in text and mean("kmeans", "coil20") == "0.684"
     assert f"as is SAE+K-means ({mean('sae_kmeans', 'coil20')})" in text
     assert f"USPS: DSSEC {mean('dssec', 'usps', True)}" in text
+    # Fashion-MNIST, strong - paper paired by seed, and DEC's and IDEC's starts they fall from
+    paper = main_table(collect(ROOT / "results/paper"))
+
+    def lift(m):
+        return (
+            f"{np.mean(paired_acc(table[(m, 'fashion_mnist')], paper[(m, 'fashion_mnist')])):+.3f}"
+        )
+
+    assert f"SAE+K-means ({lift('ae_kmeans')}, {lift('sae_kmeans')}, paired)" in text
+    assert f"not DEC or IDEC ({lift('dec')}, {lift('idec')})" in text.replace("−", "-")
+    for m in ("dec", "idec"):
+        for r in table[(m, "fashion_mnist")]["per_seed"]:
+            assert r["acc"] < r["kmeans_acc"], (m, r["seed"])  # lowers the start on every seed
 
 
 def test_the_readmes_lcae_sentence_recomputes_from_the_strong_results():
