@@ -197,3 +197,14 @@ def test_the_report_says_when_corrupted_runs_have_no_clean_runs_to_pair_with(tmp
     write_report(harsh, tsne=False, log=said.append, clean=str(clean))
     assert not any("no clean runs" in s for s in said) and said  # the list of written files
     assert "ACC lost against the clean result" in (harsh / "results.md").read_text()
+
+
+def test_a_cell_names_the_seeds_it_leaves_out_or_that_collapsed():
+    clean = [_run("d", "dssec", [0.8, 0.7, 0.7])]
+    harsh = _run("d_gaussian0.2", "dssec", [0.6, 0.1, 0.5])
+    harsh["per_seed"][1]["stop_reason"] = "nonfinite"
+    harsh["per_seed"][2]["cluster_sizes"] = [100] + [0] * 9
+    harsh["summary"] = summarize(harsh["per_seed"])
+    md = harsh_markdown([harsh], clean)
+    assert "| dssec | 0.733 ± 0.058 (3) | 0.550 ± 0.071 (2) [1 non-finite, 1 collapsed] |" in md
+    assert "| dssec | - | +0.200 ± 0.000 (2, ahead on 2) |" in md  # seed 1 left out

@@ -93,6 +93,16 @@ def _loss_less(method: dict, base: dict, method_clean: dict, base_clean: dict) -
     return [now[s] - before[s] for s in sorted(now) if s in before]
 
 
+def _left_out(summary: dict) -> str:
+    """The seeds a cell's mean leaves out (non-finite) or keeps though they collapsed."""
+    marks = [
+        f"{summary[k]} {name}"
+        for k, name in (("stopped_nonfinite", "non-finite"), ("collapsed", "collapsed"))
+        if summary.get(k)
+    ]
+    return f" [{', '.join(marks)}]" if marks else ""
+
+
 def dataset_lines(base: str, conditions: dict) -> list[str]:
     """The Markdown tables of one dataset (module docstring)."""
     names = [_name(*c) for c in conditions]
@@ -102,7 +112,9 @@ def dataset_lines(base: str, conditions: dict) -> list[str]:
     lines = [f"### {base}", "", "ACC, mean ± sample std (seeds):", "", *head]
     for m in methods:
         cells = [
-            _cell(c[m]["summary"], "acc") + _given(c[m]) if m in c else "-"
+            _cell(c[m]["summary"], "acc") + _left_out(c[m]["summary"]) + _given(c[m])
+            if m in c
+            else "-"
             for c in conditions.values()
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
@@ -146,7 +158,8 @@ def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:
         "the clean column is the clean result at the same settings (the folder's own clean "
         "runs where it has them). A loss "
         "difference above zero means the first method of the pair lost less ACC than the "
-        "second.",
+        "second. [k non-finite]: seeds left out of the cell's mean and pairs; [k collapsed]: "
+        "seeds in it whose clustering left under half the clusters non-empty.",
         "",
     ]
     for base, conditions in sorted(
