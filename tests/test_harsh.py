@@ -208,3 +208,18 @@ def test_a_cell_names_the_seeds_it_leaves_out_or_that_collapsed():
     md = harsh_markdown([harsh], clean)
     assert "| dssec | 0.733 ± 0.058 (3) | 0.550 ± 0.071 (2) [1 non-finite, 1 collapsed] |" in md
     assert "| dssec | - | +0.200 ± 0.000 (2, ahead on 2) |" in md  # seed 1 left out
+
+
+def test_a_seed_run_on_two_processors_is_left_out_of_its_datasets_tables():
+    clean = [_run("d", "dssec", [0.8, 0.7]), _run("d", "idec", [0.7, 0.6])]
+    harsh = [_run("d_gaussian0.2", "dssec", [0.6, 0.1]), _run("d_gaussian0.2", "idec", [0.5, 0.2])]
+    for r in [*clean, *harsh]:
+        for rec in r["per_seed"]:
+            rec["vector_flags"] = ["avx2", "fma"]
+    harsh[1]["per_seed"][1]["vector_flags"] = ["avx2", "fma", "avx512f"]  # seed 1 elsewhere
+    md = harsh_markdown(harsh, clean)
+    assert "| dssec | 0.800 (1) | 0.600 (1) |" in md
+    assert "| dssec | - | +0.200 (1, ahead on 1) |" in md
+    assert "Left out of d's tables: seed(s) 1, whose runs were made on more than one" in md
+    harsh[1]["per_seed"][1]["vector_flags"] = ["avx2", "fma"]
+    assert "Left out" not in harsh_markdown(harsh, clean)

@@ -64,17 +64,43 @@ def _clean_table(harsh: dict, clean_runs: list[dict]) -> dict:
     return {k: _on_seeds(r, seeds[k]) for k, r in clean.items()}
 
 
+def mixed_seeds(runs: dict) -> dict[str, list[int]]:
+    """{base dataset: seeds whose records (any method, clean or corrupted) name more than
+    one processor's vector flags}: a seed retrains to another result on another vector
+    unit, so its clean - corrupted and method - method differences would mix the two.
+    Records without the flags (written before they were recorded) name none."""
+    flags: dict[tuple, set] = defaultdict(set)
+    for (_, d), r in runs.items():
+        for rec in r["per_seed"]:
+            if rec.get("vector_flags") is not None:
+                flags[(split_name(d)[0], rec["seed"])].add(tuple(rec["vector_flags"]))
+    out: dict[str, list[int]] = defaultdict(list)
+    for (base, seed), seen in sorted(flags.items()):
+        if len(seen) > 1:
+            out[base].append(seed)
+    return dict(out)
+
+
+def _points(runs: list[dict], clean_runs: list[dict]) -> dict:
+    """{(method, dataset): run} of the corrupted runs and their clean results (``grid``)."""
+    harsh = main_table([r for r in runs if split_name(r["dataset"])[1]])
+    clean_runs = [*(r for r in runs if not split_name(r["dataset"])[1]), *clean_runs]
+    return {**_clean_table(harsh, clean_runs), **harsh}
+
+
 def grid(runs: list[dict], clean_runs: list[dict]) -> dict:
     """{base dataset: {(kind, level): {method: run}}} with the clean results (of the same
     datasets and methods, on the same seeds) at (None, 0.0); the table's point of each
     (method, data). Clean runs among ``runs`` count as clean results and come before those
     of ``clean_runs`` (their settings checked alike); a dataset with no corrupted run is
-    left out."""
+    left out, and so is every record of a seed that ``mixed_seeds`` names."""
     out: dict[str, dict] = defaultdict(dict)
-    harsh = main_table([r for r in runs if split_name(r["dataset"])[1]])
-    clean_runs = [*(r for r in runs if not split_name(r["dataset"])[1]), *clean_runs]
-    for (m, d), r in {**_clean_table(harsh, clean_runs), **harsh}.items():
+    table = _points(runs, clean_runs)
+    mixed = mixed_seeds(table)
+    for (m, d), r in table.items():
         base, kind, level = split_name(d)
+        if mixed.get(base):
+            r = _on_seeds(r, {s["seed"] for s in r["per_seed"]} - set(mixed[base]))
         out[base].setdefault((kind, level), {})[m] = r
     return {
         b: dict(sorted(c.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])))
@@ -166,6 +192,11 @@ def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:
         grid(runs, clean_runs).items(), key=lambda kv: _dataset_order(kv[0])
     ):
         lines += dataset_lines(base, conditions)
+    for base, seeds in mixed_seeds(_points(runs, clean_runs)).items():
+        lines.append(
+            f"Left out of {base}'s tables: seed(s) {', '.join(map(str, seeds))}, whose runs "
+            "were made on more than one processor (rerun them on one)."
+        )
     return "\n".join(lines)
 
 
