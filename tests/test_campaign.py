@@ -538,11 +538,28 @@ def test_the_readmes_strong_recipe_bullets_recompute_from_the_committed_results(
             f"{np.mean(paired_acc(table[(m, 'fashion_mnist')], paper[(m, 'fashion_mnist')])):+.3f}"
         )
 
-    assert f"SAE+K-means ({lift('ae_kmeans')}, {lift('sae_kmeans')}, paired)" in text
+    lifted = ", ".join(lift(m) for m in ("ae_kmeans", "sae_kmeans", "dssec"))
+    assert f"SAE+K-means and DSSEC ({lifted}, paired)" in text
     assert f"not DEC or IDEC ({lift('dec')}, {lift('idec')})" in text.replace("−", "-")
     for m in ("dec", "idec"):
         for r in table[(m, "fashion_mnist")]["per_seed"]:
             assert r["acc"] < r["kmeans_acc"], (m, r["seed"])  # lowers the start on every seed
+    fm = table[("dssec", "fashion_mnist")]["per_seed"]
+    lowered = sum(r["acc"] < r["kmeans_acc"] for r in fm)
+    assert f"start on {lowered} of {len(fm)} seeds for DSSEC" in text
+    assert all(
+        r["n_iter"] == 20000
+        for m in ("dec", "idec", "dssec")
+        for r in table[(m, "fashion_mnist")]["per_seed"]
+    )  # "all 20,000 iterations long"
+    dssec = mean("dssec", "fashion_mnist")
+    assert f"DSSEC's {dssec} is {0.62 - float(dssec):.3f} short of the 0.62 target" in text
+    fa = paired("dssec", "idec", "fashion_mnist")
+    assert f"Fashion-MNIST {fa[0]}, ahead on {fa[1]} of {fa[2]}" in text
+    glance = f"IDEC leads on MNIST ({mean('idec', 'mnist')} against {mean('dssec', 'mnist')})"
+    assert glance in " ".join((ROOT / "README.md").read_text().split())
+    fm_glance = f"DSSEC on Fashion-MNIST ({dssec} against {mean('idec', 'fashion_mnist')})"
+    assert fm_glance in " ".join((ROOT / "README.md").read_text().split())
 
 
 def test_the_readmes_lcae_sentence_recomputes_from_the_strong_results():
