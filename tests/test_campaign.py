@@ -546,7 +546,12 @@ def test_the_readmes_strong_recipe_bullets_recompute_from_the_committed_results(
             assert r["acc"] < r["kmeans_acc"], (m, r["seed"])  # lowers the start on every seed
     fm = table[("dssec", "fashion_mnist")]["per_seed"]
     lowered = sum(r["acc"] < r["kmeans_acc"] for r in fm)
-    assert f"start on {lowered} of {len(fm)} seeds for DSSEC" in text
+    start = mean("sae_kmeans", "fashion_mnist")  # DSSEC's K-means start, seed by seed
+    assert [r["kmeans_acc"] for r in fm] == pytest.approx(
+        [r["acc"] for r in table[("sae_kmeans", "fashion_mnist")]["per_seed"]], abs=1e-3
+    )
+    assert f"starts from {start} (SAE+K-means) and its clustering phase lowers" in text
+    assert f"that on {lowered} of {len(fm)} seeds (DEC's and IDEC's on 3 of 3;" in text
     assert all(
         r["n_iter"] == 20000
         for m in ("dec", "idec", "dssec")
