@@ -551,7 +551,7 @@ def test_the_readmes_strong_recipe_bullets_recompute_from_the_committed_results(
         [r["acc"] for r in table[("sae_kmeans", "fashion_mnist")]["per_seed"]], abs=1e-3
     )
     assert f"starts from {start} (SAE+K-means) and its clustering phase lowers" in text
-    assert f"that on {lowered} of {len(fm)} seeds (DEC's and IDEC's on 3 of 3;" in text
+    assert f"that on {lowered} of {len(fm)} seeds (DEC's and IDEC's on 3 of 3; all 20,000" in text
     assert all(
         r["n_iter"] == 20000
         for m in ("dec", "idec", "dssec")
@@ -560,7 +560,7 @@ def test_the_readmes_strong_recipe_bullets_recompute_from_the_committed_results(
     dssec = mean("dssec", "fashion_mnist")
     assert f"DSSEC's {dssec} is {0.62 - float(dssec):.3f} short of the 0.62 target" in text
     fa = paired("dssec", "idec", "fashion_mnist")
-    assert f"Fashion-MNIST {fa[0]}, ahead on {fa[1]} of {fa[2]}" in text
+    assert f"It leads IDEC by {fa[0]} (ahead on {fa[1]} of {fa[2]} seeds)" in text
     glance = f"IDEC leads on MNIST ({mean('idec', 'mnist')} against {mean('dssec', 'mnist')})"
     assert glance in " ".join((ROOT / "README.md").read_text().split())
     fm_glance = f"DSSEC on Fashion-MNIST ({dssec} against {mean('idec', 'fashion_mnist')})"

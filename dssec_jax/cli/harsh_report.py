@@ -192,10 +192,17 @@ def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:
         grid(runs, clean_runs).items(), key=lambda kv: _dataset_order(kv[0])
     ):
         lines += dataset_lines(base, conditions)
-    for base, seeds in mixed_seeds(_points(runs, clean_runs)).items():
+    points = _points(runs, clean_runs)
+    for base, seeds in mixed_seeds(points).items():
         lines.append(
             f"Left out of {base}'s tables: seed(s) {', '.join(map(str, seeds))}, whose runs "
             "were made on more than one processor (rerun them on one)."
+        )
+    unnamed = sum(rec.get("vector_flags") is None for r in points.values() for rec in r["per_seed"])
+    if unnamed:
+        lines.append(
+            f"{unnamed} record(s) name no processor (written before it was recorded): the "
+            "seeds that hold them could not be checked for runs made on two."
         )
     return "\n".join(lines)
 
