@@ -79,3 +79,34 @@ def test_activation_stats_reports_each_layer(tmp_path):
     for x in rows:
         assert 0 <= x["dead_units"] <= x["zero"] <= 1 and 0 <= x["above_1"] <= 1
     assert '| {"method": "dssec"} | 0 (penalised) |' in r.stdout
+
+
+def test_the_strong_recipe_default_decision_regenerates(capsys):
+    """studies/strong_recipe/against_paper.md is what its script prints from results/ and
+    the outside-check logs, and BUILD_NOTES' pooled table ("Which recipe is the library
+    default") quotes its pooled rows."""
+    import pathlib
+    import re
+
+    from studies.strong_recipe import against_paper
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    against_paper.main()
+    out = capsys.readouterr().out
+    assert out == (root / "studies/strong_recipe/against_paper.md").read_text()
+    notes = (root / "BUILD_NOTES.md").read_text()
+    names = {
+        "ae_kmeans": "AE+K-means",
+        "sae_kmeans": "SAE+K-means",
+        "dec": "DEC",
+        "idec": "IDEC",
+        "dssec": "DSSEC",
+    }
+    pooled = re.findall(
+        r"^\| (\w+) \| ([+-][\d.]+) \(ahead on (\d+ of \d+)\) \| \d \| ([+-][\d.]+) \(ahead on (\d+ of \d+)\)",
+        out,
+        re.M,
+    )
+    assert {m for m, *_ in pooled} == set(names)
+    for m, table, t_ahead, outside, o_ahead in pooled:
+        assert f"| {names[m]} | {table} ({t_ahead}) | {outside} ({o_ahead}) |" in notes, m
