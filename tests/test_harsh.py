@@ -113,6 +113,13 @@ def test_a_plan_under_one_corruption_is_reported_against_itself_clean(tmp_path):
     (out / "harsh_digits.png").unlink()
     written = write_report(out, tsne=False, clean=str(res))
     assert (out / "harsh_digits.png") in written and (out / "results.md").read_text() == md
+    readme = tmp_path / "R.md"
+    readme.write_text(f"x\n<!-- begin {out} summary -->\nold\n<!-- end {out} summary -->\ny\n")
+    r = run("experiments.report", str(out), f"--readme={readme}", f"--clean={res}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = readme.read_text()
+    assert "old" not in text and "| noise_features 0.5 | " in text and text.endswith("-->\ny\n")
+    assert f"![ACC against severity, digits]({out}/harsh_digits.png)" in text
     bad = run("experiments.campaign", *args, f"--results={res}", "--corrupt=occlusion:2")
     assert bad.returncode == 2 and "must be a number in (0, 1)" in bad.stderr
 
@@ -226,3 +233,38 @@ def test_a_seed_run_on_two_processors_is_left_out_of_its_datasets_tables():
     del clean[0]["per_seed"][0]["vector_flags"]  # a record older than the field
     md = harsh_markdown(harsh, clean)
     assert "Left out" not in md and "1 record(s) name no processor" in md
+
+
+def test_the_summary_gives_each_pairs_loss_difference_and_the_figures():
+    from dssec_jax.cli.harsh_report import summary_markdown
+    from dssec_jax.cli.report import SUMMARY, readme_blocks
+
+    clean = [
+        _run("d", "dssec", [0.8, 0.7]),
+        _run("d", "idec", [0.75, 0.72]),
+        _run("d", "sae_kmeans", [0.6, 0.6]),
+    ]
+    harsh = [
+        _run("d_gaussian0.2", "dssec", [0.7, 0.65]),  # loses 0.10, 0.05
+        _run("d_gaussian0.2", "idec", [0.6, 0.6]),  # loses 0.15, 0.12
+        _run("d_occlusion0.4", "dssec", [0.5, 0.5]),
+    ]
+    md = summary_markdown(harsh, clean, "results/harsh")
+    assert "| condition | d: idec's loss − dssec's | d: ae_kmeans's loss − sae_kmeans's |" in md
+    assert "| gaussian 0.2 | +0.060 ± 0.014 (2, ahead on 2) | - |" in md
+    assert "| occlusion 0.4 | - | - |" in md and "| clean |" not in md
+    assert md.rstrip().endswith("![ACC against severity, d](results/harsh/harsh_d.png)")
+    assert SUMMARY not in readme_blocks("r", clean, "table", None)
+    assert readme_blocks("results/harsh", [*harsh, *clean], "t", None)[SUMMARY] == summary_markdown(
+        [*harsh, *clean], [], "results/harsh"
+    )
+
+
+def test_the_harsh_plan_writes_its_summary_into_the_readme_block():
+    import pathlib
+
+    from dssec_jax.cli.report import SUMMARY, readme_block
+
+    assert PLANS["harsh"].readme == "README.md"
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert readme_block("results/harsh", SUMMARY).search(readme)

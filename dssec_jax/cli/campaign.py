@@ -53,11 +53,12 @@ from . import common, harsh_report  # noqa: F401
 from .plan_comparison import against_part, write_against
 from .report import (
     METHOD_ORDER,
+    SUMMARY,
     SWEEPS,
     TABLE_LABELS,
     collect,
     readme_block,
-    sweep_markdown,
+    readme_blocks,
     update_readme,
     write_table_files,
 )
@@ -221,6 +222,7 @@ PLANS = {
             "mnist": (CLEAN, "noise_features:1", "gaussian:0.2"),
         },
         max_seeds={"mnist": 3},
+        readme="README.md",  # its block "results/harsh summary"
     ),
     # A few known labels: LCAE+K-means and DSSEC with the label term at 1, 5 and 10 % on
     # USPS and COIL-20; DSSEC with 10 % and without on MNIST and Fashion-MNIST (3 seeds).
@@ -444,13 +446,14 @@ def write_tables(
     ``readme`` when given."""
     runs = collect(results)
     written, table = write_table_files(results, runs, clean)
-    blocks = {"": table, SWEEPS: sweep_markdown(runs)}
+    key = results_key(results, readme) if readme is not None else results.as_posix()
+    blocks = readme_blocks(key, runs, table, clean)
     if against is not None:
         written.append(write_against(results, pathlib.Path(against)))
         base = results_key(pathlib.Path(against), readme) if readme is not None else against
         blocks[against_part(base)] = written[-1].read_text()
     if readme is not None:
-        update_readme(readme, results_key(results, readme), blocks)
+        update_readme(readme, key, blocks)
         written.append(readme)
     return written
 
@@ -590,7 +593,7 @@ def _check_readme(readme: pathlib.Path, results: pathlib.Path, against: Optional
     results.mkdir(parents=True, exist_ok=True)
     key = results_key(results, readme) if readme.exists() else None
     text = readme.read_text() if key else ""
-    parts = ["", SWEEPS]
+    parts = ["", SWEEPS, SUMMARY]
     if against is not None:
         parts.append(against_part(results_key(pathlib.Path(against), readme)))
     if not any(readme_block(key or "", p).search(text) for p in parts):

@@ -177,6 +177,34 @@ def dataset_lines(base: str, conditions: dict) -> list[str]:
     return lines + [""]
 
 
+def summary_markdown(runs: list[dict], clean_runs: list[dict], folder: str) -> str:
+    """The verdict's table: per condition and dataset, how much less ACC the sparse method
+    of each pair (``PAIRS``) loses than the plain one, paired by seed (``_loss_less``), and
+    the figures ``<folder>/harsh_<dataset>.png``."""
+    table = grid(runs, clean_runs)
+    bases = sorted(table, key=_dataset_order)
+    conditions = sorted({c for b in bases for c in table[b] if c[0] is not None})
+    columns = [f"{b}: {p}'s loss − {m}'s" for b in bases for m, p in PAIRS]
+    lines = [
+        "How much less ACC the sparse method loses than the plain one (clean - corrupted, "
+        "paired by seed; above zero: the sparse embedding loses less; seeds ahead):",
+        "",
+        *table_head("condition", columns),
+    ]
+    for c in conditions:
+        cells = []
+        for b in bases:
+            runs_at, clean = table[b].get(c, {}), table[b].get((None, 0.0), {})
+            for m, p in PAIRS:
+                have = all(m in r and p in r for r in (runs_at, clean))
+                diffs = _loss_less(runs_at[m], runs_at[p], clean[m], clean[p]) if have else []
+                cells.append(_paired_cell(diffs))
+        lines.append(f"| {_name(*c)} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"![ACC against severity, {b}]({folder}/harsh_{b}.png)" for b in bases]
+    return "\n".join(lines) + "\n"
+
+
 def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:
     """The tables of every dataset (module docstring), in the paper's dataset order."""
     lines = [

@@ -575,6 +575,22 @@ def readme_block(folder: str, part: str = "") -> re.Pattern:
     return re.compile(rf"(<!-- begin {name} -->\n)(.*?)(<!-- end {name} -->)", re.S)
 
 
+SUMMARY = " summary"  # the block of the harsh conditions' verdict table and figures
+
+
+def readme_blocks(folder: str, runs: list[dict], table: str, clean: Optional[str]) -> dict:
+    """The README blocks of the results in ``folder`` (as the README names it): the table,
+    the sweeps and, where the data was corrupted, the harsh conditions' summary (against
+    the clean runs under ``clean`` when given, else the folder's own)."""
+    from . import harsh_report
+
+    blocks = {"": table, SWEEPS: sweep_markdown(runs)}
+    if harsh_report.is_harsh(runs):
+        clean_runs = collect(pathlib.Path(clean)) if clean else []
+        blocks[SUMMARY] = harsh_report.summary_markdown(runs, clean_runs, folder)
+    return blocks
+
+
 def sweep_markdown(runs: list[dict]) -> str:
     """The tables against the swept settings (:func:`sweep_lines`) as one Markdown text."""
     return "\n".join(sweep_lines(runs)).strip("\n") + "\n"
@@ -582,8 +598,8 @@ def sweep_markdown(runs: list[dict]) -> str:
 
 def update_readme(readme: pathlib.Path, folder: str, blocks: dict[str, str]) -> list[str]:
     """Replace each block ``<folder><part>`` of the README with ``blocks[part]`` (part ""
-    the table, SWEEPS the tables against swept settings, `` against <base>`` a comparison
-    with another folder), each where it is; refuse when there is none of them. Returns the
+    the table, SWEEPS the tables against swept settings, SUMMARY the harsh conditions'
+    verdict, `` against <base>`` a comparison with another folder), each where it is; refuse when there is none of them. Returns the
     parts it found."""
     text, found = readme.read_text(), []
     for part, body in blocks.items():
@@ -608,7 +624,7 @@ def report_main(argv):
     runs = collect(folder)
     _, table = report_files(folder, runs, log=print, clean=FLAGS.clean)
     name = argv[1].rstrip("/")
-    blocks = {"": table, SWEEPS: sweep_markdown(runs)}
+    blocks = readme_blocks(name, runs, table, FLAGS.clean)
     if FLAGS.against:
         from .plan_comparison import against_part, write_against
 
