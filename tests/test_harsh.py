@@ -118,8 +118,9 @@ def test_a_plan_under_one_corruption_is_reported_against_itself_clean(tmp_path):
     r = run("experiments.report", str(out), f"--readme={readme}", f"--clean={res}")
     assert r.returncode == 0, r.stderr[-2000:]
     text = readme.read_text()
-    assert "old" not in text and "| noise_features 0.5 | " in text and text.endswith("-->\ny\n")
-    assert f"![ACC against severity, digits]({out}/harsh_digits.png)" in text
+    assert "old" not in text and " | noise_features 0.5 |\n" in text and text.endswith("-->\ny\n")
+    assert "| digits | -; " in text  # no DSSEC or IDEC run; then AE+K-means's - SAE+K-means's
+    assert f"![digits]({out}/harsh_digits.png)" in text
     bad = run("experiments.campaign", *args, f"--results={res}", "--corrupt=occlusion:2")
     assert bad.returncode == 2 and "must be a number in (0, 1)" in bad.stderr
 
@@ -250,11 +251,11 @@ def test_the_summary_gives_each_pairs_loss_difference_and_the_figures():
         _run("d_occlusion0.4", "dssec", [0.5, 0.5]),
     ]
     md = summary_markdown(harsh, clean, "results/harsh")
-    assert "| condition | d: idec's loss − dssec's | d: ae_kmeans's loss − sae_kmeans's |" in md
-    assert "| gaussian 0.2 | +0.060 ± 0.014 (2, ahead on 2) | - |" in md
-    assert "| occlusion 0.4 | - | - |" in md and "| clean |" not in md
-    assert md.rstrip().endswith("![ACC against severity, d](results/harsh/harsh_d.png)")
-    assert SUMMARY not in readme_blocks("r", clean, "table", None)
+    head = "| ACC lost: IDEC - DSSEC; AE + K-means - SAE + K-means | gaussian 0.2 | occlusion 0.4 |"
+    assert head in md and "clean |" not in md
+    assert "| d | +0.060 (2 of 2); - | -; - |" in md  # IDEC lost 0.05 and 0.07 more
+    assert md.rstrip().endswith("![d](results/harsh/harsh_d.png)")
+    assert readme_blocks("r", clean, "table", None)[SUMMARY] == "No run on corrupted data yet.\n"
     assert readme_blocks("results/harsh", [*harsh, *clean], "t", None)[SUMMARY] == summary_markdown(
         [*harsh, *clean], [], "results/harsh"
     )
@@ -268,3 +269,21 @@ def test_the_harsh_plan_writes_its_summary_into_the_readme_block():
     assert PLANS["harsh"].readme == "README.md"
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert readme_block("results/harsh", SUMMARY).search(readme)
+
+
+def test_the_harsh_plans_first_clean_point_updates_a_readme_with_only_the_summary(tmp_path):
+    """The harsh plan runs the clean data first: its tables then hold no corrupted run, and
+    the README (which has only the summary block) gets the line saying so, not an error."""
+    from dssec_jax.cli.campaign import write_tables
+
+    results = tmp_path / "results" / "harsh"
+    run_ = _run("usps", "dssec", [0.78])
+    run_["config"] = {**Config(method="dssec").to_dict(), **run_["config"]}
+    (results / "usps_dssec").mkdir(parents=True)
+    (results / "usps_dssec" / "results.json").write_text(json.dumps({**run_, "dir": None}))
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "a\n<!-- begin results/harsh summary -->\n<!-- end results/harsh summary -->\n"
+    )
+    write_tables(results, readme)
+    assert "summary -->\nNo run on corrupted data yet.\n<!-- end" in readme.read_text()

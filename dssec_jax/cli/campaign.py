@@ -587,13 +587,16 @@ def _plan_from_flags() -> tuple[Plan, pathlib.Path]:
     return plan, results
 
 
-def _check_readme(readme: pathlib.Path, results: pathlib.Path, against: Optional[str]) -> None:
+def _check_readme(
+    readme: pathlib.Path, results: pathlib.Path, against: Optional[str], harsh: bool
+) -> None:
     """Refuse, before hours of training, a document without a block of the results (their
-    table, their sweeps, or their table against ``against``)."""
+    table, their sweeps, their table against ``against``, or with ``harsh`` the harsh
+    conditions' summary)."""
     results.mkdir(parents=True, exist_ok=True)
     key = results_key(results, readme) if readme.exists() else None
     text = readme.read_text() if key else ""
-    parts = ["", SWEEPS, SUMMARY]
+    parts = ["", SWEEPS, *([SUMMARY] if harsh else [])]
     if against is not None:
         parts.append(against_part(results_key(pathlib.Path(against), readme)))
     if not any(readme_block(key or "", p).search(text) for p in parts):
@@ -627,12 +630,12 @@ def main(argv):
         against = None
     if readme is not None and FLAGS.update_readme is None:  # the plan's own document
         try:
-            _check_readme(readme, results, against)
+            _check_readme(readme, results, against, bool(plan.corruptions or FLAGS.corrupt))
         except ValueError as e:  # another project's README, say: the tables stay in results
             common.log(f"{e}; so the tables go to {results} only")
             readme = None
     elif readme is not None:
-        _check_readme(readme, results, against)
+        _check_readme(readme, results, against, bool(plan.corruptions or FLAGS.corrupt))
     if FLAGS.dry_run:
         also = f"; tables also in {readme}" if readme else ""
         print(f"working folder: {work}; pretrained autoencoders: {ae_cache}{also}")

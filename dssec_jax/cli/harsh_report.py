@@ -14,6 +14,8 @@ import pathlib
 from collections import defaultdict
 from typing import Optional
 
+import numpy as np
+
 from dssec_jax.data.corrupt import split_name
 
 from .report import (
@@ -177,32 +179,40 @@ def dataset_lines(base: str, conditions: dict) -> list[str]:
     return lines + [""]
 
 
+def _ahead(diffs: list[float]) -> str:
+    """``+mean (ahead on k of n)``: a paired mean and the seeds above zero, "-" for none."""
+    if not diffs:
+        return "-"
+    return f"{np.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)} of {len(diffs)})"
+
+
 def summary_markdown(runs: list[dict], clean_runs: list[dict], folder: str) -> str:
-    """The verdict's table: per condition and dataset, how much less ACC the sparse method
-    of each pair (``PAIRS``) loses than the plain one, paired by seed (``_loss_less``), and
-    the figures ``<folder>/harsh_<dataset>.png``."""
+    """The verdict's table, a row per dataset and a column per condition: for each pair
+    (``PAIRS``), how much less ACC the sparse method loses than the plain one, paired by
+    seed (``_loss_less``: mean, seeds ahead); then the figures
+    ``<folder>/harsh_<dataset>.png`` on one line."""
+    from .plan_comparison import DATASET_LABELS, METHOD_LABELS
+
     table = grid(runs, clean_runs)
     bases = sorted(table, key=_dataset_order)
     conditions = sorted({c for b in bases for c in table[b] if c[0] is not None})
-    columns = [f"{b}: {p}'s loss − {m}'s" for b in bases for m, p in PAIRS]
-    lines = [
-        "How much less ACC the sparse method loses than the plain one (clean - corrupted, "
-        "paired by seed; above zero: the sparse embedding loses less; seeds ahead):",
-        "",
-        *table_head("condition", columns),
-    ]
-    for c in conditions:
+    first = "; ".join(f"{METHOD_LABELS[p]} - {METHOD_LABELS[m]}" for m, p in PAIRS)
+    lines = table_head(f"ACC lost: {first}", [_name(*c) for c in conditions])
+    for b in bases:
+        clean = table[b].get((None, 0.0), {})
         cells = []
-        for b in bases:
-            runs_at, clean = table[b].get(c, {}), table[b].get((None, 0.0), {})
-            for m, p in PAIRS:
-                have = all(m in r and p in r for r in (runs_at, clean))
-                diffs = _loss_less(runs_at[m], runs_at[p], clean[m], clean[p]) if have else []
-                cells.append(_paired_cell(diffs))
-        lines.append(f"| {_name(*c)} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines += [f"![ACC against severity, {b}]({folder}/harsh_{b}.png)" for b in bases]
-    return "\n".join(lines) + "\n"
+        for c in conditions:
+            at = table[b].get(c, {})
+            pairs = []
+            for m, plain in PAIRS:
+                have = all(k in r for r in (at, clean) for k in (m, plain))
+                pairs.append(
+                    _ahead(_loss_less(at[m], at[plain], clean[m], clean[plain]) if have else [])
+                )
+            cells.append("; ".join(pairs))
+        lines.append(f"| {DATASET_LABELS.get(b, b)} | " + " | ".join(cells) + " |")
+    figures = " ".join(f"![{DATASET_LABELS.get(b, b)}]({folder}/harsh_{b}.png)" for b in bases)
+    return "\n".join([*lines, "", figures]) + "\n"
 
 
 def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:

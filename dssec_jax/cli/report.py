@@ -576,15 +576,17 @@ def readme_block(folder: str, part: str = "") -> re.Pattern:
 
 
 SUMMARY = " summary"  # the block of the harsh conditions' verdict table and figures
+NO_SUMMARY = "No run on corrupted data yet.\n"
 
 
 def readme_blocks(folder: str, runs: list[dict], table: str, clean: Optional[str]) -> dict:
     """The README blocks of the results in ``folder`` (as the README names it): the table,
-    the sweeps and, where the data was corrupted, the harsh conditions' summary (against
-    the clean runs under ``clean`` when given, else the folder's own)."""
+    the sweeps and the harsh conditions' summary (against the clean runs under ``clean``
+    when given, else the folder's own; a line saying there is none yet until a run on
+    corrupted data is in, as when the harsh plan's clean runs come first)."""
     from . import harsh_report
 
-    blocks = {"": table, SWEEPS: sweep_markdown(runs)}
+    blocks = {"": table, SWEEPS: sweep_markdown(runs), SUMMARY: NO_SUMMARY}
     if harsh_report.is_harsh(runs):
         clean_runs = collect(pathlib.Path(clean)) if clean else []
         blocks[SUMMARY] = harsh_report.summary_markdown(runs, clean_runs, folder)
