@@ -19,7 +19,7 @@ export PYTHONUNBUFFERED=1
 
 if [ -n "${GPU_CHECK_TINY:-}" ]; then
   export DSSEC_BENCH_TINY=1  # the matmul bound in 2 calls (benchmarks/machine.py)
-  THROUGHPUT="--n=1024 --dim=32 --steps=2 --repeats=1 --update_interval=30"
+  THROUGHPUT="--n=1024 --dim=32 --hidden=32,32,64 --steps=2 --repeats=1 --update_interval=30"
   echo '{"hidden_dims": [32, 32, 64]}' > "$OUT/tiny_net.json"  # a network of seconds
   NET=("--config=$OUT/tiny_net.json")
   SWEEP_DATA="digits"; SWEEP_BUDGET="--pretrain_epochs=1 --max_iter=30"; SWEEP_SEEDS=2

@@ -25,6 +25,14 @@ from dssec_jax.checkpoint import atomic_write_json
 
 flags.DEFINE_integer("n", 70000, "dataset size (MNIST: 70,000)")
 flags.DEFINE_integer("dim", 784, "input dimension (MNIST: 784)")
+flags.DEFINE_list(
+    "hidden", ["500", "500", "2000"], "the three hidden layers' widths (the paper's network)"
+)
+flags.register_validator(
+    "hidden",
+    lambda h: len(h) == 3 and all(w.isdigit() and int(w) > 0 for w in h),
+    "--hidden takes three positive widths, e.g. --hidden=500,500,2000",
+)
 flags.DEFINE_integer("batch_size", 256, "minibatch size")
 flags.DEFINE_integer("steps", 60, "train steps per timed call")
 flags.DEFINE_integer("repeats", 3, "timed repeats (median reported)")
@@ -39,12 +47,12 @@ flags.DEFINE_boolean(
 flags.DEFINE_string("out", "benchmarks/results/throughput.json", "JSON output path")
 FLAGS = flags.FLAGS
 
-HIDDEN = (500, 500, 2000)
 EMBED = 10
 
 
 def dims():
-    return (FLAGS.dim, *HIDDEN, EMBED)
+    """The network's widths: --dim, the --hidden layers, the embedding."""
+    return (FLAGS.dim, *(int(h) for h in FLAGS.hidden), EMBED)
 
 
 def layer_pairs():

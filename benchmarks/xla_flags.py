@@ -70,6 +70,7 @@ def q_gap(colsum, base) -> float:
 def run_variant(flag: str) -> dict:
     argv = [sys.executable, "-m", "benchmarks.xla_flags", "--child"]
     argv += [f"--{k}={getattr(FLAGS, k)}" for k in ("n", "dim", "steps", "repeats", "batch_size")]
+    argv.append(f"--hidden={','.join(FLAGS.hidden)}")
     env = {**os.environ, "XLA_FLAGS": flag}
     r = subprocess.run(argv, env=env, capture_output=True, text=True)
     if r.returncode != 0:

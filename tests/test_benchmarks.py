@@ -14,6 +14,7 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
     r = run_module(
         "benchmarks.bottleneck",
         "--dim=16",
+        "--hidden=256,256,512",  # small enough to be quick, large enough that matmuls dominate
         "--batch_size=8",
         "--repeats=1",
         f"--bottleneck_out={out}",
@@ -32,7 +33,7 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
 
     from dssec_jax import sae
 
-    params = sae.init_params(jax.random.key(0), (16, 500, 500, 2000, 10))
+    params = sae.init_params(jax.random.key(0), (16, 256, 256, 512, 10))
     x = jnp.ones((8, 16))
     cost = (
         jax.jit(jax.grad(lambda p: jnp.mean((sae.forward(p, x, "relu")[1] - x) ** 2)))
@@ -122,12 +123,12 @@ def test_the_paper_budget_bound_counts_dec_without_its_decoder_and_refreshes_at_
 def test_throughput_counts_the_refreshes_in_the_clustering_phases_share_of_the_bound(tmp_path):
     out = tmp_path / "t.json"
     args = ["--n=1024", "--dim=32", "--steps=2", "--repeats=1", "--update_interval=10"]
-    r = run_module("benchmarks.throughput", *args, f"--out={out}")
+    r = run_module("benchmarks.throughput", *args, "--hidden=48,40,96", f"--out={out}")
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
-    enc = [(32, 500), (500, 500), (500, 2000), (2000, 10)]
+    enc = [(32, 48), (48, 40), (40, 96), (96, 10)]  # the FLOPs follow --hidden
     encoder = 2.0 * sum(a * b for a, b in enc)
-    train = 3 * 2 * encoder - 2.0 * 32 * 500
+    train = 3 * 2 * encoder - 2.0 * 32 * 48
     assert abs(res["mflop_per_sample"]["train"] * 1e6 - train) < 1e-6 * train
     clus = res["rows"][-1]
     per_sample = train + 1024 * encoder / (10 * 256)  # a refresh of n every 10 steps of 256
@@ -170,6 +171,7 @@ def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
 def test_xla_flags_times_each_back_end_in_its_own_process(tmp_path):
     out = tmp_path / "x.json"
     tiny = ["--n=300", "--dim=16", "--batch_size=32", "--steps=2", "--repeats=1", "--rounds=1"]
+    tiny.append("--hidden=32,32,64")  # the children get it too
     r = run_module("benchmarks.xla_flags", *tiny, "--variants=default,xnn_dot", f"--xla_out={out}")
     assert r.returncode == 0, r.stderr[-2000:]
     (row,) = json.loads(out.read_text())["rounds"]
@@ -206,6 +208,7 @@ def test_bf16_backward_times_the_backward_variants_side_by_side(tmp_path):
         "benchmarks.bf16_backward",
         "--n=256",
         "--dim=16",
+        "--hidden=64,64,128",
         "--batch_size=32",
         "--steps=2",
         "--repeats=1",
@@ -219,7 +222,7 @@ def test_bf16_backward_times_the_backward_variants_side_by_side(tmp_path):
     assert all(v > 0 for v in rnd.values()) and res["machine"]["processor"]
     assert "bf16 / float32" in r.stdout
     (frac,) = res["fraction_of_matmul"]
-    step = 3 * 2 * 2.0 * (16 * 500 + 500 * 500 + 500 * 2000 + 2000 * 10) - 2.0 * 16 * 500
+    step = 3 * 2 * 2.0 * (16 * 64 + 64 * 64 + 64 * 128 + 128 * 10) - 2.0 * 16 * 64
     dot = res["machine"]["dot_gflops"]
     for k, v in rnd.items():
         want = v * step / 1e9 / dot["float32" if k == "float32" else "bf16"]
