@@ -8,6 +8,13 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
+# The tests' programs are small and many: compiling them takes longer than running them, so
+# XLA's optimisations are mostly off in the test processes and their subprocesses (about a
+# third less time for a compile-bound test; BUILD_NOTES, "The test suite's time"). The
+# estimator's quality thresholds are fitted in a process at the default (test_estimator.py).
+# Set JAX_DISABLE_MOST_OPTIMIZATIONS=0 to run every test at the default.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+
 # One compilation cache per test run (per xdist worker), in pytest's temporary folder: the
 # driver tests' subprocesses compile the same small programs again and again (BUILD_NOTES,
 # "The test suite's time"). Nothing is written to the user's cache.

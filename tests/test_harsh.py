@@ -255,8 +255,8 @@ def test_the_summary_gives_each_pairs_loss_difference_and_the_figures():
     assert head in md and "clean |" not in md
     assert "| d | +0.060 (2 of 2); - | -; - |" in md  # IDEC lost 0.05 and 0.07 more
     assert md.rstrip().endswith("![d](results/harsh/harsh_d.png)")
-    assert readme_blocks("r", clean, "table", None)[SUMMARY] == "No run on corrupted data yet.\n"
-    assert readme_blocks("results/harsh", [*harsh, *clean], "t", None)[SUMMARY] == summary_markdown(
+    assert readme_blocks("r", clean, "table", [])[SUMMARY] == "No run on corrupted data yet.\n"
+    assert readme_blocks("results/harsh", [*harsh, *clean], "t", [])[SUMMARY] == summary_markdown(
         [*harsh, *clean], [], "results/harsh"
     )
 

@@ -56,6 +56,7 @@ from .report import (
     SUMMARY,
     SWEEPS,
     TABLE_LABELS,
+    clean_runs_for,
     collect,
     readme_block,
     readme_blocks,
@@ -445,9 +446,10 @@ def write_tables(
     table against the folder ``against`` (paired by seed) when given, and its blocks in
     ``readme`` when given."""
     runs = collect(results)
-    written, table = write_table_files(results, runs, clean)
+    clean_runs = clean_runs_for(runs, clean)
+    written, table = write_table_files(results, runs, clean_runs)
     key = results_key(results, readme) if readme is not None else results.as_posix()
-    blocks = readme_blocks(key, runs, table, clean)
+    blocks = readme_blocks(key, runs, table, clean_runs)
     if against is not None:
         written.append(write_against(results, pathlib.Path(against)))
         base = results_key(pathlib.Path(against), readme) if readme is not None else against

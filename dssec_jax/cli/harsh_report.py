@@ -96,10 +96,14 @@ def grid(runs: list[dict], clean_runs: list[dict]) -> dict:
     (method, data). Clean runs among ``runs`` count as clean results and come before those
     of ``clean_runs`` (their settings checked alike); a dataset with no corrupted run is
     left out, and so is every record of a seed that ``mixed_seeds`` names."""
+    return _grid_of(_points(runs, clean_runs))
+
+
+def _grid_of(points: dict) -> dict:
+    """:func:`grid` of the points ``_points`` gives."""
     out: dict[str, dict] = defaultdict(dict)
-    table = _points(runs, clean_runs)
-    mixed = mixed_seeds(table)
-    for (m, d), r in table.items():
+    mixed = mixed_seeds(points)
+    for (m, d), r in points.items():
         base, kind, level = split_name(d)
         if mixed.get(base):
             r = _on_seeds(r, {s["seed"] for s in r["per_seed"]} - set(mixed[base]))
@@ -119,6 +123,14 @@ def _loss_less(method: dict, base: dict, method_clean: dict, base_clean: dict) -
     now = dict(zip(paired_seeds(method, base), paired_acc(method, base)))
     before = dict(zip(paired_seeds(method_clean, base_clean), paired_acc(method_clean, base_clean)))
     return [now[s] - before[s] for s in sorted(now) if s in before]
+
+
+def _losses(at: dict, clean: dict, method: str, base: str) -> Optional[list[float]]:
+    """``_loss_less`` of ``method`` against ``base`` at one condition ``at`` ({method:
+    run}) and its ``clean`` results; None where any of the four runs is missing."""
+    if not all(k in r for r in (at, clean) for k in (method, base)):
+        return None
+    return _loss_less(at[method], at[base], clean[method], clean[base])
 
 
 def _left_out(summary: dict) -> str:
@@ -168,12 +180,8 @@ def dataset_lines(base: str, conditions: dict) -> list[str]:
         ]
         lines.append(f"| {m} − {b} | " + " | ".join(cells) + " |")
         if clean.get(m) and clean.get(b):
-            cells = [
-                _paired_cell(_loss_less(c[m], c[b], clean[m], clean[b]))
-                if m in c and b in c
-                else "-"
-                for c in conditions.values()
-            ]
+            losses = [_losses(c, clean, m, b) for c in conditions.values()]
+            cells = [_paired_cell(d) if d is not None else "-" for d in losses]
             cells[0] = "-"
             lines.append(f"| {b}'s loss − {m}'s loss | " + " | ".join(cells) + " |")
     return lines + [""]
@@ -203,13 +211,7 @@ def summary_markdown(runs: list[dict], clean_runs: list[dict], folder: str) -> s
         cells = []
         for c in conditions:
             at = table[b].get(c, {})
-            pairs = []
-            for m, plain in PAIRS:
-                have = all(k in r for r in (at, clean) for k in (m, plain))
-                pairs.append(
-                    _ahead(_loss_less(at[m], at[plain], clean[m], clean[plain]) if have else [])
-                )
-            cells.append("; ".join(pairs))
+            cells.append("; ".join(_ahead(_losses(at, clean, m, p) or []) for m, p in PAIRS))
         lines.append(f"| {DATASET_LABELS.get(b, b)} | " + " | ".join(cells) + " |")
     figures = " ".join(f"![{DATASET_LABELS.get(b, b)}]({folder}/harsh_{b}.png)" for b in bases)
     return "\n".join([*lines, "", figures]) + "\n"
@@ -226,11 +228,9 @@ def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:
         "seeds in it whose clustering left under half the clusters non-empty.",
         "",
     ]
-    for base, conditions in sorted(
-        grid(runs, clean_runs).items(), key=lambda kv: _dataset_order(kv[0])
-    ):
-        lines += dataset_lines(base, conditions)
     points = _points(runs, clean_runs)
+    for base, conditions in sorted(_grid_of(points).items(), key=lambda kv: _dataset_order(kv[0])):
+        lines += dataset_lines(base, conditions)
     for base, seeds in mixed_seeds(points).items():
         lines.append(
             f"Left out of {base}'s tables: seed(s) {', '.join(map(str, seeds))}, whose runs "

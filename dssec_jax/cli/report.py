@@ -472,7 +472,9 @@ def plot_k_scores(runs: list[dict], path: pathlib.Path) -> bool:
 
 
 def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int = 0) -> bool:
-    """2-D t-SNE of the first seed's embedding, coloured by true and by predicted labels."""
+    """2-D t-SNE of the first seed's embedding, coloured by true and by predicted labels;
+    a figure at ``path`` newer than that embedding is kept as it is (t-SNE takes about a
+    minute on 2,000 points, and a report is regenerated often)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -482,6 +484,8 @@ def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int =
     files = sorted(run["dir"].glob("seed_*/outputs.npz"))
     if not files:
         return False
+    if path.exists() and path.stat().st_mtime >= files[0].stat().st_mtime:
+        return True
     with np.load(files[0]) as f:
         z, pred, y = f["embedding"], f["labels"], f["y"]
     idx = np.random.default_rng(seed).permutation(len(z))[:max_points]
@@ -501,17 +505,24 @@ def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int =
     return True
 
 
+def clean_runs_for(runs: list[dict], clean: Optional[str]) -> list[dict]:
+    """The clean runs under the folder ``clean`` that corrupted ``runs`` are compared with
+    (none when ``clean`` is not given or no run is on corrupted data)."""
+    from . import harsh_report
+
+    return collect(pathlib.Path(clean)) if clean and harsh_report.is_harsh(runs) else []
+
+
 def write_table_files(
-    folder: pathlib.Path, runs: list[dict], clean: Optional[str]
+    folder: pathlib.Path, runs: list[dict], clean_runs: list[dict]
 ) -> tuple[list[pathlib.Path], str]:
     """results.csv and results.md of ``runs`` in ``folder`` and, where the data was
-    corrupted, the figures of ACC against severity (against the clean runs under ``clean``
-    when given, else the folder's own); returns the paths and the Markdown table."""
+    corrupted, the figures of ACC against severity (against ``clean_runs`` when there are
+    any, else the folder's own clean runs); returns the paths and the Markdown table."""
     from . import harsh_report
 
     written = [folder / "results.csv", folder / "results.md"]
     write_csv(runs, written[0])
-    clean_runs = collect(pathlib.Path(clean)) if clean and harsh_report.is_harsh(runs) else []
     table = results_markdown(runs, clean_runs)
     checkpoint.atomic_write_bytes(written[1], table.encode())
     if harsh_report.is_harsh(runs):
@@ -528,7 +539,8 @@ def write_report(
     """Write results.csv, results.md and the figures into ``workdir`` (runs on corrupted
     data against the clean results under ``clean``); returns the paths."""
     workdir = pathlib.Path(workdir)
-    return report_files(workdir, collect(workdir), tsne, log, clean)[0]
+    runs = collect(workdir)
+    return report_files(workdir, runs, tsne, log, clean_runs_for(runs, clean))[0]
 
 
 def report_files(
@@ -536,19 +548,19 @@ def report_files(
     runs: list[dict],
     tsne: bool = True,
     log: Optional[Callable[[str], None]] = None,
-    clean: Optional[str] = None,
+    clean_runs: Sequence[dict] = (),
 ) -> tuple[list[pathlib.Path], str]:
-    """:func:`write_report` of the runs ``runs`` already collected from ``workdir``;
-    returns the paths and the Markdown table."""
+    """:func:`write_report` of the runs ``runs`` already collected from ``workdir``, against
+    the ``clean_runs`` of another folder; returns the paths and the Markdown table."""
     from . import harsh_report
 
-    if clean is None and log and all(harsh_report.is_harsh([r]) for r in runs) and runs:
+    if not clean_runs and log and all(harsh_report.is_harsh([r]) for r in runs) and runs:
         log(
             "runs on corrupted data and no clean runs: no ACC lost against the clean "
             "results (run the clean data into this folder too, as --plan=harsh does, or "
             "pass --clean=FOLDER of clean runs made on the same processor)"
         )
-    written, table = write_table_files(workdir, runs, clean)
+    written, table = write_table_files(workdir, runs, list(clean_runs))
     if plot_against(runs, "gamma", workdir / "gamma.png", methods=("idec", "dssec")):
         written.append(workdir / "gamma.png")
     if plot_against(runs, "embed_dim", workdir / "embed_dim.png"):
@@ -579,16 +591,15 @@ SUMMARY = " summary"  # the block of the harsh conditions' verdict table and fig
 NO_SUMMARY = "No run on corrupted data yet.\n"
 
 
-def readme_blocks(folder: str, runs: list[dict], table: str, clean: Optional[str]) -> dict:
+def readme_blocks(folder: str, runs: list[dict], table: str, clean_runs: list[dict]) -> dict:
     """The README blocks of the results in ``folder`` (as the README names it): the table,
-    the sweeps and the harsh conditions' summary (against the clean runs under ``clean``
-    when given, else the folder's own; a line saying there is none yet until a run on
+    the sweeps and the harsh conditions' summary (against ``clean_runs`` when there are
+    any, else the folder's own clean runs; a line saying there is none yet until a run on
     corrupted data is in, as when the harsh plan's clean runs come first)."""
     from . import harsh_report
 
     blocks = {"": table, SWEEPS: sweep_markdown(runs), SUMMARY: NO_SUMMARY}
     if harsh_report.is_harsh(runs):
-        clean_runs = collect(pathlib.Path(clean)) if clean else []
         blocks[SUMMARY] = harsh_report.summary_markdown(runs, clean_runs, folder)
     return blocks
 
@@ -624,9 +635,10 @@ def report_main(argv):
         )
     folder = pathlib.Path(argv[1])
     runs = collect(folder)
-    _, table = report_files(folder, runs, log=print, clean=FLAGS.clean)
+    clean_runs = clean_runs_for(runs, FLAGS.clean)
+    _, table = report_files(folder, runs, log=print, clean_runs=clean_runs)
     name = argv[1].rstrip("/")
-    blocks = readme_blocks(name, runs, table, FLAGS.clean)
+    blocks = readme_blocks(name, runs, table, clean_runs)
     if FLAGS.against:
         from .plan_comparison import against_part, write_against
 
