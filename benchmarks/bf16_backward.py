@@ -26,7 +26,7 @@ from dssec_jax import sae, train
 from dssec_jax.checkpoint import atomic_write_json
 
 from .row_major import row_major_dense, xla_backward_dense
-from .throughput import flops_per_sample, pretrain_rate
+from .throughput import dims, flops_per_sample, pretrain_rate
 
 flags.DEFINE_integer("rounds", 2, "interleaved rounds of the three variants")
 flags.DEFINE_string("bf16_out", "benchmarks/results/bf16_backward.json", "JSON output path")
@@ -67,6 +67,7 @@ def main(argv):
         {
             "rounds": rounds,
             "n": FLAGS.n,
+            "network": list(dims()),
             "batch_size": FLAGS.batch_size,
             "date": time.strftime("%Y-%m-%d"),
         }

@@ -149,6 +149,7 @@ def main(argv):
     res = {
         "device": str(jax.devices()[0]),
         "jax": jax.__version__,
+        "network": list(dims()),
         "batch_size": FLAGS.batch_size,
         "step_gflop": step_gflop,
         "precisions": {},

@@ -234,6 +234,7 @@ def main(argv):
         "precision": FLAGS.precision,
         "n": FLAGS.n,
         "dim": FLAGS.dim,
+        "network": list(dims()),
         "batch_size": FLAGS.batch_size,
         "mflop_per_sample": {k: flops_per_sample(k) / 1e6 for k in ("train", "forward", "encoder")},
     }
@@ -308,7 +309,10 @@ def main(argv):
             f"{r['fraction_of_matmul']:7.0%}"
         )
     print(f"full-dataset Q/P refresh: {refresh_s:.2f} s ({res['refresh_gflops']:.1f} GFLOP/s)")
-    print(f"projected paper-scale MNIST run: {res['paper_scale_mnist_minutes']:.1f} min")
+    print(
+        f"projected paper-scale MNIST run: {res['paper_scale_mnist_minutes']:.1f} min "
+        f"(at these rates: network {'-'.join(map(str, dims()))}, n {FLAGS.n})"
+    )
     for p in res.get("torch_pairs", []):
         print(
             f"pair: pretraining ours {p['ours']:.0f} vs torch {p['torch']:.0f} samples/s -> "

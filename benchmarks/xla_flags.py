@@ -40,14 +40,15 @@ FLAGS = flags.FLAGS
 
 def child() -> dict:
     """Samples/s of pretraining and clustering steps and seconds per refresh, per dtype,
-    and a fingerprint of the refreshed Q (its column sums) to compare back ends."""
+    a fingerprint of the refreshed Q (its column sums) to compare back ends, and the
+    network timed."""
     import jax
     import jax.numpy as jnp
 
     from dssec_jax import sae, train
 
     x = jax.random.uniform(jax.random.PRNGKey(0), (FLAGS.n, FLAGS.dim))
-    out = {}
+    out: dict = {"network": list(tp.dims())}
     for name, cd in (("float32", jnp.float32), ("bf16", jnp.bfloat16)):
         step_rate, refresh_s = tp.cluster_rates(x, cd)
         ae = sae.init_params(jax.random.PRNGKey(0), tp.dims())

@@ -25,6 +25,7 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
     m = res["machine"]
     assert m["processor"] and m["cores"] >= 1 and m["dot_gflops"]["float32"] > 0
     assert m["bound_from_tiny"] is True  # the tests' 2-call bound is marked as such
+    assert res["network"] == [16, 256, 256, 512, 10]
     assert r.stdout.startswith("machine: ") or "\nmachine: " in r.stdout
     # the step's FLOPs against XLA's own count for the compiled gradient of the same
     # autoencoder (matmuls, plus the element-wise work the formula leaves out: under 1 %)
@@ -126,6 +127,7 @@ def test_throughput_counts_the_refreshes_in_the_clustering_phases_share_of_the_b
     r = run_module("benchmarks.throughput", *args, "--hidden=48,40,96", f"--out={out}")
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
+    assert res["network"] == [32, 48, 40, 96, 10]
     enc = [(32, 48), (48, 40), (40, 96), (96, 10)]  # the FLOPs follow --hidden
     encoder = 2.0 * sum(a * b for a, b in enc)
     train = 3 * 2 * encoder - 2.0 * 32 * 48
@@ -177,6 +179,7 @@ def test_xla_flags_times_each_back_end_in_its_own_process(tmp_path):
     (row,) = json.loads(out.read_text())["rounds"]
     assert set(row) == {"default", "xnn_dot"}
     for res in row.values():
+        assert res["network"] == [16, 32, 32, 64, 10]
         for dt in ("float32", "bf16"):
             assert res[dt]["pretrain_samples_s"] > 0 and len(res[dt]["q_colsum"]) == 10
             # Q's columns sum to the number of rows, on every back end
@@ -218,6 +221,7 @@ def test_bf16_backward_times_the_backward_variants_side_by_side(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     (rnd,) = res["rounds"]
+    assert res["network"] == [16, 64, 64, 128, 10]
     assert set(rnd) == {"float32", "bf16", "bf16_xla_backward", "bf16_row_major"}
     assert all(v > 0 for v in rnd.values()) and res["machine"]["processor"]
     assert "bf16 / float32" in r.stdout

@@ -110,24 +110,31 @@ def test_sweep_and_report(tmp_path):
     assert "old" not in text and " against gamma" in text.split(f"{wd} sweeps")[1]
 
 
-def test_a_tsne_figure_newer_than_its_embedding_is_kept(tmp_path):
+def test_a_tsne_figure_of_the_same_unchanged_embedding_is_kept(tmp_path):
     import os
 
     from dssec_jax.cli.report import plot_tsne
 
     rng = np.random.default_rng(0)
-    npz = tmp_path / "seed_0" / "outputs.npz"
-    npz.parent.mkdir()
-    labels = rng.integers(0, 3, 60)
-    np.savez(npz, embedding=rng.normal(size=(60, 2)), labels=labels, y=labels)
-    run_ = {"dir": tmp_path, "method": "dssec", "dataset": "toy"}
-    png = tmp_path / "tsne_toy.png"
-    assert plot_tsne(run_, png) and png.read_bytes()[:4] == b"\x89PNG"
-    os.utime(png, (1e9, 1e9))  # drawn long ago, but after the embedding below
-    os.utime(npz, (1e9 - 1, 1e9 - 1))
-    assert plot_tsne(run_, png) and png.stat().st_mtime == 1e9  # kept
-    os.utime(npz, (1e9 + 1, 1e9 + 1))  # a newer embedding: drawn again
-    assert plot_tsne(run_, png) and png.stat().st_mtime > 1e9 + 1
+    run_, png = {}, tmp_path / "tsne_toy.png"
+    for name in ("a", "b"):
+        npz = tmp_path / name / "seed_0" / "outputs.npz"
+        npz.parent.mkdir(parents=True)
+        labels = rng.integers(0, 3, 60)
+        np.savez(npz, embedding=rng.normal(size=(60, 2)), labels=labels, y=labels)
+        os.utime(npz, (1e9, 1e9))
+        run_[name] = {"dir": tmp_path / name, "method": "dssec", "dataset": "toy"}
+    assert plot_tsne(run_["a"], png) and png.read_bytes()[:4] == b"\x89PNG"
+    os.utime(png, (5, 5))  # a mark: a figure drawn again gets a new time
+
+    def kept():
+        return png.stat().st_mtime == 5
+
+    assert plot_tsne(run_["a"], png) and kept()  # the same file, unchanged
+    assert plot_tsne(run_["b"], png) and not kept()  # another run's embedding, as old
+    os.utime(png, (5, 5))
+    os.utime(tmp_path / "b/seed_0/outputs.npz", (1e9 + 1, 1e9 + 1))  # written again
+    assert plot_tsne(run_["b"], png) and not kept()
 
 
 @pytest.mark.parametrize(

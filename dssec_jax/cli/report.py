@@ -334,9 +334,9 @@ def results_markdown(runs: list[dict], clean_runs: Sequence[dict] = ()) -> str:
     )
 
 
-def _save_fig(fig, path: pathlib.Path) -> None:
+def _save_fig(fig, path: pathlib.Path, metadata: Optional[dict] = None) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata=metadata)
     checkpoint.atomic_write_bytes(path, buf.getvalue())
 
 
@@ -471,10 +471,24 @@ def plot_k_scores(runs: list[dict], path: pathlib.Path) -> bool:
     return True
 
 
+TSNE_SOURCE = "dssec_jax t-SNE source"  # the PNG text key naming the embedding drawn
+
+
+def _png_text(path: pathlib.Path) -> dict:
+    """The text chunks of the PNG at ``path`` ({} when there is none or it cannot be read)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return dict(getattr(im, "text", {}))
+    except (OSError, UnidentifiedImageError):
+        return {}
+
+
 def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int = 0) -> bool:
     """2-D t-SNE of the first seed's embedding, coloured by true and by predicted labels;
-    a figure at ``path`` newer than that embedding is kept as it is (t-SNE takes about a
-    minute on 2,000 points, and a report is regenerated often)."""
+    a figure at ``path`` drawn from that same file, unchanged since, is kept as it is (t-SNE
+    takes about a minute on 2,000 points, and a report is regenerated often)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -484,7 +498,8 @@ def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int =
     files = sorted(run["dir"].glob("seed_*/outputs.npz"))
     if not files:
         return False
-    if path.exists() and path.stat().st_mtime >= files[0].stat().st_mtime:
+    source = f"{files[0].resolve()} {files[0].stat().st_mtime_ns}"
+    if _png_text(path).get(TSNE_SOURCE) == source:
         return True
     with np.load(files[0]) as f:
         z, pred, y = f["embedding"], f["labels"], f["y"]
@@ -500,7 +515,7 @@ def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int =
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"t-SNE of the {run['method']} embedding on {run['dataset']}")
-    _save_fig(fig, path)
+    _save_fig(fig, path, {TSNE_SOURCE: source})
     plt.close(fig)
     return True
 
