@@ -476,12 +476,12 @@ TSNE_SOURCE = "dssec_jax t-SNE source"  # the PNG text key naming the embedding 
 
 def _png_text(path: pathlib.Path) -> dict:
     """The text chunks of the PNG at ``path`` ({} when there is none or it cannot be read)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
             return dict(getattr(im, "text", {}))
-    except (OSError, UnidentifiedImageError):
+    except OSError:  # no file, or not an image (UnidentifiedImageError is an OSError)
         return {}
 
 
@@ -489,18 +489,18 @@ def plot_tsne(run: dict, path: pathlib.Path, max_points: int = 2000, seed: int =
     """2-D t-SNE of the first seed's embedding, coloured by true and by predicted labels;
     a figure at ``path`` drawn from that same file, unchanged since, is kept as it is (t-SNE
     takes about a minute on 2,000 points, and a report is regenerated often)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.manifold import TSNE
-
     files = sorted(run["dir"].glob("seed_*/outputs.npz"))
     if not files:
         return False
     source = f"{files[0].resolve()} {files[0].stat().st_mtime_ns}"
     if _png_text(path).get(TSNE_SOURCE) == source:
         return True
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
     with np.load(files[0]) as f:
         z, pred, y = f["embedding"], f["labels"], f["y"]
     idx = np.random.default_rng(seed).permutation(len(z))[:max_points]
