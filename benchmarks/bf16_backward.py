@@ -70,7 +70,9 @@ def main(argv):
             "network": list(dims()),
             "batch_size": FLAGS.batch_size,
             "date": time.strftime("%Y-%m-%d"),
-        }
+        },
+        dims(),
+        FLAGS.batch_size,
     )
     # each variant's share of this process's dot rate at its own precision
     dot = out["machine"]["dot_gflops"]

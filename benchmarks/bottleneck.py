@@ -189,7 +189,7 @@ def main(argv):
             f"torch.mm {name}: {t:.2f} ms ({step_gflop / t * 1e3:.1f} GFLOP/s); "
             f"XLA/torch matmul time {xla / t:.2f}"
         )
-    atomic_write_json(FLAGS.bottleneck_out, machine.record(res))
+    atomic_write_json(FLAGS.bottleneck_out, machine.record(res, dims(), FLAGS.batch_size))
 
 
 if __name__ == "__main__":

@@ -72,10 +72,10 @@ def matmul_gflops(dtype, batch: int = 256, pairs=None, reps: int = 50, repeats: 
     return reps * sum(2.0 * batch * a * b for a, b in pairs) / float(np.median(times)) / 1e9
 
 
-def describe(with_bound: bool = True) -> dict:
+def describe(with_bound: bool = True, dims=MNIST_LAYERS, batch: int = 256) -> dict:
     """Processor model, its vector flags, cores, JAX's device and version, and (with
-    ``with_bound``) the same-process float32 and bf16 ``jnp.dot`` rates on the MNIST
-    autoencoder's layer shapes at batch 256."""
+    ``with_bound``) the same-process float32 and bf16 ``jnp.dot`` rates on the layer
+    shapes of the autoencoder ``dims`` at ``batch`` (the network the benchmark times)."""
     out = {
         **processor.describe(),
         "cores": os.cpu_count(),
@@ -83,10 +83,12 @@ def describe(with_bound: bool = True) -> dict:
         "jax": jax.__version__,
     }
     if with_bound:
+        pairs = layer_pairs(dims)
         out["dot_gflops"] = {
-            "float32": matmul_gflops(jnp.float32),
-            "bf16": matmul_gflops(jnp.bfloat16),
+            "float32": matmul_gflops(jnp.float32, batch, pairs),
+            "bf16": matmul_gflops(jnp.bfloat16, batch, pairs),
         }
+        out["bound_shapes"] = {"network": list(dims), "batch_size": batch}
         if tiny():
             out["bound_from_tiny"] = True  # 2 timed calls: a smoke run's figure
     return out
@@ -105,10 +107,11 @@ def header(machine: dict) -> str:
     return f"machine: {machine['processor']}, {machine['cores']} cores ({flags}), {machine['device']}{rates}"
 
 
-def record(result: dict) -> dict:
+def record(result: dict, dims=MNIST_LAYERS, batch: int = 256) -> dict:
     """``result`` with the machine it was measured on (its bound measured now, in the
-    benchmark's own process) first; the machine's line printed."""
-    m = describe()
+    benchmark's own process, on the shapes of the network ``dims`` at ``batch``) first;
+    the machine's line printed."""
+    m = describe(dims=dims, batch=batch)
     print(header(m), flush=True)
     return {"machine": m, **result}
 

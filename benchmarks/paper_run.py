@@ -232,7 +232,8 @@ def main(argv):
         f"projected paper budget ({FLAGS.paper_epochs} epochs, {FLAGS.paper_iter} iterations): "
         + ", ".join(f"{k} {v / 60:.1f} min" for k, v in proj.items())
     )
-    out = machine.record(out)
+    network = (ds.x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
+    out = machine.record(out, network, cfg.batch_size)
     flops = paper_flops(cfg, *ds.x.shape, FLAGS.paper_epochs, FLAGS.paper_iter)
     bound = arithmetic_bound(cfg, flops, out["machine"]["dot_gflops"])
     out["paper_budget"]["tflop"] = {k: v / 1e12 for k, v in flops.items()}

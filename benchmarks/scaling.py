@@ -87,8 +87,9 @@ def main(argv):
             f"{r['peak_over_data']:.2f}x the data ({r['data_gb']:.2f} GB)",
             flush=True,
         )
-    out = machine.record({"dim": FLAGS.dim, "sizes": rows})
-    step = machine.flops_per_sample("train", (FLAGS.dim, *machine.MNIST_LAYERS[1:]))
+    network = (FLAGS.dim, *machine.MNIST_LAYERS[1:])
+    out = machine.record({"dim": FLAGS.dim, "sizes": rows}, network)
+    step = machine.flops_per_sample("train", network)
     for r in rows:  # a pretraining epoch's share of this process's float32 dot rate
         r["epoch_fraction_of_matmul"] = (
             r["n"] / r["epoch_s"] * step / 1e9 / out["machine"]["dot_gflops"]["float32"]

@@ -26,6 +26,8 @@ def test_bottleneck_breakdown_runs_and_writes_json(tmp_path):
     assert m["processor"] and m["cores"] >= 1 and m["dot_gflops"]["float32"] > 0
     assert m["bound_from_tiny"] is True  # the tests' 2-call bound is marked as such
     assert res["network"] == [16, 256, 256, 512, 10]
+    # ... on the shapes of the network it times, at its batch size
+    assert m["bound_shapes"] == {"network": [16, 256, 256, 512, 10], "batch_size": 8}
     assert r.stdout.startswith("machine: ") or "\nmachine: " in r.stdout
     # the step's FLOPs against XLA's own count for the compiled gradient of the same
     # autoencoder (matmuls, plus the element-wise work the formula leaves out: under 1 %)
@@ -94,6 +96,10 @@ def test_paper_run_times_each_phase_and_projects_from_the_slice(tmp_path):
     assert abs(b["tflop"]["pretraining"] * 1e12 - 10 * 1797 * step) < 1e-3 * step
     assert abs(b["tflop"]["clustering"] * 1e12 - 300 * 256 * step) < 1e-3 * step
     assert abs(b["tflop"]["refreshes"] * 1e12 - 11 * 1797 * fwd / 2) < 1e-3 * step
+    assert res["machine"]["bound_shapes"] == {
+        "network": [64, 500, 500, 2000, 10],
+        "batch_size": 256,
+    }
     rate = res["machine"]["dot_gflops"]["float32"] * 1e9
     assert abs(b["arithmetic_bound_s"] - sum(b["tflop"].values()) * 1e12 / rate) < 1e-9
     assert "arithmetic bound" in r.stdout
@@ -194,6 +200,7 @@ def test_scaling_measures_time_and_peak_memory_per_size(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     assert [s["n"] for s in res["sizes"]] == [2000, 4000] and res["machine"]["processor"]
+    assert res["machine"]["bound_shapes"]["network"] == [16, 500, 500, 2000, 10]
     for s in res["sizes"]:
         assert s["epoch_s"] > 0 and s["iteration_s"] > 0 and s["peak_gb"] > s["data_gb"] > 0
     assert "us/sample" in r.stdout and "x the data" in r.stdout
@@ -222,6 +229,7 @@ def test_bf16_backward_times_the_backward_variants_side_by_side(tmp_path):
     res = json.loads(out.read_text())
     (rnd,) = res["rounds"]
     assert res["network"] == [16, 64, 64, 128, 10]
+    assert res["machine"]["bound_shapes"] == {"network": [16, 64, 64, 128, 10], "batch_size": 32}
     assert set(rnd) == {"float32", "bf16", "bf16_xla_backward", "bf16_row_major"}
     assert all(v > 0 for v in rnd.values()) and res["machine"]["processor"]
     assert "bf16 / float32" in r.stdout
