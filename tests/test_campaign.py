@@ -130,6 +130,9 @@ def test_the_labels_plan_is_pointed_at_the_strong_plans_autoencoder_cache(tmp_pa
 def test_campaign_rejects_what_the_plan_does_not_hold():
     r = run("experiments.campaign", "--plan=smoke", "--datasets=usps", "--dry_run")
     assert r.returncode == 2 and "--datasets ['usps'] are not in this plan" in r.stderr
+    # the plan fixes its settings: a setting flag is refused, not ignored
+    r = run("experiments.campaign", "--plan=paper", "--recipe=strong", "--beta=0.3", "--dry_run")
+    assert r.returncode == 2 and "does not read --beta, --recipe;" in r.stderr, r.stderr
 
 
 def test_report_cells_use_the_sample_std_and_count_seeds():

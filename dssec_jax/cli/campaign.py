@@ -564,9 +564,25 @@ def run_plan(
     return len(todo)
 
 
+# The drivers' flags a plan fixes itself (its settings, its data and its folders): given to
+# the campaign they are refused, not ignored.
+PLAN_FIXES = (
+    *common.SETTING_FLAGS,
+    *("recipe", "config", "workdir", "n_clusters", "subset", "per_class", "x_key", "y_key"),
+    "download",
+)
+
+
 def _plan_from_flags() -> tuple[Plan, pathlib.Path]:
     """The plan the flags ask for (under ``--corrupt``, against ``--clean``) and its
-    results folder; refuses a clean folder that is not there."""
+    results folder; refuses a clean folder that is not there, and any flag of
+    ``PLAN_FIXES``."""
+    if given := [f"--{name}" for name in PLAN_FIXES if FLAGS[name].present]:
+        raise ValueError(
+            f"dssec-campaign runs the settings its plan fixes and does not read {', '.join(given)}; "
+            "choose the plan (--plan=strong is the strong recipe), or run other settings with "
+            "dssec-run or dssec-sweep"
+        )
     plan = PLANS[FLAGS.plan]
     results = pathlib.Path(FLAGS.results or f"results/{FLAGS.plan}")
     if FLAGS.corrupt is not None:  # the plan under one harsh condition, against itself clean

@@ -114,6 +114,8 @@ def _default_text(name: str) -> str:
     return "none" if value is None else str(value)
 
 
+SETTING_FLAGS = tuple(_OVERRIDES)  # the flags that set a Config field, one each
+
 for _name, (_define, _help) in _OVERRIDES.items():
     _define(_name, None, f"{_help} (library default: {_default_text(_name)})")
 
