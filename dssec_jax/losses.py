@@ -227,7 +227,10 @@ def clustering_kl(p: ArrayLike, q: ArrayLike) -> jax.Array:
     """L_c = KL(P || Q) = mean_i sum_j p_ij log(p_ij / q_ij) (as Keras ``kld``); 0 log 0 = 0.
 
     P is a fixed target (DEC holds it between refreshes): no gradient flows through it, even
-    when the caller computes it from Q inside the differentiated function.
+    when the caller computes it from Q inside the differentiated function. Q is clipped to
+    [float32's smallest normal, 1] before the log, so a q_ij that underflows gives its term
+    no gradient; a target computed from the same Q is 0 there (p_ij scales as q_ij^2), so
+    only a target older than Q meets the clip.
 
     Args:
       p: targets, (n, K).
