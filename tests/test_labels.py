@@ -172,6 +172,7 @@ def test_known_labels_pull_the_code_to_the_classes_where_reconstruction_alone_fa
 
 
 def test_all_labels_unknown_is_the_unsupervised_run_bit_for_bit():
+    """Known labels all -1 take the unsupervised path (``check_known`` drops them)."""
     x, _ = toy(n=200)
     cfg = Config(method="dssec", **{**TOY, "pretrain_epochs": 3}, max_iter=20, update_interval=10)
     a = fit(x, cfg, seed=0)
@@ -189,6 +190,74 @@ def test_all_labels_unknown_is_the_unsupervised_run_bit_for_bit():
         "alpha",
         "label_weight",
     }
+
+
+def test_without_labels_the_steps_minimise_the_papers_losses_alone():
+    """The unlabelled pretraining and clustering losses, value and gradient, are exactly
+    those written from the public pure functions: nothing of the label term enters a run
+    that knows no labels."""
+    x = jax.random.uniform(jax.random.key(0), (32, 8))
+    params = sae.init_params(jax.random.key(1), (8, 6, 6, 12, 3))
+    centers = jax.random.normal(jax.random.key(2), (4, 3))
+    p = losses.target_distribution(jax.random.dirichlet(jax.random.key(3), jnp.ones(4), (32,)))
+    hp = {"gamma": 0.3, "beta": 0.7, "rho": 0.05, "alpha": 1.0}
+    net = dict(acts=("relu",) * 3, sparse_layers=(0, 2), reduction="mean", form="ratio")
+
+    def paper(ae, centers, use_decoder=True, with_clustering=True):
+        z, x_hat, hidden = sae.forward(ae, x, net["acts"])
+        penalty = losses.sparsity_penalty([hidden[0], hidden[2]], rho=0.05, form="ratio")
+        rec = losses.reconstruction_loss(x, x_hat) + 0.7 * penalty
+        if not with_clustering:
+            return rec
+        kl = losses.clustering_kl(p, losses.soft_assignment(z, centers))
+        return (rec if use_decoder else 0.0) + 0.3 * kl
+
+    def same(ours, ref, args):
+        (v, _), g = jax.value_and_grad(ours, has_aux=True)(args)
+        rv, rg = jax.value_and_grad(ref)(args)
+        assert float(v) == float(rv)
+        for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(rg)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    same(
+        lambda ae: train.autoencoder_loss(ae, x, hp, **net, compute_dtype=None),
+        lambda ae: paper(ae, None, with_clustering=False),
+        params,
+    )
+    for use_decoder in (True, False):
+        ps = {"ae": params if use_decoder else {"encoder": params["encoder"]}, "centers": centers}
+        same(
+            lambda ps: train.clustering_loss(
+                ps, (x, p), hp, **net, use_decoder=use_decoder, compute_dtype=None
+            ),
+            lambda ps: paper({**params, **ps["ae"]}, ps["centers"], use_decoder),
+            ps,
+        )
+
+
+@pytest.mark.parametrize(
+    "method, kw",
+    [
+        ("ae_kmeans", {}),
+        ("sae_kmeans", {"pretrain": "stacked", "layerwise_epochs": 2}),
+        ("dec", {}),
+        ("idec", {}),
+    ],
+)
+def test_every_autoencoder_method_learns_from_known_labels(method, kw):
+    """The label term in the pretraining of every method (in greedy pretraining, its
+    fine-tuning) and in the clustering phase of DEC (encoder only) and IDEC."""
+    x, cls = toy(n=200)
+    cfg = Config(
+        method=method, **{**TOY, "pretrain_epochs": 3}, max_iter=40, update_interval=20, **kw
+    )
+    res = fit(x, cfg, seed=0, known=reveal(cls, 0.1, seed=0))
+    assert "labels" in res.pretrain_history[-1], res.pretrain_history[-1]
+    refreshes = [h for h in res.history if h["iteration"] > 0]
+    if method in ("dec", "idec"):
+        assert refreshes and all("labels" in h and np.isfinite(h["labels"]) for h in refreshes)
+    else:
+        assert not refreshes
 
 
 def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key():

@@ -180,6 +180,7 @@ def write_seed(
         if res.kmeans_labels is not None:
             rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
     if known is not None and ds.y is not None and (known == labels.UNKNOWN).any():
+        # the samples not given, scored as a clustering of their own (ACC's matching on them)
         rest = known == labels.UNKNOWN
         rec["n_known"] = int((~rest).sum())
         rec.update(
