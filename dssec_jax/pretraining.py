@@ -250,12 +250,25 @@ def _cached(store, n_features: int, cfg: Config, key, known, log: Log) -> Option
     if store is None or (hit := store.get("pretrained")) is None:
         return None
     meta, raw = hit
+    _check_labels_match(raw, known is not None, store.path("pretrained"))
     if log:
         log({"event": "pretrain_cached", "key": store.pretrain_key})
     template = sae.init_params(key, cfg.dims(n_features))
     if known is not None:
         template["label_map"] = sae.init_layer(key, cfg.embed_dim, cfg.k)
     return checkpoint.restore(template, raw), meta.get("history", [])
+
+
+def _check_labels_match(raw_ae: dict, labelled: bool, path) -> None:
+    """CheckpointError when a stored autoencoder was trained with known labels (it holds a
+    label map) and this run knows none: restoring would drop the map and reuse the rest.
+    The other way round (labels known, none stored) the restore itself refuses."""
+    if not labelled and "label_map" in raw_ae:
+        raise checkpoint.CheckpointError(
+            f"{path} holds an autoencoder pretrained with known labels and this run knows "
+            "none; give this run a store key of its own (the drivers name the known labels "
+            "in it: Config.pretrain_hash(..., known=labels.digest(known)))"
+        )
 
 
 def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
@@ -278,6 +291,7 @@ def _resume(store, ae: dict, plan: list, ph: train.Phase, log: Log) -> tuple:
     saved = None
     if hit is not None:
         meta, raw = hit
+        _check_labels_match(raw["params"], "label_map" in ae, store.path("pretrain_progress"))
         opt_state = ph.optimizer.build().init(stage_params(ae, plan[meta["stage"]]))
         template = train.TrainState(ae, opt_state, jnp.zeros((), jnp.int32))
         saved = checkpoint.restore_or_drop(store, "pretrain_progress", template, raw)

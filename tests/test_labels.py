@@ -479,3 +479,21 @@ def test_a_clustering_checkpoint_names_the_known_labels():
 def test_label_data_refuses_labels_of_which_none_is_known():
     with pytest.raises(ValueError, match="no label is known"):
         label_data(np.full(10, -1), 3)
+
+
+def test_a_store_refuses_an_autoencoder_pretrained_with_other_known_labels(tmp_path):
+    """A store key that names no labels, reused by runs with and without them: the stored
+    autoencoder is not quietly reused across the two (its label map dropped or missing)."""
+    from dssec_jax.checkpoint import CheckpointError, FileStore
+
+    x, cls = toy(n=200)
+    cfg = Config(method="ae_kmeans", **{**TOY, "pretrain_epochs": 2})
+    labelled = FileStore(tmp_path / "a", tmp_path / "cache", "k", min_interval_s=0.0)
+    fit(x, cfg, seed=0, known=reveal(cls, 0.1, seed=0), store=labelled)
+    unlabelled = FileStore(tmp_path / "b", tmp_path / "cache", "k", min_interval_s=0.0)
+    with pytest.raises(CheckpointError, match="pretrained with known labels and this run knows"):
+        fit(x, cfg, seed=0, store=unlabelled)
+    other = FileStore(tmp_path / "c", tmp_path / "cache2", "k", min_interval_s=0.0)
+    fit(x, cfg, seed=0, store=other)
+    with pytest.raises(CheckpointError, match="does not fit this run's state"):
+        fit(x, cfg, seed=0, known=reveal(cls, 0.1, seed=0), store=other)
