@@ -72,10 +72,13 @@ def matmul_gflops(dtype, batch: int = 256, pairs=None, reps: int = 50, repeats: 
     return reps * sum(2.0 * batch * a * b for a, b in pairs) / float(np.median(times)) / 1e9
 
 
-def describe(with_bound: bool = True, dims=MNIST_LAYERS, batch: int = 256) -> dict:
+def describe(
+    with_bound: bool = True, dims=MNIST_LAYERS, batch: int = 256, bound: dict | None = None
+) -> dict:
     """Processor model, its vector flags, cores, JAX's device and version, and (with
     ``with_bound``) the same-process float32 and bf16 ``jnp.dot`` rates on the layer
-    shapes of the autoencoder ``dims`` at ``batch`` (the network the benchmark times)."""
+    shapes of the autoencoder ``dims`` at ``batch`` (the network the benchmark times);
+    ``bound``: those rates, measured already in this process ({"float32": ..., "bf16": ...})."""
     out = {
         **processor.describe(),
         "cores": os.cpu_count(),
@@ -84,7 +87,7 @@ def describe(with_bound: bool = True, dims=MNIST_LAYERS, batch: int = 256) -> di
     }
     if with_bound:
         pairs = layer_pairs(dims)
-        out["dot_gflops"] = {
+        out["dot_gflops"] = bound or {
             "float32": matmul_gflops(jnp.float32, batch, pairs),
             "bf16": matmul_gflops(jnp.bfloat16, batch, pairs),
         }
@@ -107,11 +110,11 @@ def header(machine: dict) -> str:
     return f"machine: {machine['processor']}, {machine['cores']} cores ({flags}), {machine['device']}{rates}"
 
 
-def record(result: dict, dims=MNIST_LAYERS, batch: int = 256) -> dict:
+def record(result: dict, dims=MNIST_LAYERS, batch: int = 256, bound: dict | None = None) -> dict:
     """``result`` with the machine it was measured on (its bound measured now, in the
-    benchmark's own process, on the shapes of the network ``dims`` at ``batch``) first;
-    the machine's line printed."""
-    m = describe(dims=dims, batch=batch)
+    benchmark's own process, on the shapes of the network ``dims`` at ``batch``, unless
+    ``bound`` holds it already) first; the machine's line printed."""
+    m = describe(dims=dims, batch=batch, bound=bound)
     print(header(m), flush=True)
     return {"machine": m, **result}
 

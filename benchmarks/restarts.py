@@ -57,7 +57,9 @@ def main(argv):
         "ratio_to_sequential": round(batched / sequential, 2),
     }
     print(out)
-    atomic_write_json(FLAGS.out, machine.record(out))
+    cfg = DSSEC(**kw).config()
+    network = (ds.x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
+    atomic_write_json(FLAGS.out, machine.record(out, network, cfg.batch_size))
 
 
 if __name__ == "__main__":

@@ -319,7 +319,9 @@ def main(argv):
             f"{p['ratio']:.2f}x; clustering ours {p['ours_cluster']:.0f} vs torch "
             f"{p['torch_cluster']:.0f} -> {p['cluster_ratio']:.2f}x"
         )
-    atomic_write_json(FLAGS.out, machine.record(res, dims(), FLAGS.batch_size))
+    atomic_write_json(
+        FLAGS.out, machine.record(res, dims(), FLAGS.batch_size, res["matmul_gflops"])
+    )
 
 
 if __name__ == "__main__":

@@ -106,7 +106,10 @@ def main(argv):
                     f"Q vs {FLAGS.variants[0]} {gap:.1e}",
                     flush=True,
                 )
-    atomic_write_json(FLAGS.xla_out, machine.record({"variants": VARIANTS, "rounds": rounds}))
+    atomic_write_json(
+        FLAGS.xla_out,
+        machine.record({"variants": VARIANTS, "rounds": rounds}, tp.dims(), FLAGS.batch_size),
+    )
 
 
 if __name__ == "__main__":

@@ -262,7 +262,9 @@ def _cached(store, n_features: int, cfg: Config, key, known, log: Log) -> Option
 def _check_labels_match(raw_ae: dict, labelled: bool, path) -> None:
     """CheckpointError when a stored autoencoder was trained with known labels (it holds a
     label map) and this run knows none: restoring would drop the map and reuse the rest.
-    The other way round (labels known, none stored) the restore itself refuses."""
+    The other way round (labels known, no map stored) a finished autoencoder does not fit
+    the run's state and is refused, an unfinished one is dropped. Which labels were known
+    is the store key's to say (the drivers' keys name them)."""
     if not labelled and "label_map" in raw_ae:
         raise checkpoint.CheckpointError(
             f"{path} holds an autoencoder pretrained with known labels and this run knows "
@@ -291,7 +293,9 @@ def _resume(store, ae: dict, plan: list, ph: train.Phase, log: Log) -> tuple:
     saved = None
     if hit is not None:
         meta, raw = hit
-        _check_labels_match(raw["params"], "label_map" in ae, store.path("pretrain_progress"))
+        _check_labels_match(
+            raw.get("params", {}), "label_map" in ae, store.path("pretrain_progress")
+        )
         opt_state = ph.optimizer.build().init(stage_params(ae, plan[meta["stage"]]))
         template = train.TrainState(ae, opt_state, jnp.zeros((), jnp.int32))
         saved = checkpoint.restore_or_drop(store, "pretrain_progress", template, raw)

@@ -144,6 +144,9 @@ def test_throughput_counts_the_refreshes_in_the_clustering_phases_share_of_the_b
     assert (
         abs(clus["fraction_of_matmul"] - clus["gflops"] / res["matmul_gflops"]["float32"]) < 1e-12
     )
+    # the bound is measured once, on the timed network at its batch size, and recorded so
+    assert res["machine"]["dot_gflops"] == res["matmul_gflops"]
+    assert res["machine"]["bound_shapes"] == {"network": [32, 48, 40, 96, 10], "batch_size": 256}
 
 
 def test_gpu_check_script_runs_at_a_tiny_budget(tmp_path):
@@ -182,8 +185,10 @@ def test_xla_flags_times_each_back_end_in_its_own_process(tmp_path):
     tiny.append("--hidden=32,32,64")  # the children get it too
     r = run_module("benchmarks.xla_flags", *tiny, "--variants=default,xnn_dot", f"--xla_out={out}")
     assert r.returncode == 0, r.stderr[-2000:]
-    (row,) = json.loads(out.read_text())["rounds"]
+    whole = json.loads(out.read_text())
+    (row,) = whole["rounds"]
     assert set(row) == {"default", "xnn_dot"}
+    assert whole["machine"]["bound_shapes"] == {"network": [16, 32, 32, 64, 10], "batch_size": 32}
     for res in row.values():
         assert res["network"] == [16, 32, 32, 64, 10]
         for dt in ("float32", "bf16"):

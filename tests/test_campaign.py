@@ -133,6 +133,8 @@ def test_campaign_rejects_what_the_plan_does_not_hold():
     # the plan fixes its settings: a setting flag is refused, not ignored
     r = run("experiments.campaign", "--plan=paper", "--recipe=strong", "--beta=0.3", "--dry_run")
     assert r.returncode == 2 and "does not read --beta, --recipe;" in r.stderr, r.stderr
+    r = run("experiments.campaign", "--plan=paper", "--download", "--dry_run")
+    assert r.returncode == 2 and "downloads nothing; fetch one first" in r.stderr, r.stderr
 
 
 def test_report_cells_use_the_sample_std_and_count_seeds():

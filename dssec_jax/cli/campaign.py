@@ -569,14 +569,18 @@ def run_plan(
 PLAN_FIXES = (
     *common.SETTING_FLAGS,
     *("recipe", "config", "workdir", "n_clusters", "subset", "per_class", "x_key", "y_key"),
-    "download",
 )
 
 
 def _plan_from_flags() -> tuple[Plan, pathlib.Path]:
     """The plan the flags ask for (under ``--corrupt``, against ``--clean``) and its
     results folder; refuses a clean folder that is not there, and any flag of
-    ``PLAN_FIXES``."""
+    ``PLAN_FIXES``, and ``--download``."""
+    if FLAGS["download"].present:
+        raise ValueError(
+            "dssec-campaign reads the datasets from --data_dir (else $DSSEC_DATA_DIR) and "
+            "downloads nothing; fetch one first with dssec-run --dataset=NAME --download"
+        )
     if given := [f"--{name}" for name in PLAN_FIXES if FLAGS[name].present]:
         raise ValueError(
             f"dssec-campaign runs the settings its plan fixes and does not read {', '.join(given)}; "
