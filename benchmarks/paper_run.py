@@ -113,7 +113,7 @@ def refresh_seconds(ds, cfg: Config, repeats: int = 3) -> float:
     """Median seconds of one full-dataset Q/P refresh (compiled, at a fresh start)."""
     from dssec_jax import sae
 
-    dims = (ds.x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
+    dims = cfg.dims(ds.x.shape[1])
     params = {
         "ae": sae.init_params(jax.random.PRNGKey(0), dims),
         "centers": jax.random.normal(jax.random.PRNGKey(1), (cfg.n_clusters, cfg.embed_dim)),
@@ -157,7 +157,7 @@ def paper_flops(cfg: Config, n: int, d: int, epochs: int, iterations: int) -> di
     an encoder pass over the n samples per refresh, ceil(iterations / update_interval) + 1
     of them. Left out: the embedding pass before K-means and, when the refreshes run at
     another precision, the last pass at the training precision (one refresh each)."""
-    dims = (d, *cfg.hidden_dims, cfg.embed_dim)
+    dims = cfg.dims(d)
     step, encoder = (machine.flops_per_sample(k, dims) for k in ("train", "encoder"))
     cluster = step if cfg.method != "dec" else 3 * encoder - 2.0 * d * dims[1]
     refreshes = intervals(iterations, cfg) + 1
@@ -232,8 +232,7 @@ def main(argv):
         f"projected paper budget ({FLAGS.paper_epochs} epochs, {FLAGS.paper_iter} iterations): "
         + ", ".join(f"{k} {v / 60:.1f} min" for k, v in proj.items())
     )
-    network = (ds.x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
-    out = machine.record(out, network, cfg.batch_size)
+    out = machine.record(out, cfg.dims(ds.x.shape[1]), cfg.batch_size)
     flops = paper_flops(cfg, *ds.x.shape, FLAGS.paper_epochs, FLAGS.paper_iter)
     bound = arithmetic_bound(cfg, flops, out["machine"]["dot_gflops"])
     out["paper_budget"]["tflop"] = {k: v / 1e12 for k, v in flops.items()}

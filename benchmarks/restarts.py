@@ -58,8 +58,7 @@ def main(argv):
     }
     print(out)
     cfg = DSSEC(**kw).config()
-    network = (ds.x.shape[1], *cfg.hidden_dims, cfg.embed_dim)
-    atomic_write_json(FLAGS.out, machine.record(out, network, cfg.batch_size))
+    atomic_write_json(FLAGS.out, machine.record(out, cfg.dims(ds.x.shape[1]), cfg.batch_size))
 
 
 if __name__ == "__main__":
