@@ -83,9 +83,10 @@ def sizes_collapsed(sizes: np.ndarray) -> bool:
     return bool(2 * np.count_nonzero(sizes) < len(sizes))
 
 
-def record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
+def record(it, labels, delta, parts, score, n_clusters, seconds) -> dict:
     """History entry of one target refresh: label change, cluster sizes (and whether fewer
-    than half are non-empty: "collapsed"), loss parts, metrics."""
+    than half are non-empty: "collapsed"), loss parts, metrics (``score(labels)``, from
+    ``metrics.scorer``, when true labels are given)."""
     sizes = np.bincount(labels, minlength=n_clusters)
     rec = {
         "iteration": int(it),
@@ -97,8 +98,8 @@ def record(it, labels, delta, parts, y, n_clusters, seconds) -> dict:
         "max_cluster_size": int(sizes.max()),
         **parts,
     }
-    if y is not None:
-        rec.update(metrics.evaluate(y, labels))
+    if score is not None:
+        rec.update(score(labels))
     return rec
 
 
@@ -221,7 +222,7 @@ def cluster(
     its decoder is returned unchanged. With ``refresh_precision`` other than ``precision``
     the returned Q and labels come from one last pass at the latter, and the last record
     gets ``final_pass_label_change``. ``y``: true labels, only for the metrics in the
-    history. ``known`` (n,), -1 where unknown: the phase keeps the label term
+    history (with ``known`` labels also on the samples not given: ``metrics.evaluate``). ``known`` (n,), -1 where unknown: the phase keeps the label term
     (``train.clustering_loss``) with ``label_map``, the map pretraining learned, trained
     on. ``store``: a checkpoint store ("cluster"), saved at most every
     ``store.min_interval_s`` seconds and at the end; a run resumes from it. ``log`` is
@@ -249,7 +250,7 @@ def cluster(
     owner = getattr(store, "pretrain_key", None)
     state, runs = _resume(store, state, (rid, owner), x.shape[0], ph.mesh, log)
     one = _One(ph, cfg, x, key, known, log, rid=rid, owner=owner, saved_at=runs.it)
-    state = run_loop(state, runs, one, [cfg], y, store)
+    state = run_loop(state, runs, one, [cfg], metrics.scorer(y, known), store)
     labels = runs.final_labels[0]
     if (final := final_refresh(ph)) is not None:
         q, _, final_labels = final(state.params, one.x, one.hp["alpha"])
@@ -308,7 +309,7 @@ class Runs:
             "final": [f is not None for f in self.final_labels],
         }
 
-    def refreshed(self, labels: np.ndarray, cfgs, y, seconds: float) -> None:
+    def refreshed(self, labels: np.ndarray, cfgs, score, seconds: float) -> None:
         """After a refresh with ``labels`` (S, n): a history record per training run (and
         one for runs frozen before the phase), and the stopping rule: a run that meets it
         stops with these labels."""
@@ -317,11 +318,12 @@ class Runs:
         for i in np.flatnonzero(frozen):
             if self.final_labels[i] is None:  # frozen before the clustering phase
                 self.final_labels[i] = labels[i]
-                self.history[i] = [record(it, labels[i], 0.0, {}, y, k, 0.0)]
+                self.history[i] = [record(it, labels[i], 0.0, {}, score, k, 0.0)]
         for i in np.flatnonzero(self.active):
             prev = None if self.prev is None else self.prev[i]
             delta = label_change(labels[i], prev)
-            self.history[i].append(record(it, labels[i], delta, self.parts[i], y, k, seconds))
+            rec = record(it, labels[i], delta, self.parts[i], score, k, seconds)
+            self.history[i].append(rec)
             reason = stop_reason(it, delta, self.prev is not None, cfgs[i])
             if reason is not None:
                 self.active[i] = False
@@ -351,11 +353,12 @@ class Runs:
         self.it, self.prev = it + steps, labels
 
 
-def run_loop(state, runs: Runs, io, cfgs, y, store) -> train.TrainState:
+def run_loop(state, runs: Runs, io, cfgs, score, store) -> train.TrainState:
     """The clustering phase's loop, one shape for one run and for S runs: refresh the
     targets, record (runs that meet their stopping rule stop), train the active runs
     ``update_interval`` iterations, stop the runs turned non-finite, checkpoint at most
-    every ``store.min_interval_s`` seconds. ``io`` holds the compiled programs:
+    every ``store.min_interval_s`` seconds; ``score``: the records' metrics
+    (``metrics.scorer``), or None. ``io`` holds the compiled programs:
     ``io.refresh(state) -> (p, labels (S, n) on the host)``, ``io.step(state, p, runs,
     steps) -> (state, mean parts (S,) with "finite")``, ``io.logged(runs, t0, it0)``,
     ``io.save(store, state, runs)`` and the callback ``io.log``."""
@@ -363,7 +366,7 @@ def run_loop(state, runs: Runs, io, cfgs, y, store) -> train.TrainState:
     t0 = last_save = time.time()
     while True:
         p, labels = io.refresh(state)
-        runs.refreshed(labels, cfgs, y, time.time() - t0)
+        runs.refreshed(labels, cfgs, score, time.time() - t0)
         io.logged(runs, t0, it0)
         if not runs.active.any():
             return state

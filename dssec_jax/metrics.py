@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Callable, Optional
+
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
+
+from .labels import UNKNOWN
 
 
 def _labels(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -42,18 +47,44 @@ def ari(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return float(skm.adjusted_rand_score(*_labels(y_true, y_pred)))
 
 
-def evaluate(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
-    """ACC, NMI and ARI of a clustering.
+def evaluate(
+    y_true: ArrayLike, y_pred: ArrayLike, known: Optional[ArrayLike] = None
+) -> dict[str, float]:
+    """ACC, NMI and ARI of a clustering; with ``known`` labels, also the three on the
+    samples whose label was not given, scored as a clustering of their own (ACC's matching
+    made on them alone), so that no gain comes from the given labels alone.
 
     Args:
       y_true: true labels, (n,).
       y_pred: cluster labels, (n,) (any integer ids).
+      known: optional labels a semi-supervised run was given, (n,), -1 where not given.
 
     Returns:
-      ``{"acc": ..., "nmi": ..., "ari": ...}``.
+      ``{"acc": ..., "nmi": ..., "ari": ...}``, with known labels of which some are -1 also
+      ``acc_unknown``, ``nmi_unknown`` and ``ari_unknown``.
     """
-    return {
+    y_true, y_pred = _labels(y_true, y_pred)
+    out = {
         "acc": cluster_acc(y_true, y_pred),
         "nmi": nmi(y_true, y_pred),
         "ari": ari(y_true, y_pred),
     }
+    if known is None:
+        return out
+    known = np.asarray(known).ravel()
+    if known.shape != y_true.shape:
+        raise ValueError(
+            f"known has {known.size} labels but y_true has {y_true.size}; "
+            "pass one known label (-1 where not given) per sample"
+        )
+    rest = known == UNKNOWN
+    if rest.any():
+        out |= {f"{k}_unknown": v for k, v in evaluate(y_true[rest], y_pred[rest]).items()}
+    return out
+
+
+def scorer(
+    y_true: Optional[ArrayLike], known: Optional[ArrayLike] = None
+) -> Optional[Callable[[np.ndarray], dict]]:
+    """``labels -> evaluate(y_true, labels, known)``, or None without true labels."""
+    return None if y_true is None else functools.partial(evaluate, y_true, known=known)

@@ -105,7 +105,8 @@ def fit(
       y: optional true labels, only for the metrics in the history.
       known: optional known labels (n,), -1 where unknown: the autoencoder learns with the
         label term (``pretraining.pretrain``); needed by ``lcae_kmeans``. With the store,
-        its cache key must name them (``Config.pretrain_hash(..., known=digest)``).
+        its cache key should name them (``Config.pretrain_hash(..., known=digest)``): an
+        autoencoder stored from other known labels is refused, not reused.
       store: optional checkpoint store (``checkpoint.FileStore``): the run resumes from it.
       log: optional callback, given one record (dict, key "event") per step of progress.
 

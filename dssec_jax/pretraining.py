@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import checkpoint, parallel, sae, train
-from .labels import label_data
+from .labels import digest, label_data
 from .methods import Config
 from .validation import check_config, check_finite, check_known
 
@@ -151,14 +151,16 @@ def pretrain(
     ph = phase(cfg)
     ae, labels = _initial(x, known, cfg, key, ph.mesh)
     plan = stages(cfg)
-    start, first, state, history, ae = _resume(store, ae, plan, ph, log)
+    start, first, state, history, ae = _resume(store, ae, plan, ph, known, log)
     x_dev = parallel.place(x, ph.mesh, rows=True)
     run = _Run(ph, plan, hyper(cfg, labelled=labels is not None), store, log, history)
     run.data, run.labels, run.key = x_dev, labels, key
+    run.known = None if known is None else digest(known)
     run.done_before = sum(st.epochs for st in plan[:start]) + first
     ae = run_stages(run, start, first, ae, state)
     if store is not None:
-        store.put("pretrained", ae, {"history": history, "settings": cfg.pretrain_settings()})
+        meta = {"history": history, "settings": cfg.pretrain_settings(), "known": run.known}
+        store.put("pretrained", ae, meta)
         store.drop("pretrain_progress")
     return ae, history
 
@@ -198,6 +200,7 @@ class _Run:
         self.data: Any = None  # the data on the device, its known labels and the key
         self.labels: Optional[tuple] = None
         self.key: Any = None
+        self.known: Optional[str] = None  # the known labels' digest, saved with progress
 
     def fresh(self, si: int, ae: dict) -> train.TrainState:
         return train.init_state(stage_params(ae, self.plan[si]), self.ph.optimizer.build())
@@ -241,7 +244,7 @@ class _Run:
         nxt, saved = (
             ((si + 1, 0), self.fresh(si + 1, ae)) if stage_end else ((si, epoch + 1), state)
         )
-        meta = {"stage": nxt[0], "epoch": nxt[1], "history": self.history}
+        meta = {"stage": nxt[0], "epoch": nxt[1], "history": self.history, "known": self.known}
         self.store.put("pretrain_progress", saved._replace(params=ae), meta)
 
 
@@ -250,7 +253,7 @@ def _cached(store, n_features: int, cfg: Config, key, known, log: Log) -> Option
     if store is None or (hit := store.get("pretrained")) is None:
         return None
     meta, raw = hit
-    _check_labels_match(raw, known is not None, store.path("pretrained"))
+    _check_labels_match(meta, raw, known, store.path("pretrained"))
     if log:
         log({"event": "pretrain_cached", "key": store.pretrain_key})
     template = sae.init_params(key, cfg.dims(n_features))
@@ -259,18 +262,31 @@ def _cached(store, n_features: int, cfg: Config, key, known, log: Log) -> Option
     return checkpoint.restore(template, raw), meta.get("history", [])
 
 
-def _check_labels_match(raw_ae: dict, labelled: bool, path) -> None:
-    """CheckpointError when a stored autoencoder was trained with known labels (it holds a
-    label map) and this run knows none: restoring would drop the map and reuse the rest.
-    The other way round (labels known, no map stored) a finished autoencoder does not fit
-    the run's state and is refused, an unfinished one is dropped. Which labels were known
-    is the store key's to say (the drivers' keys name them)."""
-    if not labelled and "label_map" in raw_ae:
-        raise checkpoint.CheckpointError(
-            f"{path} holds an autoencoder pretrained with known labels and this run knows "
-            "none; give this run a store key of its own (the drivers name the known labels "
-            "in it: Config.pretrain_hash(..., known=labels.digest(known)))"
-        )
+def _check_labels_match(meta: dict, raw_ae: dict, known, path) -> None:
+    """CheckpointError when a stored autoencoder learnt from other known labels than this
+    run's (``known``, or None): by the digest its record names (``labels.digest``), or, in
+    a record from before it named one, by its label map (only training with labels makes
+    one). Restoring it would reuse a network trained on another label set, or drop its map."""
+    want = None if known is None else digest(known)
+    if "known" in meta:
+        stored = meta["known"]
+    elif "label_map" in raw_ae:
+        stored = want if want is not None else "unnamed"
+    else:
+        return  # an old record without labels: restoring checks that its shapes fit
+    if stored == want:
+        return
+    if want is None:
+        what = "with known labels and this run knows none"
+    elif stored is None:
+        what = "without known labels and this run knows some"
+    else:
+        what = f"with other known labels (digest {stored}) than this run's ({want})"
+    raise checkpoint.CheckpointError(
+        f"{path} holds an autoencoder pretrained {what}; give this run a store key of its "
+        "own (the drivers name the known labels in it: Config.pretrain_hash(..., "
+        "known=labels.digest(known)))"
+    )
 
 
 def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
@@ -286,16 +302,15 @@ def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
     return parallel.place(ae, mesh), labels
 
 
-def _resume(store, ae: dict, plan: list, ph: train.Phase, log: Log) -> tuple:
+def _resume(store, ae: dict, plan: list, ph: train.Phase, known, log: Log) -> tuple:
     """(stage, epoch, state, history, ae) to start from: the store's "pretrain_progress"
-    when it holds one that fits, else the start (state None: made at the stage's start)."""
+    when it holds one that fits (made with the same ``known`` labels: else an error), else
+    the start (state None: made at the stage's start)."""
     hit = None if store is None else store.get("pretrain_progress")
     saved = None
     if hit is not None:
         meta, raw = hit
-        _check_labels_match(
-            raw.get("params", {}), "label_map" in ae, store.path("pretrain_progress")
-        )
+        _check_labels_match(meta, raw.get("params", {}), known, store.path("pretrain_progress"))
         opt_state = ph.optimizer.build().init(stage_params(ae, plan[meta["stage"]]))
         template = train.TrainState(ae, opt_state, jnp.zeros((), jnp.int32))
         saved = checkpoint.restore_or_drop(store, "pretrain_progress", template, raw)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import checkpoint, clustering, parallel, pretraining, sae, train
+from . import checkpoint, clustering, metrics, parallel, pretraining, sae, train
 from .methods import Config
 from .pipeline import FitResult
 from .validation import NonFiniteLossError, check_config, check_data, check_labels
@@ -418,7 +418,7 @@ def _cluster_batched(x_dev, ae, centers, cfgs, keys, y, log, mesh, alive, store=
     runs = clustering.Runs.start(alive)
     t0 = time.time()
     state, runs = _resume_batched(store, state, runs, x_dev.shape[0], mesh, log)
-    state = clustering.run_loop(state, runs, batch, cfgs, y, store)
+    state = clustering.run_loop(state, runs, batch, cfgs, metrics.scorer(y), store)
     final_labels = runs.final_labels
     if (final_pass := clustering.final_refresh(ph, batched=True)) is not None:  # runs frozen
         last = np.asarray(final_pass(state.params, x_dev, batch.hp["alpha"])[2])

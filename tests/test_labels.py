@@ -300,6 +300,12 @@ def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
         est.fit(x, cls)  # y is for the metrics only
     est.fit(x, cls, known_labels=reveal(cls, 0.1, seed=0))
     assert est.labels_.shape == (200,)
+    # a clustering phase's records score the samples not given too
+    given = reveal(cls, 0.1, seed=0)
+    dssec = DSSEC(method="dssec", random_state=0, **{**TOY, "pretrain_epochs": 2, "max_iter": 40})
+    last = dssec.fit(x, cls, known_labels=given).history_[-1]
+    rest = given == -1
+    assert last["acc_unknown"] == cluster_acc(cls[rest], dssec.labels_[rest])
     # the weight the strong recipe applies to a labelled run is what the fit records
     toy_defaults = {k: v for k, v in TOY.items() if k != "label_weight"}
     strong = DSSEC(method="lcae_kmeans", random_state=0, recipe="strong", **toy_defaults)
@@ -480,25 +486,44 @@ def test_label_data_refuses_labels_of_which_none_is_known():
         label_data(np.full(10, -1), 3)
 
 
-def test_a_store_refuses_an_autoencoder_pretrained_with_labels_for_a_run_without(tmp_path):
-    """A store key that names no labels, reused by runs with and without them: the stored
-    autoencoder, finished or not, is not quietly reused across the two."""
+def test_a_store_refuses_an_autoencoder_pretrained_with_other_known_labels(tmp_path):
+    """A store key that names no labels, reused by runs that know other labels or none: the
+    stored autoencoder, finished or not, is refused by the known labels' digest its record
+    names, not quietly reused."""
     from dssec_jax.checkpoint import CheckpointError, FileStore
 
     x, cls = toy(n=200)
     cfg = Config(method="ae_kmeans", **{**TOY, "pretrain_epochs": 2})
-    labelled = FileStore(tmp_path / "a", tmp_path / "cache", "k", min_interval_s=0.0)
-    fit(x, cfg, seed=0, known=reveal(cls, 0.1, seed=0), store=labelled)
-    unlabelled = FileStore(tmp_path / "b", tmp_path / "cache", "k", min_interval_s=0.0)
-    with pytest.raises(CheckpointError, match="pretrained with known labels and this run knows"):
-        fit(x, cfg, seed=0, store=unlabelled)
-    # an unfinished pretraining with labels, in the run folder of a run without them
-    progress = FileStore(tmp_path / "d", tmp_path / "cache3", "k", min_interval_s=0.0)
+    a, b = reveal(cls, 0.1, seed=0), reveal(cls, 0.1, seed=1)
+
+    def store(name):
+        return FileStore(tmp_path / name, tmp_path / f"cache_{name}", "k", min_interval_s=0.0)
+
+    labelled = store("a")
+    fit(x, cfg, seed=0, known=a, store=labelled)
     meta, raw = labelled.get("pretrained")
+    assert meta["known"] == digest(a)
+    fit(x, cfg, seed=0, known=a.copy(), store=labelled)  # the same labels: reused
+    with pytest.raises(CheckpointError, match="pretrained with known labels and this run knows"):
+        fit(x, cfg, seed=0, store=labelled)
+    with pytest.raises(CheckpointError, match="with other known labels"):
+        fit(x, cfg, seed=0, known=b, store=labelled)
+    # an unfinished pretraining with labels, in the run folder of a run without them
+    progress = store("d")
     progress.put("pretrain_progress", {"params": raw}, {"stage": 0, "epoch": 1, "history": []})
     with pytest.raises(CheckpointError, match="pretrained with known labels and this run knows"):
         fit(x, cfg, seed=0, store=progress)
-    other = FileStore(tmp_path / "c", tmp_path / "cache2", "k", min_interval_s=0.0)
-    fit(x, cfg, seed=0, store=other)
-    with pytest.raises(CheckpointError, match="does not fit this run's state"):
-        fit(x, cfg, seed=0, known=reveal(cls, 0.1, seed=0), store=other)
+    # the same, saved with its digest, for a run with other labels
+    named = store("e")
+    named.put(
+        "pretrain_progress",
+        {"params": raw},
+        {"stage": 0, "epoch": 1, "history": [], "known": digest(a)},
+    )
+    with pytest.raises(CheckpointError, match="with other known labels"):
+        fit(x, cfg, seed=0, known=b, store=named)
+    unlabelled = store("c")
+    fit(x, cfg, seed=0, store=unlabelled)
+    assert unlabelled.get("pretrained")[0]["known"] is None
+    with pytest.raises(CheckpointError, match="without known labels and this run knows some"):
+        fit(x, cfg, seed=0, known=a, store=unlabelled)

@@ -48,6 +48,20 @@ def test_nmi_ari_and_evaluate_on_hand_computed_values():
     assert e == pytest.approx({"acc": 0.75, "nmi": 0.8, "ari": 4 / 7})
 
 
+def test_evaluate_with_known_labels_scores_the_samples_not_given_on_their_own():
+    """y = [0, 0, 1, 1, 0, 1], c = [0, 0, 1, 1, 1, 0]: on all six ACC 4/6; the last two
+    were not given, and on them alone the matching swaps the clusters: ACC 1."""
+    y, c = [0, 0, 1, 1, 0, 1], [0, 0, 1, 1, 1, 0]
+    known = [0, 0, 1, 1, -1, -1]
+    e = metrics.evaluate(y, c, known)
+    assert e["acc"] == pytest.approx(4 / 6) and e["acc_unknown"] == 1.0
+    assert e["nmi_unknown"] == pytest.approx(1.0) and e["ari_unknown"] == pytest.approx(1.0)
+    assert metrics.evaluate(y, c, [0, 0, 1, 1, 0, 1]).keys() == {"acc", "nmi", "ari"}  # all given
+    assert metrics.scorer(None) is None and metrics.scorer(y, known)(c) == e
+    with pytest.raises(ValueError, match="one known label"):
+        metrics.evaluate(y, c, known[:5])
+
+
 def test_length_mismatch_raises():
     with pytest.raises(ValueError, match="one predicted label per sample"):
         metrics.cluster_acc([0, 1], [0])

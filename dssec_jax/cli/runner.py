@@ -175,17 +175,12 @@ def write_seed(
         rec["k_scores"] = {str(k): v for k, v in res.k_scores.items()}
     rec["n_empty_clusters"] = int(sum(c == 0 for c in rec["cluster_sizes"]))
     rec["collapsed"] = clustering.collapsed(res.labels, res.n_clusters)
-    if ds.y is not None:
-        rec.update(metrics.evaluate(ds.y, res.labels))
+    if ds.y is not None:  # with known labels also on the samples not given
+        rec.update(metrics.evaluate(ds.y, res.labels, known))
         if res.kmeans_labels is not None:
             rec["kmeans_acc"] = metrics.cluster_acc(ds.y, res.kmeans_labels)
     if known is not None and ds.y is not None and (known == labels.UNKNOWN).any():
-        # the samples not given, scored as a clustering of their own (ACC's matching on them)
-        rest = known == labels.UNKNOWN
-        rec["n_known"] = int((~rest).sum())
-        rec.update(
-            {f"{k}_unknown": v for k, v in metrics.evaluate(ds.y[rest], res.labels[rest]).items()}
-        )
+        rec["n_known"] = int((known != labels.UNKNOWN).sum())
     checkpoint.atomic_save_npz(
         sdir / "outputs.npz",
         embedding=res.embedding,
