@@ -39,6 +39,12 @@ def test_the_harsh_plan_runs_every_condition_and_three_mnist_seeds():
     conditions = {k for _, k, _ in per["coil20"]}
     assert conditions == {"coil20", *(f"coil20@{c}" for c in HARSH_CONDITIONS)}
     assert "kmeans" in {r for *_, r in per["usps"]} and len(points) == 654
+    # the figures are drawn after the last point of each seed and dataset only
+    from dssec_jax.cli.campaign import ends_group
+
+    ends = [i for i in range(len(points)) if ends_group(points, i)]
+    assert len(ends) == 5 + 5 + 3 and ends[-1] == len(points) - 1
+    assert all(points[i][:2] != points[i + 1][:2] for i in ends[:-1])
     # against its own clean runs, at the strong recipe
     assert PLANS["harsh"].recipe == "strong" and PLANS["harsh"].clean is None
 
@@ -251,7 +257,10 @@ def test_the_summary_gives_each_pairs_loss_difference_and_the_figures():
         _run("d_occlusion0.4", "dssec", [0.5, 0.5]),
     ]
     md = summary_markdown(harsh, clean, "results/harsh")
-    head = "| ACC lost: IDEC - DSSEC; AE + K-means - SAE + K-means | gaussian 0.2 | occlusion 0.4 |"
+    head = (
+        "| ACC lost, IDEC's − DSSEC's; AE + K-means's − SAE + K-means's (> 0: the sparse one "
+        "loses less; seeds > 0 of those paired) | gaussian 0.2 | occlusion 0.4 |"
+    )
     assert head in md and "clean |" not in md
     assert "| d | +0.060 (2 of 2); - | -; - |" in md  # IDEC lost 0.05 and 0.07 more
     assert md.rstrip().endswith("![d](results/harsh/harsh_d.png)")
@@ -287,3 +296,58 @@ def test_the_harsh_plans_first_clean_point_updates_a_readme_with_only_the_summar
     )
     write_tables(results, readme)
     assert "summary -->\nNo run on corrupted data yet.\n<!-- end" in readme.read_text()
+
+
+def test_a_figure_line_is_drawn_on_the_seeds_all_its_points_have():
+    """Mid-campaign the clean data has seeds a level has not yet: the clean point of the
+    line is then the mean over the seeds the level has, not over all."""
+    from dssec_jax.cli.harsh_report import _curve
+
+    points = {
+        (None, 0.0): {"dssec": _run("d", "dssec", [0.8, 0.7, 0.1])},
+        ("gaussian", 0.2): {"dssec": _run("d_gaussian0.2", "dssec", [0.6, 0.5])},
+    }
+    (lv0, clean), (lv1, noisy) = _curve(points, "dssec")
+    assert (lv0, lv1) == (0.0, 0.2)
+    assert clean["mean"] == pytest.approx(0.75) and clean["n"] == 2
+    assert noisy["mean"] == pytest.approx(0.55)
+    assert _curve(points, "idec") == []
+
+
+def test_a_harsh_plan_runs_its_clean_and_corrupted_data_and_pairs_them(tmp_path):
+    """End to end on digits (K-means, 2 seeds): the plan's clean runs sit beside the
+    corrupted ones in one folder, the report pairs them, and the figure is drawn at the end
+    of each seed's data only."""
+    import dataclasses
+
+    from dssec_jax.cli import campaign, report
+
+    plan = dataclasses.replace(
+        PLANS["smoke"], corruptions={"digits": ("clean", "gaussian:0.3")}, methods=("kmeans",)
+    )
+    points = plan_points(plan, n_seeds=2)
+    assert [(s, k) for s, k, *_ in points] == [
+        (0, "digits"),
+        (0, "digits@gaussian:0.3"),
+        (1, "digits"),
+        (1, "digits@gaussian:0.3"),
+    ]
+    drawn = []
+    real = report.write_table_files
+
+    def spy(folder, runs, clean_runs, figures=True):
+        drawn.append(figures)
+        return real(folder, runs, clean_runs, figures)
+
+    res = tmp_path / "res"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(campaign, "write_table_files", spy)
+        assert campaign.run_plan(plan, points, res, tmp_path / "w", tmp_path / "c", log=print) == 4
+    assert drawn == [False, True, False, True]
+    md = (res / "results.md").read_text()
+    assert "| | clean | gaussian 0.3 |" in md and "ACC lost against the clean result" in md
+    clean = json.loads((res / "digits_kmeans" / "results.json").read_text())
+    noisy = json.loads((res / "digits_gaussian0.3_kmeans" / "results.json").read_text())
+    lost = [c["acc"] - n["acc"] for c, n in zip(clean["per_seed"], noisy["per_seed"])]
+    assert f"{sum(lost) / 2:+.3f}" in md.split("ACC lost against the clean result")[1]
+    assert (res / "harsh_digits.png").exists()

@@ -440,14 +440,15 @@ def write_tables(
     readme: Optional[pathlib.Path],
     clean: Optional[str] = None,
     against: Optional[str] = None,
+    figures: bool = True,
 ) -> list[pathlib.Path]:
     """results.csv and results.md of ``results`` again (against the clean results in
-    ``clean`` where the data was corrupted, with the figures of ACC against severity), its
-    table against the folder ``against`` (paired by seed) when given, and its blocks in
-    ``readme`` when given."""
+    ``clean`` where the data was corrupted, with the figures of ACC against severity when
+    ``figures`` asks for them), its table against the folder ``against`` (paired by seed)
+    when given, and its blocks in ``readme`` when given."""
     runs = collect(results)
     clean_runs = clean_runs_for(runs, clean)
-    written, table = write_table_files(results, runs, clean_runs)
+    written, table = write_table_files(results, runs, clean_runs, figures)
     key = results_key(results, readme) if readme is not None else results.as_posix()
     blocks = readme_blocks(key, runs, table, clean_runs)
     if against is not None:
@@ -499,6 +500,14 @@ def _load_points(
     return datasets, configs
 
 
+def ends_group(todo: Sequence[tuple], i: int) -> bool:
+    """Whether point ``i`` of ``todo`` is the last of its seed and dataset (its clean and
+    corrupted data together): the figures are drawn (and committed) then, not after every
+    point of a harsh plan (hundreds of images in the history)."""
+    group = [(p[0], p[1].partition("@")[0]) for p in todo[i : i + 2]]  # (seed, dataset)
+    return len(group) == 1 or group[0] != group[1]
+
+
 def _commit_earlier_exports(results: pathlib.Path, tables: Callable[[], list]) -> None:
     """Commit the exports of an earlier run that ended before its commit, and the tables
     (``tables()`` writes them) they change."""
@@ -524,13 +533,14 @@ def run_plan(
     """Run every point not yet exported under ``results``, in the working folder ``work``
     with the pretrained-autoencoder cache ``ae_cache``; after each, results.md (the table
     against the folder ``against``, and the ``readme`` blocks) again and, with ``commit``, a
-    commit. Returns how many points ran."""
+    commit; the figures of a harsh plan after the last point of each seed and dataset.
+    Returns how many points ran."""
     t0 = time.time()
     todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
     datasets, configs = _load_points(plan, todo, results, data_dir)
 
-    def tables() -> list:
-        return write_tables(results, readme, plan.clean, against)
+    def tables(figures: bool = True) -> list:
+        return write_tables(results, readme, plan.clean, against, figures)
 
     if commit:
         _commit_earlier_exports(results, tables)
@@ -555,7 +565,7 @@ def run_plan(
             f"{rec.get('n_iter', 0)} iterations ({rec['stop_reason']}), "
             f"{rec['wall_seconds']:.0f} s"
         )
-        written = tables()
+        written = tables(figures=ends_group(todo, i))
         if commit:
             git_commit(
                 results, [out, *written], f"results: {results.name} {name} {run} seed {seed}"

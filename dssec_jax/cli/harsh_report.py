@@ -114,6 +114,19 @@ def _grid_of(points: dict) -> dict:
     }
 
 
+def _curve(points: dict, method: str) -> list[tuple[float, dict]]:
+    """(level, ACC summary) of ``method`` at each of a panel's ``points`` ({(kind, level):
+    {method: run}}), every point on the seeds all of them have (a campaign under way has
+    more seeds of some levels: a line over other seeds would not compare); levels where
+    every seed diverged are left out."""
+    runs = {lv: rs[method] for (_, lv), rs in points.items() if method in rs}
+    if not runs:
+        return []
+    seeds = set.intersection(*({s["seed"] for s in r["per_seed"]} for r in runs.values()))
+    at = [(lv, _on_seeds(r, seeds)["summary"]) for lv, r in runs.items()]
+    return [(lv, s["acc"]) for lv, s in at if "acc" in s]
+
+
 def _name(kind: Optional[str], level: float) -> str:
     return "clean" if kind is None else f"{kind} {level:g}"
 
@@ -197,15 +210,17 @@ def _ahead(diffs: list[float]) -> str:
 def summary_markdown(runs: list[dict], clean_runs: list[dict], folder: str) -> str:
     """The verdict's table, a row per dataset and a column per condition: for each pair
     (``PAIRS``), how much less ACC the sparse method loses than the plain one, paired by
-    seed (``_loss_less``: mean, seeds ahead); then the figures
+    seed (``_loss_less``: the plain method's loss less the sparse one's, mean and the seeds
+    where it is above zero); then the figures
     ``<folder>/harsh_<dataset>.png`` on one line."""
     from .plan_comparison import DATASET_LABELS, METHOD_LABELS
 
     table = grid(runs, clean_runs)
     bases = sorted(table, key=_dataset_order)
     conditions = sorted({c for b in bases for c in table[b] if c[0] is not None})
-    first = "; ".join(f"{METHOD_LABELS[p]} - {METHOD_LABELS[m]}" for m, p in PAIRS)
-    lines = table_head(f"ACC lost: {first}", [_name(*c) for c in conditions])
+    first = "; ".join(f"{METHOD_LABELS[p]}'s − {METHOD_LABELS[m]}'s" for m, p in PAIRS)
+    head = f"ACC lost, {first} (> 0: the sparse one loses less; seeds > 0 of those paired)"
+    lines = table_head(head, [_name(*c) for c in conditions])
     for b in bases:
         clean = table[b].get((None, 0.0), {})
         cells = []
@@ -249,7 +264,8 @@ def plot_harsh(
     runs: list[dict], clean_runs: list[dict], folder: pathlib.Path
 ) -> list[pathlib.Path]:
     """``harsh_<dataset>.png`` per dataset: ACC (mean ± std) against the level of each
-    corruption (0: clean), one panel per corruption, one line per method."""
+    corruption (0: clean), one panel per corruption, one line per method, each line on the
+    seeds all its points have (``_curve``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -263,11 +279,7 @@ def plot_harsh(
         for ax, kind in zip(axes[0], kinds):
             points = {c: rs for c, rs in conditions.items() if c[0] in (None, kind)}
             for i, m in enumerate(methods):
-                at = [
-                    (lv, rs[m]["summary"]["acc"])
-                    for (_, lv), rs in points.items()
-                    if m in rs and "acc" in rs[m]["summary"]  # not where every seed diverged
-                ]
+                at = _curve(points, m)
                 if not at:
                     continue
                 ax.errorbar(

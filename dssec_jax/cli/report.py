@@ -529,18 +529,19 @@ def clean_runs_for(runs: list[dict], clean: Optional[str]) -> list[dict]:
 
 
 def write_table_files(
-    folder: pathlib.Path, runs: list[dict], clean_runs: list[dict]
+    folder: pathlib.Path, runs: list[dict], clean_runs: list[dict], figures: bool = True
 ) -> tuple[list[pathlib.Path], str]:
     """results.csv and results.md of ``runs`` in ``folder`` and, where the data was
-    corrupted, the figures of ACC against severity (against ``clean_runs`` when there are
-    any, else the folder's own clean runs); returns the paths and the Markdown table."""
+    corrupted and ``figures`` asks for them, the figures of ACC against severity (against
+    ``clean_runs`` when there are any, else the folder's own clean runs); returns the paths
+    and the Markdown table."""
     from . import harsh_report
 
     written = [folder / "results.csv", folder / "results.md"]
     write_csv(runs, written[0])
     table = results_markdown(runs, clean_runs)
     checkpoint.atomic_write_bytes(written[1], table.encode())
-    if harsh_report.is_harsh(runs):
+    if figures and harsh_report.is_harsh(runs):
         written += harsh_report.plot_harsh(runs, clean_runs, folder)
     return written, table
 
