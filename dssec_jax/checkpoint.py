@@ -26,15 +26,28 @@ class CheckpointError(RuntimeError):
     """A checkpoint file exists but cannot be read."""
 
 
+def _file_mode() -> int:
+    """The mode ``open`` gives a new file under the process's umask (read once: setting
+    the umask to read it is not safe while other threads create files)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 def atomic_write_bytes(path: os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename
-    (only on process 0 of a multi-process run; the others write nothing)."""
+    (only on process 0 of a multi-process run; the others write nothing). The file gets the
+    mode an ordinary new file would (a temporary file is the owner's alone)."""
     if not is_writer():
         return
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -44,6 +44,7 @@ from sklearn.neighbors import kneighbors_graph
 
 DENSE_EIGEN_MAX = 1000  # eigengap: up to this many points, every eigenvalue densely
 EIGEN_ZERO = 1e-10  # eigengap: eigenvalues and gaps below this are 0 (rounding)
+MAX_SAMPLES = 5000  # the rows the criteria score: a fixed random subsample of more
 CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic", "gap", "eigengap")
 
 
@@ -59,13 +60,13 @@ def check_k_range(k_range: Sequence[int], n_samples: float) -> tuple[int, int]:
         raise ValueError(f"k_range {k_range!r} is empty; pass k_min <= k_max, e.g. (2, 30)")
     if k_max >= n_samples:
         raise ValueError(
-            f"k_range reaches k={k_max} but there are {n_samples} samples; "
-            f"pass k_max below {n_samples}"
+            f"k_range reaches k={k_max} but there are {n_samples} samples to score (the "
+            f"criteria score at most {MAX_SAMPLES}); pass k_max below {n_samples}"
         )
     return k_min, k_max
 
 
-def subsample_rows(n: int, seed: int, max_samples: int = 5000) -> np.ndarray:
+def subsample_rows(n: int, seed: int, max_samples: int = MAX_SAMPLES) -> np.ndarray:
     """The fixed random rows (at most ``max_samples`` of ``n``, sorted) the criteria score."""
     rows = np.random.default_rng(seed).choice(n, min(n, max_samples), replace=False)
     return np.sort(rows)
@@ -76,7 +77,7 @@ def k_scores(
     k_range: Sequence[int],
     seed: int,
     criterion: str = "davies_bouldin",
-    max_samples: int = 5000,
+    max_samples: int = MAX_SAMPLES,
     n_init: int = 5,
 ) -> dict[int, Optional[float]]:
     """{k: criterion value} over ``k_range`` (inclusive) on a subsample of ``z``."""
@@ -163,7 +164,7 @@ def choose_k(
     k_range: Sequence[int],
     seed: int,
     criterion: str = "davies_bouldin",
-    max_samples: int = 5000,
+    max_samples: int = MAX_SAMPLES,
 ) -> tuple[int, dict[int, Optional[float]]]:
     """``(k, scores)``: the k in ``k_range`` with the largest criterion (the smallest such
     k on a tie; k_min when no k could be scored), for ``gap`` the smallest k with

@@ -49,6 +49,12 @@ def _rebuild_pca(meta: dict, arrays: dict) -> PCA:
     return pca
 
 
+def _config_of(settings: dict) -> Config:
+    """The Config of a dict of settings (the estimator's parameters, or ``settings_``)."""
+    fields = {f.name for f in dataclasses.fields(Config)}
+    return Config(**{k: v for k, v in settings.items() if k in fields})
+
+
 def _print_record(record: dict) -> None:
     """``verbose=2``: each progress record as one JSON line on stdout."""
     print(json.dumps(record, default=float), flush=True)
@@ -149,12 +155,14 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def config(self) -> Config:
         """The :class:`Config` these parameters describe."""
-        fields = {f.name for f in dataclasses.fields(Config)}
-        kw = {k: v for k, v in self.get_params().items() if k in fields}
-        kw["hidden_dims"] = tuple(kw["hidden_dims"])
-        kw["sparse_layers"] = tuple(kw["sparse_layers"])
-        kw["k_range"] = tuple(kw["k_range"])
-        return check_config(apply_recipe(self.recipe, Config(**kw)))
+        return check_config(apply_recipe(self.recipe, _config_of(self.get_params())))
+
+    def fitted_config(self) -> Config:
+        """The :class:`Config` the fit ran with (``settings_``: parameters changed since
+        by ``set_params`` do not change what ``transform`` and ``predict`` compute); for a
+        model file saved before it was recorded, the one the parameters describe."""
+        self._check_fitted()
+        return self.config() if self.settings_ is None else _config_of(self.settings_)
 
     def _seed(self) -> int:
         rs = self.random_state
@@ -183,7 +191,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"label_fraction={cfg.label_fraction} reveals labels in the command-line "
                 "drivers only; pass known_labels= to fit (dssec_jax.labels.reveal(y, "
-                "fraction, seed) draws a stratified share)"
+                "fraction, seed) draws a stratified share) or set label_fraction=0"
             )
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
@@ -290,7 +298,6 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
             k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()
         }
         est = cls(**params)
-        cfg = est.config()
         for k, a in cls._ARRAY_FITTED.items():
             setattr(est, a, raw[k])
         est.settings_ = None  # files written before it was recorded
@@ -303,6 +310,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         if est.k_scores_ is not None:  # JSON keys are strings
             est.k_scores_ = {int(k): v for k, v in est.k_scores_.items()}
         est.params_, est.embedding_ = None, None
+        cfg = est.fitted_config()
         if "params" in raw:
             template = sae.init_params(
                 jax.random.key(0), cfg.dims(est.n_features_in_), init=cfg.init
@@ -337,7 +345,7 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"{self.n_features_in_} features as input (the number it was "
                 "fitted on); pass data with that many columns"
             )
-        cfg = self.config()
+        cfg = self.fitted_config()
         if cfg.spec.features == "raw":
             return x.copy()  # check_data may hand back the caller's own array
         if cfg.spec.features == "pca":
@@ -357,9 +365,8 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         Returns:
           q, (n, K), rows summing to 1.
         """
-        return np.asarray(
-            losses.soft_assignment(self.transform(X), self.cluster_centers_, alpha=self.alpha)
-        )
+        z, alpha = self.transform(X), self.fitted_config().alpha
+        return np.asarray(losses.soft_assignment(z, self.cluster_centers_, alpha=alpha))
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Cluster of each row of ``X``: argmax_j q_ij (nearest centre for the K-means methods).

@@ -7,9 +7,16 @@ import hashlib
 import json
 from typing import Optional, Union
 
+import numpy as np
+
 from ._version import __version__
 from .labels import KNOWN_ORDER
 from .train import Net, Optimizer, dtype_of
+
+
+def _plain(v):
+    """A NumPy integer as a Python int (a Config's settings go to JSON), else ``v``."""
+    return int(v) if isinstance(v, np.integer) else v
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +172,11 @@ class Config:
     def __post_init__(self):
         # lists (from JSON, or a user's hand) become tuples: a Config is hashable
         for k in ("hidden_dims", "sparse_layers", "k_range"):
-            object.__setattr__(self, k, tuple(getattr(self, k)))
+            v = getattr(self, k)
+            if isinstance(v, str) or not hasattr(v, "__iter__"):
+                example = self.__dataclass_fields__[k].default
+                raise ValueError(f"{k} must be a tuple of integers such as {example}, got {v!r}")
+            object.__setattr__(self, k, tuple(_plain(i) for i in v))
 
     @property
     def k(self) -> int:

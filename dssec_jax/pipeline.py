@@ -26,7 +26,7 @@ from . import (
     train,
 )
 from .methods import Config
-from .validation import NonFiniteLossError, check_config, check_data, check_known, check_labels
+from .validation import NonFiniteLossError, check_config, check_data, check_known, check_true_labels
 
 Log = pretraining.Log
 
@@ -183,7 +183,7 @@ def _checked(
             stacklevel=3,
         )
     parallel.check_batch(cfg.batch_size, parallel.mesh_for(cfg.data_parallel))
-    y = None if y is None else check_labels(y, x.shape[0])
+    y = None if y is None else check_true_labels(y, x.shape[0])
     known = check_known(known, x.shape[0], cfg)
     if cfg.label_fraction and known is None:
         raise ValueError(

@@ -65,7 +65,7 @@ def vote(labelings: Sequence[np.ndarray], k: int, reference: int) -> np.ndarray:
     for lab in labelings:
         votes[np.arange(ref.size), align(np.asarray(lab), ref, k)] += 1
     top = votes.max(1)
-    out = votes.argmax(1)
+    out = votes.argmax(1).astype(np.int32)
     tie = (votes == top[:, None]).sum(1) > 1
     out[tie] = ref[tie]
     return out
@@ -116,8 +116,14 @@ def scores(
     agreement (its reference run); "consensus" by NMI with the consensus labels. "loss" is
     minus each run's last logged loss, taken against that run's own target P at its own
     stopping iteration; KL(P || Q) falls as Q sharpens, so the rule leans towards
-    over-confident runs (the weakest rule measured: docs/guide.md, restarts)."""
+    over-confident runs (the weakest rule on the results tables' runs, not on every spread
+    measured: docs/guide.md, restarts)."""
     check_rule(rule)
+    if rule == "consensus":
+        raise ValueError(
+            "the 'consensus' rule scores the runs against its own answer: "
+            "choose('consensus', labelings, k) gives both"
+        )
     if rule == "loss":
         if losses is None:
             raise ValueError("the 'loss' rule needs each run's final loss")
@@ -159,9 +165,11 @@ def choose(
     return best, np.asarray(labels), s
 
 
-def _centres(embedding: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """Mean of each cluster in ``embedding``; a cluster left empty keeps its ``fallback``."""
-    out = np.array(fallback, np.float32, copy=True)
+def _centres(embedding: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each of the ``k`` clusters in ``embedding``; a cluster the answer left empty
+    gets a centre at infinity (q = 0 there), so ``predict`` never answers a cluster that
+    ``labels`` does not use."""
+    out = np.full((k, embedding.shape[1]), np.inf, np.float32)
     for j in np.unique(labels):
         out[j] = embedding[labels == j].mean(0)
     return out
@@ -183,8 +191,8 @@ def _fits(x, cfg, seeds, y, log, known=None) -> list:
 
 def _fit_or_diverge(fit, x, cfg, seed, y, log, known=None):
     """``fit`` of one seed; a run that turns non-finite comes back as a result with stop
-    reason "nonfinite" and labels -1 (as a frozen run of a batch does), not as an error
-    that would end the other restarts."""
+    reason "nonfinite" and labels -1, not as an error that would end the other restarts
+    (a batch's frozen run keeps its last labels; neither takes part in the choice)."""
     from .pipeline import FitResult
     from .validation import NonFiniteLossError
 
@@ -222,7 +230,9 @@ def fit_restarts(
 
     Returns (the chosen run's FitResult, a record per run). For "consensus" and "vote" the
     result's labels are the ensemble's and its centres the means of those clusters in the
-    chosen run's embedding, so ``predict`` follows them. A run that turned non-finite
+    chosen run's embedding, so ``predict`` follows them where the runs agree (nearest mean
+    in one run's embedding: a sample the runs disagree on may be predicted elsewhere); the
+    rest of the result (history, K-means start, iterations, network) is the chosen run's. A run that turned non-finite
     (stop reason "nonfinite") takes no part in the choice (score NaN). The batched runs
     equal single fits of their seeds up to float rounding, not bit for bit (on the CPU,
     where they run in turn, bit for bit).
@@ -236,8 +246,16 @@ def fit_restarts(
         )
 
     check_rule(rule)
-    if rule == "loss" and cfg.spec.clustering is None:
-        raise ValueError(f"restart_rule='loss' needs a clustering phase; {cfg.method} has none")
+    if rule == "loss" and (cfg.spec.clustering is None or cfg.max_iter == 0):
+        raise ValueError(
+            f"restart_rule='loss' needs a clustering phase with a loss; {cfg.method} at "
+            f"max_iter={cfg.max_iter} has none: choose another restart_rule"
+        )
+    if n_restarts == 2 and rule in ("vote", "agreement_nmi", "agreement_ari"):
+        raise ValueError(
+            f"with 2 runs restart_rule={rule!r} ties (each agrees with the other as much) and "
+            "would return the first; use n_restarts >= 3, or rule 'consensus' or an index"
+        )
     seeds = [seed + r for r in range(n_restarts)]
     runs = _fits(x, cfg, seeds, y, log, known)
     ok = [i for i, r in enumerate(runs) if r.stop_reason != "nonfinite"]  # diverged: no vote
@@ -252,7 +270,7 @@ def fit_restarts(
     score[ok] = part
     chosen = runs[best]
     if rule in ("consensus", "vote"):
-        centres = _centres(chosen.embedding, labels, chosen.centers)
+        centres = _centres(chosen.embedding, labels, k)
         chosen = dataclasses.replace(chosen, labels=labels, centers=centres)
     records = [
         {

@@ -26,7 +26,7 @@ import numpy as np
 from . import checkpoint, clustering, metrics, parallel, pretraining, sae, train
 from .methods import Config
 from .pipeline import FitResult
-from .validation import NonFiniteLossError, check_config, check_data, check_labels
+from .validation import NonFiniteLossError, check_config, check_data, check_true_labels
 
 __all__ = ["fit_batched", "run_mesh", "pretrain_batched"]
 
@@ -279,7 +279,7 @@ def fit_batched(
     per run, in order."""
     x, cfgs = _check_batch(x, cfgs, seeds)
     cfg = cfgs[0]
-    y = None if y is None else check_labels(y, x.shape[0])
+    y = None if y is None else check_true_labels(y, x.shape[0])
     n_runs = len(cfgs)
     mesh = run_mesh(n_runs, shard_runs)
     if store is not None:

@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 import scipy.sparse
 
-from .choose_k import CRITERIA, check_k_range
+from .choose_k import CRITERIA, MAX_SAMPLES, check_k_range
 from .losses import RATE_FORMS
 from .methods import Config, get_method
 from .sae import ACTIVATIONS, INITIALIZERS
@@ -93,6 +93,13 @@ def check_data(
                 f"{name} has 0 {what}(s) (shape={arr.shape}) while a minimum of 1 "
                 f"is required; pass at least one {what}"
             )
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:  # before the cast turns them to inf
+        big = float(np.abs(arr[np.isfinite(arr)]).max(initial=0.0))
+        if big > float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"{name} holds values up to {big:.3g}, beyond float32's range (the library "
+                "computes in float32); rescale the data, e.g. to [0, 1]"
+            )
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
@@ -134,6 +141,18 @@ def check_labels(y, n: int, name: str = "labels") -> np.ndarray:
     return y.astype(np.int32)
 
 
+def check_true_labels(y, n: int) -> np.ndarray:
+    """The true labels of the metrics as int32 (n,): integers as :func:`check_labels` takes
+    them; class names (strings) numbered in their sorted order, since the metrics only
+    compare labels."""
+    arr = np.asarray(y).ravel()
+    if arr.dtype.kind in "US" or (arr.dtype.kind == "O" and any(isinstance(v, str) for v in arr)):
+        if arr.size != n:
+            raise ValueError(f"got {arr.size} labels for {n} samples; pass one label per sample")
+        return np.unique(arr.astype(str), return_inverse=True)[1].astype(np.int32)
+    return check_labels(arr, n)
+
+
 def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:
     """Known labels as int32 (n,), -1 where unknown (scikit-learn's semi-supervised
     convention), or None when none is known; ValueError for labels a run cannot use."""
@@ -157,7 +176,10 @@ def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:
             "or choose lcae_kmeans or another autoencoder method"
         )
     if cfg.n_clusters == "auto":
-        raise ValueError("known labels need a fixed n_clusters (the classes they name)")
+        raise ValueError(
+            "known labels need a fixed n_clusters (the classes they name); pass n_clusters="
+            "<the number of classes> instead of 'auto'"
+        )
     if cfg.label_weight <= 0:
         raise ValueError("known labels were given with label_weight=0; pass a weight > 0")
     bad = np.unique(known[(known < -1) | (known >= cfg.k)])
@@ -183,7 +205,7 @@ def _check_clusters(cfg: Config, n_samples: int | None) -> None:
     ):
         _fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
     if auto:
-        check_k_range(cfg.k_range, np.inf if n_samples is None else n_samples)
+        check_k_range(cfg.k_range, np.inf if n_samples is None else min(n_samples, MAX_SAMPLES))
         if cfg.k_criterion not in CRITERIA:
             _fail(f"k_criterion must be one of {', '.join(CRITERIA)}, got {cfg.k_criterion!r}")
 
@@ -298,11 +320,44 @@ def _check_label_settings(cfg: Config) -> None:
         )
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+# Counts, and tuples of counts (``Config`` refuses a bare number in place of a tuple): a
+# float or a bool is refused here, before it fails somewhere inside (range(2.5)).
+INTEGER_SETTINGS = (
+    "embed_dim",
+    "pretrain_epochs",
+    "batch_size",
+    "update_interval",
+    "max_iter",
+    "n_init",
+)
+INTEGER_TUPLES = ("hidden_dims", "sparse_layers", "k_range")
+
+
+def _check_types(cfg: Config) -> None:
+    """The counts are integers, the layer lists tuples of them, n_clusters one or "auto"."""
+    if not (cfg.n_clusters == "auto" or _is_int(cfg.n_clusters)):
+        _fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
+    for k in (*INTEGER_SETTINGS, "layerwise_epochs"):
+        v = getattr(cfg, k)
+        if not (_is_int(v) or (k == "layerwise_epochs" and v is None)):
+            _fail(f"{k} must be an integer, got {v!r}")
+    for k in INTEGER_TUPLES:
+        v = getattr(cfg, k)
+        if not all(_is_int(i) for i in v):
+            example = tuple(getattr(Config(), k))
+            _fail(f"{k} must be a tuple of integers such as {example}, got {v!r}")
+
+
 def check_config(cfg: Config, n_samples: int | None = None) -> Config:
     """Raise ValueError naming the first invalid setting of ``cfg``; return it, with a
     ``batch_size`` above ``n_samples`` lowered to ``n_samples`` (full-batch steps: on a few
     hundred images this beats smaller batches, BUILD_NOTES "Small data")."""
     get_method(cfg.method)
+    _check_types(cfg)
     _check_clusters(cfg, n_samples)
     _check_model(cfg)
     _check_training(cfg)

@@ -77,6 +77,14 @@ def test_bad_auto_settings_are_named(kw, match):
         check_config(Config(**{"n_clusters": "auto", **kw}), n_samples=40)
 
 
+def test_k_range_is_checked_against_the_rows_the_criteria_score():
+    """On more than 5,000 samples the criteria score a subsample of 5,000: a k_max beyond
+    it is refused before pretraining, not after."""
+    with pytest.raises(ValueError, match="5000 samples to score"):
+        check_config(Config(n_clusters="auto", k_range=(2, 6000)), n_samples=10000)
+    check_config(Config(n_clusters="auto", k_range=(2, 4000)), n_samples=10000)
+
+
 def test_batched_runs_refuse_auto():
     with pytest.raises(ValueError, match="n_clusters='auto' is not supported in batched"):
         fit_batched(BLOBS, [Config(n_clusters="auto")], [0])

@@ -125,6 +125,35 @@ def test_pca_ae_and_sae_kmeans_run(digits):
         assert len(np.unique(est.labels_)) == 10
 
 
+def test_parameters_changed_after_fit_do_not_change_what_it_computes(digits):
+    """transform, predict and soft_assign use the settings the fit ran with (settings_),
+    not parameters set since: another activation, depth, method or alpha would give
+    another (or a broken) embedding of the same shape."""
+    x, _ = digits
+    est = DSSEC(n_clusters=10, method="ae_kmeans", random_state=0, pretrain_epochs=2, **TINY_NET)
+    est.fit(x)
+    before = est.transform(x), est.predict(x), est.soft_assign(x[:20])
+    est.set_params(activation="sigmoid", hidden_dims=(4, 4), method="pca_kmeans", alpha=5.0)
+    after = est.transform(x), est.predict(x), est.soft_assign(x[:20])
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(b, a)
+    assert est.fitted_config().method == "ae_kmeans" and est.config().method == "pca_kmeans"
+
+
+def test_class_names_as_true_labels_only_name_classes(digits):
+    """y only feeds the metrics, so class names (strings) are as good as integers."""
+    x, y = digits
+    kw = dict(n_clusters=10, method="kmeans", random_state=0)
+    names = np.array(["zero", "one", "two", "3", "4", "5", "6", "7", "8", "9"])[y]
+    a, b = DSSEC(**kw).fit(x, y), DSSEC(**kw).fit(x, names)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    from dssec_jax import fit
+    from dssec_jax.methods import Config
+
+    res = fit(x, Config(method="kmeans", n_clusters=10), 0, names)
+    assert res.labels.shape == (len(x),) and a.n_clusters_ == 10
+
+
 def test_get_set_params_and_clone():
     est = DSSEC(n_clusters=5, gamma=0.3)
     assert est.get_params()["gamma"] == 0.3
@@ -151,6 +180,11 @@ RNG = np.random.default_rng(0)
         (RNG.normal(size=(3, 4)) + 1j, {}, "Complex data not supported"),
         (np.array([["a", "b"], ["c", "d"]], dtype=object), {}, "non-numeric entries"),
         (np.zeros((12, 0)), {}, r"0 feature\(s\) \(shape=\(12, 0\)\) while a minimum of 1"),
+        (np.array([[1e39, 0.0], [1.0, 2.0]]), {}, "beyond float32's range"),
+        (RNG.normal(size=(20, 4)), {"batch_size": 2.5}, "batch_size must be an integer"),
+        (RNG.normal(size=(20, 4)), {"n_clusters": True}, "n_clusters must be an integer"),
+        (RNG.normal(size=(20, 4)), {"hidden_dims": 64}, "hidden_dims must be a tuple of integers"),
+        (RNG.normal(size=(20, 4)), {"k_range": (2, 4.5)}, "k_range must be a tuple of integers"),
     ],
 )
 def test_bad_input_raises_clear_value_error(x, kw, match):

@@ -63,7 +63,13 @@ def saved(digits, tmp_path_factory):
 
 
 def test_the_file_records_version_settings_and_fitted_attributes(saved):
+    import os
+    import stat
+
     est, path = saved
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # as any new file, not 0600
     loaded = DSSEC.load(path)
     assert loaded.get_params() == est.get_params()
     assert loaded.history_ == est.history_ and loaded.n_iter_ == est.n_iter_ == 40

@@ -6,7 +6,7 @@ import pytest
 from conftest import TINY_NET
 from sklearn.metrics import adjusted_rand_score
 
-from dssec_jax import DSSEC, restarts
+from dssec_jax import DSSEC, Config, restarts
 from dssec_jax.metrics import cluster_acc, nmi
 
 TINY = dict(pretrain_epochs=2, max_iter=30, update_interval=10, n_init=2, **TINY_NET)
@@ -87,6 +87,7 @@ def test_restarts_expose_every_run_and_the_choice_is_deterministic(digits, tmp_p
     assert all(r["labels"].shape == (500,) and r["loss"] is not None for r in a.restarts_)
     single = [r["labels"] for r in a.restarts_]
     assert max(nmi(a.labels_, s) for s in single) > 0.5
+    np.testing.assert_array_equal(a.labels_, restarts.consensus(single, 10, seed=3))
     a.save(tmp_path / "m.dssec")
     loaded = DSSEC.load(tmp_path / "m.dssec")
     np.testing.assert_array_equal(loaded.predict(x), a.predict(x))
@@ -104,6 +105,8 @@ def test_loss_rule_picks_the_lowest_final_loss_or_refuses(method, digits):
         with pytest.raises(ValueError, match="needs a clustering phase"):
             est.fit(x)
         return
+    with pytest.raises(ValueError, match="at max_iter=0 has none"):  # before any fit
+        DSSEC(**{**est.get_params(), "max_iter": 0}).fit(x)
     est.fit(x)
     losses = [r["loss"] for r in est.restarts_]
     chosen = [r["chosen"] for r in est.restarts_].index(True)
@@ -155,6 +158,12 @@ def test_a_diverged_restart_takes_no_part_and_all_diverged_is_an_error(digits, m
         DSSEC(n_clusters=10, method="idec", random_state=0, n_restarts=2, **TINY).fit(x)
 
 
+ON_CPU = pytest.mark.skipif(
+    jax.default_backend() != "cpu", reason="on an accelerator the restarts are one batched program"
+)
+
+
+@ON_CPU
 def test_on_the_cpu_each_restart_is_the_single_fit_of_its_seed(digits):
     x = digits[0][:400]
     est = DSSEC(n_clusters=10, method="idec", random_state=5, n_restarts=2, **TINY).fit(x)
@@ -180,6 +189,7 @@ def test_on_an_accelerator_the_restarts_are_one_batched_program(digits, monkeypa
     assert calls == [[2, 3, 4]]
 
 
+@ON_CPU
 def test_a_restart_that_diverges_in_a_single_fit_leaves_the_others(digits, monkeypatch):
     """On the CPU the restarts are single fits, which raise when they turn non-finite: that
     run must drop out, not end the restarts."""
@@ -232,3 +242,35 @@ def test_methods_without_a_clustering_phase_restart_too(digits):
 def test_restarts_need_a_fixed_number_of_clusters(digits):
     with pytest.raises(ValueError, match="n_restarts > 1 needs a fixed n_clusters"):
         DSSEC(n_clusters="auto", method="idec", n_restarts=2, **TINY).fit(digits[0][:300])
+
+
+@pytest.mark.parametrize("rule", ["vote", "agreement_nmi", "agreement_ari"])
+def test_two_runs_are_refused_by_the_rules_that_would_tie(rule):
+    """With two runs each agrees with the other as much: these rules would return the
+    first run whatever the runs are, so they are refused before any fit."""
+    cfg = Config(method="idec", n_clusters=3)
+    with pytest.raises(ValueError, match="with 2 runs"):
+        restarts.fit_restarts(np.zeros((10, 2), np.float32), cfg, 0, 2, rule)
+    with pytest.raises(ValueError, match="gives both"):
+        restarts.scores("consensus", [np.zeros(4, int)] * 3)
+
+
+def test_a_cluster_the_answer_leaves_empty_is_never_predicted():
+    """Fewer distinct patterns of the runs than k: the consensus uses fewer than k
+    clusters, and the centre of an unused one is at infinity (q = 0 there)."""
+    from dssec_jax.losses import soft_assignment
+
+    runs = [np.array([0, 0, 1, 1, 2, 2])] * 3
+    from sklearn.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        labels = restarts.consensus(runs, 4, seed=0)
+    assert len(np.unique(labels)) == 3 and labels.dtype == np.int32
+    z = np.arange(12, dtype=np.float32).reshape(6, 2)
+    centres = restarts._centres(z, labels, 4)
+    unused = sorted(set(range(4)) - set(labels.tolist()))
+    assert np.all(np.isinf(centres[unused])) and np.all(np.isfinite(np.delete(centres, unused, 0)))
+    q = np.asarray(soft_assignment(z, centres))
+    assert np.all(q[:, unused] == 0) and np.allclose(q.sum(1), 1)
+    np.testing.assert_array_equal(q.argmax(1), labels)
+    assert restarts.vote(runs, 4, 0).dtype == np.int32
