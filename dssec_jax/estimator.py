@@ -297,6 +297,11 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
         params: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()
         }
+        if unknown := sorted(set(params) - set(cls._get_param_names())):
+            raise ValueError(
+                f"{path} sets {', '.join(unknown)}, which dssec_jax {__version__} does not "
+                f"know (saved by {meta.get('library')}); upgrade dssec_jax to load it"
+            )
         est = cls(**params)
         for k, a in cls._ARRAY_FITTED.items():
             setattr(est, a, raw[k])

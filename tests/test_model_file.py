@@ -127,6 +127,9 @@ def test_earlier_formats_and_versions_load_and_later_formats_are_refused(saved, 
     later = _rewrite(path, tmp_path, lambda m: m.update(format=99, library="9.0.0"))
     with pytest.raises(ValueError, match="saved by dssec_jax 9.0.0 .*upgrade dssec_jax"):
         DSSEC.load(later)
+    newer = _rewrite(path, tmp_path, lambda m: m["params"].update(dropout=0.1))
+    with pytest.raises(ValueError, match="sets dropout, which dssec_jax .* does not know"):
+        DSSEC.load(newer)
 
 
 def test_missing_file_and_unfitted_save_are_clear_errors(tmp_path):
