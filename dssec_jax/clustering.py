@@ -440,9 +440,11 @@ def _resume(store, state, ident: tuple, n: int, mesh, log: Log) -> tuple:
     rid, owner = ident
     # (older checkpoints carry neither; a store without a key, no owner)
     if meta.get("run", rid) != rid or meta.get("owner", owner) != owner:
+        where = store.path("cluster") if hasattr(store, "path") else "in this store"
         raise ValueError(
-            "the clustering checkpoint in this store belongs to another run (other "
-            "settings, data, seed or start); give each run its own store or delete it"
+            f"the clustering checkpoint {where} belongs to another run (other "
+            "settings, data, seed, start or library version); give each run its own store or "
+            "delete it"
         )
     template = {"state": state, "prev": np.zeros(n, np.int32)}
     saved = checkpoint.restore_or_drop(store, "cluster", template, raw)

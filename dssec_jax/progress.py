@@ -64,7 +64,8 @@ FORMATS = {
         + " ".join(f"{v:.5f}" for v in r["loss"])
     ),
     "batched_refresh": lambda r: (
-        f"batched cluster iter {r['iteration']}: {r['active']}/{r['runs']} runs active"
+        f"batched cluster iter {r['iteration']}/{r['max_iter']}: {r['active']}/{r['runs']} "
+        "runs active"
     ),
     "seed_start": lambda r: f"{r['run']} seed {r['seed']}: start",
     "seed_skipped": lambda r: f"seed {r['seed']}: already finished, skipped",
@@ -99,6 +100,9 @@ def _phase(record: dict) -> Optional[tuple]:
     if ev == "cluster_refresh":
         live = {k: record[k] for k in ("loss", "delta_label", "acc") if k in record}
         return "cluster", record["iteration"], max(record["max_iter"], 1), live
+    if ev == "batched_refresh":
+        live = {"active": f"{record['active']}/{record['runs']}"}
+        return "batched cluster", record["iteration"], max(record["max_iter"], 1), live
     return None
 
 

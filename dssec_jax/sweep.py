@@ -373,6 +373,7 @@ class _Batch:
         self.hp = _by_run(_stack([clustering.hyper(c) for c in cfgs]), mesh)
         self.step_fn, self.refresh_fn = clustering.compiled(ph, cfg.update_interval, (None, 0))
         self.x, self.log, self.n_runs = x_dev, log, len(cfgs)
+        self.max_iter = max(c.max_iter for c in cfgs)
         self.keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
         self.queued = None
 
@@ -391,7 +392,7 @@ class _Batch:
     def logged(self, runs: clustering.Runs, t0: float, it0: int) -> None:
         if self.log:
             self.log(
-                {"event": "batched_refresh", "iteration": runs.it}
+                {"event": "batched_refresh", "iteration": runs.it, "max_iter": self.max_iter}
                 | {"active": int(runs.active.sum()), "runs": self.n_runs}
             )
 

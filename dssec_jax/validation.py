@@ -338,7 +338,15 @@ INTEGER_TUPLES = ("hidden_dims", "sparse_layers", "k_range")
 
 
 def _check_types(cfg: Config) -> None:
-    """The counts are integers, the layer lists tuples of them, n_clusters one or "auto"."""
+    """The counts are integers, the layer lists tuples of them, n_clusters one or "auto",
+    the rates and weights numbers."""
+    for f in dataclasses.fields(Config):
+        v = getattr(cfg, f.name)
+        if f.type in ("float", "Optional[float]") and not (
+            (isinstance(v, numbers.Real) and not isinstance(v, bool))
+            or (v is None and f.type != "float")
+        ):
+            _fail(f"{f.name} must be a number, got {v!r}")
     if not (cfg.n_clusters == "auto" or _is_int(cfg.n_clusters)):
         _fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
     for k in (*INTEGER_SETTINGS, "layerwise_epochs"):

@@ -200,6 +200,23 @@ def test_label_length_mismatch_and_nan(tmp_path):
     np.savez(tmp_path / "b.npz", x=x, y=np.zeros(5))
     with pytest.raises(DataError, match="NaN or infinite"):
         load_dataset(str(tmp_path / "b.npz"))
+    x[1, 1] = 1e39
+    np.savez(tmp_path / "c.npz", x=x, y=np.zeros(5))
+    with pytest.raises(DataError, match="c.npz: values up to 1e.39, beyond float32's range"):
+        load_dataset(str(tmp_path / "c.npz"))
+
+
+def test_unlabelled_samples_in_a_files_labels_are_not_a_class_unnoticed(tmp_path):
+    """NaN labels are refused; -1 (the library's mark of an unknown label elsewhere) is a
+    class here, with a warning saying so."""
+    x = np.random.default_rng(0).normal(size=(6, 2))
+    np.savez(tmp_path / "nan.npz", x=x, y=np.array([0, 1, 2, np.nan, 0, 1]))
+    with pytest.raises(DataError, match="1 labels are NaN.*drop the unlabelled samples"):
+        load_dataset(str(tmp_path / "nan.npz"))
+    np.savez(tmp_path / "minus.npz", x=x, y=np.array([0, 1, 2, -1, 0, 1]))
+    with pytest.warns(UserWarning, match="1 labels are -1, counted as a class"):
+        ds = load_dataset(str(tmp_path / "minus.npz"))
+    assert ds.n_clusters == 4
 
 
 def test_no_labels_needs_n_clusters(tmp_path):

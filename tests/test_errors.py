@@ -81,6 +81,38 @@ def test_config_file_with_unknown_keys_exits_2_in_one_line(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "setup, args, msg",
+    [
+        (lambda p: (p / "f").write_text(""), ["--workdir={p}/f/w"], "error: "),
+        (lambda p: (p / "c.json").write_text("3"), ["--config={p}/c.json"], "holds int, not"),
+        (
+            lambda p: (p / "c.json").write_text('{"gamma": "abc"}'),
+            ["--config={p}/c.json"],
+            "gamma must be a number, got 'abc'",
+        ),
+    ],
+)
+def test_unusable_paths_and_config_values_exit_2_in_one_line(tmp_path, setup, args, msg):
+    setup(tmp_path)
+    args = [a.format(p=tmp_path) for a in args]
+    r = run("experiments.run", "--method=kmeans", f"--workdir={tmp_path / 'w'}", *args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1].startswith("error:") and msg in r.stderr
+
+
+def test_a_damaged_result_file_is_named_with_the_fix(tmp_path):
+    wd = tmp_path / "w"
+    assert (
+        run("experiments.run", "--method=kmeans", "--n_init=2", f"--workdir={wd}").returncode == 0
+    )
+    (wd / "seed_0" / "result.json").write_text('{"seed": 0,')
+    r = run("experiments.run", "--method=kmeans", "--n_init=2", f"--workdir={wd}")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{wd / 'seed_0' / 'result.json'} is damaged" in r.stderr
+    assert f"delete {wd / 'seed_0'} to run the seed again" in r.stderr
+
+
 def test_a_workdir_with_other_settings_is_refused(tmp_path):
     wd = tmp_path / "w"
     first = run("experiments.run", "--method=kmeans", "--n_init=2", f"--workdir={wd}")

@@ -160,3 +160,16 @@ def test_the_tensorboard_log_gives_each_seed_a_run_of_its_own(tmp_path):
     for seed in (0, 1):
         tags = _scalars(tmp_path / "usps_dssec" / f"seed_{seed}")
         assert tags["pretrain_finetune/loss"] == [(1, float(seed))]
+
+
+def test_a_batched_clustering_phase_shows_a_line_every_five_percent():
+    """A batch's refreshes are a phase like a single run's: 667 refreshes of 20,000
+    iterations give about 20 lines, not 667."""
+    lines = []
+    show = Progress(write=lines.append, bars=False)
+    for it in range(0, 20001, 30):
+        show(
+            {"event": "batched_refresh", "iteration": it, "max_iter": 20000, "active": 3, "runs": 3}
+        )
+    assert 19 <= len(lines) <= 23, len(lines)
+    assert lines[-1] == "batched cluster iter 19020/20000: 3/3 runs active"  # past 95 %

@@ -319,6 +319,11 @@ def build_config(n_clusters, **explicit) -> Config:
             extra = json.loads(open(FLAGS.config).read())
         except (OSError, json.JSONDecodeError) as e:
             raise ValueError(f"--config {FLAGS.config} is not a readable JSON file ({e})") from e
+        if not isinstance(extra, dict):
+            raise ValueError(
+                f"--config {FLAGS.config} holds {type(extra).__name__}, not an object of "
+                'settings such as {"gamma": 0.1}'
+            )
         unknown = set(extra) - fields
         if unknown:
             raise ValueError(
@@ -361,8 +366,9 @@ def run_cli(main: Callable, positional: bool = False, doc: str | None = None) ->
 
 
 def cli(main: Callable, positional: bool = False) -> Callable:
-    """Wrap an absl main so that bad input ends in a one-line error and exit code 2 (an
-    unusable checkpoint or a diverged fit outside a run's seeds: one line, exit code 1);
+    """Wrap an absl main so that bad input (a value, a path that cannot be used, an extra
+    not installed) ends in a one-line error and exit code 2 (an unusable checkpoint or a
+    diverged fit outside a run's seeds: one line, exit code 1);
     stray positional arguments are refused unless ``positional``."""
 
     def wrapped(argv):
@@ -374,7 +380,7 @@ def cli(main: Callable, positional: bool = False) -> Callable:
         try:
             parallel.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
             return main(argv)
-        except ValueError as e:
+        except (ValueError, OSError, ImportError) as e:  # the input, a path, a missing extra
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
         except (checkpoint.CheckpointError, NonFiniteLossError) as e:  # not the input's fault

@@ -28,7 +28,16 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from dssec_jax import DSSEC, checkpoint, clustering, labels, metrics, pipeline, processor
+from dssec_jax import (
+    DSSEC,
+    __version__,
+    checkpoint,
+    clustering,
+    labels,
+    metrics,
+    pipeline,
+    processor,
+)
 from dssec_jax.data import Dataset
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
@@ -55,6 +64,13 @@ def dataset_id(ds: Dataset) -> str:
     return f"{ds.name}-{ds.x.shape[0]}x{ds.x.shape[1]}-{h.hexdigest()[:12]}"
 
 
+def _device_kind() -> str:
+    """The kind of device the fit ran on ("cpu", or the accelerator's model)."""
+    import jax
+
+    return str(jax.devices()[0].device_kind)
+
+
 def versions() -> dict:
     import flax
     import jax
@@ -68,6 +84,7 @@ def versions() -> dict:
         "optax": optax.__version__,
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
+        "dssec_jax": __version__,
         "device": str(jax.devices()[0]),
         "platform": platform.platform(),
     }
@@ -127,7 +144,9 @@ def prepare_run_dir(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: pat
     meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
-        check_same_run(json.loads(cfg_path.read_text()), meta, run_dir)
+        check_same_run(
+            _read_json(cfg_path, "delete the folder to start the run afresh"), meta, run_dir
+        )
     checkpoint.atomic_write_json(cfg_path, {**meta, "seeds": list(seeds)})
     return meta
 
@@ -135,7 +154,17 @@ def prepare_run_dir(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: pat
 def seed_done(run_dir: pathlib.Path, seed: int) -> Optional[dict]:
     """The finished result of ``seed`` in ``run_dir``, or None."""
     done = run_dir / f"seed_{seed}" / "result.json"
-    return json.loads(done.read_text()) if done.exists() else None
+    return (
+        _read_json(done, f"delete {done.parent} to run the seed again") if done.exists() else None
+    )
+
+
+def _read_json(path: pathlib.Path, fix: str) -> dict:
+    """The JSON object in ``path``; ValueError naming the file and ``fix`` when damaged."""
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise ValueError(f"{path} is damaged ({e}); {fix}") from None
 
 
 def known_for(ds: Dataset, cfg: Config, seed: int) -> Optional[np.ndarray]:
@@ -168,6 +197,8 @@ def write_seed(
         "seconds": {k: round(v, 2) for k, v in res.seconds.items()},
         "wall_seconds": round(wall, 2),
         **processor.describe(),  # a seed's bits depend on the processor's vector unit
+        "device": _device_kind(),
+        "library": __version__,  # a folder resumed after an upgrade says which seeds are which
         "n_clusters": res.n_clusters,
         "cluster_sizes": np.bincount(res.labels, minlength=res.n_clusters).tolist(),
     }

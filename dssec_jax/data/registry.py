@@ -6,6 +6,7 @@ import dataclasses
 import gzip
 import os
 import pathlib
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -262,6 +263,28 @@ def load_builtin(
     return Dataset(np.ascontiguousarray(x, np.float32), y, name, shape, int(len(np.unique(y))), src)
 
 
+def _class_labels(y: np.ndarray, n: int, path) -> np.ndarray:
+    """The true classes of a file's samples, numbered 0..C-1 in their sorted order; a
+    DataError for a count unlike the samples' or a missing (NaN) label, a warning for -1
+    (the library's mark of an unknown label in ``known_labels``: here it is a class)."""
+    if len(y) != n:
+        raise DataError(f"{path}: {len(y)} labels for {n} samples; pass one label per sample")
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise DataError(
+            f"{path}: {int(np.isnan(y).sum())} labels are NaN; a dataset's labels are the true "
+            "classes of every sample: drop the unlabelled samples (a few known labels go to "
+            "fit(known_labels=...), -1 where unknown)"
+        )
+    if y.dtype.kind in "iuf" and (y == -1).any():
+        warnings.warn(
+            f"{path}: {int((y == -1).sum())} labels are -1, counted as a class of their own "
+            "(if they mark unlabelled samples, drop them: a few known labels go to "
+            "fit(known_labels=...))",
+            stacklevel=3,
+        )
+    return np.unique(y, return_inverse=True)[1].astype(np.int32)
+
+
 def load_file(
     path: str | os.PathLike,
     *,
@@ -302,16 +325,17 @@ def load_file(
         )
     if image_shape is None and x.ndim > 2:
         image_shape = tuple(x.shape[1:])
-    scale = 255.0 if x.dtype == np.uint8 else 1.0  # 8-bit images -> [0, 1]
-    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf: Dataset refuses it
-        x = x.reshape(len(x), -1).astype(np.float32) / scale
-    if y is not None:
-        y = np.asarray(y).ravel()
-        if len(y) != len(x):
+    if x.dtype.kind == "f" and x.dtype.itemsize > 4:
+        big = float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
+        if big > float(np.finfo(np.float32).max):
             raise DataError(
-                f"{path}: {len(y)} labels for {len(x)} samples; pass one label per sample"
+                f"{path}: values up to {big:.3g}, beyond float32's range (the library "
+                "computes in float32); rescale the data, e.g. to [0, 1]"
             )
-        _, y = np.unique(y, return_inverse=True)
+    scale = 255.0 if x.dtype == np.uint8 else 1.0  # 8-bit images -> [0, 1]
+    x = x.reshape(len(x), -1).astype(np.float32) / scale
+    if y is not None:
+        y = _class_labels(np.asarray(y).ravel(), len(x), path)
         y = y.astype(np.int32)
     k = n_clusters if n_clusters is not None else (None if y is None else int(y.max() + 1))
     if k is None:
