@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pathlib
+import stat
 import tempfile
 import warnings
 from typing import Any, Optional
@@ -26,28 +27,39 @@ class CheckpointError(RuntimeError):
     """A checkpoint file exists but cannot be read."""
 
 
-def _file_mode() -> int:
-    """The mode ``open`` gives a new file under the process's umask (read once: setting
-    the umask to read it is not safe while other threads create files)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
+def new_file_mode() -> int:
+    """The mode ``open`` gives a new file under the process's umask, read from
+    /proc/self/status where there is one (setting the umask to read it races with threads
+    that create files); elsewhere by setting it and back."""
+    try:
+        with open("/proc/self/status") as f:
+            umask = next(int(ln.split()[1], 8) for ln in f if ln.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)
+        os.umask(umask)
     return 0o666 & ~umask
 
 
-FILE_MODE = _file_mode()
+def _mode_for(path: pathlib.Path) -> int:
+    """The mode of the file a write replaces (kept), or that of a new file."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return new_file_mode()
 
 
 def atomic_write_bytes(path: os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename
     (only on process 0 of a multi-process run; the others write nothing). The file gets the
-    mode an ordinary new file would (a temporary file is the owner's alone)."""
+    mode of the file it replaces, or the one an ordinary new file would (a temporary file is
+    the owner's alone)."""
     if not is_writer():
         return
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -61,7 +61,8 @@ def check_k_range(k_range: Sequence[int], n_samples: float) -> tuple[int, int]:
     if k_max >= n_samples:
         raise ValueError(
             f"k_range reaches k={k_max} but there are {n_samples} samples to score (the "
-            f"criteria score at most {MAX_SAMPLES}); pass k_max below {n_samples}"
+            f"criteria score a subsample of at most {MAX_SAMPLES} by default); pass k_max "
+            f"below {n_samples}"
         )
     return k_min, k_max
 

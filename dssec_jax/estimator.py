@@ -83,7 +83,9 @@ class DSSEC(ClusterMixin, TransformerMixin, BaseEstimator):
     ...; one vmapped program on an accelerator, one after another on the CPU) and answers by
     ``restart_rule`` without labels (:mod:`dssec_jax.restarts`; "consensus", K-means on the
     runs' one-hot labels, by default); ``restarts_`` holds each run's seed, score, final
-    loss and labels, and the chosen run's network is the one ``predict`` and ``save`` use.
+    loss and labels, and the chosen run's network is the one ``predict`` and ``save`` use
+    (its centres moved to the answer's clusters; a cluster the answer leaves empty has its
+    centre at infinity, so no sample is assigned to it).
     Known labels (semi-supervised) go to ``fit(X, known_labels=...)``, -1 where unknown:
     the autoencoder then learns with the label term of weight ``label_weight``
     (``lcae_kmeans`` needs them; :func:`dssec_jax.labels.reveal` draws a stratified share).

@@ -13,10 +13,29 @@ from ._version import __version__
 from .labels import KNOWN_ORDER
 from .train import Net, Optimizer, dtype_of
 
+# The settings that count something: integers (a whole float such as 2e4 from a JSON file
+# becomes one; a fractional one is refused by ``check_config``), and tuples of them.
+COUNTS = (
+    "n_clusters",
+    "embed_dim",
+    "pretrain_epochs",
+    "layerwise_epochs",
+    "batch_size",
+    "update_interval",
+    "max_iter",
+    "n_init",
+)
+COUNT_TUPLES = ("hidden_dims", "sparse_layers", "k_range")
+
 
 def _plain(v):
-    """A NumPy integer as a Python int (a Config's settings go to JSON), else ``v``."""
-    return int(v) if isinstance(v, np.integer) else v
+    """A NumPy integer, or a whole float, as a Python int (a Config's settings go to
+    JSON); anything else as it is."""
+    if isinstance(v, np.integer) or (
+        isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer()
+    ):
+        return int(v)
+    return v
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,8 +189,11 @@ class Config:
     label_fraction: float = 0.0
 
     def __post_init__(self):
+        for k in COUNTS:
+            if not isinstance(getattr(self, k), (bool, str)) and getattr(self, k) is not None:
+                object.__setattr__(self, k, _plain(getattr(self, k)))
         # lists (from JSON, or a user's hand) become tuples: a Config is hashable
-        for k in ("hidden_dims", "sparse_layers", "k_range"):
+        for k in COUNT_TUPLES:
             v = getattr(self, k)
             if isinstance(v, str) or not hasattr(v, "__iter__"):
                 example = self.__dataclass_fields__[k].default

@@ -8,6 +8,7 @@ Every rule reads only what a user has: each run's labels, its final losses, and 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import jax
@@ -31,6 +32,9 @@ RULES = (
     "calinski_harabasz",
     "davies_bouldin",
 )
+
+
+TIE_RULES = ("vote", "agreement_nmi", "agreement_ari")  # symmetric: two runs always tie
 
 
 def agreement(labelings: Sequence[np.ndarray], metric: str = "nmi") -> np.ndarray:
@@ -113,7 +117,8 @@ def scores(
     space: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Each run's criterion under ``rule``, higher is better; (R,). "vote" scores by NMI
-    agreement (its reference run); "consensus" by NMI with the consensus labels. "loss" is
+    agreement (its reference run); "consensus" scores against its own answer, so
+    :func:`choose` gives its scores. "loss" is
     minus each run's last logged loss, taken against that run's own target P at its own
     stopping iteration; KL(P || Q) falls as Q sharpens, so the rule leans towards
     over-confident runs (the weakest rule on the results tables' runs, not on every spread
@@ -251,7 +256,7 @@ def fit_restarts(
             f"restart_rule='loss' needs a clustering phase with a loss; {cfg.method} at "
             f"max_iter={cfg.max_iter} has none: choose another restart_rule"
         )
-    if n_restarts == 2 and rule in ("vote", "agreement_nmi", "agreement_ari"):
+    if n_restarts == 2 and rule in TIE_RULES:
         raise ValueError(
             f"with 2 runs restart_rule={rule!r} ties (each agrees with the other as much) and "
             "would return the first; use n_restarts >= 3, or rule 'consensus' or an index"
@@ -261,6 +266,11 @@ def fit_restarts(
     ok = [i for i, r in enumerate(runs) if r.stop_reason != "nonfinite"]  # diverged: no vote
     if not ok:
         raise NonFiniteLossError(f"every one of the {n_restarts} restarts turned non-finite")
+    if len(ok) == 2 and rule in TIE_RULES:
+        warnings.warn(
+            f"only 2 of the {n_restarts} restarts stayed finite, and restart_rule={rule!r} "
+            "ties on 2 runs: the first is answered"
+        )
     losses = [_final_loss(runs[i]) for i in ok]
     losses = [np.nan if v is None else v for v in losses]
     space = common_space(x, seed=seed) if rule in ("calinski_harabasz", "davies_bouldin") else None

@@ -12,7 +12,7 @@ import scipy.sparse
 
 from .choose_k import CRITERIA, MAX_SAMPLES, check_k_range
 from .losses import RATE_FORMS
-from .methods import Config, get_method
+from .methods import COUNT_TUPLES, COUNTS, Config, get_method
 from .sae import ACTIVATIONS, INITIALIZERS
 
 
@@ -64,6 +64,19 @@ def _numeric_array(x, name: str) -> np.ndarray:
     return arr
 
 
+def beyond_float32(x: np.ndarray, rows: int = 4096) -> Optional[float]:
+    """The largest finite magnitude in ``x`` when float32 cannot hold it, else None (read
+    in blocks of ``rows``: no copy of a large float64 array)."""
+    if x.dtype.kind != "f" or x.dtype.itemsize <= 4 or x.size == 0:
+        return None
+    flat = x.reshape(len(x), -1) if x.ndim else x.reshape(1, 1)
+    big = 0.0
+    for i in range(0, len(flat), rows):
+        part = np.abs(flat[i : i + rows])
+        big = max(big, float(np.max(part, where=np.isfinite(part), initial=0.0)))
+    return big if big > float(np.finfo(np.float32).max) else None
+
+
 def check_data(
     x, n_clusters: int | str | None = None, name: str = "X", need_variation: bool = True
 ) -> np.ndarray:
@@ -93,13 +106,11 @@ def check_data(
                 f"{name} has 0 {what}(s) (shape={arr.shape}) while a minimum of 1 "
                 f"is required; pass at least one {what}"
             )
-    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:  # before the cast turns them to inf
-        big = float(np.abs(arr[np.isfinite(arr)]).max(initial=0.0))
-        if big > float(np.finfo(np.float32).max):
-            raise ValueError(
-                f"{name} holds values up to {big:.3g}, beyond float32's range (the library "
-                "computes in float32); rescale the data, e.g. to [0, 1]"
-            )
+    if (big := beyond_float32(arr)) is not None:  # before the cast turns them to inf
+        raise ValueError(
+            f"{name} holds values up to {big:.3g}, beyond float32's range (the library "
+            "computes in float32); rescale the data, e.g. to [0, 1]"
+        )
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
@@ -149,6 +160,11 @@ def check_true_labels(y, n: int) -> np.ndarray:
     if arr.dtype.kind in "US" or (arr.dtype.kind == "O" and any(isinstance(v, str) for v in arr)):
         if arr.size != n:
             raise ValueError(f"got {arr.size} labels for {n} samples; pass one label per sample")
+        if not all(isinstance(v, str) for v in arr):
+            raise ValueError(
+                "labels mix class names with other values (None, NaN, numbers); give every "
+                "sample its class, all names or all integers"
+            )
         return np.unique(arr.astype(str), return_inverse=True)[1].astype(np.int32)
     return check_labels(arr, n)
 
@@ -324,19 +340,6 @@ def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-# Counts, and tuples of counts (``Config`` refuses a bare number in place of a tuple): a
-# float or a bool is refused here, before it fails somewhere inside (range(2.5)).
-INTEGER_SETTINGS = (
-    "embed_dim",
-    "pretrain_epochs",
-    "batch_size",
-    "update_interval",
-    "max_iter",
-    "n_init",
-)
-INTEGER_TUPLES = ("hidden_dims", "sparse_layers", "k_range")
-
-
 def _check_types(cfg: Config) -> None:
     """The counts are integers, the layer lists tuples of them, n_clusters one or "auto",
     the rates and weights numbers."""
@@ -349,11 +352,11 @@ def _check_types(cfg: Config) -> None:
             _fail(f"{f.name} must be a number, got {v!r}")
     if not (cfg.n_clusters == "auto" or _is_int(cfg.n_clusters)):
         _fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
-    for k in (*INTEGER_SETTINGS, "layerwise_epochs"):
+    for k in COUNTS[1:]:  # (Config makes whole floats ints)
         v = getattr(cfg, k)
         if not (_is_int(v) or (k == "layerwise_epochs" and v is None)):
             _fail(f"{k} must be an integer, got {v!r}")
-    for k in INTEGER_TUPLES:
+    for k in COUNT_TUPLES:
         v = getattr(cfg, k)
         if not all(_is_int(i) for i in v):
             example = tuple(getattr(Config(), k))

@@ -142,16 +142,31 @@ def test_parameters_changed_after_fit_do_not_change_what_it_computes(digits):
 
 def test_class_names_as_true_labels_only_name_classes(digits):
     """y only feeds the metrics, so class names (strings) are as good as integers."""
-    x, y = digits
-    kw = dict(n_clusters=10, method="kmeans", random_state=0)
-    names = np.array(["zero", "one", "two", "3", "4", "5", "6", "7", "8", "9"])[y]
-    a, b = DSSEC(**kw).fit(x, y), DSSEC(**kw).fit(x, names)
-    np.testing.assert_array_equal(a.labels_, b.labels_)
-    from dssec_jax import fit
-    from dssec_jax.methods import Config
+    from dssec_jax.validation import check_true_labels
 
-    res = fit(x, Config(method="kmeans", n_clusters=10), 0, names)
-    assert res.labels.shape == (len(x),) and a.n_clusters_ == 10
+    x, y = digits
+    names = np.array(["zero", "one", "two", "3", "4", "5", "6", "7", "8", "9"])[y]
+    codes = check_true_labels(names, len(y))
+    assert cluster_acc(y, codes) == 1.0 and len(np.unique(codes)) == 10
+    kw = dict(n_clusters=10, method="idec", random_state=0, pretrain_epochs=1, max_iter=30)
+    a = DSSEC(**kw, **TINY_NET).fit(x[:300], y[:300])
+    b = DSSEC(**kw, **TINY_NET).fit(x[:300], names[:300])
+    assert [r["acc"] for r in a.history_] == [r["acc"] for r in b.history_]
+    with pytest.raises(ValueError, match="mix class names with other values"):
+        check_true_labels(np.array(["a", None, "b"], dtype=object), 3)
+
+
+def test_whole_numbers_given_as_floats_are_counts():
+    """2e4 from a JSON file, 10.0 or a NumPy integer are counts; the Config holds ints."""
+    import json
+
+    from dssec_jax.methods import Config
+    from dssec_jax.validation import check_config
+
+    cfg = check_config(Config(n_clusters=10.0, max_iter=2e4, embed_dim=np.int64(5)))
+    assert (cfg.n_clusters, cfg.max_iter, cfg.embed_dim) == (10, 20000, 5)
+    assert all(type(v) is int for v in (cfg.n_clusters, cfg.max_iter, cfg.embed_dim))
+    json.dumps(cfg.to_dict())
 
 
 def test_get_set_params_and_clone():
@@ -185,6 +200,7 @@ RNG = np.random.default_rng(0)
         (RNG.normal(size=(20, 4)), {"n_clusters": True}, "n_clusters must be an integer"),
         (RNG.normal(size=(20, 4)), {"hidden_dims": 64}, "hidden_dims must be a tuple of integers"),
         (RNG.normal(size=(20, 4)), {"k_range": (2, 4.5)}, "k_range must be a tuple of integers"),
+        (RNG.normal(size=(20, 4)), {"gamma": "0.1"}, "gamma must be a number, got '0.1'"),
     ],
 )
 def test_bad_input_raises_clear_value_error(x, kw, match):

@@ -503,7 +503,9 @@ def test_a_store_refuses_an_autoencoder_pretrained_with_other_known_labels(tmp_p
     fit(x, cfg, seed=0, known=a, store=labelled)
     meta, raw = labelled.get("pretrained")
     assert meta["known"] == digest(a)
-    fit(x, cfg, seed=0, known=a.copy(), store=labelled)  # the same labels: reused
+    events = []
+    fit(x, cfg, seed=0, known=a.copy(), store=labelled, log=events.append)  # the same labels
+    assert "pretrain_cached" in [e["event"] for e in events]  # reused
     with pytest.raises(CheckpointError, match="pretrained with known labels and this run knows"):
         fit(x, cfg, seed=0, store=labelled)
     with pytest.raises(CheckpointError, match="with other known labels"):

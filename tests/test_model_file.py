@@ -66,10 +66,20 @@ def test_the_file_records_version_settings_and_fitted_attributes(saved):
     import os
     import stat
 
+    from dssec_jax import checkpoint
+
     est, path = saved
-    umask = os.umask(0o022)
-    os.umask(umask)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # as any new file, not 0600
+    assert stat.S_IMODE(path.stat().st_mode) == checkpoint.new_file_mode()  # not 0600
+    umask = os.umask(0o027)  # another umask: a new file follows it, a rewrite keeps the mode
+    try:
+        assert checkpoint.new_file_mode() == 0o640
+        est.save(path.parent / "other.dssec")
+        assert stat.S_IMODE((path.parent / "other.dssec").stat().st_mode) == 0o640
+        path.chmod(0o604)
+        est.save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o604
+    finally:
+        os.umask(umask)
     loaded = DSSEC.load(path)
     assert loaded.get_params() == est.get_params()
     assert loaded.history_ == est.history_ and loaded.n_iter_ == est.n_iter_ == 40

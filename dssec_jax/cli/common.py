@@ -365,10 +365,21 @@ def run_cli(main: Callable, positional: bool = False, doc: str | None = None) ->
     app.run(cli(main, positional), flags_parser=parse_flags)
 
 
+# A path the user gave that cannot be used (other OS errors, a full disk or a failed read
+# of a cache, are not the input's fault and keep their traceback).
+UNUSABLE_PATH = (
+    FileNotFoundError,
+    FileExistsError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+)
+
+
 def cli(main: Callable, positional: bool = False) -> Callable:
     """Wrap an absl main so that bad input (a value, a path that cannot be used, an extra
-    not installed) ends in a one-line error and exit code 2 (an unusable checkpoint or a
-    diverged fit outside a run's seeds: one line, exit code 1);
+    the flags need and that is not installed) ends in a one-line error and exit code 2 (an
+    unusable checkpoint or a diverged fit outside a run's seeds: one line, exit code 1);
     stray positional arguments are refused unless ``positional``."""
 
     def wrapped(argv):
@@ -380,8 +391,13 @@ def cli(main: Callable, positional: bool = False) -> Callable:
         try:
             parallel.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
             return main(argv)
-        except (ValueError, OSError, ImportError) as e:  # the input, a path, a missing extra
+        except (ValueError, *UNUSABLE_PATH) as e:  # the input, or a path it names
             print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        except ImportError as e:
+            if "pip install" not in str(e):  # a broken import is a bug: its traceback
+                raise
+            print(f"error: {e}", file=sys.stderr)  # an extra the flags need, not installed
             sys.exit(2)
         except (checkpoint.CheckpointError, NonFiniteLossError) as e:  # not the input's fault
             print(f"error: {e}", file=sys.stderr)

@@ -122,7 +122,7 @@ def _curve(points: dict, method: str) -> list[tuple[float, dict]]:
     runs = {lv: rs[method] for (_, lv), rs in points.items() if method in rs}
     if not runs:
         return []
-    seeds = set.intersection(*({s["seed"] for s in r["per_seed"]} for r in runs.values()))
+    seeds = set.intersection(*({s.get("seed") for s in r["per_seed"]} for r in runs.values()))
     at = [(lv, _on_seeds(r, seeds)["summary"]) for lv, r in runs.items()]
     return [(lv, s["acc"]) for lv, s in at if "acc" in s]
 

@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..validation import beyond_float32
 from . import download as dl
 from .formats import (
     DataError,
@@ -325,13 +326,11 @@ def load_file(
         )
     if image_shape is None and x.ndim > 2:
         image_shape = tuple(x.shape[1:])
-    if x.dtype.kind == "f" and x.dtype.itemsize > 4:
-        big = float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
-        if big > float(np.finfo(np.float32).max):
-            raise DataError(
-                f"{path}: values up to {big:.3g}, beyond float32's range (the library "
-                "computes in float32); rescale the data, e.g. to [0, 1]"
-            )
+    if (big := beyond_float32(x)) is not None:
+        raise DataError(
+            f"{path}: values up to {big:.3g}, beyond float32's range (the library "
+            "computes in float32); rescale the data, e.g. to [0, 1]"
+        )
     scale = 255.0 if x.dtype == np.uint8 else 1.0  # 8-bit images -> [0, 1]
     x = x.reshape(len(x), -1).astype(np.float32) / scale
     if y is not None:
