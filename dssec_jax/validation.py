@@ -212,13 +212,10 @@ def _fail(msg: str):
 
 
 def _check_clusters(cfg: Config, n_samples: int | None) -> None:
-    """n_clusters, and k_range and k_criterion when it is "auto"."""
+    """n_clusters >= 1 (its type: :func:`_check_types`), and k_range and k_criterion when
+    it is "auto"."""
     auto = cfg.n_clusters == "auto"
-    if not auto and (
-        isinstance(cfg.n_clusters, str)
-        or int(cfg.n_clusters) != cfg.n_clusters
-        or cfg.n_clusters < 1
-    ):
+    if not auto and int(cfg.n_clusters) < 1:
         _fail(f"n_clusters must be an integer >= 1 or 'auto', got {cfg.n_clusters!r}")
     if auto:
         check_k_range(cfg.k_range, np.inf if n_samples is None else min(n_samples, MAX_SAMPLES))
