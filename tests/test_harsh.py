@@ -242,7 +242,7 @@ def test_a_seed_run_on_two_processors_is_left_out_of_its_datasets_tables():
     assert "Left out" not in md and "1 record(s) name no processor" in md
 
 
-def test_the_summary_gives_each_pairs_loss_difference_and_the_figures():
+def test_the_summary_gives_each_pairs_loss_difference_and_the_figures(tmp_path):
     from dssec_jax.cli.harsh_report import summary_markdown
     from dssec_jax.cli.report import SUMMARY, readme_blocks
 
@@ -256,7 +256,11 @@ def test_the_summary_gives_each_pairs_loss_difference_and_the_figures():
         _run("d_gaussian0.2", "idec", [0.6, 0.6]),  # loses 0.15, 0.12
         _run("d_occlusion0.4", "dssec", [0.5, 0.5]),
     ]
-    md = summary_markdown(harsh, clean, "results/harsh")
+    undrawn = summary_markdown(harsh, clean, "results/harsh", tmp_path)
+    assert "![" not in undrawn and undrawn.endswith("|\n")  # no link to a figure not drawn
+    (tmp_path / "harsh_d.png").write_bytes(b"png")
+    md = summary_markdown(harsh, clean, "results/harsh", tmp_path)
+    assert md.startswith(undrawn)
     head = (
         "| ACC lost, IDEC's − DSSEC's; AE + K-means's − SAE + K-means's (> 0: the sparse one "
         "loses less; seeds > 0 of those paired) | gaussian 0.2 | occlusion 0.4 |"
@@ -264,10 +268,12 @@ def test_the_summary_gives_each_pairs_loss_difference_and_the_figures():
     assert head in md and "clean |" not in md
     assert "| d | +0.060 (2 of 2); - | -; - |" in md  # IDEC lost 0.05 and 0.07 more
     assert md.rstrip().endswith("![d](results/harsh/harsh_d.png)")
-    assert readme_blocks("r", clean, "table", [])[SUMMARY] == "No run on corrupted data yet.\n"
-    assert readme_blocks("results/harsh", [*harsh, *clean], "t", [])[SUMMARY] == summary_markdown(
-        [*harsh, *clean], [], "results/harsh"
+    assert (
+        readme_blocks("r", clean, "table", [], tmp_path)[SUMMARY]
+        == "No run on corrupted data yet.\n"
     )
+    blocks = readme_blocks("results/harsh", [*harsh, *clean], "t", [], tmp_path)
+    assert blocks[SUMMARY] == summary_markdown([*harsh, *clean], [], "results/harsh", tmp_path)
 
 
 def test_the_harsh_plan_writes_its_summary_into_the_readme_block():

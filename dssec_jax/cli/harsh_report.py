@@ -207,12 +207,14 @@ def _ahead(diffs: list[float]) -> str:
     return f"{np.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)} of {len(diffs)})"
 
 
-def summary_markdown(runs: list[dict], clean_runs: list[dict], folder: str) -> str:
+def summary_markdown(
+    runs: list[dict], clean_runs: list[dict], folder: str, drawn: pathlib.Path
+) -> str:
     """The verdict's table, a row per dataset and a column per condition: for each pair
     (``PAIRS``), how much less ACC the sparse method loses than the plain one, paired by
     seed (``_loss_less``: the plain method's loss less the sparse one's, mean and the seeds
-    where it is above zero); then the figures
-    ``<folder>/harsh_<dataset>.png`` on one line."""
+    where it is above zero); then the figures ``<folder>/harsh_<dataset>.png`` on one line,
+    those already drawn in the folder ``drawn`` (``folder`` as the document names it)."""
     from .plan_comparison import DATASET_LABELS, METHOD_LABELS
 
     table = grid(runs, clean_runs)
@@ -228,8 +230,12 @@ def summary_markdown(runs: list[dict], clean_runs: list[dict], folder: str) -> s
             at = table[b].get(c, {})
             cells.append("; ".join(_ahead(_losses(at, clean, m, p) or []) for m, p in PAIRS))
         lines.append(f"| {DATASET_LABELS.get(b, b)} | " + " | ".join(cells) + " |")
-    figures = " ".join(f"![{DATASET_LABELS.get(b, b)}]({folder}/harsh_{b}.png)" for b in bases)
-    return "\n".join([*lines, "", figures]) + "\n"
+    figures = " ".join(
+        f"![{DATASET_LABELS.get(b, b)}]({folder}/harsh_{b}.png)"
+        for b in bases
+        if (drawn / f"harsh_{b}.png").exists()
+    )
+    return "\n".join([*lines, *(["", figures] if figures else [])]) + "\n"
 
 
 def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:

@@ -607,16 +607,19 @@ SUMMARY = " summary"  # the block of the harsh conditions' verdict table and fig
 NO_SUMMARY = "No run on corrupted data yet.\n"
 
 
-def readme_blocks(folder: str, runs: list[dict], table: str, clean_runs: list[dict]) -> dict:
-    """The README blocks of the results in ``folder`` (as the README names it): the table,
-    the sweeps and the harsh conditions' summary (against ``clean_runs`` when there are
-    any, else the folder's own clean runs; a line saying there is none yet until a run on
-    corrupted data is in, as when the harsh plan's clean runs come first)."""
+def readme_blocks(
+    folder: str, runs: list[dict], table: str, clean_runs: list[dict], drawn: pathlib.Path
+) -> dict:
+    """The README blocks of the results in ``folder`` (as the README names it; ``drawn``:
+    the folder itself, where the figures are): the table, the sweeps and the harsh
+    conditions' summary (against ``clean_runs`` when there are any, else the folder's own
+    clean runs; a line saying there is none yet until a run on corrupted data is in, as
+    when the harsh plan's clean runs come first)."""
     from . import harsh_report
 
     blocks = {"": table, SWEEPS: sweep_markdown(runs), SUMMARY: NO_SUMMARY}
     if harsh_report.is_harsh(runs):
-        blocks[SUMMARY] = harsh_report.summary_markdown(runs, clean_runs, folder)
+        blocks[SUMMARY] = harsh_report.summary_markdown(runs, clean_runs, folder, drawn)
     return blocks
 
 
@@ -654,7 +657,7 @@ def report_main(argv):
     clean_runs = clean_runs_for(runs, FLAGS.clean)
     _, table = report_files(folder, runs, log=print, clean_runs=clean_runs)
     name = argv[1].rstrip("/")
-    blocks = readme_blocks(name, runs, table, clean_runs)
+    blocks = readme_blocks(name, runs, table, clean_runs, folder)
     if FLAGS.against:
         from .plan_comparison import against_part, write_against
 
