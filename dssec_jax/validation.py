@@ -145,7 +145,12 @@ def check_labels(y, n: int, name: str = "labels") -> np.ndarray:
         if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
             y = y.astype(np.int64)
         else:
-            raise ValueError(f"Unknown label type: {name} must be integers, got dtype {y.dtype}")
+            bad = y[~(np.isfinite(y) & (y == np.round(y)))] if y.dtype.kind == "f" else y
+            first = bad[0].item() if isinstance(bad[0], np.generic) else bad[0]
+            raise ValueError(
+                f"Unknown label type: {name} must be integers, got {first!r} (dtype {y.dtype}); "
+                "pass class indices"
+            )
     small, large = np.iinfo(np.int32).min, np.iinfo(np.int32).max
     if y.size and (y.min() < small or y.max() > large):  # before the cast wraps them
         raise ValueError(f"{name} must lie in int32's range, got {y.min()}..{y.max()}")

@@ -191,3 +191,20 @@ def test_levels_of_one_shape_never_share_a_cache_key():
     ids = {dataset_id(v) for v in variants}
     hashes = {Config().pretrain_hash(dataset_id(v), 0) for v in variants}
     assert len(ids) == len(hashes) == 4
+
+
+def test_a_corrupted_dataset_keeps_its_labels_and_leaves_the_original_alone():
+    y = (np.arange(400) % 4).astype(np.int32)
+    ds = Dataset(X.copy(), y.copy(), "toy", (8, 8), 4)
+    for spec in ("gaussian:0.2", "occlusion:0.25", "noise_features:0.5"):
+        out = corrupt_dataset(ds, spec, seed=3)
+        np.testing.assert_array_equal(ds.x, X)  # the original dataset is untouched
+        np.testing.assert_array_equal(out.y, y)
+        assert out.n_clusters == 4 and out.source == ds.source
+        np.testing.assert_array_equal(out.x, corrupt(X, spec, 3, image_shape=(8, 8)))
+        wider = spec.startswith("noise_features")
+        assert out.image_shape == (None if wider else (8, 8))  # no image with extra inputs
+        if wider:  # the pixels kept as they were, the noise inputs after them
+            np.testing.assert_array_equal(out.x[:, :64], X)
+        else:
+            assert not np.array_equal(out.x, X)

@@ -253,7 +253,8 @@ def test_every_autoencoder_method_trains_with_the_label_term(method, kw):
         method=method, **{**TOY, "pretrain_epochs": 3}, max_iter=40, update_interval=20, **kw
     )
     res = fit(x, cfg, seed=0, known=reveal(cls, 0.1, seed=0))
-    assert "labels" in res.pretrain_history[-1], res.pretrain_history[-1]
+    tuned = [h["labels"] for h in res.pretrain_history if "labels" in h]
+    assert len(tuned) >= 2 and tuned[-1] < 0.8 * tuned[0], tuned  # it trains the code
     refreshes = [h for h in res.history if h["iteration"] > 0]
     if method in ("dec", "idec"):
         assert refreshes and all("labels" in h and np.isfinite(h["labels"]) for h in refreshes)
@@ -271,6 +272,9 @@ def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key
     assert cfg.pretrain_hash("d", 0, digest(known)) != cfg.pretrain_hash(
         "d", 0, digest(reveal(cls, 0.1, seed=1))
     )
+    lighter = dataclasses.replace(cfg, label_weight=0.03)  # the recipes' weights differ
+    assert lighter.pretrain_hash("d", 0, digest(known)) != cfg.pretrain_hash("d", 0, digest(known))
+    assert lighter.pretrain_hash("d", 0) == cfg.pretrain_hash("d", 0)  # unused without labels
 
 
 @pytest.mark.parametrize(
@@ -281,6 +285,9 @@ def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key
         ("lcae_kmeans", np.full(199, 0), {}, "got 199 known labels for 200 samples"),
         ("lcae_kmeans", np.r_[np.full(199, -1), 2], {}, r"known labels \[2\] lie outside 0..1"),
         ("lcae_kmeans", np.r_[np.full(199, -1), -3], {}, r"known labels \[-3\] lie outside"),
+        ("lcae_kmeans", np.r_[np.full(199, -1.0), 0.5], {}, "must be integers, got 0.5"),
+        ("lcae_kmeans", np.r_[np.full(199, -1.0), np.nan], {}, "must be integers, got nan"),
+        ("lcae_kmeans", np.r_[np.full(199, -1.0), np.inf], {}, "must be integers, got inf"),
         ("kmeans", np.r_[np.full(199, -1), 1], {"label_weight": 0.1}, "has no autoencoder"),
         ("dssec", np.r_[np.full(199, -1), 1], {"label_weight": 0.0}, "label_weight=0"),
         ("dssec", np.r_[np.full(199, -1), 1], {"n_clusters": "auto"}, "fixed n_clusters"),
@@ -354,12 +361,20 @@ def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
 
     wd = tmp_path / "run"
     r = run(
-        "experiments.run", "--method=lcae_kmeans", "--label_fraction=0.1", f"--workdir={wd}", *TINY
+        "experiments.run",
+        "--method=lcae_kmeans",
+        "--label_fraction=0.1",
+        "--seeds=2",
+        f"--workdir={wd}",
+        *TINY,
     )
     assert r.returncode == 0, r.stderr[-2000:]
     rec = json.loads(next(wd.rglob("seed_0/result.json")).read_text())
     out = np.load(next(wd.rglob("seed_0/outputs.npz")))
     np.testing.assert_array_equal(out["known"], reveal(out["y"], 0.1, seed=0))  # its seed's
+    second = np.load(next(wd.rglob("seed_1/outputs.npz")))["known"]
+    np.testing.assert_array_equal(second, reveal(out["y"], 0.1, seed=1))
+    assert not np.array_equal(second, out["known"])
     rest = out["known"] < 0
     assert rec["n_known"] == int((~rest).sum())
     assert rec["acc_unknown"] == cluster_acc(out["y"][rest], out["labels"][rest])
@@ -368,7 +383,12 @@ def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
 
     table = markdown_table(collect(tmp_path))
     assert " ‡" in table and "whose label was not given, ACC / NMI / ARI" in table
-    assert f"{rec['acc_unknown']:.3f} (1) / {rec['nmi_unknown']:.3f} (1)" in table
+    both = [json.loads(next(wd.rglob(f"seed_{i}/result.json")).read_text()) for i in (0, 1)]
+    cells = [
+        f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f} (2)"
+        for v in ([r[m] for r in both] for m in ("acc_unknown", "nmi_unknown"))
+    ]
+    assert " / ".join(cells) in table
     bad = run("experiments.run", "--method=lcae_kmeans", f"--workdir={tmp_path / 'b'}", *TINY)
     assert bad.returncode == 2 and "needs known labels" in bad.stderr
 
@@ -437,16 +457,18 @@ def test_the_clustering_phase_keeps_the_label_term():
     assert all("labels" not in h for h in plain.history)
 
 
-def test_the_clustering_phase_trains_the_label_map_under_the_term():
+@pytest.mark.parametrize("method", ["dssec", "idec", "dec"])
+def test_the_clustering_phase_trains_the_label_map_under_the_term(method):
     """From one start and one label map drawn at random, the phase at a large weight drives
     the label term below where a negligible weight leaves it, and trains the map on: the
-    term acts in the clustering phase, not only in its records."""
+    term acts in the clustering phase, not only in its records (DEC's encoder-only phase
+    too)."""
     from dssec_jax.clustering import cluster
 
     x, cls = toy()
     known = reveal(cls, 0.1, seed=0)
     cfg = Config(
-        method="dssec", **TOY, max_iter=100, update_interval=20, tol=0.0, cluster_learning_rate=0.01
+        method=method, **TOY, max_iter=100, update_interval=20, tol=0.0, cluster_learning_rate=0.01
     )
     ae = sae.init_params(jax.random.key(0), cfg.dims(x.shape[1]))
     label_map = sae.init_layer(jax.random.key(1), cfg.embed_dim, 2)
@@ -471,7 +493,7 @@ def test_the_clustering_phase_trains_the_label_map_under_the_term():
 
 def test_a_clustering_checkpoint_names_the_known_labels():
     """A labelled run resumes only a checkpoint saved with the same known labels (and the
-    same order of their rows); a run without labels keeps the id it always had."""
+    same order of their rows); a run without labels has an id of its own, apart from both."""
     from dssec_jax.clustering import run_id
 
     cfg = Config(method="dssec", **TOY)
@@ -529,3 +551,87 @@ def test_a_store_refuses_an_autoencoder_pretrained_with_other_known_labels(tmp_p
     assert unlabelled.get("pretrained")[0]["known"] is None
     with pytest.raises(CheckpointError, match="without known labels and this run knows some"):
         fit(x, cfg, seed=0, known=a, store=unlabelled)
+
+
+@pytest.mark.parametrize("use_decoder", [True, False])
+def test_unknown_rows_take_no_part_in_the_clustering_phases_label_term(use_decoder):
+    """In the clustering phase too (IDEC/DSSEC with the decoder, DEC without), the label
+    term and its gradient do not move when the samples whose label is unknown change."""
+    x, cls = toy(n=200)
+    known = reveal(cls, 0.1, seed=0)
+    cfg = Config(method="dssec" if use_decoder else "dec", **TOY)
+    ae = sae.init_params(jax.random.key(0), cfg.dims(x.shape[1]))
+    params = {
+        "ae": ae if use_decoder else {"encoder": ae["encoder"]},
+        "centers": jnp.array([[-0.1], [0.1]]),
+        "label_map": sae.init_layer(jax.random.key(1), 1, 2),
+    }
+    p = jnp.full((200, 2), 0.5)
+    rows, onehot = label_data(known, 2)
+    hp = train.hyper(gamma=0.1, beta=0.01, rho=0.05, alpha=1.0, label_weight=1.0)
+    net = cfg.net()._asdict()
+
+    def part(name):
+        def f(prm, data):
+            batch = train.labelled_batch(data, jnp.arange(64))
+            out = train.clustering_loss(
+                prm, batch, hp, **net, use_decoder=use_decoder, labelled=True
+            )
+            return out[0] if name == "loss" else out[1][name]
+
+        return jax.value_and_grad(f)
+
+    other = x.copy()
+    other[known < 0] += 100.0
+    data, moved = ((jnp.asarray(v), p, rows, onehot) for v in (x, other))
+    a, ga = part("labels")(params, data)
+    b, gb = part("labels")(params, moved)
+    assert float(a) == float(b) > 0
+    for u, v in zip(jax.tree.leaves(ga), jax.tree.leaves(gb)):
+        np.testing.assert_array_equal(u, v)
+    ta, tb = part("loss")(params, data)[1], part("loss")(params, moved)[1]
+    assert any(not np.array_equal(u, v) for u, v in zip(jax.tree.leaves(ta), jax.tree.leaves(tb)))
+
+
+def test_a_labelled_dssec_fit_is_repeatable():
+    x, cls = toy(n=200)
+    known = reveal(cls, 0.1, seed=0)
+    cfg = Config(method="dssec", **{**TOY, "pretrain_epochs": 3}, max_iter=40, update_interval=20)
+    a, b = (fit(x, cfg, seed=0, known=known) for _ in range(2))
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.embedding, b.embedding)
+    assert [h["labels"] for h in a.history[1:]] == [h["labels"] for h in b.history[1:]]
+    assert a.pretrain_history == b.pretrain_history
+
+
+def test_restarts_give_every_run_the_known_labels(monkeypatch):
+    """Each restart fits with the known labels (run r is the labelled fit of seed + r), and
+    on an accelerator the batched program, which takes no labels, is not used."""
+    from dssec_jax import pipeline, restarts, sweep
+
+    x, cls = toy(n=200)
+    known = reveal(cls, 0.1, seed=0)
+    kw = dict(TOY, pretrain_epochs=3, max_iter=20, update_interval=10)
+    seen = []
+    real = pipeline.fit
+
+    def spy(x, cfg, seed, y=None, known=None, log=None):
+        seen.append((seed, known))
+        return real(x, cfg, seed, y, known=known, log=log)
+
+    monkeypatch.setattr(pipeline, "fit", spy)
+    est = DSSEC(method="dssec", random_state=4, n_restarts=3, **kw).fit(x, known_labels=known)
+    assert [s for s, _ in seen] == [4, 5, 6]
+    for _, k in seen:
+        np.testing.assert_array_equal(k, known)
+    alone = real(x, Config(method="dssec", **kw), 5, known=known)
+    np.testing.assert_array_equal(est.restarts_[1]["labels"], alone.labels)
+
+    def batched(*a, **k):
+        raise AssertionError("the batched program ran on labelled restarts")
+
+    seen.clear()
+    monkeypatch.setattr(restarts.jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(sweep, "fit_batched", batched)
+    DSSEC(method="dssec", random_state=4, n_restarts=3, **kw).fit(x, known_labels=known)
+    assert [s for s, _ in seen] == [4, 5, 6]

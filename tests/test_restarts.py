@@ -99,7 +99,7 @@ def test_restarts_expose_every_run_and_the_choice_is_deterministic(digits, tmp_p
 def test_loss_rule_picks_the_lowest_final_loss_or_refuses(method, digits):
     x = digits[0][:400]
     est = DSSEC(
-        n_clusters=10, method=method, random_state=0, n_restarts=2, restart_rule="loss", **TINY
+        n_clusters=10, method=method, random_state=0, n_restarts=3, restart_rule="loss", **TINY
     )
     if method == "kmeans":
         with pytest.raises(ValueError, match="needs a clustering phase"):
@@ -109,6 +109,7 @@ def test_loss_rule_picks_the_lowest_final_loss_or_refuses(method, digits):
         DSSEC(**{**est.get_params(), "max_iter": 0}).fit(x)
     est.fit(x)
     losses = [r["loss"] for r in est.restarts_]
+    assert len(set(losses)) == 3  # three distinct losses: the choice is not a coin toss
     chosen = [r["chosen"] for r in est.restarts_].index(True)
     assert chosen == int(np.argmin(losses))
     np.testing.assert_array_equal(est.labels_, est.restarts_[chosen]["labels"])
@@ -274,3 +275,35 @@ def test_a_cluster_the_answer_leaves_empty_is_never_predicted():
     assert np.all(q[:, unused] == 0) and np.allclose(q.sum(1), 1)
     np.testing.assert_array_equal(q.argmax(1), labels)
     assert restarts.vote(runs, 4, 0).dtype == np.int32
+
+
+@pytest.mark.parametrize("rule", ["calinski_harabasz", "davies_bouldin"])
+def test_the_internal_index_rules_prefer_the_true_clustering(rule):
+    """In the common space, both index rules pick the labeling that follows the blobs over
+    a random one and a one-cluster one, wherever it stands in the list (Davies-Bouldin,
+    lower is better, is signed so that higher wins)."""
+    from sklearn.datasets import make_blobs
+
+    x, truth = make_blobs(600, n_features=20, centers=4, cluster_std=1.0, random_state=0)
+    space = restarts.common_space(x)
+    rand = np.random.default_rng(0).integers(0, 4, len(x))
+    one = np.zeros(len(x), int)
+    for runs, want in (([truth, rand, one], 0), ([rand, one, truth], 2)):
+        best, labels, score = restarts.choose(rule, runs, 4, space=space)
+        assert best == want and np.array_equal(labels, truth)
+    score = restarts.choose(rule, [truth, rand, one], 4, space=space)[2]
+    assert score[0] > score[1] > score[2] == -np.inf  # one cluster scores lowest
+
+
+def test_the_index_rules_run_end_to_end_in_the_estimator(digits):
+    x = digits[0][:400]
+    for rule in ("calinski_harabasz", "davies_bouldin"):
+        est = DSSEC(
+            n_clusters=10, method="idec", random_state=0, n_restarts=3, restart_rule=rule, **TINY
+        ).fit(x)
+        space = restarts.common_space(x, seed=0)
+        want = [restarts.internal_index(space, r["labels"], rule) for r in est.restarts_]
+        np.testing.assert_allclose([r["score"] for r in est.restarts_], want)
+        chosen = [r["chosen"] for r in est.restarts_].index(True)
+        assert chosen == int(np.argmax(want))
+        np.testing.assert_array_equal(est.labels_, est.restarts_[chosen]["labels"])
