@@ -130,6 +130,15 @@ def check_data(
     return arr
 
 
+def _whole(v) -> bool:
+    """Whether the Python value ``v`` is a finite whole real number."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(f) and f == round(f))
+
+
 def check_labels(y, n: int, name: str = "labels") -> np.ndarray:
     """Labels as int32 (n,); ValueError if their number differs from the data's, or if
     they are not integers within int32's range."""
@@ -145,10 +154,10 @@ def check_labels(y, n: int, name: str = "labels") -> np.ndarray:
         if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
             y = y.astype(np.int64)
         else:
-            bad = y[~(np.isfinite(y) & (y == np.round(y)))] if y.dtype.kind == "f" else y
-            first = bad[0].item() if isinstance(bad[0], np.generic) else bad[0]
+            first = next((v for v in y.tolist() if not _whole(v)), None)
+            got = "" if first is None else f"{first!r} "
             raise ValueError(
-                f"Unknown label type: {name} must be integers, got {first!r} (dtype {y.dtype}); "
+                f"Unknown label type: {name} must be integers, got {got}(dtype {y.dtype}); "
                 "pass class indices"
             )
     small, large = np.iinfo(np.int32).min, np.iinfo(np.int32).max

@@ -146,3 +146,22 @@ def test_layer_sizes_given_as_lists_are_tuples_and_hashable():
     cfg = Config(hidden_dims=[8, 8], sparse_layers=[0], k_range=[2, 5])
     assert cfg.hidden_dims == (8, 8) and cfg.sparse_layers == (0,) and cfg.k_range == (2, 5)
     assert hash(cfg) == hash(Config(hidden_dims=(8, 8), sparse_layers=(0,), k_range=(2, 5)))
+
+
+@pytest.mark.parametrize(
+    "labels, named",
+    [
+        ([1, "a"], "got 'a' "),  # a string array: '1' reads as a class, 'a' does not
+        (np.array([1, "a"], object), "got 'a' "),
+        ([0.0, 2.5], "got 2.5 "),
+        ([1.0, np.nan], "got nan "),
+        (np.array([], "U1"), "got (dtype <U1)"),
+    ],
+)
+def test_labels_that_are_not_integers_are_named_by_the_first_that_is_not(labels, named):
+    from dssec_jax.validation import check_labels
+
+    with pytest.raises(ValueError, match="Unknown label type") as err:
+        check_labels(labels, len(labels))
+    assert named in str(err.value)
+    np.testing.assert_array_equal(check_labels([1.0, 2.0], 2), [1, 2])  # whole floats are fine

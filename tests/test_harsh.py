@@ -304,6 +304,26 @@ def test_the_harsh_plans_first_clean_point_updates_a_readme_with_only_the_summar
     assert "summary -->\nNo run on corrupted data yet.\n<!-- end" in readme.read_text()
 
 
+def test_the_campaigns_readme_links_a_figure_once_it_is_drawn(tmp_path):
+    """Between the figures' drawings the README's summary has the table without a link to
+    a figure not yet on disk; after a drawing, with it."""
+    from dssec_jax.cli.campaign import write_tables
+
+    results = tmp_path / "results" / "harsh"
+    for name, acc in (("usps", 0.78), ("usps_gaussian0.2", 0.7)):
+        run_ = _run(name, "dssec", [acc])
+        run_["config"] = {**Config(method="dssec").to_dict(), **run_["config"]}
+        (results / f"{name}_dssec").mkdir(parents=True)
+        (results / f"{name}_dssec" / "results.json").write_text(json.dumps({**run_, "dir": None}))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- begin results/harsh summary -->\n<!-- end results/harsh summary -->\n")
+    write_tables(results, readme, figures=False)
+    assert "| USPS |" in readme.read_text() and "![" not in readme.read_text()
+    write_tables(results, readme, figures=True)
+    assert (results / "harsh_usps.png").exists()
+    assert "![USPS](results/harsh/harsh_usps.png)" in readme.read_text()
+
+
 def test_a_figure_line_is_drawn_on_the_seeds_all_its_points_have():
     """Mid-campaign the clean data has seeds a level has not yet: the clean point of the
     line is then the mean over the seeds the level has, not over all."""

@@ -253,6 +253,7 @@ def test_every_autoencoder_method_trains_with_the_label_term(method, kw):
         method=method, **{**TOY, "pretrain_epochs": 3}, max_iter=40, update_interval=20, **kw
     )
     res = fit(x, cfg, seed=0, known=reveal(cls, 0.1, seed=0))
+    assert "labels" in res.pretrain_history[-1], res.pretrain_history[-1]
     tuned = [h["labels"] for h in res.pretrain_history if "labels" in h]
     assert len(tuned) >= 2 and tuned[-1] < 0.8 * tuned[0], tuned  # it trains the code
     refreshes = [h for h in res.history if h["iteration"] > 0]
