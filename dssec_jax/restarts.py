@@ -219,6 +219,28 @@ def _final_loss(run) -> Optional[float]:
     return float(loss) if loss is not None and np.isfinite(loss) else None
 
 
+def check_restarts(cfg: Config, n_restarts: int, rule: str) -> None:
+    """ValueError, before any fit, for restarts that cannot be chosen as asked: k left to
+    each run ("auto"), an unknown rule, the loss rule without a clustering loss, a rule
+    that ties on 2 runs."""
+    if cfg.n_clusters == "auto":
+        raise ValueError(
+            "n_restarts > 1 needs a fixed n_clusters (each run would choose its own k); "
+            "choose k first (n_clusters='auto' with one run), then restart at that k"
+        )
+    check_rule(rule)
+    if rule == "loss" and (cfg.spec.clustering is None or cfg.max_iter == 0):
+        raise ValueError(
+            f"restart_rule='loss' needs a clustering phase with a loss; {cfg.method} at "
+            f"max_iter={cfg.max_iter} has none: choose another restart_rule"
+        )
+    if n_restarts == 2 and rule in TIE_RULES:
+        raise ValueError(
+            f"with 2 runs restart_rule={rule!r} ties (each agrees with the other as much) and "
+            "would return the first; use n_restarts >= 3, or rule 'consensus' or an index"
+        )
+
+
 def fit_restarts(
     x: np.ndarray,
     cfg: Config,
@@ -244,23 +266,7 @@ def fit_restarts(
     """
     from .validation import NonFiniteLossError
 
-    if cfg.n_clusters == "auto":
-        raise ValueError(
-            "n_restarts > 1 needs a fixed n_clusters (each run would choose its own k); "
-            "choose k first (n_clusters='auto' with one run), then restart at that k"
-        )
-
-    check_rule(rule)
-    if rule == "loss" and (cfg.spec.clustering is None or cfg.max_iter == 0):
-        raise ValueError(
-            f"restart_rule='loss' needs a clustering phase with a loss; {cfg.method} at "
-            f"max_iter={cfg.max_iter} has none: choose another restart_rule"
-        )
-    if n_restarts == 2 and rule in TIE_RULES:
-        raise ValueError(
-            f"with 2 runs restart_rule={rule!r} ties (each agrees with the other as much) and "
-            "would return the first; use n_restarts >= 3, or rule 'consensus' or an index"
-        )
+    check_restarts(cfg, n_restarts, rule)
     seeds = [seed + r for r in range(n_restarts)]
     runs = _fits(x, cfg, seeds, y, log, known)
     ok = [i for i, r in enumerate(runs) if r.stop_reason != "nonfinite"]  # diverged: no vote
