@@ -264,6 +264,27 @@ def test_the_report_tables_the_swept_values_beside_the_figures():
     assert "ae_kmeans" not in text
 
 
+def test_the_label_share_table_gives_acc_on_the_unknown_samples_beside_acc_on_all():
+    from dssec_jax.cli.report import sweep_lines
+
+    def run(fraction, accs, unknown=None):
+        def stat(v):
+            return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "n": len(v)}
+
+        summary = {"acc": stat(accs), **({"acc_unknown": stat(unknown)} if unknown else {})}
+        return {
+            "dataset": "usps",
+            "method": "dssec",
+            "config": {"gamma": 0.1, "embed_dim": 10, "label_fraction": fraction},
+            "per_seed": [{"seed": i, "acc": a} for i, a in enumerate(accs)],
+            "summary": summary,
+        }
+
+    text = "\n".join(sweep_lines([run(0.0, [0.7, 0.8]), run(0.1, [0.9, 0.96], [0.88, 0.96])]))
+    assert "ACC on all samples / on those whose label was not given against label_fraction" in text
+    assert "| usps / dssec | 0.750 ± 0.071 (2) | 0.930 ± 0.042 / 0.920 ± 0.057 (2) |" in text
+
+
 def test_figures_colour_by_method_and_style_by_dataset(tmp_path, monkeypatch):
     import matplotlib.axes
 

@@ -357,37 +357,47 @@ def sweep_series(runs: list[dict], field: str, methods=None) -> dict:
 
 
 SWEPT = (
-    ("gamma", ("idec", "dssec"), ("acc",)),
-    ("embed_dim", None, ("acc",)),
-    ("label_fraction", None, ("acc", "acc_unknown")),
+    ("gamma", ("idec", "dssec"), "ACC"),
+    ("embed_dim", None, "ACC"),
+    ("label_fraction", None, "ACC on all samples / on those whose label was not given"),
 )
-METRIC_TEXT = {"acc": "ACC", "acc_unknown": "ACC on the samples whose label was not given"}
+
+
+def _cell_beside_unknown(summary: dict) -> str:
+    """ACC's cell, and beside it ACC on the samples whose label was not given where the
+    run knew labels: ``mean ± std / mean ± std (n)``."""
+    if "acc_unknown" not in summary or "acc" not in summary:
+        return _cell(summary, "acc")
+    both = (_cell(summary, m).rsplit(" (", 1)[0] for m in ("acc", "acc_unknown"))
+    n = {summary[m]["n"] for m in ("acc", "acc_unknown")}
+    if len(n) > 1:  # not the same seeds: each its own count
+        return " / ".join(_cell(summary, m) for m in ("acc", "acc_unknown"))
+    return f"{' / '.join(both)} ({n.pop()})"
 
 
 def sweep_lines(runs: list[dict]) -> list[str]:
     """ACC against gamma (IDEC, DSSEC), against embed_dim and against the share of known
-    labels (there also ACC on the samples whose label was not given), one row per
-    (dataset, method): the figures' values as Markdown tables (none where nothing was
+    labels (there with ACC on the samples whose label was not given beside it), one row
+    per (dataset, method): the figures' values as Markdown tables (none where nothing was
     swept)."""
     lines = []
-    for field, methods, metrics in SWEPT:
+    for field, methods, text in SWEPT:
         series = sweep_series(runs, field, methods)
         if not series:
             continue
         values = sorted({v for pts in series.values() for v, _ in pts})
-        for metric in metrics:
-            lines += [
-                "",
-                f"{METRIC_TEXT[metric]} against {field} (the other setting at the table's value):",
-                "",
-                *table_head("dataset / method", [f"{v:g}" for v in values]),
-            ]
-            for (d, m), pts in sorted(
-                series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
-            ):
-                at = dict(pts)
-                cells = [_cell(at[v], metric) if v in at else "-" for v in values]
-                lines.append(f"| {d} / {m} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            f"{text} against {field} (the other setting at the table's value):",
+            "",
+            *table_head("dataset / method", [f"{v:g}" for v in values]),
+        ]
+        for (d, m), pts in sorted(
+            series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
+        ):
+            at = dict(pts)
+            cells = [_cell_beside_unknown(at[v]) if v in at else "-" for v in values]
+            lines.append(f"| {d} / {m} | " + " | ".join(cells) + " |")
     return lines
 
 
