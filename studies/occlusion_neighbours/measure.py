@@ -5,12 +5,15 @@ in pixel space (Euclidean) shows the same class, and the mean distance to the ne
 sample of the same class over the mean distance to the nearest of another class. Then,
 under occlusion, what K-means on the pixels (k classes, 10 starts) follows: NMI of its
 clusters with the class and with the block's place (drawn again as the transform draws
-it) and, for chance, with the places shuffled.
+it) and, for chance, with the places shuffled; and the same NMIs of every method's final
+clusters in the harsh campaign's committed runs (`results/harsh`, seed 0).
 
     python -m studies.occlusion_neighbours.measure --data_dir=../shared/data > studies/occlusion_neighbours/measure.log
 """
 
 from __future__ import annotations
+
+import pathlib
 
 import numpy as np
 from absl import app
@@ -20,7 +23,7 @@ from sklearn.metrics import normalized_mutual_info_score as nmi
 from dssec_jax.cli.campaign import HARSH_CONDITIONS
 from dssec_jax.cli.common import FLAGS  # --data_dir
 from dssec_jax.data import load_dataset
-from dssec_jax.data.corrupt import corrupt_dataset, parse
+from dssec_jax.data.corrupt import corrupt_dataset, corrupted_name, parse
 
 
 def neighbours(x: np.ndarray, y: np.ndarray, chunk: int = 1024) -> tuple[float, float]:
@@ -51,6 +54,7 @@ def main(_):
             share, ratio = neighbours(np.asarray(x, np.float32), np.asarray(ds.y))
             print(f"| {name} | {spec} | {share:.3f} | {ratio:.3f} |")
     what_kmeans_follows()
+    what_the_methods_follow()
 
 
 def block_place(n: int, shape: tuple, area: float, seed: int = 0) -> np.ndarray:
@@ -86,6 +90,25 @@ def what_kmeans_follows():
             print(
                 f"| {name} | {spec} | {nmi(ds.y, km):.3f} | {nmi(place, km):.3f} | {chance:.3f} |"
             )
+
+
+def what_the_methods_follow(results: pathlib.Path = pathlib.Path("results/harsh")):
+    print()
+    print("| dataset | condition | method | NMI with the class | with the block's place |")
+    print("|---|---|---|---|---|")
+    for name in ("usps", "coil20"):
+        ds = load_dataset(name, data_dir=FLAGS.data_dir)
+        for spec in ("occlusion:0.2", "occlusion:0.4"):
+            place = block_place(len(ds.x), ds.image_shape, parse(spec)[1])
+            for method in ("kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"):
+                run = results / f"{corrupted_name(name, spec)}_{method}" / "seed_0" / "labels.npz"
+                if not run.exists():
+                    continue
+                labels = np.load(run)["labels"]
+                print(
+                    f"| {name} | {spec} | {method} | {nmi(ds.y, labels):.3f} "
+                    f"| {nmi(place, labels):.3f} |"
+                )
 
 
 if __name__ == "__main__":
