@@ -269,7 +269,8 @@ def test_the_label_share_table_gives_acc_on_the_unknown_samples_beside_acc_on_al
 
     def run(fraction, accs, unknown=None):
         def stat(v):
-            return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "n": len(v)}
+            std = float(np.std(v, ddof=1)) if len(v) > 1 else None  # as runner.summarize
+            return {"mean": float(np.mean(v)), "std": std, "n": len(v)}
 
         summary = {"acc": stat(accs), **({"acc_unknown": stat(unknown)} if unknown else {})}
         return {
@@ -283,6 +284,14 @@ def test_the_label_share_table_gives_acc_on_the_unknown_samples_beside_acc_on_al
     text = "\n".join(sweep_lines([run(0.0, [0.7, 0.8]), run(0.1, [0.9, 0.96], [0.88, 0.96])]))
     assert "ACC on all samples / on those whose label was not given against label_fraction" in text
     assert "| usps / dssec | 0.750 ± 0.071 (2) | 0.930 ± 0.042 / 0.920 ± 0.057 (2) |" in text
+    one, uneven = run(0.05, [0.9], [0.88]), run(0.1, [0.9, 0.96], [0.88])
+    text = "\n".join(sweep_lines([run(0.0, [0.7, 0.8]), one, uneven]))
+    assert "| 0.900 / 0.880 (1) | 0.930 ± 0.042 (2) / 0.880 (1) |" in text
+    other = [run(0.1, [0.9, 0.96], [0.88, 0.96]), run(0.1, [0.8, 0.9], [0.8, 0.9])]
+    other[1]["config"] = {**other[1]["config"], "gamma": 1.0}  # a gamma sweep of labelled runs
+    text = "\n".join(sweep_lines(other))
+    assert "ACC against gamma" in text  # ACC on all alone there
+    assert "| usps / dssec | 0.930 ± 0.042 (2) | 0.850 ± 0.071 (2) |" in text
 
 
 def test_figures_colour_by_method_and_style_by_dataset(tmp_path, monkeypatch):

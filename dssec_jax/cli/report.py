@@ -367,12 +367,16 @@ def _cell_beside_unknown(summary: dict) -> str:
     """ACC's cell, and beside it ACC on the samples whose label was not given where the
     run knew labels: ``mean ± std / mean ± std (n)``."""
     if "acc_unknown" not in summary or "acc" not in summary:
-        return _cell(summary, "acc")
+        return _cell_of_acc(summary)
     both = (_cell(summary, m).rsplit(" (", 1)[0] for m in ("acc", "acc_unknown"))
     n = {summary[m]["n"] for m in ("acc", "acc_unknown")}
     if len(n) > 1:  # not the same seeds: each its own count
         return " / ".join(_cell(summary, m) for m in ("acc", "acc_unknown"))
     return f"{' / '.join(both)} ({n.pop()})"
+
+
+def _cell_of_acc(summary: dict) -> str:
+    return _cell(summary, "acc")
 
 
 def sweep_lines(runs: list[dict]) -> list[str]:
@@ -396,7 +400,8 @@ def sweep_lines(runs: list[dict]) -> list[str]:
             series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
         ):
             at = dict(pts)
-            cells = [_cell_beside_unknown(at[v]) if v in at else "-" for v in values]
+            cell = _cell_beside_unknown if field == "label_fraction" else _cell_of_acc
+            cells = [cell(at[v]) if v in at else "-" for v in values]
             lines.append(f"| {d} / {m} | " + " | ".join(cells) + " |")
     return lines
 

@@ -1,4 +1,4 @@
-"""Why occlusion takes every method to a quarter of its clean ACC on COIL-20: does it
+"""Why occlusion takes every method to about a third of its clean ACC on COIL-20: does it
 break the data's neighbourhoods before any embedding sees them? For each harsh condition
 (noise seed 0, as the campaign draws it): the share of samples whose nearest neighbour
 in pixel space (Euclidean) shows the same class, and the mean distance to the nearest
