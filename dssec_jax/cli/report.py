@@ -356,13 +356,6 @@ def sweep_series(runs: list[dict], field: str, methods=None) -> dict:
     return {k: v for k, v in series.items() if len({p[0] for p in v}) > 1}
 
 
-SWEPT = (
-    ("gamma", ("idec", "dssec"), "ACC"),
-    ("embed_dim", None, "ACC"),
-    ("label_fraction", None, "ACC on all samples / on those whose label was not given"),
-)
-
-
 def _cell_beside_unknown(summary: dict) -> str:
     """ACC's cell, and beside it ACC on the samples whose label was not given where the
     run knew labels: ``mean ± std / mean ± std (n)``."""
@@ -379,13 +372,25 @@ def _cell_of_acc(summary: dict) -> str:
     return _cell(summary, "acc")
 
 
+SWEPT = (  # (field, methods or None for all, the table's heading, its cell)
+    ("gamma", ("idec", "dssec"), "ACC", _cell_of_acc),
+    ("embed_dim", None, "ACC", _cell_of_acc),
+    (
+        "label_fraction",
+        None,
+        "ACC on all samples / on those whose label was not given",
+        _cell_beside_unknown,
+    ),
+)
+
+
 def sweep_lines(runs: list[dict]) -> list[str]:
     """ACC against gamma (IDEC, DSSEC), against embed_dim and against the share of known
     labels (there with ACC on the samples whose label was not given beside it), one row
     per (dataset, method): the figures' values as Markdown tables (none where nothing was
     swept)."""
     lines = []
-    for field, methods, text in SWEPT:
+    for field, methods, text, cell in SWEPT:
         series = sweep_series(runs, field, methods)
         if not series:
             continue
@@ -400,7 +405,6 @@ def sweep_lines(runs: list[dict]) -> list[str]:
             series.items(), key=lambda kv: (_dataset_order(kv[0][0]), _order(kv[0][1]))
         ):
             at = dict(pts)
-            cell = _cell_beside_unknown if field == "label_fraction" else _cell_of_acc
             cells = [cell(at[v]) if v in at else "-" for v in values]
             lines.append(f"| {d} / {m} | " + " | ".join(cells) + " |")
     return lines
