@@ -156,6 +156,22 @@ def test_flag_errors_are_one_line(args, msg):
     assert last.startswith("error:") and msg in last
 
 
+def test_a_sweep_without_gammas_or_embed_dims_takes_those_of_its_config(tmp_path):
+    """Settings resolve as defaults < --config < flags: a sweep not given --gammas or
+    --embed_dims trains at the --config file's values (and names its runs by them)."""
+    net = json.loads((ROOT / "tests/fixtures/tiny_net.json").read_text())
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**net, "gamma": 0.3, "embed_dim": 5}))
+    wd = tmp_path / "sweep"
+    args = [*TINY[:-1], f"--config={cfg}", "--methods=idec", "--seeds=1", f"--workdir={wd}"]
+    r = run("experiments.sweep", *args, "--notsne")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (name,) = [p.name for p in (wd / "runs").iterdir() if p.name != "ae_cache"]
+    assert name == "digits__idec__g0.3__e5"
+    saved = json.loads((wd / "runs" / name / "config.json").read_text())["config"]
+    assert (saved["gamma"], saved["embed_dim"]) == (0.3, 5)
+
+
 def test_batched_sweep_writes_the_same_files(tmp_path):
     wd = tmp_path / "bsweep"
     r = run(

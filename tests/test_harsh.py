@@ -340,6 +340,33 @@ def test_a_figure_line_is_drawn_on_the_seeds_all_its_points_have():
     assert _curve(points, "idec") == []
 
 
+def test_a_figure_line_leaves_a_seed_that_diverged_at_one_level_out_of_every_point():
+    """A seed that went non-finite at one level is out of that level's mean, so it is out
+    of the clean point's too; a level where every seed diverged has no point and takes no
+    seed from the others."""
+    from dssec_jax.cli.harsh_report import _curve
+
+    def diverged(run, seeds):
+        for rec in run["per_seed"]:
+            if rec["seed"] in seeds:
+                rec["stop_reason"] = "nonfinite"
+        return {**run, "summary": summarize(run["per_seed"])}
+
+    points = {
+        (None, 0.0): {"dssec": _run("d", "dssec", [0.8, 0.7, 0.1])},
+        ("gaussian", 0.2): {
+            "dssec": diverged(_run("d_gaussian0.2", "dssec", [0.6, 0.5, 0.2]), {2})
+        },
+        ("gaussian", 0.3): {
+            "dssec": diverged(_run("d_gaussian0.3", "dssec", [0.3, 0.3, 0.3]), {0, 1, 2})
+        },
+    }
+    (lv0, clean), (lv1, noisy) = _curve(points, "dssec")
+    assert (lv0, lv1) == (0.0, 0.2)
+    assert clean["mean"] == pytest.approx(0.75) and clean["n"] == 2
+    assert noisy["mean"] == pytest.approx(0.55) and noisy["n"] == 2
+
+
 def test_a_harsh_plan_runs_its_clean_and_corrupted_data_and_pairs_them(tmp_path):
     """End to end on digits (K-means, 2 seeds): the plan's clean runs sit beside the
     corrupted ones in one folder, the report pairs them, and the figure is drawn at the end

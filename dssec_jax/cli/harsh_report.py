@@ -21,6 +21,7 @@ from dssec_jax.data.corrupt import split_name
 from .report import (
     _cell,
     _dataset_order,
+    _finished_acc,
     _given,
     _order,
     _paired_cell,
@@ -116,13 +117,15 @@ def _grid_of(points: dict) -> dict:
 
 def _curve(points: dict, method: str) -> list[tuple[float, dict]]:
     """(level, ACC summary) of ``method`` at each of a panel's ``points`` ({(kind, level):
-    {method: run}}), every point on the seeds all of them have (a campaign under way has
-    more seeds of some levels: a line over other seeds would not compare); levels where
-    every seed diverged are left out."""
+    {method: run}}), every point on the seeds all of them finished (a campaign under way
+    has more seeds of some levels, and a seed that diverged at one level is left out of
+    that level's mean: a line over other seeds would not compare); levels where every
+    seed diverged are left out."""
     runs = {lv: rs[method] for (_, lv), rs in points.items() if method in rs}
+    runs = {lv: r for lv, r in runs.items() if _finished_acc(r)}
     if not runs:
         return []
-    seeds = set.intersection(*({s.get("seed") for s in r["per_seed"]} for r in runs.values()))
+    seeds = set.intersection(*(set(_finished_acc(r)) for r in runs.values()))
     at = [(lv, _on_seeds(r, seeds)["summary"]) for lv, r in runs.items()]
     return [(lv, s["acc"]) for lv, s in at if "acc" in s]
 

@@ -26,8 +26,10 @@ flags.DEFINE_list(
     ["kmeans", "pca_kmeans", "ae_kmeans", "sae_kmeans", "dec", "idec", "dssec"],
     "methods to run",
 )
-flags.DEFINE_list("gammas", ["0.1"], "clustering-loss weights (idec, dssec)")
-flags.DEFINE_list("embed_dims", ["10"], "embedding sizes")
+flags.DEFINE_list(
+    "gammas", None, "clustering-loss weights (idec, dssec); default: the one of --config, else 0.1"
+)
+flags.DEFINE_list("embed_dims", None, "embedding sizes; default: the one of --config, else 10")
 flags.DEFINE_boolean("tsne", True, "draw the t-SNE figure of the learned embeddings")
 flags.DEFINE_boolean(
     "batched",
@@ -52,39 +54,45 @@ def run_name(dataset: str, method: str, gamma, embed_dim) -> str:
 
 
 def grid(methods, gammas, embed_dims):
-    """(method, gamma or None, embed_dim or None) without runs that only repeat others."""
+    """(method, gamma or None, embed_dim or None) without runs that only repeat others;
+    ``gammas`` (``embed_dims``) None: the one value the settings give (``configure``)."""
     points = []
     for m in methods:
         spec = get_method(m)
-        gs = gammas if spec.clustering == "idec" else [None]
-        es = [None] if spec.features == "raw" else embed_dims
+        gs = (gammas or [CONFIGURED]) if spec.clustering == "idec" else [None]
+        es = [None] if spec.features == "raw" else (embed_dims or [CONFIGURED])
         points += [(m, g, e) for g in gs for e in es]
     return points
 
 
+CONFIGURED = "configured"  # a grid value left to --recipe, --config and the defaults
+
+
+def configure(ds, m: str, g, e) -> tuple:
+    """(dataset, method, gamma, embed_dim, Config) of a grid point; a value the grid leaves
+    to the settings (``CONFIGURED``) is the one they give."""
+    given = {k: v for k, v in (("gamma", g), ("embed_dim", e)) if v not in (None, CONFIGURED)}
+    cfg = check_config(common.build_config(ds.n_clusters, method=m, **given), len(ds.x))
+    return (
+        ds,
+        m,
+        cfg.gamma if g == CONFIGURED else g,
+        cfg.embed_dim if e == CONFIGURED else e,
+        cfg,
+    )
+
+
 def main(argv):
     try:
-        gammas = [float(g) for g in FLAGS.gammas]
-        embed_dims = [int(e) for e in FLAGS.embed_dims]
+        gammas = FLAGS.gammas and [float(g) for g in FLAGS.gammas]
+        embed_dims = FLAGS.embed_dims and [int(e) for e in FLAGS.embed_dims]
     except ValueError as e:
         raise ValueError(f"--gammas and --embed_dims take comma-separated numbers ({e})") from e
     points = grid(FLAGS.methods, gammas, embed_dims)
     workdir = pathlib.Path(FLAGS.workdir or "runs/sweep")
     runs = workdir / "runs"
     datasets = [common.load(name) for name in FLAGS.datasets]
-    configs = [
-        (
-            ds,
-            m,
-            g,
-            e,
-            check_config(
-                common.build_config(ds.n_clusters, method=m, gamma=g, embed_dim=e), len(ds.x)
-            ),
-        )
-        for ds in datasets
-        for m, g, e in points
-    ]
+    configs = [configure(ds, m, g, e) for ds in datasets for m, g, e in points]
     seeds = list(range(FLAGS.seeds))
     if FLAGS.batched:
         groups: dict[tuple, tuple] = {}
