@@ -254,7 +254,7 @@ def dssec_loss(
     p: ArrayLike,
     *,
     gamma: ArrayLike = 0.1,
-    beta: ArrayLike = 0.0,
+    beta: ArrayLike = 1.0,
     rho: ArrayLike = 0.05,
     alpha: float = 1.0,
     rec_weight: ArrayLike = 1.0,
@@ -266,7 +266,8 @@ def dssec_loss(
 
     ``hidden`` holds the penalised layers' activations (empty for no sparsity); ``reduction``
     ``form`` and ``floor`` are those of ``sparsity_penalty``.
-    DSSEC: rec_weight 1, beta > 0; IDEC: beta 0; DEC: rec_weight 0 (decoder unused).
+    DSSEC: rec_weight 1, beta > 0 (the defaults are the library's DSSEC, ``Config``'s);
+    IDEC: beta 0; DEC: rec_weight 0 (decoder unused).
 
     Args:
       x: inputs, (n, d).

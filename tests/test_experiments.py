@@ -156,18 +156,21 @@ def test_flag_errors_are_one_line(args, msg):
     assert last.startswith("error:") and msg in last
 
 
-def test_a_sweep_without_gammas_or_embed_dims_takes_those_of_its_config(tmp_path):
+def test_a_sweep_takes_the_gamma_embed_dim_and_cache_it_is_given(tmp_path):
     """Settings resolve as defaults < --config < flags: a sweep not given --gammas or
-    --embed_dims trains at the --config file's values (and names its runs by them)."""
+    --embed_dims trains at the --config file's values (and names its runs by them); its
+    pretrained autoencoders go to --cache_dir when given."""
     net = json.loads((ROOT / "tests/fixtures/tiny_net.json").read_text())
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({**net, "gamma": 0.3, "embed_dim": 5}))
     wd = tmp_path / "sweep"
     args = [*TINY[:-1], f"--config={cfg}", "--methods=idec", "--seeds=1", f"--workdir={wd}"]
+    args.append(f"--cache_dir={tmp_path / 'cache'}")
     r = run("experiments.sweep", *args, "--notsne")
     assert r.returncode == 0, r.stderr[-2000:]
-    (name,) = [p.name for p in (wd / "runs").iterdir() if p.name != "ae_cache"]
+    (name,) = [p.name for p in (wd / "runs").iterdir()]
     assert name == "digits__idec__g0.3__e5"
+    assert any((tmp_path / "cache").iterdir())
     saved = json.loads((wd / "runs" / name / "config.json").read_text())["config"]
     assert (saved["gamma"], saved["embed_dim"]) == (0.3, 5)
 
@@ -377,6 +380,29 @@ def test_bad_flags_exit_2_with_one_line(args, message):
     r = run("experiments.run", *args)
     assert r.returncode == 2 and r.stderr.strip().startswith(message), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "driver, args, flag",
+    [
+        ("experiments.sweep", ["--readme=R.md", "--against=results/paper"], "--against, --readme"),
+        ("experiments.campaign", ["--dry_run", "--readme=R.md"], "--readme"),
+        (
+            "experiments.report",
+            ["results/paper", "--seeds=3", "--recipe=strong"],
+            "--recipe, --seeds",
+        ),
+    ],
+)
+def test_a_flag_of_another_driver_is_refused_not_ignored(driver, args, flag):
+    """Every driver's flags share absl's namespace: one a driver does not read exits 2
+    naming it, before anything runs."""
+    r = run(driver, *args)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (
+        f"error: this command does not read {flag} (another dssec command's flags); see its "
+        "--help for the ones it takes"
+    )
 
 
 def test_helpfull_shows_library_defaults_and_none_is_accepted(tmp_path):

@@ -23,6 +23,10 @@ def test_corrupted_names_split_back():
             float(level),
         )
     assert split_name("usps_c10") == ("usps_c10", None, 0.0)
+    # two levels apart in the seventh digit: two names, each reading back its own level
+    a, b = (corrupted_name("d", f"gaussian:{v}") for v in (0.1234561, 0.1234564))
+    assert a != b and split_name(a)[2] == 0.1234561 and split_name(b)[2] == 0.1234564
+    assert corrupted_name("d", "noise_features:1.0") == "d_noise_features1"
     assert (
         data_name("usps@salt_pepper:0.3") == "usps_salt_pepper0.3" and data_name("usps") == "usps"
     )

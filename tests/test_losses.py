@@ -302,3 +302,21 @@ def test_the_target_is_held_fixed_even_when_computed_inside_the_loss():
     assert np.abs(np.asarray(jax.grad(held)(mu))).max() > 1e-4  # not trivially zero
     q = losses.soft_assignment(z, mu)
     assert not np.asarray(jax.grad(lambda p: losses.clustering_kl(p, q))(p_fixed)).any()
+
+
+def test_the_pure_losses_default_to_the_librarys_settings():
+    """A weight left out of a pure loss is the one ``Config`` trains DSSEC with, so
+    ``dssec_loss(...)`` without ``beta`` is DSSEC's loss, not IDEC's."""
+    import inspect
+
+    from dssec_jax.methods import Config
+
+    cfg, field = Config(), {"reduction": "sparsity_reduction", "form": "sparsity_form"}
+    checked = 0
+    for fn in (losses.dssec_loss, losses.sparsity_penalty, losses.soft_assignment):
+        for name, param in inspect.signature(fn).parameters.items():
+            if hasattr(cfg, field.get(name, name)) and param.default is not param.empty:
+                assert param.default == getattr(cfg, field.get(name, name)), (fn.__name__, name)
+                checked += 1
+    assert checked == 9  # gamma, beta, rho, alpha, reduction, form; reduction, form; alpha
+    assert inspect.signature(losses.dssec_loss).parameters["beta"].default == 1.0

@@ -692,7 +692,11 @@ def main(argv):
 
 def entry() -> None:
     """The command line (``dssec-campaign``, or ``python -m experiments.campaign`` in a checkout)."""
-    common.run_cli(main, doc=__doc__)
+    own = ("plan", "datasets", "methods", "results", "only_seeds", "commit", "dry_run")
+    run = ("seeds", "cache_dir", "checkpoint_interval", "data_dir", "corrupt", "clean")
+    # the flags a plan fixes are "read" to be refused with the reason (_plan_from_flags)
+    reads = (*common.ALL_READ, *own, "update_readme", *run, *PLAN_FIXES, "download")
+    common.run_cli(main, doc=__doc__, reads=reads)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import sys
+from collections.abc import Collection
 from typing import Any, Callable, Union
 
 import numpy as np
@@ -138,8 +139,9 @@ flags.DEFINE_string("workdir", None, "output folder; rerunning on it resumes")
 flags.DEFINE_string(
     "cache_dir",
     None,
-    "pretrained-autoencoder cache (default: <workdir>/../ae_cache); for dssec-campaign the "
-    "folder of its runs and caches (default: ~/.cache/dssec_jax/campaign)",
+    "pretrained-autoencoder cache (default: <workdir>/../ae_cache; dssec-sweep: "
+    "<workdir>/runs/ae_cache); for dssec-campaign the folder of its runs and caches "
+    "(default: ~/.cache/dssec_jax/campaign)",
 )
 flags.DEFINE_float(
     "checkpoint_interval",
@@ -196,6 +198,35 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
 flags.DEFINE_integer("process_id", None, "this process's index in a multi-process run")
+
+
+# Every driver reads these (``cli`` starts the processes; ``log`` writes the metric logs).
+ALL_READ = ("coordinator", "num_processes", "process_id", "metrics_csv", "metrics_tensorboard")
+# The flags the training drivers (dssec-run, dssec-sweep) read through ``load``,
+# ``build_config`` and ``runner``.
+TRAINING_FLAGS = (
+    *ALL_READ,
+    *SETTING_FLAGS,
+    *("config", "recipe", "n_clusters", "seeds", "workdir", "cache_dir", "checkpoint_interval"),
+    *("data_dir", "download", "subset", "per_class", "x_key", "y_key", "corrupt"),
+)
+
+
+def check_read(reads: Collection[str]) -> None:
+    """ValueError naming each flag given on the command line that this driver does not
+    ``reads``: absl defines every imported driver's flags in one namespace, so another
+    driver's flag would parse and be ignored."""
+    ours = {
+        f.name
+        for module, defined in FLAGS.flags_by_module_dict().items()
+        if module.split(".")[0] in ("dssec_jax", "experiments", "__main__")
+        for f in defined
+    }
+    if given := sorted(f"--{n}" for n in ours - set(reads) if FLAGS[n].present):
+        raise ValueError(
+            f"this command does not read {', '.join(given)} (another dssec command's "
+            "flags); see its --help for the ones it takes"
+        )
 
 
 _PROGRESS: list = []  # the drivers' progress display (and metric logs), made at the first record
@@ -357,12 +388,18 @@ def parse_flags(argv: list) -> list:
         sys.exit(2)
 
 
-def run_cli(main: Callable, positional: bool = False, doc: str | None = None) -> None:
+def run_cli(
+    main: Callable,
+    positional: bool = False,
+    doc: str | None = None,
+    reads: Collection[str] | None = None,
+) -> None:
     """``app.run`` of ``cli(main)`` with ``parse_flags``: every bad input exits 2 in one line.
-    ``doc``: the usage text of ``--help`` (the driver's docstring, whatever script runs it)."""
+    ``doc``: the usage text of ``--help`` (the driver's docstring, whatever script runs it);
+    ``reads``: the flags the driver reads (``check_read`` refuses the others)."""
     if doc:
         sys.modules["__main__"].__doc__ = doc
-    app.run(cli(main, positional), flags_parser=parse_flags)
+    app.run(cli(main, positional, reads), flags_parser=parse_flags)
 
 
 # A path the user gave that cannot be used (other OS errors, a full disk or a failed read
@@ -376,11 +413,12 @@ UNUSABLE_PATH = (
 )
 
 
-def cli(main: Callable, positional: bool = False) -> Callable:
+def cli(main: Callable, positional: bool = False, reads: Collection[str] | None = None) -> Callable:
     """Wrap an absl main so that bad input (a value, a path that cannot be used, an extra
     the flags need and that is not installed) ends in a one-line error and exit code 2 (an
     unusable checkpoint or a diverged fit outside a run's seeds: one line, exit code 1);
-    stray positional arguments are refused unless ``positional``."""
+    stray positional arguments are refused unless ``positional``, and flags the driver
+    does not read (``check_read``) when ``reads`` names those it does."""
 
     def wrapped(argv):
         if len(argv) > 1 and not positional:
@@ -389,6 +427,8 @@ def cli(main: Callable, positional: bool = False) -> Callable:
         _log_to_stdout()
         compile_cache.enable()
         try:
+            if reads is not None:
+                check_read(reads)
             parallel.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
             return main(argv)
         except (ValueError, *UNUSABLE_PATH) as e:  # the input, or a path it names

@@ -694,9 +694,15 @@ def report_main(argv):
 
 def entry() -> None:
     """The command line (``dssec-report``, or ``python -m experiments.report`` in a checkout)."""
+    from . import common
     from .common import run_cli
 
-    run_cli(report_main, positional=True, doc=__doc__)
+    run_cli(
+        report_main,
+        positional=True,
+        doc=__doc__,
+        reads=(*common.ALL_READ, "readme", "clean", "against"),
+    )
 
 
 if __name__ == "__main__":

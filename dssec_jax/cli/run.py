@@ -95,7 +95,8 @@ def result_line(summary: dict) -> str:
 
 def entry() -> None:
     """The command line (``dssec-run``, or ``python -m experiments.run`` in a checkout)."""
-    common.run_cli(main, doc=__doc__)
+    own = ("dataset", "method", "gamma", "embed_dim", "save_model")
+    common.run_cli(main, doc=__doc__, reads=(*common.TRAINING_FLAGS, *own))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
         --gammas=0.1,0.3,0.5 --embed_dims=5,10,20,40 --seeds=5 --workdir=runs/sweep
 
 Each grid point is a run directory under <workdir>/runs (resumable); pretrained
-autoencoders are shared through <workdir>/runs/ae_cache. Methods that do not use gamma
+autoencoders are shared through --cache_dir (default <workdir>/runs/ae_cache). Methods that do not use gamma
 (or embed_dim) run once, not once per value.
 """
 
@@ -91,6 +91,7 @@ def main(argv):
     points = grid(FLAGS.methods, gammas, embed_dims)
     workdir = pathlib.Path(FLAGS.workdir or "runs/sweep")
     runs = workdir / "runs"
+    ae_cache = pathlib.Path(FLAGS.cache_dir) if FLAGS.cache_dir else runs / "ae_cache"
     datasets = [common.load(name) for name in FLAGS.datasets]
     configs = [configure(ds, m, g, e) for ds in datasets for m, g, e in points]
     seeds = list(range(FLAGS.seeds))
@@ -109,7 +110,7 @@ def main(argv):
                     ds, members, seeds, common.log, FLAGS.shard_runs, FLAGS.checkpoint_interval
                 )
             else:
-                run_config(ds, members[0][1], seeds, members[0][0], runs / "ae_cache", common.log)
+                run_config(ds, members[0][1], seeds, members[0][0], ae_cache, common.log)
     else:
         for i, (ds, m, g, dim, cfg) in enumerate(configs):
             name = run_name(ds.name, m, g, dim)
@@ -119,7 +120,7 @@ def main(argv):
                 cfg,
                 seeds,
                 runs / name,
-                runs / "ae_cache",
+                ae_cache,
                 common.log,
                 FLAGS.checkpoint_interval,
             )
@@ -128,7 +129,8 @@ def main(argv):
 
 def entry() -> None:
     """The command line (``dssec-sweep``, or ``python -m experiments.sweep`` in a checkout)."""
-    common.run_cli(main, doc=__doc__)
+    own = ("datasets", "methods", "gammas", "embed_dims", "tsne", "batched", "shard_runs", "clean")
+    common.run_cli(main, doc=__doc__, reads=(*common.TRAINING_FLAGS, *own))
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
     if len(shape) not in (2, 3) or int(np.prod(shape)) != x.shape[1]:
         raise ValueError(
             f"occlusion needs the image shape (h, w) or (h, w, c) with {x.shape[1]} values "
-            f"in all, got {image_shape!r}; pass image_shape= (every built-in dataset has one)"
+            f"in all, got {image_shape!r}; pass image_shape= (every built-in dataset has "
+            "one; your own file has one when it stores x as (n, h, w) or (n, h, w, c))"
         )
     if len(shape) == 3 and shape[2] > 4:
         raise ValueError(
@@ -167,9 +168,11 @@ def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
 
 
 def corrupted_name(name: str, spec: str) -> str:
-    """The name of dataset ``name`` under ``spec``: ``<name>_<kind><level>``."""
+    """The name of dataset ``name`` under ``spec``: ``<name>_<kind><level>``, the level
+    written short (0.1, 1) where that reads back as the same number, else in full."""
     kind, level = parse(spec)
-    return f"{name}_{kind}{level:g}"
+    short = f"{level:g}"
+    return f"{name}_{kind}{short if float(short) == level else repr(level)}"
 
 
 _NAME = re.compile(rf"^(.+)_({'|'.join(KINDS)})([0-9.e+-]+)$")
@@ -185,8 +188,9 @@ def split_name(name: str) -> tuple[str, Optional[str], float]:
 
 
 def corrupt_dataset(ds, spec: str, seed: int = 0):
-    """``ds`` under the corruption ``spec`` (seeded by ``seed``), named ``<name>_<kind><level>``;
-    the image shape is dropped when extra features are appended."""
+    """``ds`` under the corruption ``spec`` (seeded by ``seed``), named ``<name>_<kind><level>``
+    (the name does not carry ``seed``: the drivers draw with seed 0, and two draws of one
+    spec would share a name); the image shape is dropped when extra features are appended."""
     kind, _ = parse(spec)
     try:
         x = corrupt(ds.x, spec, seed, image_shape=ds.image_shape)

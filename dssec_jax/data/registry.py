@@ -114,7 +114,10 @@ def _fix(name: str) -> str:
     )
     if name in ("mnist", "fashion_mnist", "usps"):
         return common + ", or download them with download=True (--download)"
-    return common + " (COIL20_32x32.mat is Deng Cai's file; see the README's Datasets section)"
+    return common + (
+        " (COIL20_32x32.mat, Deng Cai's 32x32 COIL-20 file with arrays fea and gnd, has no "
+        "pinned download: the Datasets section of docs/guide.md gives its layout)"
+    )
 
 
 def _select(split: str, parts: dict) -> tuple[np.ndarray, np.ndarray]:
