@@ -11,6 +11,7 @@ from dssec_jax import evaluate
 from dssec_jax.cli.campaign import exported_seeds
 from dssec_jax.data import load_dataset
 from dssec_jax.data.corrupt import split_name
+from dssec_jax.labels import reveal
 
 RUNS = sorted((ROOT / "results").glob("*/*/results.json"))
 
@@ -32,6 +33,11 @@ def test_metrics_recompute_from_the_committed_labels(path, data_dir):
         got = evaluate(ds.y, labels["labels"].astype(np.int32))
         for k in ("acc", "nmi", "ari"):
             assert abs(got[k] - rec[k]) < 1e-9, (k, got[k], rec[k])
+        if fraction := res["config"].get("label_fraction"):  # on the rows not given too
+            unknown = reveal(ds.y, fraction, rec["seed"]) == -1
+            got = evaluate(ds.y[unknown], labels["labels"][unknown].astype(np.int32))
+            for k in ("acc", "nmi", "ari"):
+                assert abs(got[k] - rec[f"{k}_unknown"]) < 1e-9, (k, got[k], rec[f"{k}_unknown"])
         assert (
             abs(evaluate(ds.y, labels["kmeans_labels"].astype(np.int32))["acc"] - rec["kmeans_acc"])
             < 1e-9
