@@ -199,6 +199,21 @@ def run_id(cfg: Config, shape: tuple, known: Optional[np.ndarray] = None) -> str
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _check_start(cfg: Config, centers, known, label_map) -> None:
+    """ValueError for starting centres of another shape than (k, embed_dim), or known
+    labels without the label map pretraining learned (or the map without labels)."""
+    if (known is None) != (label_map is None):
+        raise ValueError(
+            "known labels and label_map go together: the label term needs the map from the "
+            "code to the classes (pretraining's params['label_map']) and labels to fit it"
+        )
+    if np.shape(centers) != (cfg.k, cfg.embed_dim):
+        raise ValueError(
+            f"centers must be (n_clusters, embed_dim) = {(cfg.k, cfg.embed_dim)}, got "
+            f"{np.shape(centers)}: one row per cluster in the embedding"
+        )
+
+
 def cluster(
     x: np.ndarray,
     ae_params: dict,
@@ -222,7 +237,8 @@ def cluster(
     its decoder is returned unchanged. With ``refresh_precision`` other than ``precision``
     the returned Q and labels come from one last pass at the latter, and the last record
     gets ``final_pass_label_change``. ``y``: true labels, only for the metrics in the
-    history (with ``known`` labels also on the samples not given: ``metrics.evaluate``). ``known`` (n,), -1 where unknown: the phase keeps the label term
+    history (with ``known`` labels also on the samples not given: ``metrics.evaluate``).
+    ``known`` (n,), -1 where unknown: the phase keeps the label term
     (``train.clustering_loss``) with ``label_map``, the map pretraining learned, trained
     on. ``store``: a checkpoint store ("cluster"), saved at most every
     ``store.min_interval_s`` seconds and at the end; a run resumes from it. ``log`` is
@@ -233,16 +249,7 @@ def cluster(
     """
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
     known = check_known(known, x.shape[0], cfg)
-    if (known is None) != (label_map is None):
-        raise ValueError(
-            "known labels and label_map go together: the label term needs the map from the "
-            "code to the classes (pretraining's params['label_map']) and labels to fit it"
-        )
-    if np.shape(centers) != (cfg.k, cfg.embed_dim):
-        raise ValueError(
-            f"centers must be (n_clusters, embed_dim) = {(cfg.k, cfg.embed_dim)}, got "
-            f"{np.shape(centers)}: one row per cluster in the embedding"
-        )
+    _check_start(cfg, centers, known, label_map)
     ph = phase(cfg)
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg, label_map))
     state = parallel.place(train.init_state(params, ph.optimizer.build()), ph.mesh)

@@ -355,6 +355,11 @@ def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
     with pytest.raises(ValueError, match="known labels and label_map go together"):
         cfg = Config(method="dssec", **TOY)
         clustering.cluster(x, {}, np.zeros((2, 1)), cfg, jax.random.PRNGKey(0), known=known)
+    with pytest.raises(
+        ValueError, match=r"centers must be \(n_clusters, embed_dim\) = \(3, 2\), got \(2, 2\)"
+    ):
+        cfg = Config(method="dssec", **{**TOY, "n_clusters": 3, "embed_dim": 2})
+        clustering.cluster(x, {}, np.zeros((2, 2)), cfg, jax.random.PRNGKey(0))
 
 
 def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
