@@ -392,6 +392,7 @@ def test_bad_flags_exit_2_with_one_line(args, message):
             ["results/paper", "--seeds=3", "--recipe=strong"],
             "--recipe, --seeds",
         ),
+        ("experiments.report", ["results/paper", "--metrics_csv=m.csv"], "--metrics_csv"),
     ],
 )
 def test_a_flag_of_another_driver_is_refused_not_ignored(driver, args, flag):
@@ -403,6 +404,12 @@ def test_a_flag_of_another_driver_is_refused_not_ignored(driver, args, flag):
         f"error: this command does not read {flag} (another dssec command's flags); see its "
         "--help for the ones it takes"
     )
+
+
+def test_a_batched_sweep_refuses_a_cache_it_would_not_use(tmp_path):
+    r = run("experiments.sweep", "--batched", f"--cache_dir={tmp_path}", f"--workdir={tmp_path}")
+    assert r.returncode == 2 and "--batched groups pretrain inside their own folders" in r.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 def test_helpfull_shows_library_defaults_and_none_is_accepted(tmp_path):

@@ -27,6 +27,16 @@ def test_corrupted_names_split_back():
     a, b = (corrupted_name("d", f"gaussian:{v}") for v in (0.1234561, 0.1234564))
     assert a != b and split_name(a)[2] == 0.1234561 and split_name(b)[2] == 0.1234564
     assert corrupted_name("d", "noise_features:1.0") == "d_noise_features1"
+    # the same rule in a harsh table's column titles and a sweep's run folders
+    from dssec_jax.cli.harsh_report import _name
+    from dssec_jax.cli.runner import run_name
+
+    assert _name("gaussian", 0.1234561) != _name("gaussian", 0.1234564)
+    assert (
+        _name("gaussian", 0.1) == "gaussian 0.1"
+        and run_name("d", "m", 0.1, 10) == "d__m__g0.1__e10"
+    )
+    assert run_name("d", "m", 0.1234561, 10) != run_name("d", "m", 0.1234564, 10)
     assert (
         data_name("usps@salt_pepper:0.3") == "usps_salt_pepper0.3" and data_name("usps") == "usps"
     )
@@ -342,6 +352,29 @@ def test_a_figure_line_is_drawn_on_the_seeds_all_its_points_have():
     assert clean["mean"] == pytest.approx(0.75) and clean["n"] == 2
     assert noisy["mean"] == pytest.approx(0.55)
     assert _curve(points, "idec") == []
+
+
+def test_a_method_whose_seeds_each_diverged_somewhere_is_named_in_its_panel(tmp_path, monkeypatch):
+    """No seed of IDEC finished every level of the panel: no line, and the panel says so."""
+    from dssec_jax.cli import harsh_report
+
+    def diverged(run, seed):
+        run["per_seed"][seed]["stop_reason"] = "nonfinite"
+        return {**run, "summary": summarize(run["per_seed"])}
+
+    runs = [
+        _run("d_gaussian0.1", "dssec", [0.6, 0.5]),
+        _run("d_gaussian0.3", "dssec", [0.5, 0.4]),
+        diverged(_run("d_gaussian0.1", "idec", [0.6, 0.5]), 0),
+        diverged(_run("d_gaussian0.3", "idec", [0.5, 0.4]), 1),
+    ]
+    clean = [_run("d", "dssec", [0.8, 0.7]), _run("d", "idec", [0.8, 0.7])]
+    seen = []
+    monkeypatch.setattr(harsh_report, "_save_fig", lambda fig, path: seen.append(fig))
+    harsh_report.plot_harsh(runs, clean, tmp_path)
+    (ax,) = seen[0].axes
+    assert [t.get_text() for t in ax.texts] == ["no seed finished every level: idec"]
+    assert [c.get_label() for c in ax.containers] == ["dssec"]
 
 
 def test_a_figure_line_leaves_a_seed_that_diverged_at_one_level_out_of_every_point():

@@ -311,12 +311,13 @@ def test_the_pure_losses_default_to_the_librarys_settings():
 
     from dssec_jax.methods import Config
 
-    cfg, field = Config(), {"reduction": "sparsity_reduction", "form": "sparsity_form"}
+    field = {"reduction": "sparsity_reduction", "form": "sparsity_form", "floor": "sparsity_floor"}
+    cfg = Config()
     checked = 0
     for fn in (losses.dssec_loss, losses.sparsity_penalty, losses.soft_assignment):
         for name, param in inspect.signature(fn).parameters.items():
             if hasattr(cfg, field.get(name, name)) and param.default is not param.empty:
                 assert param.default == getattr(cfg, field.get(name, name)), (fn.__name__, name)
                 checked += 1
-    assert checked == 9  # gamma, beta, rho, alpha, reduction, form; reduction, form; alpha
+    assert checked == 11  # gamma, beta, rho, alpha, reduction, form, floor; 3 of those; alpha
     assert inspect.signature(losses.dssec_loss).parameters["beta"].default == 1.0

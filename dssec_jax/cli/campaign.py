@@ -695,7 +695,8 @@ def entry() -> None:
     own = ("plan", "datasets", "methods", "results", "only_seeds", "commit", "dry_run")
     run = ("seeds", "cache_dir", "checkpoint_interval", "data_dir", "corrupt", "clean")
     # the flags a plan fixes are "read" to be refused with the reason (_plan_from_flags)
-    reads = (*common.ALL_READ, *own, "update_readme", *run, *PLAN_FIXES, "download")
+    metrics = ("metrics_csv", "metrics_tensorboard")
+    reads = (*common.ALL_READ, *own, "update_readme", *run, *metrics, *PLAN_FIXES, "download")
     common.run_cli(main, doc=__doc__, reads=reads)
 
 

@@ -200,12 +200,13 @@ flags.DEFINE_integer("num_processes", None, "processes in a multi-process run")
 flags.DEFINE_integer("process_id", None, "this process's index in a multi-process run")
 
 
-# Every driver reads these (``cli`` starts the processes; ``log`` writes the metric logs).
-ALL_READ = ("coordinator", "num_processes", "process_id", "metrics_csv", "metrics_tensorboard")
-# The flags the training drivers (dssec-run, dssec-sweep) read through ``load``,
-# ``build_config`` and ``runner``.
+# Every driver reads these (``cli`` starts the processes).
+ALL_READ = ("coordinator", "num_processes", "process_id")
+# The flags the training drivers (dssec-run, dssec-sweep, dssec-campaign: the metric logs
+# of ``log``) read through ``load``, ``build_config`` and ``runner``.
 TRAINING_FLAGS = (
     *ALL_READ,
+    *("metrics_csv", "metrics_tensorboard"),
     *SETTING_FLAGS,
     *("config", "recipe", "n_clusters", "seeds", "workdir", "cache_dir", "checkpoint_interval"),
     *("data_dir", "download", "subset", "per_class", "x_key", "y_key", "corrupt"),
@@ -216,10 +217,10 @@ def check_read(reads: Collection[str]) -> None:
     """ValueError naming each flag given on the command line that this driver does not
     ``reads``: absl defines every imported driver's flags in one namespace, so another
     driver's flag would parse and be ignored."""
-    ours = {
+    ours = {  # absl's own (--helpfull, --flagfile, logging) are never refused
         f.name
         for module, defined in FLAGS.flags_by_module_dict().items()
-        if module.split(".")[0] in ("dssec_jax", "experiments", "__main__")
+        if module.split(".")[0] != "absl"
         for f in defined
     }
     if given := sorted(f"--{n}" for n in ours - set(reads) if FLAGS[n].present):

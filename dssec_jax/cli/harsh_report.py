@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from dssec_jax.data.corrupt import split_name
+from dssec_jax.data.corrupt import number_text, split_name
 
 from .report import (
     _cell,
@@ -131,7 +131,7 @@ def _curve(points: dict, method: str) -> list[tuple[float, dict]]:
 
 
 def _name(kind: Optional[str], level: float) -> str:
-    return "clean" if kind is None else f"{kind} {level:g}"
+    return "clean" if kind is None else f"{kind} {number_text(level)}"
 
 
 def _loss_less(method: dict, base: dict, method_clean: dict, base_clean: dict) -> list[float]:
@@ -274,7 +274,7 @@ def plot_harsh(
 ) -> list[pathlib.Path]:
     """``harsh_<dataset>.png`` per dataset: ACC (mean ± std) against the level of each
     corruption (0: clean), one panel per corruption, one line per method, each line on the
-    seeds all its points have (``_curve``)."""
+    seeds all its points finished (``_curve``; a method with none is named in the panel)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -287,9 +287,11 @@ def plot_harsh(
         fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.6), squeeze=False)
         for ax, kind in zip(axes[0], kinds):
             points = {c: rs for c, rs in conditions.items() if c[0] in (None, kind)}
+            missing = []  # methods with runs here but no seed finished at every level
             for i, m in enumerate(methods):
                 at = _curve(points, m)
                 if not at:
+                    missing += [m] if any(m in rs for rs in points.values()) else []
                     continue
                 ax.errorbar(
                     [lv for lv, _ in at],
@@ -300,6 +302,9 @@ def plot_harsh(
                     color=f"C{i % 10}",
                     label=m,
                 )
+            if missing:
+                note = "no seed finished every level: " + ", ".join(missing)
+                ax.text(0.02, 0.02, note, transform=ax.transAxes, fontsize=7)
             ax.set_title(kind)
             ax.set_xlabel("level (0: clean)")
             ax.set_ylabel("ACC")

@@ -39,6 +39,7 @@ from dssec_jax import (
     processor,
 )
 from dssec_jax.data import Dataset
+from dssec_jax.data.corrupt import number_text
 from dssec_jax.methods import Config
 from dssec_jax.sweep import fit_batched
 from dssec_jax.validation import NonFiniteLossError
@@ -165,6 +166,14 @@ def _read_json(path: pathlib.Path, fix: str) -> dict:
         return json.loads(path.read_text())
     except ValueError as e:
         raise ValueError(f"{path} is damaged ({e}); {fix}") from None
+
+
+def run_name(dataset: str, method: str, gamma, embed_dim) -> str:
+    """A sweep's folder of one grid point: ``<dataset>__<method>__g<gamma>__e<embed_dim>``
+    (``na`` for a setting the method does not use; numbers by ``number_text``)."""
+    g = "na" if gamma is None else number_text(gamma)
+    e = "na" if embed_dim is None else str(embed_dim)
+    return f"{dataset}__{method}__g{g}__e{e}"
 
 
 def known_for(ds: Dataset, cfg: Config, seed: int) -> Optional[np.ndarray]:

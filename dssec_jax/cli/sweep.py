@@ -18,7 +18,7 @@ from dssec_jax.methods import get_method
 from dssec_jax.validation import check_config
 
 from . import common, report
-from .runner import run_batched, run_config
+from .runner import run_batched, run_config, run_name
 
 flags.DEFINE_list("datasets", ["digits"], "datasets (built-in names or paths)")
 flags.DEFINE_list(
@@ -45,12 +45,6 @@ flags.DEFINE_boolean(
     "(their number must divide by the device count)",
 )
 FLAGS = flags.FLAGS
-
-
-def run_name(dataset: str, method: str, gamma, embed_dim) -> str:
-    g = "na" if gamma is None else f"{gamma:g}"
-    e = "na" if embed_dim is None else str(embed_dim)
-    return f"{dataset}__{method}__g{g}__e{e}"
 
 
 def grid(methods, gammas, embed_dims):
@@ -88,6 +82,11 @@ def main(argv):
         embed_dims = FLAGS.embed_dims and [int(e) for e in FLAGS.embed_dims]
     except ValueError as e:
         raise ValueError(f"--gammas and --embed_dims take comma-separated numbers ({e})") from e
+    if FLAGS.batched and FLAGS.cache_dir:
+        raise ValueError(
+            "--batched groups pretrain inside their own folders and use no --cache_dir; drop "
+            "one of the two"
+        )
     points = grid(FLAGS.methods, gammas, embed_dims)
     workdir = pathlib.Path(FLAGS.workdir or "runs/sweep")
     runs = workdir / "runs"

@@ -167,12 +167,17 @@ def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
     return np.where(mask.reshape(x.shape), np.float32(lo), x).astype(np.float32)
 
 
+def number_text(v: float) -> str:
+    """``v`` written short (0.1, 1) where that reads back as the same number, else in
+    full (0.1234561), so two numbers never share a name."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(float(v))
+
+
 def corrupted_name(name: str, spec: str) -> str:
-    """The name of dataset ``name`` under ``spec``: ``<name>_<kind><level>``, the level
-    written short (0.1, 1) where that reads back as the same number, else in full."""
+    """The name of dataset ``name`` under ``spec``: ``<name>_<kind><level>`` (``number_text``)."""
     kind, level = parse(spec)
-    short = f"{level:g}"
-    return f"{name}_{kind}{short if float(short) == level else repr(level)}"
+    return f"{name}_{kind}{number_text(level)}"
 
 
 _NAME = re.compile(rf"^(.+)_({'|'.join(KINDS)})([0-9.e+-]+)$")
