@@ -396,6 +396,25 @@ def test_the_table_against_a_base_pairs_seeds_and_waits_for_an_incomplete_datase
     assert lines[-1] == "In progress (not every method has the old seeds yet): COIL-20."
 
 
+def test_a_row_given_labels_is_marked_and_left_out_of_the_bold():
+    """LCAE+K-means, given 10 % of the labels, above every unsupervised row: marked ‡, not
+    bold; the bold goes to the best unsupervised row."""
+    from dssec_jax.cli.plan_comparison import against_markdown
+
+    def lcae(accs):
+        run_ = _toy_run("lcae_kmeans", "usps", accs)
+        return {**run_, "config": {**run_["config"], "label_fraction": 0.1}}
+
+    base = [_toy_run("dssec", "usps", {0: 0.7}), lcae({0: 0.9})]
+    runs = [_toy_run("dssec", "usps", {0: 0.75}), lcae({0: 0.95})]
+    lines = against_markdown(runs, base, "new", "old").splitlines()
+    assert lines[2:4] == [
+        "| LCAE + K-means ‡ | 0.900 | 0.950 | +0.050 |",
+        "| DSSEC | 0.700 | **0.750** | +0.050 |",
+    ]
+    assert lines[-1] == "‡ Given some of the labels (its settings say how many): not in the bold."
+
+
 def test_the_table_against_a_base_names_what_it_cannot_pair():
     from dssec_jax.cli.plan_comparison import against_markdown
 

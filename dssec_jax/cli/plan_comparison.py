@@ -21,6 +21,7 @@ from dssec_jax import checkpoint
 from .report import (
     _dataset_order,
     _finished_acc,
+    _given,
     _order,
     collect,
     main_table,
@@ -91,10 +92,14 @@ def _means(run: dict, base: dict) -> tuple[float, float, float, int]:
     )
 
 
-def _best(means: dict, datasets: list[str]) -> dict[str, str]:
-    """Per dataset, the best compared mean as shown (3 decimals) over the rows that pair."""
+def _best(means: dict, datasets: list[str], given: set) -> dict[str, str]:
+    """Per dataset, the best compared mean as shown (3 decimals) over the rows that pair,
+    but those of runs ``given`` labels (a semi-supervised row does not compete)."""
     return {
-        d: max((f"{v[1]:.3f}" for (_, e), v in means.items() if e == d and v[3]), default="")
+        d: max(
+            (f"{v[1]:.3f}" for k, v in means.items() if k[1] == d and v[3] and k not in given),
+            default="",
+        )
         for d in datasets
     }
 
@@ -116,8 +121,9 @@ def _cells(means: dict, best: dict, datasets: list[str], method: str) -> list[st
 def against_markdown(runs: list[dict], base_runs: list[dict], name: str, base_name: str) -> str:
     """The table of ``runs`` (folder ``name``) against ``base_runs`` (``base_name``): per
     dataset, mean ACC of each on the seeds both finished and the paired mean difference;
-    the best of ``name``'s column in bold. Below it, the methods only ``name`` holds and
-    the datasets still in progress."""
+    the best of ``name``'s column in bold, of the unsupervised rows (a row given labels is
+    marked ‡). Below it, the methods only ``name`` holds and the datasets still in
+    progress."""
     table, base = main_table(runs), main_table(base_runs)
     shared = {d for _, d in base} & {d for _, d in table}
     datasets = sorted((d for d in shared if _complete(table, base, d)), key=_dataset_order)
@@ -129,12 +135,15 @@ def against_markdown(runs: list[dict], base_runs: list[dict], name: str, base_na
         label = DATASET_LABELS.get(d, d)
         columns += [f"{label}, {base_name}", f"{label}, {name}", f"{name} - {base_name}, paired"]
     lines = table_head(f"ACC, mean over seeds ({_seed_counts(means, datasets)})", columns)
-    best = _best(means, datasets)
+    given = {k for k in means if _given(table[k]) or _given(base[k])}
+    best = _best(means, datasets, given)
     for m in sorted({m for m, _ in means}, key=_order):
-        lines.append(
-            f"| {METHOD_LABELS.get(m, m)} | " + " | ".join(_cells(means, best, datasets, m)) + " |"
-        )
+        mark = " ‡" if any(k[0] == m for k in given) else ""
+        cells = " | ".join(_cells(means, best, datasets, m))
+        lines.append(f"| {METHOD_LABELS.get(m, m)}{mark} | {cells} |")
     notes = []
+    if given:
+        notes.append("‡ Given some of the labels (its settings say how many): not in the bold.")
     alone = sorted({m for m, _ in table} - {m for m, _ in base}, key=_order)
     if alone:
         notes.append(f"Not in {base_name}: {', '.join(METHOD_LABELS.get(m, m) for m in alone)}.")
