@@ -4,8 +4,8 @@
         --gammas=0.1,0.3,0.5 --embed_dims=5,10,20,40 --seeds=5 --workdir=runs/sweep
 
 Each grid point is a run directory under <workdir>/runs (resumable); pretrained
-autoencoders are shared through --cache_dir (default <workdir>/runs/ae_cache). Methods that do not use gamma
-(or embed_dim) run once, not once per value.
+autoencoders are shared through --cache_dir (default <workdir>/runs/ae_cache; not with
+--batched). Methods that do not use gamma (or embed_dim) run once, not once per value.
 """
 
 from __future__ import annotations
