@@ -5,6 +5,7 @@ a store. ``sweep`` runs the same stages vmapped over runs."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -159,7 +160,7 @@ def pretrain(
     run.done_before = sum(st.epochs for st in plan[:start]) + first
     ae = run_stages(run, start, first, ae, state)
     if store is not None:
-        meta = {"history": history, "settings": cfg.pretrain_settings(), "known": run.known}
+        meta = {"history": history, "settings": _stored_settings(cfg, known), "known": run.known}
         store.put("pretrained", ae, meta)
         store.drop("pretrain_progress")
     return ae, history
@@ -254,12 +255,38 @@ def _cached(store, n_features: int, cfg: Config, key, known, log: Log) -> Option
         return None
     meta, raw = hit
     _check_labels_match(meta, raw, known, store.path("pretrained"))
+    _check_settings_match(meta, cfg, known, store.path("pretrained"))
     if log:
         log({"event": "pretrain_cached", "key": store.pretrain_key})
     template = sae.init_params(key, cfg.dims(n_features))
     if known is not None:
         template["label_map"] = sae.init_layer(key, cfg.embed_dim, cfg.k)
     return checkpoint.restore(template, raw), meta.get("history", [])
+
+
+def _stored_settings(cfg: Config, known) -> dict:
+    """The settings a finished autoencoder is stored with: ``Config.pretrain_settings``
+    and, when labels are known, the label term's weight."""
+    settings = cfg.pretrain_settings()
+    if known is not None:
+        settings["label_weight"] = float(cfg.label_weight)
+    return settings
+
+
+def _check_settings_match(meta: dict, cfg: Config, known, path) -> None:
+    """CheckpointError when a stored autoencoder was pretrained with other settings than
+    this run's (those both records name: a record from an older version may name fewer).
+    The drivers' store keys hash the settings, so only a key made by hand can meet this."""
+    stored = meta.get("settings", {})
+    want = json.loads(json.dumps(_stored_settings(cfg, known)))  # as the record reads back
+    differ = sorted(k for k in stored.keys() & want.keys() if stored[k] != want[k])
+    if differ:
+        changes = ", ".join(f"{k} {stored[k]!r} there, {want[k]!r} here" for k in differ)
+        raise checkpoint.CheckpointError(
+            f"{path} holds an autoencoder pretrained with other settings ({changes}); give "
+            "this run a store key of its own (the drivers' key hashes the settings: "
+            "Config.pretrain_hash)"
+        )
 
 
 def _check_labels_match(meta: dict, raw_ae: dict, known, path) -> None:

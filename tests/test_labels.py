@@ -641,3 +641,43 @@ def test_restarts_give_every_run_the_known_labels(monkeypatch):
     monkeypatch.setattr(sweep, "fit_batched", batched)
     DSSEC(method="dssec", random_state=4, n_restarts=3, **kw).fit(x, known_labels=known)
     assert [s for s, _ in seen] == [4, 5, 6]
+
+
+def test_a_store_refuses_an_autoencoder_pretrained_with_other_settings(tmp_path):
+    """A store key made by hand, reused with another label weight or learning rate: the
+    stored autoencoder is refused by the settings its record names; a method with the same
+    pretraining (IDEC after AE+K-means) reuses it."""
+    from dssec_jax.checkpoint import CheckpointError, FileStore
+
+    x, cls = toy(n=200)
+    cfg = Config(method="ae_kmeans", **{**TOY, "pretrain_epochs": 2})
+    known = reveal(cls, 0.1, seed=0)
+    labelled = FileStore(tmp_path / "run", tmp_path / "cache", "k", min_interval_s=0.0)
+    fit(x, cfg, seed=0, known=known, store=labelled)
+    assert labelled.get("pretrained")[0]["settings"]["label_weight"] == cfg.label_weight
+    events = []
+    fit(
+        x,
+        dataclasses.replace(cfg, method="idec", max_iter=4),
+        seed=0,
+        known=known,
+        store=labelled,
+        log=events.append,
+    )
+    assert "pretrain_cached" in [e["event"] for e in events]
+    with pytest.raises(CheckpointError, match=r"other settings \(label_weight"):
+        fit(
+            x,
+            dataclasses.replace(cfg, label_weight=2 * cfg.label_weight),
+            seed=0,
+            known=known,
+            store=labelled,
+        )
+    with pytest.raises(CheckpointError, match="learning_rate"):
+        fit(
+            x,
+            dataclasses.replace(cfg, learning_rate=cfg.learning_rate / 2),
+            seed=0,
+            known=known,
+            store=labelled,
+        )
