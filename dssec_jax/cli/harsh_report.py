@@ -121,11 +121,14 @@ def _curve(points: dict, method: str) -> list[tuple[float, dict]]:
     has more seeds of some levels, and a seed that diverged at one level is left out of
     that level's mean: a line over other seeds would not compare); levels where every
     seed diverged are left out."""
-    runs = {lv: rs[method] for (_, lv), rs in points.items() if method in rs}
-    runs = {lv: r for lv, r in runs.items() if _finished_acc(r)}
-    if not runs:
+    finished = {
+        lv: set(_finished_acc(rs[method])) for (_, lv), rs in points.items() if method in rs
+    }
+    finished = {lv: f for lv, f in finished.items() if f}
+    if not finished:
         return []
-    seeds = set.intersection(*(set(_finished_acc(r)) for r in runs.values()))
+    seeds = set.intersection(*finished.values())
+    runs = {lv: rs[method] for (_, lv), rs in points.items() if lv in finished}
     at = [(lv, _on_seeds(r, seeds)["summary"]) for lv, r in runs.items()]
     return [(lv, s["acc"]) for lv, s in at if "acc" in s]
 
