@@ -126,7 +126,7 @@ def fit(
     )
     label_map = ae.pop("label_map", None)  # with known labels: the clustering phase's too
     embed = _embedder(x, cfg)
-    result, cfg, (scale, rule) = _start(embed, ae, cfg, seed, y, log, time.time() - t)
+    result, cfg, (scale, rule) = _start(embed, ae, cfg, seed, (y, known), log, time.time() - t)
     result.pretrain_history = pre_hist
     if cfg.spec.clustering is None:
         return result
@@ -145,16 +145,18 @@ def fit(
     return _clustered(result, out, cfg, embed)
 
 
-def _start(embed, ae: dict, cfg: Config, seed: int, y, log: Log, pretrain_s: float) -> tuple:
+def _start(embed, ae: dict, cfg: Config, seed: int, labels, log: Log, pretrain_s: float) -> tuple:
     """The clustering phase's start on the pretrained embedding: the choice of k, K-means
-    and the embedding's scale. Returns (the K-means result, ``cfg`` with its k, (scale,
+    and the embedding's scale; ``labels``: (true labels, known labels), each or both None,
+    for the K-means record. Returns (the K-means result, ``cfg`` with its k, (scale,
     rule))."""
+    y, known = labels
     t = time.time()
     z = embed(ae)
     cfg, k_scores = resolve_k(z, cfg, seed, log)
     centers, km_labels, scale, scale_rule = clustering.start(z, cfg, seed)
     if log and y is not None:
-        log({"event": "kmeans", **metrics.evaluate(y, km_labels)})
+        log({"event": "kmeans", **metrics.evaluate(y, km_labels, known)})
     result = FitResult(
         labels=km_labels,
         embedding=z,
@@ -185,6 +187,13 @@ def _checked(
     parallel.check_batch(cfg.batch_size, parallel.mesh_for(cfg.data_parallel))
     y = None if y is None else check_true_labels(y, x.shape[0])
     known = check_known(known, x.shape[0], cfg)
+    if known is None and y is not None and (unknown := int((y == -1).sum())):
+        warnings.warn(
+            f"{unknown} true labels are -1, scored as a class of their own: y only scores "
+            "the clustering; labels to learn from go to known_labels= (known= to "
+            "dssec_jax.fit), -1 where unknown",
+            stacklevel=3,
+        )
     if cfg.label_fraction and known is None:
         raise ValueError(
             f"label_fraction={cfg.label_fraction} asks for known labels and none were given; "

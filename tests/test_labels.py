@@ -290,6 +290,12 @@ def test_the_label_term_serves_the_other_autoencoder_methods_and_their_cache_key
         ("lcae_kmeans", np.r_[np.full(199, -1.0), np.nan], {}, "must be integers, got nan"),
         ("lcae_kmeans", np.r_[np.full(199, -1.0), np.inf], {}, "must be integers, got inf"),
         ("kmeans", np.r_[np.full(199, -1), 1], {"label_weight": 0.1}, "has no autoencoder"),
+        (
+            "pca_kmeans",
+            np.r_[np.full(199, -1), 1],
+            {"embed_dim": 2, "label_weight": 0.1},
+            "has no autoencoder",
+        ),
         ("dssec", np.r_[np.full(199, -1), 1], {"label_weight": 0.0}, "label_weight=0"),
         ("dssec", np.r_[np.full(199, -1), 1], {"n_clusters": "auto"}, "fixed n_clusters"),
     ],
@@ -681,3 +687,23 @@ def test_a_store_refuses_an_autoencoder_pretrained_with_other_settings(tmp_path)
             known=known,
             store=labelled,
         )
+
+
+def test_true_labels_only_score_and_a_minus_one_among_them_is_warned_of():
+    """``y`` never trains: the same fit with and without it, for an unsupervised method and
+    for LCAE+K-means given known labels; -1 in ``y`` (the semi-supervised habit) is warned
+    of, naming known_labels=. The K-means record of a run given labels scores the samples
+    not given too."""
+    x, cls = toy(n=200)
+    known = reveal(cls, 0.1, seed=0)
+    for method, kw in (("ae_kmeans", {}), ("lcae_kmeans", {"known": known})):
+        cfg = Config(method=method, **{**TOY, "pretrain_epochs": 2})
+        events = []
+        with_y = fit(x, cfg, seed=0, y=cls, log=events.append, **kw)
+        without = fit(x, cfg, seed=0, **kw)
+        np.testing.assert_array_equal(with_y.labels, without.labels)
+        (kmeans,) = [e for e in events if e["event"] == "kmeans"]
+        assert ("acc_unknown" in kmeans) == (method == "lcae_kmeans")
+    cfg = Config(method="kmeans", n_clusters=2)
+    with pytest.warns(UserWarning, match=f"{(known >= 0).sum()} true labels are -1.*known_labels="):
+        fit(x, cfg, seed=0, y=np.where(known >= 0, -1, cls))
