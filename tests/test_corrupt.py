@@ -235,3 +235,16 @@ def test_a_corrupted_dataset_keeps_its_labels_and_leaves_the_original_alone():
             np.testing.assert_array_equal(out.x[:, :64], X)
         else:
             assert not np.array_equal(out.x, X)
+
+
+def test_the_sweep_driver_takes_a_corruption(tmp_path):
+    from test_experiments import TINY, run
+
+    wd = tmp_path / "sweep"
+    args = ["--methods=kmeans", "--seeds=1", "--notsne", f"--workdir={wd}", *TINY]
+    r = run("experiments.sweep", "--corrupt=noise_features:1", *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (name,) = [p.name for p in (wd / "runs").iterdir()]
+    assert name.startswith("digits_noise_features1__kmeans")
+    bad = run("experiments.sweep", "--corrupt=occlusion:1", *args)
+    assert bad.returncode == 2 and "the level of occlusion must be a number in (0, 1)" in bad.stderr
