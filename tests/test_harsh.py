@@ -139,7 +139,8 @@ def test_a_plan_under_one_corruption_is_reported_against_itself_clean(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     text = readme.read_text()
     assert "old" not in text and " | noise_features 0.5 |\n" in text and text.endswith("-->\ny\n")
-    assert "| digits | -; " in text  # no DSSEC or IDEC run; then AE+K-means's - SAE+K-means's
+    assert "| digits: DSSEC vs IDEC | -; - |" in text  # no DSSEC or IDEC run
+    assert "| digits: SAE + K-means vs AE + K-means | " in text
     assert f"![digits]({out}/harsh_digits.png)" in text
     bad = run("experiments.campaign", *args, f"--results={res}", "--corrupt=occlusion:2")
     assert bad.returncode == 2 and "must be a number in (0, 1)" in bad.stderr
@@ -271,17 +272,21 @@ def test_the_summary_gives_each_pairs_loss_difference_and_the_figures(tmp_path):
         _run("d_occlusion0.4", "dssec", [0.5, 0.5]),
     ]
     undrawn = summary_markdown(harsh, clean, "results/harsh", tmp_path)
-    assert "![" not in undrawn and undrawn.endswith("|\n")  # no link to a figure not drawn
+    assert "![" not in undrawn  # no link to a figure not drawn
+    assert undrawn.endswith("|\n\n[Every table](results/harsh/results.md):\n")
     (tmp_path / "harsh_d.png").write_bytes(b"png")
     md = summary_markdown(harsh, clean, "results/harsh", tmp_path)
-    assert md.startswith(undrawn)
+    assert md.startswith(undrawn.rstrip("\n"))
     head = (
-        "| ACC lost, IDEC's − DSSEC's; AE + K-means's − SAE + K-means's (> 0: the sparse one "
-        "loses less; seeds > 0 of those paired) | gaussian 0.2 | occlusion 0.4 |"
+        "| Paired by seed: ACC, sparse − plain; ACC lost against clean, plain's − sparse's "
+        "(> 0: the sparse one is ahead, loses less; seeds > 0 of those paired) | gaussian 0.2 "
+        "| occlusion 0.4 |"
     )
     assert head in md and "clean |" not in md
-    assert "| d | +0.060 (2 of 2); - | -; - |" in md  # IDEC lost 0.05 and 0.07 more
-    assert md.rstrip().endswith("![d](results/harsh/harsh_d.png)")
+    # DSSEC ahead by 0.10 and 0.05; IDEC lost 0.05 and 0.07 more
+    assert "| d: DSSEC vs IDEC | +0.075 (2 of 2); +0.060 (2 of 2) | -; - |" in md
+    assert "| d: SAE + K-means vs AE + K-means | -; - | -; - |" in md
+    assert md.rstrip().endswith(": ![d](results/harsh/harsh_d.png)")
     assert (
         readme_blocks("r", clean, "table", [], tmp_path)[SUMMARY]
         == "No run on corrupted data yet.\n"
@@ -332,7 +337,7 @@ def test_the_campaigns_readme_links_a_figure_once_it_is_drawn(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("<!-- begin results/harsh summary -->\n<!-- end results/harsh summary -->\n")
     write_tables(results, readme, figures=False)
-    assert "| USPS |" in readme.read_text() and "![" not in readme.read_text()
+    assert "| USPS: DSSEC vs IDEC |" in readme.read_text() and "![" not in readme.read_text()
     write_tables(results, readme, figures=True)
     assert (results / "harsh_usps.png").exists()
     assert "![USPS](results/harsh/harsh_usps.png)" in readme.read_text()
@@ -441,3 +446,22 @@ def test_a_harsh_plan_runs_its_clean_and_corrupted_data_and_pairs_them(tmp_path)
     lost = [c["acc"] - n["acc"] for c, n in zip(clean["per_seed"], noisy["per_seed"])]
     assert f"{sum(lost) / 2:+.3f}" in md.split("ACC lost against the clean result")[1]
     assert (res / "harsh_digits.png").exists()
+
+
+def test_the_readmes_harsh_summary_and_tables_regenerate_from_the_committed_results():
+    """The README's block and results/harsh/results.md are what the report makes of the
+    committed runs (the campaign rewrites both at each point; a hand edit or a stale
+    format fails here)."""
+    import pathlib
+
+    from dssec_jax.cli.harsh_report import summary_markdown
+    from dssec_jax.cli.report import SUMMARY, collect, readme_block, results_markdown
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    runs = collect(root / "results/harsh")
+    assert runs, "results/harsh holds no run"
+    readme = (root / "README.md").read_text()
+    shown = readme_block("results/harsh", SUMMARY).search(readme).group(2)
+    fix = "python -m experiments.report results/harsh --readme=README.md"
+    assert shown == summary_markdown(runs, [], "results/harsh", root / "results/harsh"), fix
+    assert (root / "results/harsh/results.md").read_text() == results_markdown(runs, []), fix

@@ -216,32 +216,39 @@ def _ahead(diffs: list[float]) -> str:
 def summary_markdown(
     runs: list[dict], clean_runs: list[dict], folder: str, drawn: pathlib.Path
 ) -> str:
-    """The verdict's table, a row per dataset and a column per condition: for each pair
-    (``PAIRS``), how much less ACC the sparse method loses than the plain one, paired by
-    seed (``_loss_less``: the plain method's loss less the sparse one's, mean and the seeds
-    where it is above zero); then the figures ``<folder>/harsh_<dataset>.png`` on one line,
+    """The verdict's table, a row per dataset and pair (``PAIRS``) and a column per
+    condition, each cell paired by seed (mean and the seeds where it is above zero): the
+    sparse method's ACC less the plain one's, then the plain method's ACC lost against
+    clean less the sparse one's (``_loss_less``); then a link to every table
+    (``<folder>/results.md``) and the figures ``<folder>/harsh_<dataset>.png`` on one line,
     those already drawn in the folder ``drawn`` (``folder`` as the document names it)."""
     from .plan_comparison import DATASET_LABELS, METHOD_LABELS
 
     table = grid(runs, clean_runs)
     bases = sorted(table, key=_dataset_order)
     conditions = sorted({c for b in bases for c in table[b] if c[0] is not None})
-    first = "; ".join(f"{METHOD_LABELS[p]}'s − {METHOD_LABELS[m]}'s" for m, p in PAIRS)
-    head = f"ACC lost, {first} (> 0: the sparse one loses less; seeds > 0 of those paired)"
+    head = (
+        "Paired by seed: ACC, sparse − plain; ACC lost against clean, plain's − sparse's "
+        "(> 0: the sparse one is ahead, loses less; seeds > 0 of those paired)"
+    )
     lines = table_head(head, [_name(*c) for c in conditions])
     for b in bases:
         clean = table[b].get((None, 0.0), {})
-        cells = []
-        for c in conditions:
-            at = table[b].get(c, {})
-            cells.append("; ".join(_ahead(_losses(at, clean, m, p) or []) for m, p in PAIRS))
-        lines.append(f"| {DATASET_LABELS.get(b, b)} | " + " | ".join(cells) + " |")
-    figures = " ".join(
+        for m, p in PAIRS:
+            cells = []
+            for c in conditions:
+                at = table[b].get(c, {})
+                acc = paired_acc(at[m], at[p]) if m in at and p in at else []
+                cells.append(f"{_ahead(acc)}; {_ahead(_losses(at, clean, m, p) or [])}")
+            row = f"{DATASET_LABELS.get(b, b)}: {METHOD_LABELS[m]} vs {METHOD_LABELS[p]}"
+            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    figures = [
         f"![{DATASET_LABELS.get(b, b)}]({folder}/harsh_{b}.png)"
         for b in bases
         if (drawn / f"harsh_{b}.png").exists()
-    )
-    return "\n".join([*lines, *(["", figures] if figures else [])]) + "\n"
+    ]
+    links = " ".join([f"[Every table]({folder}/results.md):", *figures])
+    return "\n".join([*lines, "", links]) + "\n"
 
 
 def harsh_markdown(runs: list[dict], clean_runs: list[dict]) -> str:
