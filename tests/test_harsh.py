@@ -357,6 +357,11 @@ def test_a_figure_line_is_drawn_on_the_seeds_all_its_points_have():
     assert clean["mean"] == pytest.approx(0.75) and clean["n"] == 2
     assert noisy["mean"] == pytest.approx(0.55)
     assert _curve(points, "idec") == []
+    noisy_run = points[("gaussian", 0.2)]["dssec"]
+    noisy_run["per_seed"][0]["cluster_sizes"] = [100] + [0] * 9  # seed 0 collapsed there
+    noisy_run["summary"] = summarize(noisy_run["per_seed"])
+    (_, clean), (_, noisy) = _curve(points, "dssec")  # the figure marks that point
+    assert (clean["collapsed"], noisy["collapsed"]) == (0, 1)
 
 
 def test_a_method_whose_seeds_each_diverged_somewhere_is_named_in_its_panel(tmp_path, monkeypatch):

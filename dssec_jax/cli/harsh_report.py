@@ -116,7 +116,7 @@ def _grid_of(points: dict) -> dict:
 
 
 def _curve(points: dict, method: str) -> list[tuple[float, dict]]:
-    """(level, ACC summary) of ``method`` at each of a panel's ``points`` ({(kind, level):
+    """(level, ACC summary with the count of seeds that collapsed) of ``method`` at each of a panel's ``points`` ({(kind, level):
     {method: run}}), every point on the seeds all of them finished (a campaign under way
     has more seeds of some levels, and a seed that diverged at one level is left out of
     that level's mean: a line over other seeds would not compare); levels where every
@@ -130,7 +130,7 @@ def _curve(points: dict, method: str) -> list[tuple[float, dict]]:
     seeds = set.intersection(*finished.values())
     runs = {lv: rs[method] for (_, lv), rs in points.items() if lv in finished}
     at = [(lv, _on_seeds(r, seeds)["summary"]) for lv, r in runs.items()]
-    return [(lv, s["acc"]) for lv, s in at if "acc" in s]
+    return [(lv, {**s["acc"], "collapsed": s.get("collapsed", 0)}) for lv, s in at if "acc" in s]
 
 
 def _name(kind: Optional[str], level: float) -> str:
@@ -294,7 +294,9 @@ def plot_harsh(
     for base, conditions in grid(runs, clean_runs).items():
         kinds = sorted({k for k, _ in conditions if k is not None})
         methods = sorted({m for rs in conditions.values() for m in rs}, key=_order)
-        fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.6), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(kinds), figsize=(4 * len(kinds), 3.9), squeeze=False, layout="constrained"
+        )
         for ax, kind in zip(axes[0], kinds):
             points = {c: rs for c, rs in conditions.items() if c[0] in (None, kind)}
             missing = []  # methods with runs here but no seed finished at every level
@@ -312,14 +314,20 @@ def plot_harsh(
                     color=f"C{i % 10}",
                     label=m,
                 )
+                hit = [(lv, s["mean"]) for lv, s in at if s["collapsed"]]
+                if hit:  # a mean that holds a collapsed clustering
+                    ax.plot(*zip(*hit), "kx", markersize=9, label="a seed collapsed")
             if missing:
                 note = "no seed finished every level: " + ", ".join(missing)
                 ax.text(0.02, 0.02, note, transform=ax.transAxes, fontsize=7)
             ax.set_title(kind)
             ax.set_xlabel("level (0: clean)")
-            ax.set_ylabel("ACC")
             ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=7)
+        axes[0][0].set_ylabel("ACC")
+        legend = {}  # one entry per label over every panel
+        for ax in axes[0]:
+            legend.update(zip(*reversed(ax.get_legend_handles_labels())))
+        fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncol=len(legend))
         fig.suptitle(f"{base}: ACC under harsh conditions (mean ± std over seeds)")
         path = pathlib.Path(folder) / f"harsh_{base}.png"
         _save_fig(fig, path)
