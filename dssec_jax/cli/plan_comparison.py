@@ -13,6 +13,7 @@ below the table as in progress. Seeds that turned non-finite are left out of the
 from __future__ import annotations
 
 import pathlib
+from typing import Optional
 
 import numpy as np
 
@@ -141,9 +142,7 @@ def against_markdown(runs: list[dict], base_runs: list[dict], name: str, base_na
         mark = " ‡" if any(k[0] == m for k in given) else ""
         cells = " | ".join(_cells(means, best, datasets, m))
         lines.append(f"| {METHOD_LABELS.get(m, m)}{mark} | {cells} |")
-    notes = []
-    if given:
-        notes.append("‡ Given some of the labels (its settings say how many): not in the bold.")
+    notes = [_given_note(table, base, given, (name, base_name))] if given else []
     alone = sorted({m for m, _ in table} - {m for m, _ in base}, key=_order)
     if alone:
         notes.append(f"Not in {base_name}: {', '.join(METHOD_LABELS.get(m, m) for m in alone)}.")
@@ -152,6 +151,33 @@ def against_markdown(runs: list[dict], base_runs: list[dict], name: str, base_na
         names = ", ".join(DATASET_LABELS.get(d, d) for d in waiting)
         notes.append(f"In progress (not every method has the {base_name} seeds yet): {names}.")
     return "\n".join(lines + ([""] + [" ".join(notes)] if notes else [])) + "\n"
+
+
+def _given_note(table: dict, base: dict, given: set, names: tuple[str, str]) -> str:
+    """The ‡ note: the shares of labels the marked rows were given, and their mean ACC on
+    the samples whose label was not given (base / compared, on the paired seeds)."""
+    shares = sorted({r["config"]["label_fraction"] for k in given for r in (table[k], base[k])})
+    cells, several = [], len({m for m, _ in given}) > 1
+    for m, d in sorted(given, key=lambda k: (_order(k[0]), _dataset_order(k[1]))):
+        seeds = set(paired_seeds(table[(m, d)], base[(m, d)]))
+        pair = [_unknown_acc(r, seeds) for r in (base[(m, d)], table[(m, d)])]
+        label = DATASET_LABELS.get(d, d) + (f" {METHOD_LABELS.get(m, m)}" if several else "")
+        cells.append(f"{label} " + " / ".join("-" if v is None else f"{v:.3f}" for v in pair))
+    share = ", ".join(f"{100 * f:g} %" for f in shares if f)
+    return (
+        f"‡ Given {share} of the labels (stratified by class, drawn from the seed): not in the "
+        f"bold. Its ACC on the samples whose label was not given ({names[1]} / {names[0]}): "
+        + ", ".join(cells)
+        + "."
+    )
+
+
+def _unknown_acc(run: dict, seeds: set) -> Optional[float]:
+    """Mean ``acc_unknown`` of ``run`` over ``seeds`` (None where no record has it)."""
+    vals = [
+        r["acc_unknown"] for r in run["per_seed"] if r.get("seed") in seeds and "acc_unknown" in r
+    ]
+    return float(np.mean(vals)) if vals else None
 
 
 def write_against(folder: pathlib.Path, base: pathlib.Path) -> pathlib.Path:
