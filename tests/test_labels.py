@@ -334,8 +334,12 @@ def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
         fit(x, Config(method="dssec", **TOY, label_fraction=0.1), seed=0)
     with pytest.raises(ValueError, match="pass known_labels= to fit"):
         DSSEC(method="lcae_kmeans", label_fraction=0.1, **TOY).fit(x, cls)
-    with pytest.raises(ValueError, match="label_fraction=0"):
+    with pytest.raises(ValueError, match="cannot use known labels; set label_fraction=0"):
         DSSEC(method="pca_kmeans", label_fraction=0.1).fit(x, cls, known_labels=cls)
+    with pytest.raises(ValueError, match=r"records a share the known labels do not have \(100 "):
+        DSSEC(method="lcae_kmeans", label_fraction=0.1, **TOY).fit(
+            x, known_labels=reveal(cls, 0.5, seed=0)
+        )
     with pytest.raises(ValueError, match="batched runs take no known labels"):
         fit_batched(x, [Config(method="lcae_kmeans", **TOY)] * 2, [0, 1])
     known = reveal(cls, 0.1, seed=0)
