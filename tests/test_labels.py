@@ -372,6 +372,56 @@ def test_the_estimator_keeps_known_labels_apart_from_evaluation_labels():
         clustering.cluster(x, {}, np.zeros((2, 2)), cfg, jax.random.PRNGKey(0))
 
 
+def test_the_run_driver_takes_known_labels_from_a_file(tmp_path):
+    """--known_labels: the same labels for every seed, scored on the rest and marked in
+    the table; another file in the same folder, a share beside it, a subset, a file of the
+    wrong length or with no known label, and a driver that does not read it, refused."""
+    import json
+
+    from sklearn.datasets import load_digits
+
+    from dssec_jax.cli.report import collect, markdown_table
+
+    y = load_digits().target
+    known = np.where(np.arange(y.size) % 7 == 0, y, -1)
+    path, text = tmp_path / "known.npy", tmp_path / "known.txt"
+    np.save(path, known)
+    text.write_text(",".join(map(str, known)))
+    wd = tmp_path / "run"
+    args = ["--method=lcae_kmeans", "--seeds=2", f"--workdir={wd}", *TINY]
+    r = run("experiments.run", f"--known_labels={path}", *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for seed in (0, 1):
+        out = np.load(next(wd.rglob(f"seed_{seed}/outputs.npz")))
+        np.testing.assert_array_equal(out["known"], known)
+        rec = json.loads(next(wd.rglob(f"seed_{seed}/result.json")).read_text())
+        rest = known < 0
+        assert rec["n_known"] == int((~rest).sum())
+        assert rec["acc_unknown"] == cluster_acc(y[rest], out["labels"][rest])
+    table = markdown_table(collect(tmp_path))
+    assert "| lcae_kmeans | " in table and " ‡" in table and "known labels from a file" in table
+    again = run("experiments.run", f"--known_labels={text}", *args)  # the same labels: resumes
+    assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
+    other = tmp_path / "other.npy"
+    np.save(other, np.where(np.arange(y.size) % 5 == 0, y, -1))
+    refusals = [
+        ([f"--known_labels={other}", *args], "holds a run with other settings or data"),
+        ([f"--known_labels={path}", "--label_fraction=0.1", *args], "pass one of them"),
+        ([f"--known_labels={path}", "--subset=500", *args], "does not combine with --subset"),
+        ([f"--known_labels={tmp_path / 'no.npy'}", *args], "cannot be read"),
+    ]
+    np.save(tmp_path / "short.npy", known[:-1])
+    refusals.append(([f"--known_labels={tmp_path / 'short.npy'}", *args], "got 1796 known labels"))
+    np.save(tmp_path / "none.npy", np.full(y.size, -1))
+    refusals.append(([f"--known_labels={tmp_path / 'none.npy'}", *args], "knows no label"))
+    sweep = ("experiments.sweep", f"--known_labels={path}", "--methods=lcae_kmeans", *TINY)
+    for argv, message in refusals:
+        bad = run("experiments.run", *argv)
+        assert bad.returncode == 2 and message in bad.stderr, (argv, bad.stderr[-600:])
+    bad = run(*sweep)
+    assert bad.returncode == 2 and "Unknown command line flag 'known_labels'" in bad.stderr
+
+
 def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):
     import json
 

@@ -341,9 +341,10 @@ def flag_value(name: str, v):
     return v
 
 
-def build_config(n_clusters, **explicit) -> Config:
+def build_config(n_clusters, labelled: bool = False, **explicit) -> Config:
     """Config from library defaults < --recipe < --config file < flags < ``explicit``;
-    ``n_clusters`` (the dataset's) unless --n_clusters is given."""
+    ``n_clusters`` (the dataset's) unless --n_clusters is given; the recipe's settings for
+    runs given labels when ``labelled`` or a label fraction asks for them."""
     fields = {f.name for f in dataclasses.fields(Config)}
     d = {"n_clusters": n_clusters}
     if FLAGS.config:
@@ -369,7 +370,7 @@ def build_config(n_clusters, **explicit) -> Config:
         if v is not None:
             d[name] = flag_value(name, v)
     d.update({k: v for k, v in explicit.items() if v is not None})
-    method, labelled = d.get("method", "dssec"), bool(d.get("label_fraction"))
+    method, labelled = d.get("method", "dssec"), labelled or bool(d.get("label_fraction"))
     return config_from({**recipe_settings(FLAGS.recipe, method, labelled), **d})
 
 

@@ -207,8 +207,10 @@ def paired_lines(table: dict, datasets: list[str]) -> list[str]:
 
 
 def _given(run: dict) -> str:
-    """A mark on the cell of a run that was given some of the labels it is scored on."""
-    return " ‡" if run["config"].get("label_fraction") else ""
+    """A mark on the cell of a run that was given some of the labels it is scored on (a
+    share drawn by the driver, or labels from a file: its records count them)."""
+    given = run["config"].get("label_fraction") or any(r.get("n_known") for r in run["per_seed"])
+    return " ‡" if given else ""
 
 
 def unknown_lines(table: dict, datasets: list, methods: list) -> list[str]:
@@ -243,10 +245,12 @@ def _settings(method: str, run: dict) -> list[str]:
     if spec.features == "autoencoder":
         used.append(f"pretrain_epochs {c['pretrain_epochs']}")
         used += _changed(c, RECIPE_FIELDS + (("sparsity_floor",) if spec.sparse else ()))
-        if c.get("label_fraction"):
+        if _given(run):
+            share = c.get("label_fraction") or "from a file"
             used.append(
-                f"known labels {c['label_fraction']:.0%} (label_weight {c['label_weight']:g}"
-                f"; ACC on the others {_cell(s, 'acc_unknown')})"
+                f"known labels {share if isinstance(share, str) else f'{share:.0%}'} "
+                f"(label_weight {c['label_weight']:g}; ACC on the others "
+                f"{_cell(s, 'acc_unknown')})"
             )
     if not spec.clustering:
         return used

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pathlib
 
+import numpy as np
 from absl import flags
 
-from dssec_jax.validation import NonFiniteLossError, check_config
+from dssec_jax.validation import NonFiniteLossError, check_config, check_labels
 
 from . import common
 from .runner import run_config
@@ -24,11 +25,18 @@ flags.DEFINE_string(
 flags.DEFINE_string(
     "method",
     "dssec",
-    "kmeans, pca_kmeans, ae_kmeans, sae_kmeans, lcae_kmeans (with --label_fraction), dec, idec "
+    "kmeans, pca_kmeans, ae_kmeans, sae_kmeans, lcae_kmeans (with --label_fraction or "
+    "--known_labels), dec, idec "
     "or dssec",
 )
 flags.DEFINE_float("gamma", None, "weight gamma of the clustering loss (default 0.1)")
 flags.DEFINE_integer("embed_dim", None, "embedding size (default 10)")
+flags.DEFINE_string(
+    "known_labels",
+    None,
+    "a file of the labels the method may learn from, the same for every seed: .npy, or text "
+    "of one integer per sample of the dataset, -1 where unknown (instead of --label_fraction)",
+)
 flags.DEFINE_boolean(
     "save_model",
     False,
@@ -42,11 +50,36 @@ def default_cache(workdir: pathlib.Path) -> pathlib.Path:
     return pathlib.Path(FLAGS.cache_dir) if FLAGS.cache_dir else workdir.parent / "ae_cache"
 
 
+def read_known(path: str, n: int) -> np.ndarray:
+    """Known labels from ``path`` (.npy, or text of integers separated by spaces, commas or
+    lines), -1 where unknown; ValueError naming the file and the fix."""
+    fix = "give a .npy file or a text file of one integer per sample, -1 where unknown"
+    p = pathlib.Path(path)
+    try:
+        raw = np.load(p, allow_pickle=False) if p.suffix == ".npy" else p.read_text()
+        arr = np.asarray(raw.replace(",", " ").split(), float) if isinstance(raw, str) else raw
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--known_labels {path} cannot be read ({e}); {fix}") from None
+    known = check_labels(np.ravel(arr), n, f"known labels in {path}")
+    if not (known >= 0).any():
+        raise ValueError(f"--known_labels {path} knows no label (every one is -1); {fix}")
+    return known
+
+
 def main(argv):
     ds = common.load(FLAGS.dataset)
+    known = None
+    if FLAGS.known_labels is not None:
+        if FLAGS.subset is not None or FLAGS.per_class is not None:
+            raise ValueError(
+                "--known_labels gives a label per sample of the whole dataset; it does not "
+                "combine with --subset or --per_class"
+            )
+        known = read_known(FLAGS.known_labels, len(ds.x))
     cfg = check_config(
         common.build_config(
             ds.n_clusters,
+            labelled=known is not None,
             method=FLAGS.method if FLAGS["method"].present else None,  # a --config may name it
             gamma=FLAGS.gamma,
             embed_dim=FLAGS.embed_dim,
@@ -67,6 +100,7 @@ def main(argv):
         common.log,
         FLAGS.checkpoint_interval,
         FLAGS.save_model,
+        known,
     )
     s = res["summary"]
     if "acc" in s:
@@ -95,7 +129,7 @@ def result_line(summary: dict) -> str:
 
 def entry() -> None:
     """The command line (``dssec-run``, or ``python -m experiments.run`` in a checkout)."""
-    own = ("dataset", "method", "gamma", "embed_dim", "save_model")
+    own = ("dataset", "method", "gamma", "embed_dim", "save_model", "known_labels")
     common.run_cli(main, doc=__doc__, reads=(*common.TRAINING_FLAGS, *own))
 
 

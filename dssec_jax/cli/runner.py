@@ -129,9 +129,12 @@ def same_settings(a: dict, b: dict) -> bool:
 
 def check_same_run(old: dict, meta: dict, where: pathlib.Path) -> None:
     """Refuse ``where``, whose saved config.json (``old``) describes another run than
-    ``meta`` (dataset, its digest and settings; see :func:`settings_match`)."""
-    if (old.get("dataset"), old.get("dataset_id")) != (meta["dataset"], meta["dataset_id"]) or (
-        not settings_match(old.get("config", {}), meta["config"])
+    ``meta`` (dataset, its digest, settings, see :func:`settings_match`, and the digest
+    of the known labels a run was given as a file)."""
+    if (
+        (old.get("dataset"), old.get("dataset_id")) != (meta["dataset"], meta["dataset_id"])
+        or not settings_match(old.get("config", {}), meta["config"])
+        or old.get("known_labels") != meta.get("known_labels")
     ):
         raise ValueError(
             f"{where} holds a run with other settings or data; choose another folder or "
@@ -139,10 +142,19 @@ def check_same_run(old: dict, meta: dict, where: pathlib.Path) -> None:
         )
 
 
-def prepare_run_dir(ds: Dataset, cfg: Config, seeds: Sequence[int], run_dir: pathlib.Path) -> dict:
-    """Create ``run_dir`` with config.json; refuse a folder that holds other settings."""
+def prepare_run_dir(
+    ds: Dataset,
+    cfg: Config,
+    seeds: Sequence[int],
+    run_dir: pathlib.Path,
+    known: Optional[np.ndarray] = None,
+) -> dict:
+    """Create ``run_dir`` with config.json; refuse a folder that holds other settings (or
+    other ``known`` labels, the same for every seed)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
+    if known is not None:
+        meta["known_labels"] = labels.digest(known)
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
         check_same_run(
@@ -176,9 +188,14 @@ def run_name(dataset: str, method: str, gamma, embed_dim) -> str:
     return f"{dataset}__{method}__g{g}__e{e}"
 
 
-def known_for(ds: Dataset, cfg: Config, seed: int) -> Optional[np.ndarray]:
-    """The labels a run of ``seed`` knows: ``cfg.label_fraction`` of ``ds.y``, stratified,
-    drawn from the seed (the same rows for every run of a seed), or None."""
+def known_for(
+    ds: Dataset, cfg: Config, seed: int, given: Optional[np.ndarray] = None
+) -> Optional[np.ndarray]:
+    """The labels a run of ``seed`` knows: those ``given`` (the same for every seed), or
+    ``cfg.label_fraction`` of ``ds.y``, stratified, drawn from the seed (the same rows for
+    every run of a seed), or None."""
+    if given is not None:
+        return given
     if not cfg.label_fraction:
         return None
     if ds.y is None:
@@ -274,12 +291,18 @@ def run_config(
     log: Optional[Callable[[dict], None]] = None,
     checkpoint_interval_s: float = 60.0,
     save_model: bool = False,
+    known: Optional[np.ndarray] = None,
 ) -> dict:
     """Run ``cfg`` on ``ds`` for each seed, skipping finished seeds; returns results.json's dict.
     ``save_model`` also writes each seed's fitted model to ``seed_<k>/model.dssec``
-    (``DSSEC.load``)."""
+    (``DSSEC.load``); ``known``: labels every seed knows (-1 where unknown), instead of
+    ``cfg.label_fraction``'s draw."""
     run_dir = pathlib.Path(run_dir)
-    meta = prepare_run_dir(ds, cfg, seeds, run_dir)
+    if known is not None and cfg.label_fraction:
+        raise ValueError(
+            "known labels were given and label_fraction would draw others; pass one of them"
+        )
+    meta = prepare_run_dir(ds, cfg, seeds, run_dir, known)
     per_seed = []
     for seed in seeds:
         if (rec := seed_done(run_dir, seed)) is not None:
@@ -295,18 +318,18 @@ def run_config(
             continue
         if log:
             log({"event": "seed_start", "run": run_dir.name, "seed": seed})
-        known = known_for(ds, cfg, seed)
+        known_now = known_for(ds, cfg, seed, known)
         store = HookedStore(
             run_dir / f"seed_{seed}",
             cache_dir,
             cfg.pretrain_hash(
-                meta["dataset_id"], seed, None if known is None else labels.digest(known)
+                meta["dataset_id"], seed, None if known_now is None else labels.digest(known_now)
             ),
             checkpoint_interval_s,
         )
         t = time.time()
         try:
-            res = pipeline.fit(ds.x, cfg, seed, ds.y, known=known, store=store, log=log)
+            res = pipeline.fit(ds.x, cfg, seed, ds.y, known=known_now, store=store, log=log)
         except NonFiniteLossError as e:  # recorded; the other seeds go on
             per_seed.append(write_diverged(run_dir, seed, str(e), time.time() - t))
             if log:
@@ -317,7 +340,7 @@ def run_config(
             DSSEC.from_result(cfg, seed, res, ds.x.shape[1]).save(
                 run_dir / f"seed_{seed}" / "model.dssec"
             )
-        rec = write_seed(run_dir, ds, cfg, seed, res, time.time() - t, known)
+        rec = write_seed(run_dir, ds, cfg, seed, res, time.time() - t, known_now)
         store.drop("cluster")
         per_seed.append(rec)
         if log:
