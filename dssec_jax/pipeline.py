@@ -199,13 +199,15 @@ def _checked(
             f"label_fraction={cfg.label_fraction} asks for known labels and none were given; "
             "pass known= (dssec_jax.labels.reveal draws them) or set label_fraction=0"
         )
+    given = 0 if known is None else int(np.sum(known >= 0))
     if (
         cfg.label_fraction
-        and abs((given := int((known >= 0).sum())) - cfg.label_fraction * len(known)) > cfg.k
+        and known is not None
+        and abs(given - cfg.label_fraction * known.size) > cfg.k
     ):
         raise ValueError(
             f"label_fraction={cfg.label_fraction} records a share the known labels do not "
-            f"have ({given} of {len(known)} known); set it to the share given, or to 0 (it "
+            f"have ({given} of {known.size} known); set it to the share given, or to 0 (it "
             "draws labels in the command-line drivers only)"
         )
     return x, cfg, y, known

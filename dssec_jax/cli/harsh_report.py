@@ -324,10 +324,12 @@ def plot_harsh(
             ax.set_xlabel("level (0: clean)")
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("ACC")
-        legend = {}  # one entry per label over every panel
+        legend: dict = {}  # one entry per label over every panel
         for ax in axes[0]:
             legend.update(zip(*reversed(ax.get_legend_handles_labels())))
-        fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncol=len(legend))
+        fig.legend(
+            list(legend.values()), list(legend), loc="outside lower center", ncol=len(legend)
+        )
         fig.suptitle(f"{base}: ACC under harsh conditions (mean ± std over seeds)")
         path = pathlib.Path(folder) / f"harsh_{base}.png"
         _save_fig(fig, path)
