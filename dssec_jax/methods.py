@@ -130,7 +130,7 @@ FLOAT_FIELDS = {
 }
 
 
-def _json_value(field: str, v):
+def json_value(field: str, v):
     """A setting as a plain JSON value of its declared type: floats for FLOAT_FIELDS, ints
     for integer settings and for the items of layer tuples (numpy scalars included)."""
     if v is None or isinstance(v, (str, bool)):
@@ -307,7 +307,7 @@ class Config:
                 d.pop(k, None)
         else:
             d["sparsity_form"] = self.rate_form()  # "mean" for sigmoid units, whatever the field
-        return {k: _json_value(k, v) for k, v in d.items()}
+        return {k: json_value(k, v) for k, v in d.items()}
 
     def pretrain_hash(self, dataset: str, seed: int, known: Optional[str] = None) -> str:
         """Key of the pretrained-autoencoder cache: dataset, architecture, pretraining, seed

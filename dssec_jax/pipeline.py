@@ -175,7 +175,8 @@ def _checked(
     x: ArrayLike, cfg: Config, y: ArrayLike | None, known: ArrayLike | None
 ) -> tuple[np.ndarray, Config, Optional[np.ndarray], Optional[np.ndarray]]:
     """(x, cfg, y, known) checked and converted (``validation``); a warning for settings
-    the method does not use."""
+    the method does not use and for -1 among the true labels (known labels go to
+    ``known``); ValueError for a ``label_fraction`` the known labels do not have."""
     x = check_data(x, cfg.n_clusters)
     cfg = check_config(cfg, x.shape[0])
     if ignored := cfg.ignored_settings():

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import checkpoint, parallel, sae, train
 from .labels import digest, label_data
-from .methods import Config
+from .methods import LATER_PRETRAIN_FIELDS, Config, json_value
 from .validation import check_config, check_finite, check_known
 
 Log = Optional[Callable[[dict], None]]
@@ -275,10 +275,12 @@ def _stored_settings(cfg: Config, known) -> dict:
 
 def _check_settings_match(meta: dict, cfg: Config, known, path) -> None:
     """CheckpointError when a stored autoencoder was pretrained with other settings than
-    this run's (those both records name: a record from an older version may name fewer).
-    The drivers' store keys hash the settings, so only a key made by hand can meet this."""
-    stored = meta.get("settings", {})
-    want = json.loads(json.dumps(_stored_settings(cfg, known)))  # as the record reads back
+    this run's: those both records name, a setting of ``LATER_PRETRAIN_FIELDS`` a record
+    leaves out read as its default (``Config.pretrain_settings``). The drivers' store keys
+    hash the settings, so only a key made by hand can meet this."""
+    later = {k: json_value(k, v) for k, v in LATER_PRETRAIN_FIELDS.items()}  # left out at these
+    stored = {**later, **meta.get("settings", {})}
+    want = {**later, **json.loads(json.dumps(_stored_settings(cfg, known)))}  # as read back
     differ = sorted(k for k in stored.keys() & want.keys() if stored[k] != want[k])
     if differ:
         changes = ", ".join(f"{k} {stored[k]!r} there, {want[k]!r} here" for k in differ)

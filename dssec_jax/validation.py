@@ -197,7 +197,7 @@ def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:
             raise ValueError(
                 f"method {cfg.method!r} needs known labels: one per sample, -1 where unknown, at "
                 "least one known (known_labels= to DSSEC.fit, known= to dssec_jax.fit, "
-                "--label_fraction on the command line)"
+                "--label_fraction or --known_labels on the command line)"
             )
         return None
     if cfg.spec.features != "autoencoder":

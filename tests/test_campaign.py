@@ -420,6 +420,28 @@ def test_a_row_given_labels_is_marked_and_left_out_of_the_bold():
     )
 
 
+def test_a_run_given_labels_from_a_file_is_marked_and_never_the_tables_unsupervised_cell():
+    """Labels from a file (label_fraction 0, its records count them): the share is counted,
+    the run does not take the main table's cell from the unsupervised run, and a base run
+    written before label_fraction existed reads as given none."""
+    from dssec_jax.cli.plan_comparison import against_markdown
+    from dssec_jax.cli.report import label_share, main_table
+
+    filed = _toy_run("dssec", "usps", {0: 0.95})
+    filed["per_seed"][0].update(n_known=20, cluster_sizes=[60, 40], acc_unknown=0.9)
+    plain = _toy_run("dssec", "usps", {0: 0.7})
+    assert label_share(filed) == 0.2 and label_share(plain) == 0.0
+    for runs in ([filed, plain], [plain, filed]):  # not the folder order
+        assert main_table(runs)[("dssec", "usps")] is plain
+    old = _toy_run("dssec", "usps", {0: 0.6})
+    del old["config"]["label_fraction"]
+    lines = against_markdown([filed], [old], "new", "old").splitlines()
+    assert lines[-1] == (
+        "‡ Given 20 % of the labels: not in the bold. Its ACC on the samples whose label was "
+        "not given (old / new): USPS - / 0.900."
+    )
+
+
 def test_the_table_against_a_base_names_what_it_cannot_pair():
     from dssec_jax.cli.plan_comparison import against_markdown
 

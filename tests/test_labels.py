@@ -388,9 +388,11 @@ def test_the_run_driver_takes_known_labels_from_a_file(tmp_path):
     np.save(path, known)
     text.write_text(",".join(map(str, known)))
     wd = tmp_path / "run"
-    args = ["--method=lcae_kmeans", "--seeds=2", f"--workdir={wd}", *TINY]
+    args = ["--method=lcae_kmeans", "--seeds=2", f"--workdir={wd}", *TINY, "--recipe=strong"]
     r = run("experiments.run", f"--known_labels={path}", *args)
     assert r.returncode == 0, r.stderr[-2000:]
+    saved = json.loads((wd / "config.json").read_text())["config"]
+    assert saved["label_weight"] == 0.03  # the strong recipe's weight for runs given labels
     for seed in (0, 1):
         out = np.load(next(wd.rglob(f"seed_{seed}/outputs.npz")))
         np.testing.assert_array_equal(out["known"], known)
@@ -399,7 +401,8 @@ def test_the_run_driver_takes_known_labels_from_a_file(tmp_path):
         assert rec["n_known"] == int((~rest).sum())
         assert rec["acc_unknown"] == cluster_acc(y[rest], out["labels"][rest])
     table = markdown_table(collect(tmp_path))
-    assert "| lcae_kmeans | " in table and " ‡" in table and "known labels from a file" in table
+    assert "| lcae_kmeans | " in table and " ‡" in table
+    assert "known labels 14% from a file (label_weight 0.03;" in table  # 257 of 1797
     again = run("experiments.run", f"--known_labels={text}", *args)  # the same labels: resumes
     assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
     other = tmp_path / "other.npy"
@@ -414,10 +417,16 @@ def test_the_run_driver_takes_known_labels_from_a_file(tmp_path):
     refusals.append(([f"--known_labels={tmp_path / 'short.npy'}", *args], "got 1796 known labels"))
     np.save(tmp_path / "none.npy", np.full(y.size, -1))
     refusals.append(([f"--known_labels={tmp_path / 'none.npy'}", *args], "knows no label"))
+    np.save(tmp_path / "all.npy", y)
+    refusals.append(([f"--known_labels={tmp_path / 'all.npy'}", *args], "knows every label"))
+    k_wd = tmp_path / "kmeans"  # refused before its folder is made
+    kmeans = [f"--known_labels={path}", "--method=kmeans", f"--workdir={k_wd}", *TINY]
+    refusals.append((kmeans, "has no autoencoder and cannot use known labels"))
     sweep = ("experiments.sweep", f"--known_labels={path}", "--methods=lcae_kmeans", *TINY)
     for argv, message in refusals:
         bad = run("experiments.run", *argv)
         assert bad.returncode == 2 and message in bad.stderr, (argv, bad.stderr[-600:])
+    assert not k_wd.exists()
     bad = run(*sweep)
     assert bad.returncode == 2 and "Unknown command line flag 'known_labels'" in bad.stderr
 
@@ -741,6 +750,14 @@ def test_a_store_refuses_an_autoencoder_pretrained_with_other_settings(tmp_path)
             known=known,
             store=labelled,
         )
+    with pytest.raises(CheckpointError, match="init 'glorot_uniform' there, 'variance_scaling'"):
+        fit(
+            x,
+            dataclasses.replace(cfg, init="variance_scaling"),
+            seed=0,
+            known=known,
+            store=labelled,
+        )  # a setting the record leaves out at its default
 
 
 def test_true_labels_only_score_and_a_minus_one_among_them_is_warned_of():

@@ -116,11 +116,11 @@ def _grid_of(points: dict) -> dict:
 
 
 def _curve(points: dict, method: str) -> list[tuple[float, dict]]:
-    """(level, ACC summary with the count of seeds that collapsed) of ``method`` at each of a panel's ``points`` ({(kind, level):
-    {method: run}}), every point on the seeds all of them finished (a campaign under way
-    has more seeds of some levels, and a seed that diverged at one level is left out of
-    that level's mean: a line over other seeds would not compare); levels where every
-    seed diverged are left out."""
+    """(level, ACC summary with the count of seeds that collapsed) of ``method`` at each
+    of a panel's ``points`` ({(kind, level): {method: run}}), every point on the seeds all
+    of them finished (a campaign under way has more seeds of some levels, and a seed that
+    diverged at one level is left out of that level's mean: a line over other seeds would
+    not compare); levels where every seed diverged are left out."""
     finished = {
         lv: set(_finished_acc(rs[method])) for (_, lv), rs in points.items() if method in rs
     }

@@ -125,10 +125,9 @@ def _distance(run: dict, fields) -> tuple:
     """|config[f] - table value| per field; gamma counts only for methods that use it (a
     config written before a field existed holds it at 0)."""
     uses_gamma = get_method(run["method"]).clustering == "idec"
+    value = {**run["config"], "label_fraction": label_share(run)}
     return tuple(
-        abs(run["config"].get(f, 0.0) - table_value(run["method"], f))
-        if f != "gamma" or uses_gamma
-        else 0
+        abs(value.get(f, 0.0) - table_value(run["method"], f)) if f != "gamma" or uses_gamma else 0
         for f in fields
     )
 
@@ -206,11 +205,20 @@ def paired_lines(table: dict, datasets: list[str]) -> list[str]:
     return lines
 
 
+def label_share(run: dict) -> float:
+    """The share of the labels a run was given: its ``label_fraction`` (drawn by the
+    driver), else counted from its records (labels from a file), else 0."""
+    if share := run["config"].get("label_fraction", 0.0):
+        return share
+    for rec in run.get("per_seed", ()):
+        if rec.get("n_known") and rec.get("cluster_sizes"):
+            return rec["n_known"] / sum(rec["cluster_sizes"])
+    return 0.0
+
+
 def _given(run: dict) -> str:
-    """A mark on the cell of a run that was given some of the labels it is scored on (a
-    share drawn by the driver, or labels from a file: its records count them)."""
-    given = run["config"].get("label_fraction") or any(r.get("n_known") for r in run["per_seed"])
-    return " ‡" if given else ""
+    """A mark on the cell of a run that was given some of the labels it is scored on."""
+    return " ‡" if label_share(run) else ""
 
 
 def unknown_lines(table: dict, datasets: list, methods: list) -> list[str]:
@@ -245,12 +253,11 @@ def _settings(method: str, run: dict) -> list[str]:
     if spec.features == "autoencoder":
         used.append(f"pretrain_epochs {c['pretrain_epochs']}")
         used += _changed(c, RECIPE_FIELDS + (("sparsity_floor",) if spec.sparse else ()))
-        if _given(run):
-            share = c.get("label_fraction") or "from a file"
+        if share := label_share(run):
+            source = "" if c.get("label_fraction") else " from a file"
             used.append(
-                f"known labels {share if isinstance(share, str) else f'{share:.0%}'} "
-                f"(label_weight {c['label_weight']:g}; ACC on the others "
-                f"{_cell(s, 'acc_unknown')})"
+                f"known labels {share:.0%}{source} (label_weight {c['label_weight']:g}; ACC on "
+                f"the others {_cell(s, 'acc_unknown')})"
             )
     if not spec.clustering:
         return used

@@ -12,7 +12,7 @@ import pathlib
 import numpy as np
 from absl import flags
 
-from dssec_jax.validation import NonFiniteLossError, check_config, check_labels
+from dssec_jax.validation import NonFiniteLossError, check_config, check_known, check_labels
 
 from . import common
 from .runner import run_config
@@ -61,8 +61,9 @@ def read_known(path: str, n: int) -> np.ndarray:
     except (OSError, ValueError) as e:
         raise ValueError(f"--known_labels {path} cannot be read ({e}); {fix}") from None
     known = check_labels(np.ravel(arr), n, f"known labels in {path}")
-    if not (known >= 0).any():
-        raise ValueError(f"--known_labels {path} knows no label (every one is -1); {fix}")
+    if not (known >= 0).any() or (known >= 0).all():
+        which = "no label (every one is -1)" if (known < 0).all() else "every label (none is -1)"
+        raise ValueError(f"--known_labels {path} knows {which}; {fix}")
     return known
 
 
@@ -86,6 +87,8 @@ def main(argv):
         ),
         len(ds.x),
     )
+    if known is not None:
+        check_known(known, len(ds.x), cfg)  # before the run's folder is made
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{ds.name}_{cfg.method}")
     common.log(
         f"{cfg.method} on {ds.name} ({ds.x.shape[0]} x {ds.x.shape[1]}, "
