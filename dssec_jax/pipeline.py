@@ -175,8 +175,8 @@ def _checked(
     x: ArrayLike, cfg: Config, y: ArrayLike | None, known: ArrayLike | None
 ) -> tuple[np.ndarray, Config, Optional[np.ndarray], Optional[np.ndarray]]:
     """(x, cfg, y, known) checked and converted (``validation``); a warning for settings
-    the method does not use and for -1 among the true labels (known labels go to
-    ``known``); ValueError for a ``label_fraction`` the known labels do not have."""
+    the method does not use (and, by ``check_true_labels``, for -1 among the true labels);
+    ValueError for a ``label_fraction`` the known labels do not have."""
     x = check_data(x, cfg.n_clusters)
     cfg = check_config(cfg, x.shape[0])
     if ignored := cfg.ignored_settings():
@@ -188,13 +188,6 @@ def _checked(
     parallel.check_batch(cfg.batch_size, parallel.mesh_for(cfg.data_parallel))
     y = None if y is None else check_true_labels(y, x.shape[0])
     known = check_known(known, x.shape[0], cfg)
-    if known is None and y is not None and (unknown := int((y == -1).sum())):
-        warnings.warn(
-            f"{unknown} true labels are -1, scored as a class of their own: y only scores "
-            "the clustering; labels to learn from go to known_labels= (known= to "
-            "dssec_jax.fit), -1 where unknown",
-            stacklevel=3,
-        )
     if cfg.label_fraction and known is None:
         raise ValueError(
             f"label_fraction={cfg.label_fraction} asks for known labels and none were given; "

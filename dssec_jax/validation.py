@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -169,7 +170,8 @@ def check_labels(y, n: int, name: str = "labels") -> np.ndarray:
 def check_true_labels(y, n: int) -> np.ndarray:
     """The true labels of the metrics as int32 (n,): integers as :func:`check_labels` takes
     them; class names (strings) numbered in their sorted order, since the metrics only
-    compare labels."""
+    compare labels. A warning for -1 among them (scikit-learn's mark of an unknown
+    label): it is scored as a class; labels to learn from are the known labels."""
     arr = np.asarray(y).ravel()
     if arr.dtype.kind in "US" or (arr.dtype.kind == "O" and any(isinstance(v, str) for v in arr)):
         if arr.size != n:
@@ -180,7 +182,15 @@ def check_true_labels(y, n: int) -> np.ndarray:
                 "sample its class, all names or all integers"
             )
         return np.unique(arr.astype(str), return_inverse=True)[1].astype(np.int32)
-    return check_labels(arr, n)
+    y = check_labels(arr, n)
+    if unknown := int((y == -1).sum()):
+        warnings.warn(
+            f"{unknown} true labels are -1, scored as a class of their own: y only scores "
+            "the clustering; labels to learn from go to known_labels= (known= to "
+            "dssec_jax.fit), -1 where unknown",
+            stacklevel=4,
+        )
+    return y
 
 
 def check_known(known, n: int, cfg: Config) -> Optional[np.ndarray]:

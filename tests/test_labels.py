@@ -778,3 +778,6 @@ def test_true_labels_only_score_and_a_minus_one_among_them_is_warned_of():
     cfg = Config(method="kmeans", n_clusters=2)
     with pytest.warns(UserWarning, match=f"{(known >= 0).sum()} true labels are -1.*known_labels="):
         fit(x, cfg, seed=0, y=np.where(known >= 0, -1, cls))
+    with pytest.warns(UserWarning, match="1 true labels are -1"):  # the batched path's check
+        ae = Config(method="ae_kmeans", **{**TOY, "pretrain_epochs": 1})
+        fit_batched(x, [ae, ae], [0, 1], y=np.r_[-1, cls[1:]])
