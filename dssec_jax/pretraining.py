@@ -276,10 +276,13 @@ def _stored_settings(cfg: Config, known) -> dict:
 def _check_settings_match(meta: dict, cfg: Config, known, path) -> None:
     """CheckpointError when a stored autoencoder was pretrained with other settings than
     this run's: those both records name, a setting of ``LATER_PRETRAIN_FIELDS`` a record
-    leaves out read as its default (``Config.pretrain_settings``). The drivers' store keys
+    leaves out read as its default (``Config.pretrain_settings``); a record without
+    settings is not checked. The drivers' store keys
     hash the settings, so only a key made by hand can meet this."""
+    if "settings" not in meta:
+        return  # a record from before they were stored: restoring checks that shapes fit
     later = {k: json_value(k, v) for k, v in LATER_PRETRAIN_FIELDS.items()}  # left out at these
-    stored = {**later, **meta.get("settings", {})}
+    stored = {**later, **meta["settings"]}
     want = {**later, **json.loads(json.dumps(_stored_settings(cfg, known)))}  # as read back
     differ = sorted(k for k in stored.keys() & want.keys() if stored[k] != want[k])
     if differ:

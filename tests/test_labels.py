@@ -758,6 +758,18 @@ def test_a_store_refuses_an_autoencoder_pretrained_with_other_settings(tmp_path)
             known=known,
             store=labelled,
         )  # a setting the record leaves out at its default
+    meta, raw = labelled.get("pretrained")  # a record from before settings were stored
+    labelled.put("pretrained", raw, {k: v for k, v in meta.items() if k != "settings"})
+    events = []
+    fit(
+        x,
+        dataclasses.replace(cfg, init="variance_scaling"),
+        seed=0,
+        known=known,
+        store=labelled,
+        log=events.append,
+    )
+    assert "pretrain_cached" in [e["event"] for e in events]  # not checked, reused
 
 
 def test_true_labels_only_score_and_a_minus_one_among_them_is_warned_of():
