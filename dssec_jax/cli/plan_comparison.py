@@ -175,9 +175,7 @@ def _given_note(table: dict, base: dict, given: set, names: tuple[str, str]) -> 
 
 def _unknown_acc(run: dict, seeds: set) -> Optional[float]:
     """Mean ``acc_unknown`` of ``run`` over ``seeds`` (None where no record has it)."""
-    vals = [
-        r["acc_unknown"] for r in run["per_seed"] if r.get("seed") in seeds and "acc_unknown" in r
-    ]
+    vals = [v for s, v in _finished_acc(run, "acc_unknown").items() if s in seeds]
     return float(np.mean(vals)) if vals else None
 
 

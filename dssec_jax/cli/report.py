@@ -149,13 +149,13 @@ def main_table(runs: list[dict]) -> dict:
 PAIRS = (("dssec", "idec"), ("dssec", "dec"), ("sae_kmeans", "ae_kmeans"))  # (method, base)
 
 
-def _finished_acc(run: dict) -> dict:
-    """{seed: ACC} of the seeds of ``run`` that finished (a seed of a batch frozen at a
-    non-finite value is left out, as the means leave it out)."""
+def _finished_acc(run: dict, metric: str = "acc") -> dict:
+    """{seed: ``metric``} of the seeds of ``run`` that finished and record it (a seed of a
+    batch frozen at a non-finite value is left out, as the means leave it out)."""
     return {
-        r["seed"]: r["acc"]
+        r["seed"]: r[metric]
         for r in run["per_seed"]
-        if "acc" in r and r.get("stop_reason") != "nonfinite"
+        if metric in r and r.get("stop_reason") != "nonfinite"
     }
 
 
