@@ -17,7 +17,7 @@ from sklearn.cluster import KMeans
 from . import checkpoint, metrics, parallel, train
 from .labels import KNOWN_ORDER, digest, label_data
 from .methods import Config
-from .validation import NonFiniteLossError, check_config, check_known
+from .validation import NonFiniteLossError, check_config, check_data, check_known
 
 Log = Optional[Callable[[dict], None]]
 
@@ -199,9 +199,10 @@ def run_id(cfg: Config, shape: tuple, known: Optional[np.ndarray] = None) -> str
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _check_start(cfg: Config, centers, known, label_map) -> None:
-    """ValueError for starting centres of another shape than (k, embed_dim), or known
-    labels without the label map pretraining learned (or the map without labels)."""
+def _check_start(cfg: Config, n_features: int, ae_params, centers, known, label_map) -> None:
+    """ValueError for starting centres of another shape than (k, embed_dim), known labels
+    without the label map pretraining learned (or the map without labels), or an
+    autoencoder whose first layer does not take ``n_features`` inputs."""
     if (known is None) != (label_map is None):
         raise ValueError(
             "known labels and label_map go together: the label term needs the map from the "
@@ -211,6 +212,18 @@ def _check_start(cfg: Config, centers, known, label_map) -> None:
         raise ValueError(
             f"centers must be (n_clusters, embed_dim) = {(cfg.k, cfg.embed_dim)}, got "
             f"{np.shape(centers)}: one row per cluster in the embedding"
+        )
+    try:
+        d_in = np.shape(ae_params["encoder"][0]["w"])[0]
+    except (KeyError, IndexError, TypeError):
+        raise ValueError(
+            "ae_params must be an autoencoder's parameters ({'encoder': [...], 'decoder': "
+            "[...]}, as pretraining.pretrain returns them)"
+        ) from None
+    if d_in != n_features:
+        raise ValueError(
+            f"x has {n_features} features but the autoencoder's first layer takes {d_in}: "
+            "cluster the data it was pretrained on"
         )
 
 
@@ -247,9 +260,10 @@ def cluster(
     Returns:
       dict(params, labels, q, history, n_iter, stop_reason).
     """
+    x = check_data(x, cfg.n_clusters)
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
     known = check_known(known, x.shape[0], cfg)
-    _check_start(cfg, centers, known, label_map)
+    _check_start(cfg, x.shape[1], ae_params, centers, known, label_map)
     ph = phase(cfg)
     params = jax.tree.map(np.array, trained_params(ae_params, centers, cfg, label_map))
     state = parallel.place(train.init_state(params, ph.optimizer.build()), ph.mesh)

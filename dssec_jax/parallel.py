@@ -114,9 +114,18 @@ def to_host(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
-def check_batch(batch_size: int, mesh: Optional[Mesh]) -> None:
-    if mesh is not None and batch_size % mesh.size:
+def check_batch(batch_size: int, mesh: Optional[Mesh], lowered: bool = False) -> None:
+    """ValueError for a batch that does not divide over ``mesh``'s devices (``lowered``:
+    the batch is the whole data, lowered from a larger batch_size)."""
+    if mesh is None or not batch_size % mesh.size:
+        return
+    if lowered:
         raise ValueError(
-            f"batch_size={batch_size} does not divide over {mesh.size} devices; "
-            f"use a multiple of {mesh.size}"
+            f"the data's {batch_size} samples (the batch: a batch never exceeds the data) do "
+            f"not divide over {mesh.size} devices; pass a multiple of {mesh.size} samples or "
+            "data_parallel=False"
         )
+    raise ValueError(
+        f"batch_size={batch_size} does not divide over {mesh.size} devices; "
+        f"use a multiple of {mesh.size}"
+    )

@@ -16,7 +16,7 @@ import numpy as np
 from . import checkpoint, parallel, sae, train
 from .labels import digest, label_data
 from .methods import LATER_PRETRAIN_FIELDS, Config, json_value
-from .validation import check_config, check_finite, check_known
+from .validation import check_config, check_data, check_finite, check_known
 
 Log = Optional[Callable[[dict], None]]
 
@@ -145,6 +145,7 @@ def pretrain(
     Returns:
       (autoencoder parameters, one history dict per epoch).
     """
+    x = check_data(x, cfg.n_clusters)
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
     known = check_known(known, x.shape[0], cfg)
     if (cached := _cached(store, x.shape[1], cfg, key, known, log)) is not None:
@@ -152,11 +153,12 @@ def pretrain(
     ph = phase(cfg)
     ae, labels = _initial(x, known, cfg, key, ph.mesh)
     plan = stages(cfg)
-    start, first, state, history, ae = _resume(store, ae, plan, ph, known, log)
+    start, first, state, history, ae = _resume(store, ae, plan, ph, (cfg, known), log)
     x_dev = parallel.place(x, ph.mesh, rows=True)
     run = _Run(ph, plan, hyper(cfg, labelled=labels is not None), store, log, history)
     run.data, run.labels, run.key = x_dev, labels, key
     run.known = None if known is None else digest(known)
+    run.settings = _stored_settings(cfg, known)
     run.done_before = sum(st.epochs for st in plan[:start]) + first
     ae = run_stages(run, start, first, ae, state)
     if store is not None:
@@ -202,6 +204,7 @@ class _Run:
         self.labels: Optional[tuple] = None
         self.key: Any = None
         self.known: Optional[str] = None  # the known labels' digest, saved with progress
+        self.settings: dict = {}  # the pretraining settings, saved with progress
 
     def fresh(self, si: int, ae: dict) -> train.TrainState:
         return train.init_state(stage_params(ae, self.plan[si]), self.ph.optimizer.build())
@@ -246,6 +249,7 @@ class _Run:
             ((si + 1, 0), self.fresh(si + 1, ae)) if stage_end else ((si, epoch + 1), state)
         )
         meta = {"stage": nxt[0], "epoch": nxt[1], "history": self.history, "known": self.known}
+        meta["settings"] = self.settings
         self.store.put("pretrain_progress", saved._replace(params=ae), meta)
 
 
@@ -334,15 +338,22 @@ def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
     return parallel.place(ae, mesh), labels
 
 
-def _resume(store, ae: dict, plan: list, ph: train.Phase, known, log: Log) -> tuple:
+def _resume(store, ae: dict, plan: list, ph: train.Phase, run: tuple, log: Log) -> tuple:
     """(stage, epoch, state, history, ae) to start from: the store's "pretrain_progress"
-    when it holds one that fits (made with the same ``known`` labels: else an error), else
-    the start (state None: made at the stage's start)."""
+    when it holds one that fits (made with the same settings and known labels as ``run``,
+    (cfg, known): else an error), else the start (state None: made at the stage's start)."""
     hit = None if store is None else store.get("pretrain_progress")
     saved = None
     if hit is not None:
         meta, raw = hit
-        _check_labels_match(meta, raw.get("params", {}), known, store.path("pretrain_progress"))
+        path = store.path("pretrain_progress")
+        _check_labels_match(meta, raw.get("params", {}), run[1], path)
+        _check_settings_match(meta, run[0], run[1], path)
+        if not 0 <= meta["stage"] < len(plan):
+            raise checkpoint.CheckpointError(
+                f"{path} is at stage {meta['stage']} of a pretraining with other stages than "
+                f"this run's {[st.name for st in plan]}; give this run a store key of its own"
+            )
         opt_state = ph.optimizer.build().init(stage_params(ae, plan[meta["stage"]]))
         template = train.TrainState(ae, opt_state, jnp.zeros((), jnp.int32))
         saved = checkpoint.restore_or_drop(store, "pretrain_progress", template, raw)

@@ -46,7 +46,7 @@ def _effective(cfg: Config) -> tuple:
 
 class _BatchStore:
     """A checkpoint store that owns its checkpoints by the batch's identity (its runs'
-    settings and seeds): one written for another batch is dropped, with a warning, and its
+    settings and seeds, the data's digest and the store's key): one written for another batch is dropped, with a warning, and its
     phase starts afresh instead of resuming someone else's runs."""
 
     def __init__(self, store, ident: str):
@@ -283,7 +283,8 @@ def fit_batched(
     n_runs = len(cfgs)
     mesh = run_mesh(n_runs, shard_runs)
     if store is not None:
-        ident = [[clustering.run_id(c, x.shape), int(s)] for c, s in zip(cfgs, seeds)]
+        runs = [[clustering.run_id(c, x.shape), int(s)] for c, s in zip(cfgs, seeds)]
+        ident = [runs, hashlib.sha256(x).hexdigest(), getattr(store, "pretrain_key", None)]
         store = _BatchStore(store, hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:16])
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     x_dev = jnp.asarray(x) if mesh is None else parallel.replicate(x, mesh)

@@ -384,10 +384,13 @@ def _check_types(cfg: Config) -> None:
             _fail(f"{k} must be a tuple of integers such as {example}, got {v!r}")
 
 
-def check_config(cfg: Config, n_samples: int | None = None) -> Config:
-    """Raise ValueError naming the first invalid setting of ``cfg``; return it, with a
-    ``batch_size`` above ``n_samples`` lowered to ``n_samples`` (full-batch steps: on a few
-    hundred images this beats smaller batches, BUILD_NOTES "Small data")."""
+def check_config(
+    cfg: Config, n_samples: int | None = None, n_features: int | None = None
+) -> Config:
+    """Raise ValueError naming the first invalid setting of ``cfg`` (for data of
+    ``n_samples`` x ``n_features`` where given); return it, with a ``batch_size`` above
+    ``n_samples`` lowered to ``n_samples`` (full-batch steps: on a few hundred images this
+    beats smaller batches, BUILD_NOTES "Small data")."""
     get_method(cfg.method)
     _check_types(cfg)
     _check_clusters(cfg, n_samples)
@@ -404,4 +407,9 @@ def check_config(cfg: Config, n_samples: int | None = None) -> Config:
             _fail(f"embed_dim={cfg.embed_dim} PCA components need at least that many samples")
         if cfg.batch_size > n_samples:  # a batch never exceeds the data: full-batch steps
             cfg = dataclasses.replace(cfg, batch_size=n_samples)
+    if n_features is not None and cfg.spec.features == "pca" and cfg.embed_dim > n_features:
+        _fail(
+            f"embed_dim={cfg.embed_dim} PCA components need at least that many features, the "
+            f"data has {n_features}; lower embed_dim"
+        )
     return cfg

@@ -2,6 +2,8 @@
 resumes across a stage boundary; the tol stop on a fractional label change; a full bf16
 fit; predictions on data the model has not seen."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -94,6 +96,33 @@ def test_a_checkpoint_of_an_older_layout_is_dropped_and_pretraining_starts_afres
         again, hist = pretraining.pretrain(x, cfg, jax.random.PRNGKey(0), store=store)
     assert _leaves_equal(again, fresh) and len(hist) == 2
     assert store.get("pretrain_progress") is None
+
+
+def test_a_partial_pretraining_with_other_settings_is_refused_not_resumed(digits, tmp_path):
+    """A run killed in pretraining, restarted under the same store key with another
+    learning rate or another schedule: its progress names the settings and is refused."""
+    from dssec_jax.checkpoint import CheckpointError
+
+    x = digits[0][:300]
+    with pytest.raises(Killed):  # stopped right after stage layer1 ended
+        pretraining.pretrain(
+            x, STACKED, jax.random.PRNGKey(0), store=RecordingStore(tmp_path, kill_before_stage=2)
+        )
+    store = RecordingStore(tmp_path)
+    assert store.get("pretrain_progress")[0]["settings"]["learning_rate"] == STACKED.learning_rate
+    slower = dataclasses.replace(STACKED, learning_rate=STACKED.learning_rate / 2)
+    with pytest.raises(CheckpointError, match="other settings .*learning_rate"):
+        pretraining.pretrain(x, slower, jax.random.PRNGKey(0), store=store)
+    meta, raw = store.get("pretrain_progress")
+    del meta["settings"]  # a record from before progress named its settings
+    FileStore(tmp_path, tmp_path, "k").put("pretrain_progress", raw, {**meta, "stage": 4})
+    with pytest.raises(CheckpointError, match="at stage 4 of a pretraining with other stages"):
+        pretraining.pretrain(
+            x,
+            dataclasses.replace(STACKED, pretrain="end_to_end"),
+            jax.random.PRNGKey(0),
+            store=store,
+        )
 
 
 def test_the_tol_stop_acts_on_the_fraction_of_changed_labels(digits):

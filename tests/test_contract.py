@@ -37,6 +37,24 @@ def test_fit_fit_batched_and_pretrain_keep_the_callers_data(digits):
     _alive_and_equal(x, x0)
 
 
+def test_a_float32_numpy_input_is_left_as_it_was(digits):
+    """The common case: a C-contiguous float32 array goes in without a copy at the
+    boundary, so only the steps' own buffers may be donated."""
+    x = np.ascontiguousarray(digits[0][:300], np.float32)
+    x0 = x.copy()
+    fit(x, TINY, 0)
+    fit_batched(x, [TINY, TINY], [0, 1])
+    pretraining.pretrain(x, TINY, jax.random.PRNGKey(0))
+    DSSEC(
+        n_clusters=10,
+        **{
+            k: getattr(TINY, k)
+            for k in ("hidden_dims", "pretrain_epochs", "batch_size", "max_iter", "n_init")
+        },
+    ).fit(x)
+    np.testing.assert_array_equal(x, x0)
+
+
 def test_the_estimator_keeps_the_callers_data_and_its_own_parameters(digits):
     x = jnp.asarray(digits[0][:300])
     est = DSSEC(

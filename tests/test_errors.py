@@ -57,6 +57,39 @@ def test_every_invalid_setting_is_named(kw, match):
         check_config(Config(**kw), n_samples=20)
 
 
+def test_pca_components_beyond_the_features_are_refused_before_scikit_learn(digits):
+    x = digits[0][:50, :5]
+    with pytest.raises(ValueError, match="embed_dim=10 PCA components need at least that many "):
+        fit(x, Config(method="pca_kmeans", embed_dim=10), 0)
+
+
+def test_the_phases_refuse_bad_data_with_the_fix(digits):
+    """``pretraining.pretrain`` and ``clustering.cluster`` are public: they check x as
+    ``fit`` does, and clustering checks it against the autoencoder's first layer."""
+    import jax
+
+    from dssec_jax import clustering, pretraining, sae
+
+    cfg = Config(method="idec", **TINY_NET)
+    key = jax.random.PRNGKey(0)
+    x = digits[0][:50]
+    nan = x.copy()
+    nan[3, 3] = np.nan
+    for bad, match in (
+        (x[0], "must be 2-D"),
+        (nan, "contains 1 NaN"),
+        ([[0.0] * 64] * 50, "every feature of X is constant"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            pretraining.pretrain(bad, cfg, key)
+    ae = sae.init_params(key, cfg.dims(64))
+    centers = np.zeros((cfg.k, cfg.embed_dim), np.float32)
+    with pytest.raises(ValueError, match="contains 1 NaN"):
+        clustering.cluster(nan, ae, centers, cfg, key)
+    with pytest.raises(ValueError, match="x has 32 features but the autoencoder's first layer "):
+        clustering.cluster(x[:, :32], ae, centers, cfg, key)
+
+
 def test_random_state_must_be_an_int_or_none(digits):
     with pytest.raises(ValueError, match="random_state must be an int or None, got str"):
         DSSEC(random_state="0", pretrain_epochs=1).fit(digits[0][:50])

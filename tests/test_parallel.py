@@ -36,7 +36,12 @@ try:
     err = ""
 except ValueError as e:
     err = str(e)
-print(json.dumps({"agree": float(np.mean(one.labels == many.labels)),
+try:  # 101 samples: the batch is lowered to them
+    pipeline.fit(x[:101], Config(**base, data_parallel=True), 0)
+    lowered = ""
+except ValueError as e:
+    lowered = str(e)
+print(json.dumps({"agree": float(np.mean(one.labels == many.labels)), "lowered": lowered,
                   "emb": float(np.max(np.abs(one.embedding - many.embedding))),
                   "scale": float(np.max(np.abs(one.embedding))),
                   "iters": [one.n_iter, many.n_iter], "err": err, "shares": sorted(set(shares))}))
@@ -58,6 +63,7 @@ def test_eight_devices_match_one_device():
     assert out["agree"] > 0.99 and out["iters"][0] == out["iters"][1]
     assert out["emb"] < 0.02 * out["scale"]
     assert "does not divide over 8 devices" in out["err"]
+    assert "the data's 101 samples (the batch: a batch never exceeds the data)" in out["lowered"]
     assert out["shares"] == [1 / 8]  # each device holds an eighth of the rows
 
 

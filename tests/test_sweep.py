@@ -161,6 +161,25 @@ def test_a_batch_checkpoint_of_another_batch_is_not_resumed(digits, tmp_path):
     assert not np.array_equal(a[0].embedding, b[0].embedding)
 
 
+def test_a_batch_checkpoint_made_on_other_data_of_the_same_shape_is_not_resumed(digits, tmp_path):
+    """The same settings and seeds on other data (a corrupted copy, say) in the same store:
+    the first data's autoencoders are dropped, not reused."""
+    from dssec_jax import checkpoint
+
+    x = digits[0][:300]
+    noisy = np.clip(x + np.random.default_rng(0).normal(0, 0.3, x.shape), 0, 1).astype(np.float32)
+    cfgs = [
+        Config(method="idec", gamma=g, **{**BASE, "pretrain_epochs": 2, "max_iter": 10})
+        for g in (0.1, 0.5)
+    ]
+    store = checkpoint.FileStore(tmp_path, tmp_path, "batch", min_interval_s=0)
+    fit_batched(x, cfgs, [0, 0], store=store)
+    with pytest.warns(UserWarning, match="belongs to another batch"):
+        b = fit_batched(noisy, cfgs, [0, 0], store=store)
+    fresh = fit_batched(noisy, cfgs, [0, 0])
+    np.testing.assert_array_equal(b[0].embedding, fresh[0].embedding)
+
+
 def test_a_batch_checkpoint_of_another_layout_is_dropped_not_fatal(digits, tmp_path):
     """A checkpoint of this batch that no longer fits its state (another version's layout)
     is reported and dropped, and the phase starts afresh, as for a single run."""
