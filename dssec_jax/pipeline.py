@@ -178,14 +178,14 @@ def _checked(
     the method does not use (and, by ``check_true_labels``, for -1 among the true labels);
     ValueError for a ``label_fraction`` the known labels do not have."""
     x = check_data(x, cfg.n_clusters)
-    lowered = cfg.batch_size > x.shape[0]
-    cfg = check_config(cfg, *x.shape)
+    asked, cfg = cfg.batch_size, check_config(cfg, *x.shape)
     if ignored := cfg.ignored_settings():
         warnings.warn(
             f"method {cfg.method!r} does not use {', '.join(ignored)}: the values given have "
             "no effect on this run",
             stacklevel=3,
         )
+    lowered = cfg.batch_size < asked
     parallel.check_batch(cfg.batch_size, parallel.mesh_for(cfg.data_parallel), lowered)
     y = None if y is None else check_true_labels(y, x.shape[0])
     known = check_known(known, x.shape[0], cfg)

@@ -46,8 +46,9 @@ def _effective(cfg: Config) -> tuple:
 
 class _BatchStore:
     """A checkpoint store that owns its checkpoints by the batch's identity (its runs'
-    settings and seeds, the data's digest and the store's key): one written for another batch is dropped, with a warning, and its
-    phase starts afresh instead of resuming someone else's runs."""
+    settings and seeds, the data's digest and the store's key): one written for another
+    batch is dropped, with a warning, and its phase starts afresh instead of resuming
+    someone else's runs."""
 
     def __init__(self, store, ident: str):
         self.store, self.ident = store, ident

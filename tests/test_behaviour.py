@@ -114,7 +114,11 @@ def test_a_partial_pretraining_with_other_settings_is_refused_not_resumed(digits
     with pytest.raises(CheckpointError, match="other settings .*learning_rate"):
         pretraining.pretrain(x, slower, jax.random.PRNGKey(0), store=store)
     meta, raw = store.get("pretrain_progress")
-    del meta["settings"]  # a record from before progress named its settings
+    del meta["settings"]  # a record from before progress named its settings: not checked
+    FileStore(tmp_path / "old", tmp_path / "old", "k").put("pretrain_progress", raw, meta)
+    records, old = [], RecordingStore(tmp_path / "old")
+    pretraining.pretrain(x, STACKED, jax.random.PRNGKey(0), store=old, log=records.append)
+    assert {"event": "pretrain_resumed", "stage": "layer2", "epoch": 0} in records
     FileStore(tmp_path, tmp_path, "k").put("pretrain_progress", raw, {**meta, "stage": 4})
     with pytest.raises(CheckpointError, match="at stage 4 of a pretraining with other stages"):
         pretraining.pretrain(

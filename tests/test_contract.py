@@ -39,7 +39,8 @@ def test_fit_fit_batched_and_pretrain_keep_the_callers_data(digits):
 
 def test_a_float32_numpy_input_is_left_as_it_was(digits):
     """The common case: a C-contiguous float32 array goes in without a copy at the
-    boundary, so only the steps' own buffers may be donated."""
+    boundary (``check_data`` returns it as it is), so a step that donated or wrote into
+    its input would change the caller's array; a guard, as no step does."""
     x = np.ascontiguousarray(digits[0][:300], np.float32)
     x0 = x.copy()
     fit(x, TINY, 0)

@@ -63,6 +63,11 @@ def test_pca_components_beyond_the_features_are_refused_before_scikit_learn(digi
         fit(x, Config(method="pca_kmeans", embed_dim=10), 0)
 
 
+def test_a_batch_size_of_the_wrong_type_is_named_by_fit(digits):
+    with pytest.raises(ValueError, match="batch_size must be an integer, got '256'"):
+        fit(digits[0][:50], Config(batch_size="256"), 0)
+
+
 def test_the_phases_refuse_bad_data_with_the_fix(digits):
     """``pretraining.pretrain`` and ``clustering.cluster`` are public: they check x as
     ``fit`` does, and clustering checks it against the autoencoder's first layer."""
