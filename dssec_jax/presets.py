@@ -56,14 +56,20 @@ def recipe_settings(recipe: str, method: str, labelled: bool = False) -> dict:
     return {**named, **labelled_settings(recipe)} if labelled else named
 
 
-def recipe_config(recipe: str, method: str = "dssec", **overrides) -> Config:
+def recipe_config(
+    recipe: str, method: str = "dssec", labelled: bool = False, **overrides
+) -> Config:
     """Config of ``method`` at ``recipe``, with ``overrides`` on top: library defaults <
-    recipe < overrides.
+    recipe < overrides; with the recipe's settings for a run given known labels when
+    ``labelled`` or ``label_fraction`` is among the overrides.
 
     >>> recipe_config("strong", "idec").learning_rate
     1.0
+    >>> recipe_config("strong", "dssec", labelled=True).label_weight
+    0.03
     """
-    return Config(**{"method": method, **recipe_settings(recipe, method), **overrides})
+    labelled = labelled or bool(overrides.get("label_fraction"))
+    return Config(**{"method": method, **recipe_settings(recipe, method, labelled), **overrides})
 
 
 def apply_recipe(recipe: str, cfg: Config, labelled: bool = False) -> Config:

@@ -74,6 +74,10 @@ def test_runs_given_known_labels_take_the_recipes_label_weight(monkeypatch, tmp_
     assert apply_recipe("strong", Config(method="dssec"), labelled=True).label_weight == 0.03
     mine = Config(method="dssec", label_fraction=0.1, label_weight=0.2)
     assert apply_recipe("strong", mine).label_weight == 0.2
+    assert recipe_config("strong", "dssec", labelled=True).label_weight == 0.03
+    assert recipe_config("strong", "lcae_kmeans", label_fraction=0.1).label_weight == 0.03
+    assert recipe_config("strong", "dssec").label_weight == 0.1
+    assert recipe_config("strong", "dssec", labelled=True, label_weight=0.2).label_weight == 0.2
     seen = {}
 
     def fit(x, cfg, *a, **kw):
