@@ -153,7 +153,7 @@ def pretrain(
     ph = phase(cfg)
     ae, labels = _initial(x, known, cfg, key, ph.mesh)
     plan = stages(cfg)
-    start, first, state, history, ae = _resume(store, ae, plan, ph, (cfg, known), log)
+    start, first, state, history, ae = _resume(store, ae, plan, ph, cfg, known, log)
     x_dev = parallel.place(x, ph.mesh, rows=True)
     run = _Run(ph, plan, hyper(cfg, labelled=labels is not None), store, log, history)
     run.data, run.labels, run.key = x_dev, labels, key
@@ -338,17 +338,17 @@ def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
     return parallel.place(ae, mesh), labels
 
 
-def _resume(store, ae: dict, plan: list, ph: train.Phase, run: tuple, log: Log) -> tuple:
+def _resume(store, ae: dict, plan: list, ph: train.Phase, cfg: Config, known, log: Log) -> tuple:
     """(stage, epoch, state, history, ae) to start from: the store's "pretrain_progress"
-    when it holds one that fits (made with the same settings and known labels as ``run``,
-    (cfg, known): else an error), else the start (state None: made at the stage's start)."""
+    when it holds one that fits (made with this ``cfg`` and these ``known`` labels: else an
+    error), else the start (state None: made at the stage's start)."""
     hit = None if store is None else store.get("pretrain_progress")
     saved = None
     if hit is not None:
         meta, raw = hit
         path = store.path("pretrain_progress")
-        _check_labels_match(meta, raw.get("params", {}), run[1], path)
-        _check_settings_match(meta, run[0], run[1], path)
+        _check_labels_match(meta, raw.get("params", {}), known, path)
+        _check_settings_match(meta, cfg, known, path)
         if not 0 <= meta["stage"] < len(plan):
             raise checkpoint.CheckpointError(
                 f"{path} is at stage {meta['stage']} of a pretraining with other stages than "
