@@ -3,6 +3,8 @@ import gzip
 import hashlib
 import os
 import struct
+import sys
+import types
 
 import h5py
 import numpy as np
@@ -256,6 +258,105 @@ def test_explicit_download_checks_and_writes_atomically(tmp_path):
     assert (tmp_path / "y.gz").read_bytes() == gz.read_bytes()
     with pytest.raises(DataError, match="download of"):
         dl.fetch((tmp_path / "nope").as_uri(), dest, "md5", "0")
+
+
+def _distributed(data_dir, name):
+    """{"train": (x, y), "test": (x, y)} of the IDX files as distributed, uint8."""
+    read = lambda stem: formats.read_idx(data_dir / name / f"{stem}.gz")  # noqa: E731
+    return {
+        split: (read(f"{p}-images-idx3-ubyte"), read(f"{p}-labels-idx1-ubyte"))
+        for split, p in (("train", "train"), ("test", "t10k"))
+    }
+
+
+def _fake_tfds(parts, seed=0):
+    """A stand-in tensorflow_datasets module serving ``parts`` shuffled, as tfds stores
+    MNIST, in batches of dicts."""
+    rng = np.random.default_rng(seed)
+
+    def load(name, split, batch_size):
+        x, y = parts[split]
+        p = rng.permutation(len(y))
+        x, y = x[p, :, :, None], y[p].astype(np.int64)
+        return [
+            {"image": x[i : i + batch_size], "label": y[i : i + batch_size]}
+            for i in range(0, len(y), batch_size)
+        ]
+
+    fake = types.ModuleType("tensorflow_datasets")
+    fake.load, fake.as_numpy = load, lambda batches: batches
+    return fake
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_downloads_take_the_mirror_first_and_tensorflow_datasets_after_it(
+    name, data_dir, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("DSSEC_DATA_DIR", raising=False)
+    monkeypatch.setattr(registry, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(registry, "DEBIAN_FASHION", tmp_path / "none")
+    real = _distributed(data_dir, name)
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _fake_tfds(real))
+    truth = load_dataset(name, data_dir=data_dir)
+
+    def mirror(url, dest, algo, digest, decompress):  # serves the files as distributed
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes((data_dir / name / url.rsplit("/", 1)[1]).read_bytes())
+        return dest
+
+    monkeypatch.setattr(dl, "fetch", mirror)
+    monkeypatch.setattr(dl, "tfds_arrays", lambda n: pytest.fail("tfds asked first"))
+    got = load_dataset(name, data_dir=tmp_path / "empty", download=True)
+    np.testing.assert_array_equal(got.x, truth.x)  # the order distributed
+    np.testing.assert_array_equal(got.y, truth.y)
+
+    for f in (tmp_path / "cache" / name).iterdir():
+        f.unlink()
+    monkeypatch.undo()  # now the mirror is unreachable and tfds holds a shuffled copy
+    monkeypatch.delenv("DSSEC_DATA_DIR", raising=False)
+    monkeypatch.setattr(registry, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(registry, "DEBIAN_FASHION", tmp_path / "none")
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _fake_tfds(real))
+
+    def unreachable(url, dest, *args):
+        raise DataError(f"download of {url} failed (URLError: no network)")
+
+    monkeypatch.setattr(dl, "fetch", unreachable)
+    with pytest.warns(UserWarning, match="no network.*trying tensorflow-datasets"):
+        got = load_dataset(name, data_dir=tmp_path / "empty", download=True)  # verified
+    order = [dl.fixed_order(x, y) for x, y in real.values()]  # the same rows, one fixed order
+    want_y = np.concatenate([y[o] for (_, y), o in zip(real.values(), order)])
+    want_x = np.concatenate([x[o].reshape(len(o), -1) for (x, _), o in zip(real.values(), order)])
+    np.testing.assert_array_equal(got.y, want_y)
+    np.testing.assert_array_equal(got.x, want_x.astype(np.float32) / 255.0)
+    assert not np.array_equal(got.y, truth.y)
+
+    for f in (tmp_path / "cache" / name).iterdir():
+        f.unlink()
+    damaged = {k: (x.copy(), y) for k, (x, y) in real.items()}
+    damaged["test"][0][0, 0, 0] ^= 1  # one pixel off: refused, nothing written
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _fake_tfds(damaged))
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="nothing was written"):
+        load_dataset(name, data_dir=tmp_path / "empty", download=True)
+    assert list((tmp_path / "cache" / name).iterdir()) == []
+
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # not installed
+    with pytest.raises(DataError, match="download of .* failed"):
+        load_dataset(name, data_dir=tmp_path / "empty", download=True)
+
+
+def test_fixed_order_is_one_order_for_every_ordering_of_the_rows():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (50, 4, 4), dtype=np.uint8)
+    y = rng.integers(0, 10, 50).astype(np.uint8)
+    x[7], y[7] = x[3], y[3]  # a repeated row
+    o = dl.fixed_order(x, y)
+    assert sorted(o) == list(range(50))
+    for _ in range(3):
+        p = rng.permutation(50)
+        q = dl.fixed_order(x[p], y[p])
+        np.testing.assert_array_equal(x[p][q], x[o])
+        np.testing.assert_array_equal(y[p][q], y[o])
 
 
 def test_usps_libsvm_mapping():

@@ -17,7 +17,12 @@ def test_the_tfds_route_writes_idx_files_that_load(name, tmp_path, monkeypatch):
     monkeypatch.delenv("DSSEC_DATA_DIR", raising=False)
     monkeypatch.setattr(registry, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.setattr(registry, "DEBIAN_FASHION", tmp_path / "none")
-    with tfds.testing.mock_data(num_examples=12):
+
+    def unreachable(url, dest, *args):  # the mirror comes first; here it fails
+        raise DataError(f"download of {url} failed (no network at test time)")
+
+    monkeypatch.setattr(dl, "fetch", unreachable)
+    with tfds.testing.mock_data(num_examples=12), pytest.warns(UserWarning, match="tensorflow"):
         expected = dl.tfds_arrays(name)
         ds = load_dataset(name, data_dir=tmp_path / "empty", download=True, verify=False)
     x = np.concatenate([expected[s][0] for s in ("train", "test")]).reshape(24, 784)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pathlib
 import urllib.request
@@ -60,7 +61,7 @@ def fetch(
 
 def tfds_arrays(name: str) -> dict:
     """{"train": (x, y), "test": (x, y)} of ``name`` through tensorflow-datasets (``tfds``
-    extra); x uint8 (n, 28, 28)."""
+    extra); x uint8 (n, 28, 28), y uint8, rows in :func:`fixed_order`."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
@@ -73,6 +74,20 @@ def tfds_arrays(name: str) -> dict:
     out = {}
     for split in ("train", "test"):  # in batches: batch_size=-1 aborts TF 2.21 on mock data
         batches = list(tfds.as_numpy(tfds.load(name, split=split, batch_size=10000)))
-        y = np.concatenate([b["label"] for b in batches])
-        out[split] = (np.concatenate([b["image"] for b in batches]).reshape(len(y), 28, 28), y)
+        y = np.concatenate([b["label"] for b in batches]).astype(np.uint8)
+        x = np.concatenate([b["image"] for b in batches]).reshape(len(y), 28, 28)
+        order = fixed_order(x, y)
+        out[split] = (x[order], y[order])
     return out
+
+
+def fixed_order(x, y):
+    """The permutation sorting the rows (x_i, y_i) by sha256(y_i byte + x_i bytes): one
+    order for every ordering of the same rows. tensorflow-datasets stores MNIST and
+    Fashion-MNIST shuffled, so its rows are put in this order to be checked by a pinned
+    digest (``registry.TFDS_SHA256``); it is not the order of the files as distributed."""
+    import numpy as np
+
+    rows = np.concatenate([y.reshape(-1, 1), x.reshape(len(y), -1)], axis=1).astype(np.uint8)
+    keys = [hashlib.sha256(r.tobytes()).digest() for r in rows]
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)

@@ -46,17 +46,19 @@ def sha256(data: bytes) -> str:
 def verify_checksum(
     path: str | os.PathLike,
     data: bytes,
-    expected: Optional[str],
+    expected: Optional[str | tuple[str, ...]],
     algo: str = "sha256",
     fix: str = "the file is damaged or a different version: delete it and obtain it again",
 ) -> None:
     """Raise DataError (ending in ``fix``) if ``data``'s digest differs from ``expected``
-    (skipped when None)."""
+    (one digest, or a tuple of those accepted; skipped when None)."""
     if expected is None:
         return
+    accepted = (expected,) if isinstance(expected, str) else expected
     got = hashlib.new(algo, data).hexdigest()
-    if got != expected:
-        raise DataError(f"checksum mismatch for {path}: {algo} {got}, expected {expected}; {fix}")
+    if got not in accepted:
+        want = accepted[0] if len(accepted) == 1 else f"one of {', '.join(accepted)}"
+        raise DataError(f"checksum mismatch for {path}: {algo} {got}, expected {want}; {fix}")
 
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -84,8 +86,19 @@ def parse_idx(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray:
     return np.frombuffer(data, dtype, offset=header).reshape(shape)
 
 
-def read_idx(path: str | os.PathLike, sha256_expected: Optional[str] = None) -> np.ndarray:
-    """Read an IDX file (``.gz`` or raw); verify the decompressed content if a checksum is given."""
+def idx_content(images: np.ndarray, labels: np.ndarray) -> tuple[bytes, bytes]:
+    """The IDX content (not compressed) of uint8 ``images`` (n, h, w) and ``labels`` (n,)."""
+    n, h, w = images.shape
+    img = struct.pack(">I3I", 0x00000803, n, h, w) + images.astype(np.uint8).tobytes()
+    lab = struct.pack(">II", 0x00000801, n) + labels.astype(np.uint8).tobytes()
+    return img, lab
+
+
+def read_idx(
+    path: str | os.PathLike, sha256_expected: Optional[str | tuple[str, ...]] = None
+) -> np.ndarray:
+    """Read an IDX file (``.gz`` or raw); verify the decompressed content if a checksum (or
+    a tuple of those accepted) is given."""
     data = open_maybe_compressed(path)
     verify_checksum(path, data, sha256_expected)
     return parse_idx(data, path)

@@ -15,6 +15,7 @@ from ..validation import beyond_float32
 from . import download as dl
 from .formats import (
     DataError,
+    idx_content,
     open_maybe_compressed,
     parse_libsvm,
     read_h5,
@@ -43,6 +44,22 @@ IDX_SHA256 = {
         "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
         "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
         "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
+# sha256 of the IDX content written from tensorflow-datasets: the same rows as the files
+# distributed, in ``download.fixed_order`` (tfds stores them shuffled).
+TFDS_SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "f3477cbf6071fb7e2df712cbac41f4a4eeb46da95efc004e048783bddf622c3c",
+        "train-labels-idx1-ubyte": "8e5ffb4517b8626f79bc851d3dddcf467ad49317591087709583e88ee195b4c8",
+        "t10k-images-idx3-ubyte": "db142d79e3dad59689a32938bed63929e8e57e3d6b887f4e3d8b1209db80efdf",
+        "t10k-labels-idx1-ubyte": "1e249db6e316cbcdf7c033d75deb30606135de74239fae533c2eea89dffa0332",
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": "d0d5d6d5b2a86cb03e548a9609096ee8039eb6558787cefda55f97fb579aabd8",
+        "train-labels-idx1-ubyte": "baf4c1d5c71b4048f813daeb91a69bea1e98ada2e1c479cef28a13cd366afec4",
+        "t10k-images-idx3-ubyte": "a938aaaa12dd0dea46a223d79a57b0a17cd2023b467d85791f2c51d1a2e45bf8",
+        "t10k-labels-idx1-ubyte": "2b2dd560978ecae4ca5857237c6f310ca26caf71d5a7645f3dd3ed272b5ea7a7",
     },
 }
 FILE_SHA256 = {
@@ -131,7 +148,7 @@ def _select(split: str, parts: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_idx_dataset(name: str, split: str, dirs, download: bool, verify: bool):
-    sums = IDX_SHA256[name]
+    sums = {base: (IDX_SHA256[name][base], TFDS_SHA256[name][base]) for base in IDX_SHA256[name]}
     parts = {}
     for part, prefix in (("train", "train"), ("test", "t10k")):
         arrays = []
@@ -139,7 +156,7 @@ def _load_idx_dataset(name: str, split: str, dirs, download: bool, verify: bool)
             base = f"{prefix}-{kind}"
             path = _find([base + ".gz", base], dirs)
             if path is None and download:
-                path = _download_idx(name, base)
+                path = _download_idx(name, base, verify)
             if path is None:
                 raise _missing(name, [base + ".gz", base], dirs, _fix(name))
             arrays.append(read_idx(path, sums[base] if verify else None))
@@ -148,31 +165,44 @@ def _load_idx_dataset(name: str, split: str, dirs, download: bool, verify: bool)
     return x.astype(np.float32) / 255.0, y, (28, 28)
 
 
-def _download_idx(name: str, base: str) -> pathlib.Path:
+def _download_idx(name: str, base: str, verify: bool) -> pathlib.Path:
+    """The file ``base`` of ``name`` from its public mirror (checked by its pinned sha256);
+    if that fails and tensorflow-datasets is installed, the four files written from it."""
     dest = CACHE_DIR / name / (base + ".gz")
     try:
-        import tensorflow_datasets  # noqa: F401  (the tfds route writes IDX files itself)
+        return dl.fetch(
+            dl.IDX_MIRRORS[name] + base + ".gz",
+            dest,
+            "sha256",
+            IDX_SHA256[name][base],
+            gzip.decompress,
+        )
+    except DataError as failed:
+        try:
+            import tensorflow_datasets  # noqa: F401
+        except ImportError:
+            raise failed from None
+        warnings.warn(f"{failed}; trying tensorflow-datasets")
+    return _idx_from_tfds(name, base, verify)
 
-        return _idx_from_tfds(name, base)
-    except ImportError:
-        pass
-    return dl.fetch(
-        dl.IDX_MIRRORS[name] + base + ".gz", dest, "sha256", IDX_SHA256[name][base], gzip.decompress
-    )
 
-
-def _idx_from_tfds(name: str, base: str) -> pathlib.Path:
-    """Write the four IDX files of ``name`` from tensorflow-datasets into the cache."""
-    import struct
-
+def _idx_from_tfds(name: str, base: str, verify: bool) -> pathlib.Path:
+    """Write the four IDX files of ``name`` from tensorflow-datasets into the cache, rows in
+    ``download.fixed_order`` (not the order of the files distributed: a seed's result on
+    them differs from one on those), each checked by ``TFDS_SHA256`` before it is written
+    (unless ``verify`` is False)."""
     from ..checkpoint import atomic_write_bytes
 
+    files = {}
     for prefix, (x, y) in zip(("train", "t10k"), dl.tfds_arrays(name).values()):
-        xs, ys = x.astype(np.uint8), y.astype(np.uint8)
-        img = struct.pack(">I3I", 0x00000803, len(xs), 28, 28) + xs.tobytes()
-        lab = struct.pack(">II", 0x00000801, len(ys)) + ys.tobytes()
-        atomic_write_bytes(CACHE_DIR / name / f"{prefix}-images-idx3-ubyte.gz", gzip.compress(img))
-        atomic_write_bytes(CACHE_DIR / name / f"{prefix}-labels-idx1-ubyte.gz", gzip.compress(lab))
+        img, lab = idx_content(x, y)
+        files.update({f"{prefix}-images-idx3-ubyte": img, f"{prefix}-labels-idx1-ubyte": lab})
+    for stem, content in files.items():
+        where = f"tensorflow-datasets' {name} ({stem})"
+        fix = "nothing was written; place the files as distributed in the cache yourself"
+        verify_checksum(where, content, TFDS_SHA256[name][stem] if verify else None, fix=fix)
+    for stem, content in files.items():
+        atomic_write_bytes(CACHE_DIR / name / f"{stem}.gz", gzip.compress(content))
     return CACHE_DIR / name / (base + ".gz")
 
 
