@@ -171,7 +171,17 @@ def test_the_default_range_is_the_datas_own():
 
 
 @pytest.mark.parametrize(
-    "shape, area", [((8, 64), 0.4), ((4, 256), 0.4), ((8, 8, 3), 0.4), ((20, 1), 0.05)]
+    "shape, area",
+    [
+        ((8, 64), 0.4),
+        ((4, 256), 0.4),
+        ((8, 8, 3), 0.4),
+        ((20, 1), 0.05),
+        ((100, 1), 0.3),  # a column: the block's width rounds to the whole width
+        ((10, 1), 0.3),
+        ((28, 2), 0.4),
+        ((1, 100), 0.3),
+    ],
 )
 def test_occlusion_covers_the_asked_for_area_of_any_image_shape(shape, area):
     d = int(np.prod(shape))
@@ -185,6 +195,18 @@ def test_occlusion_covers_the_asked_for_area_of_any_image_shape(shape, area):
     if len(shape) == 3:  # every channel of a blanked pixel
         blank = (out == 0).reshape(200, *shape)
         assert np.all(blank.all(-1) == blank.any(-1))
+
+
+def test_the_blocks_of_square_images_keep_their_size():
+    # the built-in images: (size, area) -> (rows, columns) of the block
+    for size, area, block in [(16, 0.2, 49), (16, 0.4, 100), (32, 0.2, 210), (32, 0.4, 400)]:
+        out = corrupt(
+            np.ones((3, size * size), np.float32),
+            f"occlusion:{area}",
+            image_shape=(size, size),
+            value_range=(0, 1),
+        )
+        assert np.all((out == 0).sum(1) == block)
 
 
 def test_noise_features_refuse_a_level_that_appends_nothing():

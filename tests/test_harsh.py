@@ -23,6 +23,8 @@ def test_corrupted_names_split_back():
             float(level),
         )
     assert split_name("usps_c10") == ("usps_c10", None, 0.0)
+    for own in ("blobs_gaussian2", "scans_occlusion1", "x_salt_pepper0"):  # no such level
+        assert split_name(own) == (own, None, 0.0)
     # two levels apart in the seventh digit: two names, each reading back its own level
     a, b = (corrupted_name("d", f"gaussian:{v}") for v in (0.1234561, 0.1234564))
     assert a != b and split_name(a)[2] == 0.1234561 and split_name(b)[2] == 0.1234564

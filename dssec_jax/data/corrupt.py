@@ -132,8 +132,8 @@ def _value_range(x: np.ndarray, value_range) -> tuple[float, float]:
 def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
     """Each image's block of bh = round(h sqrt(area)) rows by bw = round(area h w / bh)
     columns (about the image's own proportions and the asked-for area; every channel) at
-    a random place, set to ``lo``; where bw falls outside 1..w (a narrow image), it is
-    clipped there and bh = round(area h w / bw) instead."""
+    a random place, set to ``lo``; where bw lands on or beyond 1 or w (a narrow image), it
+    is clipped there and bh = round(area h w / bw) instead."""
     shape = tuple(image_shape or ())
     if len(shape) not in (2, 3) or int(np.prod(shape)) != x.shape[1]:
         raise ValueError(
@@ -149,7 +149,7 @@ def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
     h, w = shape[:2]
     bh = min(h, max(1, int(round(h * np.sqrt(area)))))
     bw = int(round(area * h * w / bh))
-    if not 1 <= bw <= w:  # a narrow image: the width clipped, the rows made to fit the area
+    if not 1 < bw < w:  # a narrow image: the width clipped, the rows made to fit the area
         bw = min(w, max(1, bw))
         bh = min(h, max(1, int(round(area * h * w / bw))))
     if bh * bw == h * w:
@@ -185,11 +185,13 @@ _NAME = re.compile(rf"^(.+)_({'|'.join(KINDS)})([0-9.e+-]+)$")
 
 def split_name(name: str) -> tuple[str, Optional[str], float]:
     """(clean dataset name, kind, level) of a name made by :func:`corrupted_name`;
-    (name, None, 0.0) for a name that carries no corruption."""
+    (name, None, 0.0) for a name that carries no corruption (or no valid level)."""
     m = _NAME.match(name)
-    if m is None:
-        return name, None, 0.0
-    return m.group(1), m.group(2), float(m.group(3))
+    try:
+        kind, level = parse(f"{m.group(2)}:{m.group(3)}") if m else (None, 0.0)
+    except ValueError:  # a user's name such as "blobs_gaussian2" (no level 2 of gaussian)
+        kind = None
+    return (name, None, 0.0) if kind is None else (m.group(1), kind, level)
 
 
 def corrupt_dataset(ds, spec: str, seed: int = 0):
