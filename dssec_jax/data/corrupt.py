@@ -187,11 +187,13 @@ def split_name(name: str) -> tuple[str, Optional[str], float]:
     """(clean dataset name, kind, level) of a name made by :func:`corrupted_name`;
     (name, None, 0.0) for a name that carries no corruption (or no valid level)."""
     m = _NAME.match(name)
+    if m is None:
+        return name, None, 0.0
     try:
-        kind, level = parse(f"{m.group(2)}:{m.group(3)}") if m else (None, 0.0)
+        kind, level = parse(f"{m.group(2)}:{m.group(3)}")
     except ValueError:  # a user's name such as "blobs_gaussian2" (no level 2 of gaussian)
-        kind = None
-    return (name, None, 0.0) if kind is None else (m.group(1), kind, level)
+        return name, None, 0.0
+    return m.group(1), kind, level
 
 
 def corrupt_dataset(ds, spec: str, seed: int = 0):
