@@ -774,3 +774,66 @@ def test_the_strong_plan_outside_this_repository_keeps_its_tables_in_results(tmp
     assert "todo: coil20 dssec seed 4" in r.stdout
     r = campaign("--datasets=coil20", "--update_readme=README.md")
     assert r.returncode == 2 and "needs an existing file with a block" in r.stderr
+
+
+def _kmeans_plan(*specs):
+    """The smoke plan's K-means on digits (a second a point), under ``specs``."""
+    import dataclasses
+
+    from dssec_jax.cli import campaign
+
+    plan = dataclasses.replace(campaign.PLANS["smoke"], corruptions={"digits": specs})
+    return plan, campaign.plan_points(plan, None, ["kmeans"], 1, None)
+
+
+def _set_n_init(point, n_init):
+    """Rewrite an exported point's settings as if it had run with another n_init."""
+    for name in ("config.json", "results.json"):
+        doc = json.loads((point / name).read_text())
+        doc["config"]["n_init"] = n_init
+        (point / name).write_text(json.dumps(doc))
+
+
+def test_a_corrupted_point_is_checked_against_its_clean_result_in_the_plans_own_folder(tmp_path):
+    from dssec_jax.cli import campaign
+
+    plan, points = _kmeans_plan(campaign.CLEAN, "gaussian:0.1")
+    res, log = tmp_path / "res", [].append
+    assert campaign.run_plan(plan, points[:1], res, tmp_path / "w", tmp_path / "c", log=log) == 1
+    _set_n_init(res / "digits_kmeans", 7)  # the clean result, at other settings
+    with pytest.raises(ValueError, match="other settings than its clean result"):
+        campaign.run_plan(plan, points[1:], res, tmp_path / "w", tmp_path / "c", log=log)
+    assert not (res / "digits_gaussian0.1_kmeans").exists()  # refused before training
+
+
+def test_a_finished_point_at_other_settings_is_refused_and_the_tables_are_written_again(
+    tmp_path,
+):
+    from dssec_jax.cli import campaign
+
+    plan, points = _kmeans_plan(campaign.CLEAN)
+    res, log = tmp_path / "res", [].append
+    campaign.run_plan(plan, points, res, tmp_path / "w", tmp_path / "c", log=log)
+    (res / "results.md").unlink()  # as if a run ended between its export and its tables
+    assert campaign.run_plan(plan, points, res, tmp_path / "w", tmp_path / "c", log=log) == 0
+    assert "| kmeans |" in (res / "results.md").read_text()
+    _set_n_init(res / "digits_kmeans", 7)  # the plan's settings changed since it ran
+    with pytest.raises(ValueError, match="holds a run with other settings or data"):
+        campaign.run_plan(plan, points, res, tmp_path / "w", tmp_path / "c", log=log)
+
+
+def test_commit_outside_a_git_repository_is_refused_before_training(tmp_path):
+    from dssec_jax.cli import campaign
+
+    plan, points = _kmeans_plan(campaign.CLEAN)
+    res, work = tmp_path / "res", tmp_path / "w"
+    with pytest.raises(ValueError, match="not inside a git repository"):
+        campaign.run_plan(plan, points, res, work, tmp_path / "c", commit=True, log=[].append)
+    assert not work.exists()
+
+
+def test_the_temporary_files_of_atomic_writes_are_never_committed():
+    ignored = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "-q", "results/harsh/.results.json.x1y2.tmp"]
+    )
+    assert ignored.returncode == 0

@@ -482,22 +482,38 @@ def eta(done_walls: dict, todo: Sequence[tuple]) -> str:
 
 
 def _load_points(
-    plan: Plan, todo: Sequence[tuple], results: pathlib.Path, data_dir=None
-) -> tuple[dict, dict]:
-    """The datasets of the points ``todo`` and each (data, run)'s checked Config; refuses,
-    before any training, settings unlike those already exported or than the clean result's."""
-    datasets = {d: load_data(d, data_dir=data_dir) for d in sorted({p[1] for p in todo})}
-    configs = {
-        (d, r): check_config(
-            Config(method=m, n_clusters=datasets[d].n_clusters, **kw), len(datasets[d].x)
-        )
-        for _, d, r, m, kw in todo
-    }
-    for (d, r), cfg in configs.items():
-        check_exported_settings(point_dir(results, d, r), datasets[d], cfg)
-        if plan.clean and "@" in d:  # found now, not when the first table is written
-            check_clean_settings(pathlib.Path(plan.clean), d, r, cfg)
-    return datasets, configs
+    plan: Plan, points: Sequence[tuple], results: pathlib.Path, data_dir=None
+) -> tuple[list, dict, dict]:
+    """The points of ``points`` still to run (not exported under ``results``), their
+    datasets and each (data, run)'s checked Config. Refuses, before any training, a point
+    exported with other settings or data than the plan's now, finished ones too (a table
+    must not show old numbers beside new ones as one plan), and a point on corrupted data
+    whose settings differ from its clean result's (the plan's ``clean`` folder, else its
+    own: the harsh plan holds its clean runs)."""
+    todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
+    need = {(d, r) for _, d, r, *_ in todo}
+    clean = pathlib.Path(plan.clean) if plan.clean else results
+    runs: dict[str, dict] = {}  # data key -> {run name: (method, overrides)}
+    for _, d, r, m, kw in points:
+        runs.setdefault(d, {})[r] = (m, kw)
+    datasets, configs = {}, {}
+    for d, of_d in runs.items():
+        check = [
+            r for r in of_d if (d, r) in need or (point_dir(results, d, r) / "config.json").exists()
+        ]
+        if not check:
+            continue
+        ds = load_data(d, data_dir=data_dir)  # one at a time: only those to run are kept
+        for r in check:
+            m, kw = of_d[r]
+            cfg = check_config(Config(method=m, n_clusters=ds.n_clusters, **kw), len(ds.x))
+            check_exported_settings(point_dir(results, d, r), ds, cfg)
+            if "@" in d:  # found now, not when the first table is written
+                check_clean_settings(clean, d, r, cfg)
+            if (d, r) in need:
+                configs[(d, r)] = cfg
+                datasets[d] = ds
+    return todo, datasets, configs
 
 
 def ends_group(todo: Sequence[tuple], i: int) -> bool:
@@ -515,6 +531,21 @@ def _commit_earlier_exports(results: pathlib.Path, tables: Callable[[], list]) -
         git_commit(results, [out], f"results: {results.name} {out.name} (earlier exports)")
     if any(results.glob("*_*")):
         git_commit(results, tables(), "results: tables")
+
+
+def _check_git(results: pathlib.Path) -> None:
+    """Refuse ``--commit`` for a results folder outside a git work tree, before training."""
+    where = next(p for p in (results, *results.parents) if p.exists())
+    r = subprocess.run(
+        ["git", "-C", str(where), "rev-parse", "--is-inside-work-tree"],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0 or r.stdout.strip() != "true":
+        raise ValueError(
+            f"--commit commits each point's results, but {results} is not inside a git "
+            "repository; run from the repository root, or leave --commit out"
+        )
 
 
 def run_plan(
@@ -536,14 +567,17 @@ def run_plan(
     commit; the figures of a harsh plan after the last point of each seed and dataset.
     Returns how many points ran."""
     t0 = time.time()
-    todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
-    datasets, configs = _load_points(plan, todo, results, data_dir)
+    if commit:
+        _check_git(results)
+    todo, datasets, configs = _load_points(plan, points, results, data_dir)
 
     def tables(figures: bool = True) -> list:
         return write_tables(results, readme, plan.clean, against, figures)
 
     if commit:
         _commit_earlier_exports(results, tables)
+    elif any(results.glob("*_*")):  # a run may have ended between an export and its tables
+        tables()
     walls: dict[tuple, list] = {}
     for s, d, r, *_ in points:
         if (rec := exported(results, d, r, s)) is not None:
