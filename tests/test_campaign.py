@@ -442,6 +442,24 @@ def test_a_run_given_labels_from_a_file_is_marked_and_never_the_tables_unsupervi
     )
 
 
+def test_a_cell_given_labels_names_how_many_samples_its_draw_gave():
+    """A stratified draw rounds per class: "1 %" of COIL-20 is 20 of 1440 samples, and the
+    settings line says so beside the nominal share."""
+    from dssec_jax.cli.report import _known_count
+
+    run_ = _toy_run("lcae_kmeans", "coil20", {0: 0.7, 1: 0.72})
+    run_["config"]["label_fraction"] = 0.01
+    assert _known_count(run_) == ""  # records from before the count
+    for rec in run_["per_seed"]:
+        rec.update(n_known=20, cluster_sizes=[72] * 20)
+    assert _known_count(run_) == ", 20 of 1440 samples"
+    run_["per_seed"][1]["n_known"] = 21
+    assert _known_count(run_) == ", 20 to 21 of 1440"
+    assert "known labels 10%, 140 of 1440 samples (label_weight" in (
+        ROOT / "results" / "labels" / "results.md"
+    ).read_text()
+
+
 def test_the_table_against_a_base_names_what_it_cannot_pair():
     from dssec_jax.cli.plan_comparison import against_markdown
 

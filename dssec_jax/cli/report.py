@@ -216,6 +216,20 @@ def label_share(run: dict) -> float:
     return 0.0
 
 
+def _known_count(run: dict) -> str:
+    """How many samples a run's seeds were given the label of, of how many (a stratified
+    draw rounds per class: on COIL-20 "1 %" is 1 image a class, 20 of 1440)."""
+    counts = {
+        (rec["n_known"], sum(rec["cluster_sizes"]))
+        for rec in run.get("per_seed", ())
+        if rec.get("n_known") and rec.get("cluster_sizes")
+    }
+    if not counts:
+        return ""
+    (known, n), *others = sorted(counts)
+    return f", {known} of {n} samples" if not others else f", {known} to {others[-1][0]} of {n}"
+
+
 def _given(run: dict) -> str:
     """A mark on the cell of a run that was given some of the labels it is scored on."""
     return " ‡" if label_share(run) else ""
@@ -256,8 +270,8 @@ def _settings(method: str, run: dict) -> list[str]:
         if share := label_share(run):
             source = "" if c.get("label_fraction") else " from a file"
             used.append(
-                f"known labels {share:.0%}{source} (label_weight {c['label_weight']:g}; ACC on "
-                f"the others {_cell(s, 'acc_unknown')})"
+                f"known labels {share:.0%}{source}{_known_count(run)} (label_weight "
+                f"{c['label_weight']:g}; ACC on the others {_cell(s, 'acc_unknown')})"
             )
     if not spec.clustering:
         return used
