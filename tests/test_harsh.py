@@ -143,7 +143,7 @@ def test_a_plan_under_one_corruption_is_reported_against_itself_clean(tmp_path):
     assert "old" not in text and " | noise_features 0.5 |\n" in text and text.endswith("-->\ny\n")
     assert "| digits: DSSEC vs IDEC | -; - |" in text  # no DSSEC or IDEC run
     assert "| digits: SAE + K-means vs AE + K-means | " in text
-    assert f"![digits]({out}/harsh_digits.png)" in text
+    assert "![digits](results_noise_features0.5/harsh_digits.png)" in text  # from R.md
     bad = run("experiments.campaign", *args, f"--results={res}", "--corrupt=occlusion:2")
     assert bad.returncode == 2 and "must be a number in (0, 1)" in bad.stderr
 
@@ -289,12 +289,12 @@ def test_the_summary_gives_each_pairs_loss_difference_and_the_figures(tmp_path):
     assert "| d: DSSEC vs IDEC | +0.075 (2 of 2); +0.060 (2 of 2) | -; - |" in md
     assert "| d: SAE + K-means vs AE + K-means | -; - | -; - |" in md
     assert md.rstrip().endswith(": ![d](results/harsh/harsh_d.png)")
-    assert (
-        readme_blocks("r", clean, "table", [], tmp_path)[SUMMARY]
-        == "No run on corrupted data yet.\n"
-    )
-    blocks = readme_blocks("results/harsh", [*harsh, *clean], "t", [], tmp_path)
-    assert blocks[SUMMARY] == summary_markdown([*harsh, *clean], [], "results/harsh", tmp_path)
+    assert readme_blocks(clean, "table", [], tmp_path)[SUMMARY] == "No run on corrupted data yet.\n"
+    drawn = tmp_path / "results" / "harsh"
+    for doc, link in (("README.md", "results/harsh"), ("docs/results.md", "../results/harsh")):
+        blocks = readme_blocks([*harsh, *clean], "t", [], drawn, tmp_path / doc)
+        assert blocks[SUMMARY] == summary_markdown([*harsh, *clean], [], link, drawn)
+        assert f"[Every table]({link}/results.md)" in blocks[SUMMARY]  # from the document
 
 
 def test_the_harsh_plan_writes_its_summary_into_the_readme_block():

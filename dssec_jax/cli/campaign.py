@@ -450,7 +450,7 @@ def write_tables(
     clean_runs = clean_runs_for(runs, clean)
     written, table = write_table_files(results, runs, clean_runs, figures)
     key = results_key(results, readme) if readme is not None else results.as_posix()
-    blocks = readme_blocks(key, runs, table, clean_runs, results)
+    blocks = readme_blocks(runs, table, clean_runs, results, readme)
     if against is not None:
         written.append(write_against(results, pathlib.Path(against)))
         base = results_key(pathlib.Path(against), readme) if readme is not None else against

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import pathlib
 import re
 from collections import defaultdict
@@ -652,18 +653,26 @@ NO_SUMMARY = "No run on corrupted data yet.\n"
 
 
 def readme_blocks(
-    folder: str, runs: list[dict], table: str, clean_runs: list[dict], drawn: pathlib.Path
+    runs: list[dict],
+    table: str,
+    clean_runs: list[dict],
+    drawn: pathlib.Path,
+    readme: Optional[pathlib.Path] = None,
 ) -> dict:
-    """The README blocks of the results in ``folder`` (as the README names it; ``drawn``:
-    the folder itself, where the figures are): the table, the sweeps and the harsh
-    conditions' summary (against ``clean_runs`` when there are any, else the folder's own
-    clean runs; a line saying there is none yet until a run on corrupted data is in, as
-    when the harsh plan's clean runs come first)."""
+    """The README blocks of the results in the folder ``drawn`` (where the figures are):
+    the table, the sweeps and the harsh conditions' summary (against ``clean_runs`` when
+    there are any, else the folder's own clean runs; a line saying there is none yet until
+    a run on corrupted data is in, as when the harsh plan's clean runs come first), its
+    links relative to the document ``readme`` (as the folder is named without one)."""
     from . import harsh_report
 
     blocks = {"": table, SWEEPS: sweep_markdown(runs), SUMMARY: NO_SUMMARY}
     if harsh_report.is_harsh(runs):
-        blocks[SUMMARY] = harsh_report.summary_markdown(runs, clean_runs, folder, drawn)
+        where = drawn
+        if readme is not None:
+            where = pathlib.Path(os.path.relpath(drawn.resolve(), readme.resolve().parent))
+        link = where.as_posix()
+        blocks[SUMMARY] = harsh_report.summary_markdown(runs, clean_runs, link, drawn)
     return blocks
 
 
@@ -701,7 +710,8 @@ def report_main(argv):
     clean_runs = clean_runs_for(runs, FLAGS.clean)
     _, table = report_files(folder, runs, log=print, clean_runs=clean_runs)
     name = argv[1].rstrip("/")
-    blocks = readme_blocks(name, runs, table, clean_runs, folder)
+    readme = pathlib.Path(FLAGS.readme) if FLAGS.readme else None
+    blocks = readme_blocks(runs, table, clean_runs, folder, readme)
     if FLAGS.against:
         from .plan_comparison import against_part, write_against
 
