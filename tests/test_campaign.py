@@ -455,9 +455,10 @@ def test_a_cell_given_labels_names_how_many_samples_its_draw_gave():
     assert _known_count(run_) == ", 20 of 1440 samples"
     run_["per_seed"][1]["n_known"] = 21
     assert _known_count(run_) == ", 20 to 21 of 1440"
-    assert "known labels 10%, 140 of 1440 samples (label_weight" in (
-        ROOT / "results" / "labels" / "results.md"
-    ).read_text()
+    assert (
+        "known labels 10%, 140 of 1440 samples (label_weight"
+        in (ROOT / "results" / "labels" / "results.md").read_text()
+    )
 
 
 def test_the_table_against_a_base_names_what_it_cannot_pair():
@@ -825,7 +826,7 @@ def test_a_corrupted_point_is_checked_against_its_clean_result_in_the_plans_own_
 
 
 def test_a_finished_point_at_other_settings_is_refused_and_the_tables_are_written_again(
-    tmp_path,
+    tmp_path, monkeypatch
 ):
     from dssec_jax.cli import campaign
 
@@ -836,8 +837,21 @@ def test_a_finished_point_at_other_settings_is_refused_and_the_tables_are_writte
     assert campaign.run_plan(plan, points, res, tmp_path / "w", tmp_path / "c", log=log) == 0
     assert "| kmeans |" in (res / "results.md").read_text()
     _set_n_init(res / "digits_kmeans", 7)  # the plan's settings changed since it ran
-    with pytest.raises(ValueError, match="holds a run with other settings or data"):
-        campaign.run_plan(plan, points, res, tmp_path / "w", tmp_path / "c", log=log)
+    with monkeypatch.context() as m:  # a finished point's data is not loaded to check it
+        m.setattr(campaign, "load_data", lambda *a, **k: pytest.fail("data loaded"))
+        with pytest.raises(ValueError, match=r"other settings or data \(settings n_init\)"):
+            campaign.run_plan(plan, points, res, tmp_path / "w", tmp_path / "c", log=log)
+
+
+def test_a_folder_of_a_run_on_other_data_names_both_copies():
+    from dssec_jax.cli.runner import check_same_run, id_samples
+    from dssec_jax.methods import Config
+
+    old = {"dataset": "mnist", "dataset_id": "mnist-70000x784-aaaa", "config": Config().to_dict()}
+    with pytest.raises(ValueError, match=r"\(data mnist-70000x784-aaaa \(this run's: mnist-7"):
+        check_same_run(old, {**old, "dataset_id": "mnist-70000x784-bbbb"}, ROOT)
+    check_same_run(old, dict(old), ROOT)  # the same run passes
+    assert id_samples("mnist_gaussian0.2-70000x784-aaaa") == 70000
 
 
 def test_commit_outside_a_git_repository_is_refused_before_training(tmp_path):
@@ -846,6 +860,18 @@ def test_commit_outside_a_git_repository_is_refused_before_training(tmp_path):
     plan, points = _kmeans_plan(campaign.CLEAN)
     res, work = tmp_path / "res", tmp_path / "w"
     with pytest.raises(ValueError, match="not inside a git repository"):
+        campaign.run_plan(plan, points, res, work, tmp_path / "c", commit=True, log=[].append)
+    assert not work.exists()
+
+
+def test_commit_to_a_folder_git_ignores_is_refused_before_training(tmp_path):
+    from dssec_jax.cli import campaign
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("scratch/\n")
+    plan, points = _kmeans_plan(campaign.CLEAN)
+    res, work = tmp_path / "scratch" / "res", tmp_path / "w"
+    with pytest.raises(ValueError, match="git ignores"):
         campaign.run_plan(plan, points, res, work, tmp_path / "c", commit=True, log=[].append)
     assert not work.exists()
 

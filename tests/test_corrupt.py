@@ -199,7 +199,14 @@ def test_occlusion_covers_the_asked_for_area_of_any_image_shape(shape, area):
 
 def test_the_blocks_of_square_images_keep_their_size():
     # the built-in images: (size, area) -> (rows, columns) of the block
-    for size, area, block in [(16, 0.2, 49), (16, 0.4, 100), (32, 0.2, 210), (32, 0.4, 400)]:
+    for size, area, block in [
+        (16, 0.2, 49),
+        (16, 0.4, 100),
+        (32, 0.2, 210),
+        (32, 0.4, 400),
+        (16, 0.01, 2),  # 2 x 1: a block one pixel wide keeps its rows on a square image
+        (5, 0.1, 2),
+    ]:
         out = corrupt(
             np.ones((3, size * size), np.float32),
             f"occlusion:{area}",

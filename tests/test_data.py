@@ -333,6 +333,33 @@ def test_downloads_take_the_mirror_first_and_tensorflow_datasets_after_it(
 
     for f in (tmp_path / "cache" / name).iterdir():
         f.unlink()
+    served = []
+
+    def first_only(url, dest, *args):  # the mirror gives one file, then fails
+        if served:
+            unreachable(url, dest)
+        served.append(url)
+        return mirror(url, dest, *args)
+
+    monkeypatch.setattr(dl, "fetch", first_only)
+    with pytest.warns(UserWarning, match="trying tensorflow-datasets"):
+        again = load_dataset(name, data_dir=tmp_path / "empty", download=True)
+    assert len(served) == 1  # the four files then all came from tfds, in one order
+    np.testing.assert_array_equal(again.y, want_y)
+    np.testing.assert_array_equal(again.x, got.x)
+
+    mixed = tmp_path / "mixed" / name  # images as distributed, labels in tfds's order
+    mixed.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
+        (mixed / f"{stem}.gz").write_bytes((data_dir / name / f"{stem}.gz").read_bytes())
+    for stem in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
+        (mixed / f"{stem}.gz").write_bytes((tmp_path / "cache" / name / f"{stem}.gz").read_bytes())
+    with pytest.raises(DataError, match="rows in two orders"):
+        load_dataset(name, data_dir=tmp_path / "mixed")
+
+    for f in (tmp_path / "cache" / name).iterdir():
+        f.unlink()
+    monkeypatch.setattr(dl, "fetch", unreachable)
     damaged = {k: (x.copy(), y) for k, (x, y) in real.items()}
     damaged["test"][0][0, 0, 0] ^= 1  # one pixel off: refused, nothing written
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", _fake_tfds(damaged))
@@ -357,6 +384,8 @@ def test_fixed_order_is_one_order_for_every_ordering_of_the_rows():
         q = dl.fixed_order(x[p], y[p])
         np.testing.assert_array_equal(x[p][q], x[o])
         np.testing.assert_array_equal(y[p][q], y[o])
+    with pytest.raises(ValueError, match="uint8 images"):
+        dl.fixed_order(x.astype(np.float32), y)
 
 
 def test_usps_libsvm_mapping():

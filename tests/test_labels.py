@@ -402,7 +402,7 @@ def test_the_run_driver_takes_known_labels_from_a_file(tmp_path):
         assert rec["acc_unknown"] == cluster_acc(y[rest], out["labels"][rest])
     table = markdown_table(collect(tmp_path))
     assert "| lcae_kmeans | " in table and " ‡" in table
-    assert "known labels 14% from a file (label_weight 0.03;" in table  # 257 of 1797
+    assert "known labels 14% from a file, 257 of 1797 samples (label_weight 0.03;" in table
     again = run("experiments.run", f"--known_labels={text}", *args)  # the same labels: resumes
     assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
     other = tmp_path / "other.npy"

@@ -67,9 +67,11 @@ from .runner import (
     check_same_run,
     dataset_id,
     finish_run,
+    id_samples,
     run_config,
     same_settings,
     seed_done,
+    settings_match,
 )
 
 
@@ -338,13 +340,26 @@ def exported(results: pathlib.Path, dataset: str, method: str, seed: int) -> Opt
     return seed_done(point_dir(results, dataset, method), seed)
 
 
-def check_exported_settings(out: pathlib.Path, ds: Dataset, cfg: Config) -> None:
-    """Refuse to add seeds to an exported point run with other settings or data (a column
-    must not mix defaults)."""
+def check_exported_settings(out: pathlib.Path, ds: Dataset, cfg: Config, data_id: str) -> None:
+    """Refuse to add seeds to an exported point run with other settings or data (its
+    :func:`runner.dataset_id` ``data_id``): a column must not mix defaults."""
     path = out / "config.json"
     if path.exists():
-        meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
+        meta = {"dataset": ds.name, "dataset_id": data_id, "config": cfg.to_dict()}
         check_same_run(json.loads(path.read_text()), meta, out)
+
+
+def check_finished_settings(out: pathlib.Path, method: str, overrides: dict) -> None:
+    """Refuse a finished point (its data is not loaded) whose settings differ from the
+    plan's now: its table would show old numbers beside new ones as one plan."""
+    old = json.loads((out / "config.json").read_text())
+    n = id_samples(old["dataset_id"])
+    cfg = check_config(
+        Config(method=method, n_clusters=old["config"]["n_clusters"], **overrides), n
+    )
+    if not settings_match(old["config"], cfg.to_dict()):
+        meta = {**old, "config": cfg.to_dict()}
+        check_same_run(old, meta, out)  # raises, naming the settings
 
 
 def _round(obj, digits: int = 6):
@@ -486,8 +501,9 @@ def _load_points(
 ) -> tuple[list, dict, dict]:
     """The points of ``points`` still to run (not exported under ``results``), their
     datasets and each (data, run)'s checked Config. Refuses, before any training, a point
-    exported with other settings or data than the plan's now, finished ones too (a table
-    must not show old numbers beside new ones as one plan), and a point on corrupted data
+    exported with other settings than the plan's now, finished ones too (a table must not
+    show old numbers beside new ones as one plan); with other data too where its data has
+    points to run (the data of finished data is not loaded); and a point on corrupted data
     whose settings differ from its clean result's (the plan's ``clean`` folder, else its
     own: the harsh plan holds its clean runs)."""
     todo = [p for p in points if exported(results, p[1], p[2], p[0]) is None]
@@ -498,21 +514,20 @@ def _load_points(
         runs.setdefault(d, {})[r] = (m, kw)
     datasets, configs = {}, {}
     for d, of_d in runs.items():
-        check = [
-            r for r in of_d if (d, r) in need or (point_dir(results, d, r) / "config.json").exists()
-        ]
-        if not check:
+        done = [r for r in of_d if (point_dir(results, d, r) / "config.json").exists()]
+        if not any((d, r) in need for r in of_d):
+            for r in done:
+                check_finished_settings(point_dir(results, d, r), *of_d[r])
             continue
-        ds = load_data(d, data_dir=data_dir)  # one at a time: only those to run are kept
-        for r in check:
+        ds = datasets[d] = load_data(d, data_dir=data_dir)
+        data_id = dataset_id(ds)
+        for r in of_d:
             m, kw = of_d[r]
             cfg = check_config(Config(method=m, n_clusters=ds.n_clusters, **kw), len(ds.x))
-            check_exported_settings(point_dir(results, d, r), ds, cfg)
-            if "@" in d:  # found now, not when the first table is written
+            check_exported_settings(point_dir(results, d, r), ds, cfg, data_id)
+            if (d, r) in need and "@" in d:  # found now, not when the first table is written
                 check_clean_settings(clean, d, r, cfg)
-            if (d, r) in need:
-                configs[(d, r)] = cfg
-                datasets[d] = ds
+            configs[(d, r)] = cfg
     return todo, datasets, configs
 
 
@@ -545,6 +560,14 @@ def _check_git(results: pathlib.Path) -> None:
         raise ValueError(
             f"--commit commits each point's results, but {results} is not inside a git "
             "repository; run from the repository root, or leave --commit out"
+        )
+    ignored = subprocess.run(
+        ["git", "-C", str(where), "check-ignore", "-q", str(results.resolve())]
+    )
+    if ignored.returncode == 0:
+        raise ValueError(
+            f"--commit commits each point's results, but git ignores {results} "
+            "(.gitignore); choose another --results folder, or leave --commit out"
         )
 
 

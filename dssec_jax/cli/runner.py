@@ -57,6 +57,11 @@ class HookedStore(checkpoint.FileStore):
             os._exit(17)
 
 
+def id_samples(dataset_id: str) -> int:
+    """The number of samples a :func:`dataset_id` names."""
+    return int(dataset_id.rsplit("-", 2)[1].partition("x")[0])
+
+
 def dataset_id(ds: Dataset) -> str:
     """Name plus a digest of the data, so caches never mix different arrays."""
     h = hashlib.sha256(np.ascontiguousarray(ds.x).tobytes())
@@ -131,14 +136,21 @@ def check_same_run(old: dict, meta: dict, where: pathlib.Path) -> None:
     """Refuse ``where``, whose saved config.json (``old``) describes another run than
     ``meta`` (dataset, its digest, settings, see :func:`settings_match`, and the digest
     of the known labels a run was given as a file)."""
-    if (
-        (old.get("dataset"), old.get("dataset_id")) != (meta["dataset"], meta["dataset_id"])
-        or not settings_match(old.get("config", {}), meta["config"])
-        or old.get("known_labels") != meta.get("known_labels")
-    ):
+    defaults, then = Config().to_dict(), old.get("config", {})
+    fields = [
+        k
+        for k, v in meta["config"].items()
+        if not settings_match({k: then.get(k, defaults[k])}, {k: v})
+    ]
+    why = [f"settings {', '.join(fields)}"] if fields else []
+    if (old.get("dataset"), old.get("dataset_id")) != (meta["dataset"], meta["dataset_id"]):
+        why.append(f"data {old.get('dataset_id')} (this run's: {meta['dataset_id']})")
+    if old.get("known_labels") != meta.get("known_labels"):
+        why.append("known labels")
+    if why:
         raise ValueError(
-            f"{where} holds a run with other settings or data; choose another folder or "
-            "delete that one"
+            f"{where} holds a run with other settings or data ({'; '.join(why)}); choose "
+            "another folder or delete that one"
         )
 
 

@@ -132,8 +132,9 @@ def _value_range(x: np.ndarray, value_range) -> tuple[float, float]:
 def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
     """Each image's block of bh = round(h sqrt(area)) rows by bw = round(area h w / bh)
     columns (about the image's own proportions and the asked-for area; every channel) at
-    a random place, set to ``lo``; where bw lands on or beyond 1 or w (a narrow image), it
-    is clipped there and bh = round(area h w / bw) instead."""
+    a random place, set to ``lo``; where bw falls outside 1..w, or on 1 or w of an image
+    taller than wide (a narrow image), it is clipped there and bh = round(area h w / bw)
+    instead (square and wide images keep the first rule)."""
     shape = tuple(image_shape or ())
     if len(shape) not in (2, 3) or int(np.prod(shape)) != x.shape[1]:
         raise ValueError(
@@ -149,7 +150,7 @@ def _occlude(x, area, lo, rng, image_shape) -> np.ndarray:
     h, w = shape[:2]
     bh = min(h, max(1, int(round(h * np.sqrt(area)))))
     bw = int(round(area * h * w / bh))
-    if not 1 < bw < w:  # a narrow image: the width clipped, the rows made to fit the area
+    if not 1 <= bw <= w or (h > w and bw in (1, w)):  # narrow: rows fitted to the area
         bw = min(w, max(1, bw))
         bh = min(h, max(1, int(round(area * h * w / bw))))
     if bh * bw == h * w:

@@ -88,6 +88,9 @@ def fixed_order(x, y):
     digest (``registry.TFDS_SHA256``); it is not the order of the files as distributed."""
     import numpy as np
 
-    rows = np.concatenate([y.reshape(-1, 1), x.reshape(len(y), -1)], axis=1).astype(np.uint8)
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype != np.uint8 or y.min() < 0 or y.max() > 255:
+        raise ValueError("fixed_order takes uint8 images and labels in 0..255")
+    rows = np.concatenate([y.astype(np.uint8).reshape(-1, 1), x.reshape(len(y), -1)], axis=1)
     keys = [hashlib.sha256(r.tobytes()).digest() for r in rows]
     return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)

@@ -49,16 +49,17 @@ def verify_checksum(
     expected: Optional[str | tuple[str, ...]],
     algo: str = "sha256",
     fix: str = "the file is damaged or a different version: delete it and obtain it again",
-) -> None:
+) -> Optional[str]:
     """Raise DataError (ending in ``fix``) if ``data``'s digest differs from ``expected``
-    (one digest, or a tuple of those accepted; skipped when None)."""
+    (one digest, or a tuple of those accepted; skipped when None); else return the digest."""
     if expected is None:
-        return
+        return None
     accepted = (expected,) if isinstance(expected, str) else expected
     got = hashlib.new(algo, data).hexdigest()
     if got not in accepted:
         want = accepted[0] if len(accepted) == 1 else f"one of {', '.join(accepted)}"
         raise DataError(f"checksum mismatch for {path}: {algo} {got}, expected {want}; {fix}")
+    return got
 
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -17,6 +17,7 @@ from .formats import (
     DataError,
     idx_content,
     open_maybe_compressed,
+    parse_idx,
     parse_libsvm,
     read_h5,
     read_idx,
@@ -148,42 +149,69 @@ def _select(split: str, parts: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_idx_dataset(name: str, split: str, dirs, download: bool, verify: bool):
-    sums = {base: (IDX_SHA256[name][base], TFDS_SHA256[name][base]) for base in IDX_SHA256[name]}
+    stems = [
+        f"{p}-{k}" for p in ("train", "t10k") for k in ("images-idx3-ubyte", "labels-idx1-ubyte")
+    ]
+    paths = {stem: _find([stem + ".gz", stem], dirs) for stem in stems}
+    for stem in stems:
+        if paths[stem] is None and download:
+            paths[stem], from_tfds = _download_idx(name, stem, verify)
+            if from_tfds:  # all four written from tfds: one order for images and labels
+                paths = {s: CACHE_DIR / name / f"{s}.gz" for s in stems}
+    found = {stem: p for stem, p in paths.items() if p is not None}
+    if missing := [stem for stem in stems if stem not in found]:
+        raise _missing(name, [missing[0] + ".gz", missing[0]], dirs, _fix(name))
     parts = {}
     for part, prefix in (("train", "train"), ("test", "t10k")):
-        arrays = []
-        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
-            base = f"{prefix}-{kind}"
-            path = _find([base + ".gz", base], dirs)
-            if path is None and download:
-                path = _download_idx(name, base, verify)
-            if path is None:
-                raise _missing(name, [base + ".gz", base], dirs, _fix(name))
-            arrays.append(read_idx(path, sums[base] if verify else None))
-        parts[part] = (arrays[0].reshape(len(arrays[0]), -1), arrays[1])
+        x, y = _read_idx_pair(
+            name, found[f"{prefix}-images-idx3-ubyte"], found[f"{prefix}-labels-idx1-ubyte"], verify
+        )
+        parts[part] = (x.reshape(len(x), -1), y)
     x, y = _select(split, parts)
     return x.astype(np.float32) / 255.0, y, (28, 28)
 
 
-def _download_idx(name: str, base: str, verify: bool) -> pathlib.Path:
-    """The file ``base`` of ``name`` from its public mirror (checked by its pinned sha256);
-    if that fails and tensorflow-datasets is installed, the four files written from it."""
+def _read_idx_pair(name: str, images: pathlib.Path, labels: pathlib.Path, verify: bool):
+    """The (images, labels) IDX files of one part of ``name``; with ``verify`` each must be
+    the file distributed or the one written from tensorflow-datasets (``TFDS_SHA256``),
+    and both the same: their rows are in two orders."""
+    data = [open_maybe_compressed(p) for p in (images, labels)]
+    if verify:
+        sources = set()
+        for path, content in zip((images, labels), data):
+            stem = path.name.removesuffix(".gz")
+            accepted = (IDX_SHA256[name][stem], TFDS_SHA256[name][stem])
+            sources.add(accepted.index(verify_checksum(path, content, accepted)))
+        if len(sources) > 1:
+            raise DataError(
+                f"{images} and {labels} hold their rows in two orders (one file as "
+                "distributed, one written from tensorflow-datasets), so images and labels "
+                "would not match; delete both and obtain them again"
+            )
+    return parse_idx(data[0], images), parse_idx(data[1], labels)
+
+
+def _download_idx(name: str, base: str, verify: bool) -> tuple[pathlib.Path, bool]:
+    """(path, whether from tfds): the file ``base`` of ``name`` from its public mirror
+    (checked by its pinned sha256); if that fails and tensorflow-datasets is installed,
+    the four files written from it."""
     dest = CACHE_DIR / name / (base + ".gz")
     try:
-        return dl.fetch(
+        path = dl.fetch(
             dl.IDX_MIRRORS[name] + base + ".gz",
             dest,
             "sha256",
             IDX_SHA256[name][base],
             gzip.decompress,
         )
+        return path, False
     except DataError as failed:
         try:
             import tensorflow_datasets  # noqa: F401
         except ImportError:
             raise failed from None
         warnings.warn(f"{failed}; trying tensorflow-datasets")
-    return _idx_from_tfds(name, base, verify)
+    return _idx_from_tfds(name, base, verify), True
 
 
 def _idx_from_tfds(name: str, base: str, verify: bool) -> pathlib.Path:
