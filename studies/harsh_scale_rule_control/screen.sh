@@ -7,7 +7,7 @@
 # repository root with the data in $DSSEC_DATA_DIR, after `dssec-campaign --plan=harsh`
 # has pretrained those seeds (a rerun resumes, skipping finished seeds); then
 # `python -m studies.harsh_scale_rule_control.summarize`. Ran as SEEDS=3 (both
-# datasets), then SEEDS=5 DATASETS=coil20.
+# datasets), then SEEDS=5 DATASETS=coil20, then SEEDS=5 DATASETS=usps.
 set -euo pipefail
 OUT=$(dirname "$0")
 CAMPAIGN=${CAMPAIGN:-$HOME/.cache/dssec_jax/campaign}
