@@ -71,7 +71,6 @@ from .runner import (
     run_config,
     same_settings,
     seed_done,
-    settings_match,
 )
 
 
@@ -357,9 +356,7 @@ def check_finished_settings(out: pathlib.Path, method: str, overrides: dict) -> 
     cfg = check_config(
         Config(method=method, n_clusters=old["config"]["n_clusters"], **overrides), n
     )
-    if not settings_match(old["config"], cfg.to_dict()):
-        meta = {**old, "config": cfg.to_dict()}
-        check_same_run(old, meta, out)  # raises, naming the settings
+    check_same_run(old, {**old, "config": cfg.to_dict()}, out)  # the data as it was
 
 
 def _round(obj, digits: int = 6):
