@@ -404,7 +404,7 @@ def test_a_row_given_labels_is_marked_and_left_out_of_the_bold():
     def lcae(accs, unknown):
         run_ = _toy_run("lcae_kmeans", "usps", accs)
         for rec, u in zip(run_["per_seed"], unknown):
-            rec["acc_unknown"] = u
+            rec.update(acc_unknown=u, n_known=93, cluster_sizes=[93] * 10)
         return {**run_, "config": {**run_["config"], "label_fraction": 0.1}}
 
     base = [_toy_run("dssec", "usps", {0: 0.7}), lcae({0: 0.9}, [0.88])]
@@ -415,8 +415,9 @@ def test_a_row_given_labels_is_marked_and_left_out_of_the_bold():
         "| DSSEC | 0.700 | **0.750** | +0.050 |",
     ]
     assert lines[-1] == (  # on the paired seed 0 alone
-        "‡ Given 10 % of the labels (stratified by class, drawn from the seed): not in the "
-        "bold. Its ACC on the samples whose label was not given (old / new): USPS 0.880 / 0.940."
+        "‡ Given 10 % of the labels (stratified by class, drawn from the seed; USPS 93 of 930 "
+        "samples): not in the bold. Its ACC on the samples whose label was not given (old / "
+        "new): USPS 0.880 / 0.940."
     )
 
 
@@ -437,24 +438,24 @@ def test_a_run_given_labels_from_a_file_is_marked_and_never_the_tables_unsupervi
     del old["config"]["label_fraction"]
     lines = against_markdown([filed], [old], "new", "old").splitlines()
     assert lines[-1] == (
-        "‡ Given 20 % of the labels: not in the bold. Its ACC on the samples whose label was "
-        "not given (old / new): USPS - / 0.900."
+        "‡ Given 20 % of the labels (USPS 20 of 100 samples): not in the bold. Its ACC on the "
+        "samples whose label was not given (old / new): USPS - / 0.900."
     )
 
 
 def test_a_cell_given_labels_names_how_many_samples_its_draw_gave():
     """A stratified draw rounds per class: "1 %" of COIL-20 is 20 of 1440 samples, and the
     settings line says so beside the nominal share."""
-    from dssec_jax.cli.report import _known_count
+    from dssec_jax.cli.report import known_count
 
     run_ = _toy_run("lcae_kmeans", "coil20", {0: 0.7, 1: 0.72})
     run_["config"]["label_fraction"] = 0.01
-    assert _known_count(run_) == ""  # records from before the count
+    assert known_count(run_) == ""  # records from before the count
     for rec in run_["per_seed"]:
         rec.update(n_known=20, cluster_sizes=[72] * 20)
-    assert _known_count(run_) == ", 20 of 1440 samples"
+    assert known_count(run_) == "20 of 1440 samples"
     run_["per_seed"][1]["n_known"] = 21
-    assert _known_count(run_) == ", 20 to 21 of 1440"
+    assert known_count(run_) == "20 to 21 of 1440"
     assert (
         "known labels 10%, 140 of 1440 samples (label_weight"
         in (ROOT / "results" / "labels" / "results.md").read_text()

@@ -25,6 +25,7 @@ from .report import (
     _given,
     _order,
     collect,
+    known_count,
     label_share,
     main_table,
     paired_seeds,
@@ -155,21 +156,33 @@ def against_markdown(runs: list[dict], base_runs: list[dict], name: str, base_na
 
 
 def _given_note(table: dict, base: dict, given: set, names: tuple[str, str]) -> str:
-    """The ‡ note: the shares of labels the marked rows were given, and their mean ACC on
-    the samples whose label was not given (base / compared, on the paired seeds)."""
+    """The ‡ note: the shares of labels the marked rows were given (and how many samples
+    that was, where the records say), and their mean ACC on the samples whose label was not
+    given (base / compared, on the paired seeds)."""
     runs = [r for k in given for r in (table[k], base[k]) if label_share(r)]
     shares = ", ".join(f"{100 * f:.3g} %" for f in sorted({label_share(r) for r in runs}))
-    drawn = all(r["config"].get("label_fraction") for r in runs)
+    how = (
+        ["stratified by class, drawn from the seed"]
+        if all(r["config"].get("label_fraction") for r in runs)
+        else []
+    )
     cells, several = [], len({m for m, _ in given}) > 1
+    counts: dict[str, str] = {}
     for m, d in sorted(given, key=lambda k: (_order(k[0]), _dataset_order(k[1]))):
         seeds = set(paired_seeds(table[(m, d)], base[(m, d)]))
         pair = [_unknown_acc(r, seeds) for r in (base[(m, d)], table[(m, d)])]
         label = DATASET_LABELS.get(d, d) + (f" {METHOD_LABELS.get(m, m)}" if several else "")
         cells.append(f"{label} " + " / ".join("-" if v is None else f"{v:.3f}" for v in pair))
-    how = " (stratified by class, drawn from the seed)" if drawn else ""
+        if count := known_count(table[(m, d)]):
+            counts.setdefault(DATASET_LABELS.get(d, d), count)
+    if counts:
+        how.append(", ".join(f"{d} {n}" for d, n in counts.items()))
+    how_text = f" ({'; '.join(how)})" if how else ""
     return (
-        f"‡ Given {shares} of the labels{how}: not in the bold. Its ACC on the samples whose "
-        f"label was not given ({names[1]} / {names[0]}): " + ", ".join(cells) + "."
+        f"‡ Given {shares} of the labels{how_text}: not in the "
+        f"bold. Its ACC on the samples whose label was not given ({names[1]} / {names[0]}): "
+        + ", ".join(cells)
+        + "."
     )
 
 

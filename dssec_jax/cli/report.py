@@ -206,29 +206,35 @@ def paired_lines(table: dict, datasets: list[str]) -> list[str]:
     return lines
 
 
+def _known_counts(run: dict) -> list[tuple[int, int]]:
+    """(samples given their label, samples) of each seed record that counts them, sorted."""
+    return sorted(
+        {
+            (rec["n_known"], sum(rec["cluster_sizes"]))
+            for rec in run.get("per_seed", ())
+            if rec.get("n_known") and rec.get("cluster_sizes")
+        }
+    )
+
+
 def label_share(run: dict) -> float:
     """The share of the labels a run was given: its ``label_fraction`` (drawn by the
     driver), else counted from its records (labels from a file), else 0."""
     if share := run["config"].get("label_fraction", 0.0):
         return share
-    for rec in run.get("per_seed", ()):
-        if rec.get("n_known") and rec.get("cluster_sizes"):
-            return rec["n_known"] / sum(rec["cluster_sizes"])
-    return 0.0
+    counts = _known_counts(run)
+    return counts[0][0] / counts[0][1] if counts else 0.0
 
 
-def _known_count(run: dict) -> str:
-    """How many samples a run's seeds were given the label of, of how many (a stratified
-    draw rounds per class: on COIL-20 "1 %" is 1 image a class, 20 of 1440)."""
-    counts = {
-        (rec["n_known"], sum(rec["cluster_sizes"]))
-        for rec in run.get("per_seed", ())
-        if rec.get("n_known") and rec.get("cluster_sizes")
-    }
+def known_count(run: dict) -> str:
+    """How many samples a run's seeds were given the label of, of how many ("" where its
+    records do not say): a stratified draw rounds per class, so on COIL-20 "1 %" is 1
+    image a class, "20 of 1440 samples"."""
+    counts = _known_counts(run)
     if not counts:
         return ""
-    (known, n), *others = sorted(counts)
-    return f", {known} of {n} samples" if not others else f", {known} to {others[-1][0]} of {n}"
+    (known, n), *others = counts
+    return f"{known} of {n} samples" if not others else f"{known} to {others[-1][0]} of {n}"
 
 
 def _given(run: dict) -> str:
@@ -270,8 +276,9 @@ def _settings(method: str, run: dict) -> list[str]:
         used += _changed(c, RECIPE_FIELDS + (("sparsity_floor",) if spec.sparse else ()))
         if share := label_share(run):
             source = "" if c.get("label_fraction") else " from a file"
+            count = f", {n}" if (n := known_count(run)) else ""
             used.append(
-                f"known labels {share:.0%}{source}{_known_count(run)} (label_weight "
+                f"known labels {share:.0%}{source}{count} (label_weight "
                 f"{c['label_weight']:g}; ACC on the others {_cell(s, 'acc_unknown')})"
             )
     if not spec.clustering:
