@@ -69,6 +69,7 @@ from .runner import (
     finish_run,
     id_samples,
     run_config,
+    run_meta,
     same_settings,
     seed_done,
 )
@@ -344,8 +345,7 @@ def check_exported_settings(out: pathlib.Path, ds: Dataset, cfg: Config, data_id
     :func:`runner.dataset_id` ``data_id``): a column must not mix defaults."""
     path = out / "config.json"
     if path.exists():
-        meta = {"dataset": ds.name, "dataset_id": data_id, "config": cfg.to_dict()}
-        check_same_run(json.loads(path.read_text()), meta, out)
+        check_same_run(json.loads(path.read_text()), run_meta(ds, cfg, data_id=data_id), out)
 
 
 def check_finished_settings(out: pathlib.Path, method: str, overrides: dict) -> None:

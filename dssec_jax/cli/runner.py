@@ -154,6 +154,16 @@ def check_same_run(old: dict, meta: dict, where: pathlib.Path) -> None:
         )
 
 
+def run_meta(
+    ds: Dataset, cfg: Config, known: Optional[np.ndarray] = None, data_id: Optional[str] = None
+) -> dict:
+    """What a run folder's config.json says the run is: the dataset, its digest
+    (``data_id`` when already computed), the settings and the digest of the ``known``
+    labels given as a file."""
+    meta = {"dataset": ds.name, "dataset_id": data_id or dataset_id(ds), "config": cfg.to_dict()}
+    return meta if known is None else {**meta, "known_labels": labels.digest(known)}
+
+
 def prepare_run_dir(
     ds: Dataset,
     cfg: Config,
@@ -164,9 +174,7 @@ def prepare_run_dir(
     """Create ``run_dir`` with config.json; refuse a folder that holds other settings (or
     other ``known`` labels, the same for every seed)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"dataset": ds.name, "dataset_id": dataset_id(ds), "config": cfg.to_dict()}
-    if known is not None:
-        meta["known_labels"] = labels.digest(known)
+    meta = run_meta(ds, cfg, known)
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
         check_same_run(
