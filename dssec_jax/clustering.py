@@ -201,8 +201,9 @@ def run_id(cfg: Config, shape: tuple, known: Optional[np.ndarray] = None) -> str
 
 def _check_start(cfg: Config, n_features: int, ae_params, centers, known, label_map) -> None:
     """ValueError for starting centres of another shape than (k, embed_dim), known labels
-    without the label map pretraining learned (or the map without labels), or an
-    autoencoder whose first layer does not take ``n_features`` inputs."""
+    without the label map pretraining learned (or the map without labels), an autoencoder
+    whose first layer does not take ``n_features`` inputs or whose encoder's widths are
+    not ``cfg``'s (hidden_dims, embed_dim), or a label map not (embed_dim, k)."""
     if (known is None) != (label_map is None):
         raise ValueError(
             "known labels and label_map go together: the label term needs the map from the "
@@ -215,6 +216,7 @@ def _check_start(cfg: Config, n_features: int, ae_params, centers, known, label_
         )
     try:
         d_in = np.shape(ae_params["encoder"][0]["w"])[0]
+        widths = tuple(np.shape(layer["w"])[1] for layer in ae_params["encoder"])
     except (KeyError, IndexError, TypeError):
         raise ValueError(
             "ae_params must be an autoencoder's parameters ({'encoder': [...], 'decoder': "
@@ -224,6 +226,17 @@ def _check_start(cfg: Config, n_features: int, ae_params, centers, known, label_
         raise ValueError(
             f"x has {n_features} features but the autoencoder's first layer takes {d_in}: "
             "cluster the data it was pretrained on"
+        )
+    if widths != (*cfg.hidden_dims, cfg.embed_dim):
+        raise ValueError(
+            f"the autoencoder's encoder has widths {widths} but the config says hidden_dims "
+            f"{tuple(cfg.hidden_dims)} and embed_dim {cfg.embed_dim}: pass the config it was "
+            "pretrained with"
+        )
+    if label_map is not None and np.shape(label_map["w"]) != (cfg.embed_dim, cfg.k):
+        raise ValueError(
+            f"label_map['w'] must be (embed_dim, n_clusters) = {(cfg.embed_dim, cfg.k)}, got "
+            f"{np.shape(label_map['w'])}: the map pretraining learned for this config"
         )
 
 

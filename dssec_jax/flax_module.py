@@ -57,7 +57,8 @@ class SparseAutoencoder(nnx.Module):
     @classmethod
     def from_params(cls, params: dict, activation: str | tuple = "relu") -> "SparseAutoencoder":
         """A module holding ``params`` (``sae.init_params``'s layout); ``activation`` is one
-        name or one per hidden layer (``DSSEC.config().hidden_acts()``)."""
+        name or one per hidden layer (of a fitted estimator:
+        ``est.fitted_config().hidden_acts()``)."""
         return cls(activation=activation, params=params)
 
     def params(self) -> dict:
@@ -78,8 +79,10 @@ class SparseAutoencoder(nnx.Module):
         rho: float = 0.05,
         reduction: str = "mean",
         form: str = "ratio",
+        floor: float | None = None,
     ) -> jax.Array:
-        """Sum over ``layers`` of the KL sparsity penalty on their activations."""
+        """Sum over ``layers`` of the KL sparsity penalty on their activations; ``floor``:
+        the rate below which it is linear (the strong recipe's ``sparsity_floor``, 0.005)."""
         return losses.sparsity_penalty(
-            [hidden[i] for i in layers], rho=rho, reduction=reduction, form=form
+            [hidden[i] for i in layers], rho=rho, reduction=reduction, form=form, floor=floor
         )

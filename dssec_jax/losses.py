@@ -25,6 +25,8 @@ def reconstruction_loss(x: ArrayLike, x_hat: ArrayLike) -> jax.Array:
     Returns:
       The scalar loss.
     """
+    if jnp.shape(x) != jnp.shape(x_hat):
+        raise ValueError(f"x {jnp.shape(x)} and x_hat {jnp.shape(x_hat)} must have one shape")
     return jnp.mean(jnp.square(jnp.asarray(x) - jnp.asarray(x_hat)))
 
 
@@ -40,6 +42,11 @@ def label_loss(z: ArrayLike, label_map: dict, onehot: ArrayLike) -> jax.Array:
       The scalar term.
     """
     pred = jnp.asarray(z, jnp.float32) @ label_map["w"] + label_map["b"]
+    if jnp.shape(onehot) != pred.shape:
+        raise ValueError(
+            f"onehot must be one-hot rows {pred.shape} (one per embedding, one column per "
+            f"class), got {jnp.shape(onehot)}; labels.label_data makes them"
+        )
     return jnp.mean(jnp.sum(jnp.square(jnp.asarray(onehot, jnp.float32) - pred), axis=-1))
 
 
@@ -90,8 +97,13 @@ def sparsity_kl(
 
 
 def _check_floor(rho, floor) -> None:
-    """ValueError for a floor known now (not traced) outside (0, rho): above rho the
-    penalty would reward silent units. Traced values are checked by ``Config``."""
+    """ValueError for a rho known now (not traced) outside (0, 1), where the KL is not
+    defined, and for a floor outside (0, rho): above rho the penalty would reward silent
+    units. Traced values are checked by ``Config``."""
+    if not isinstance(rho, jax.core.Tracer) and not np.all(
+        (np.asarray(rho, np.float64) > 0) & (np.asarray(rho, np.float64) < 1)
+    ):
+        raise ValueError(f"rho must lie in (0, 1), got {np.asarray(rho).tolist()}")
     if floor is None or any(isinstance(v, jax.core.Tracer) for v in (rho, floor)):
         return
     f, r = np.asarray(floor, np.float64), np.asarray(rho, np.float64)

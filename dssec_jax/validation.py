@@ -282,6 +282,11 @@ def _check_model(cfg: Config) -> None:
             f"sparse_layers {bad} out of range: there are {len(cfg.hidden_dims)} hidden layers "
             f"(indices 0..{len(cfg.hidden_dims) - 1})"
         )
+    if len(set(cfg.sparse_layers)) < len(cfg.sparse_layers):
+        _fail(
+            f"sparse_layers {tuple(cfg.sparse_layers)} names a layer twice, which would count "
+            "its sparsity penalty twice; name each layer once"
+        )
     if cfg.spec.sparse and cfg.sparse_activation not in ("relu", "sigmoid"):
         _fail(
             f"sparse_activation {cfg.sparse_activation!r} has no sparsity penalty: the KL needs "

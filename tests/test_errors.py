@@ -1,6 +1,7 @@
 """Every documented error: each invalid setting, the drivers' refusals and the batched
 path's limits raise a ValueError (or exit 2 in one line) that names the problem."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -21,6 +22,7 @@ from dssec_jax.validation import check_config
         ({"tol": -0.1}, "tol must be a finite number >= 0"),
         ({"alpha": 0.0}, r"alpha \(Student's t degrees of freedom\) must be finite and > 0"),
         ({"hidden_dims": (64, 0)}, "hidden_dims must be positive layer sizes"),
+        ({"sparse_layers": (0, 0)}, r"sparse_layers \(0, 0\) names a layer twice"),
         ({"activation": "swish"}, "unknown activation 'swish'"),
         ({"sparse_activation": "gelu"}, "unknown sparse_activation 'gelu'"),
         ({"sparsity_reduction": "max"}, "sparsity_reduction must be 'mean' or 'sum'"),
@@ -93,6 +95,17 @@ def test_the_phases_refuse_bad_data_with_the_fix(digits):
         clustering.cluster(nan, ae, centers, cfg, key)
     with pytest.raises(ValueError, match="x has 32 features but the autoencoder's first layer "):
         clustering.cluster(x[:, :32], ae, centers, cfg, key)
+    # an autoencoder of other widths than the config's: a clear error, not a shape error
+    # deep in the compiled step (another embedding) or a silent run (other hidden widths)
+    wider = dataclasses.replace(cfg, hidden_dims=tuple(h + 1 for h in cfg.hidden_dims))
+    other_code = dataclasses.replace(cfg, embed_dim=cfg.embed_dim + 1)
+    for ae_cfg, match in ((wider, "encoder has widths"), (other_code, "embed_dim")):
+        with pytest.raises(ValueError, match=match):
+            clustering.cluster(x, sae.init_params(key, ae_cfg.dims(64)), centers, cfg, key)
+    known = np.where(np.arange(50) % 5 == 0, digits[1][:50] % cfg.k, -1)
+    bad_map = sae.init_layer(key, cfg.embed_dim, cfg.k + 1)
+    with pytest.raises(ValueError, match=r"label_map\['w'\] must be \(embed_dim, n_clusters\)"):
+        clustering.cluster(x, ae, centers, cfg, key, known=known, label_map=bad_map)
 
 
 def test_random_state_must_be_an_int_or_none(digits):

@@ -25,6 +25,10 @@ def test_the_module_equals_sae_forward_for_the_same_parameters(digits):
     np.testing.assert_array_equal(
         model.sparsity_penalty(hidden), losses.sparsity_penalty(hidden0[:2], rho=0.05)
     )
+    quiet = [h * 1e-3 for h in hidden]  # rates below the floor, where it changes the KL
+    floored = losses.sparsity_penalty(quiet[:2], rho=0.05, floor=0.005)
+    np.testing.assert_array_equal(model.sparsity_penalty(quiet, floor=0.005), floored)
+    assert float(floored) < float(model.sparsity_penalty(quiet))
 
 
 def test_its_gradients_equal_the_pure_gradients(digits):

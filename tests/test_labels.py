@@ -422,13 +422,47 @@ def test_the_run_driver_takes_known_labels_from_a_file(tmp_path):
     k_wd = tmp_path / "kmeans"  # refused before its folder is made
     kmeans = [f"--known_labels={path}", "--method=kmeans", f"--workdir={k_wd}", *TINY]
     refusals.append((kmeans, "has no autoencoder and cannot use known labels"))
-    sweep = ("experiments.sweep", f"--known_labels={path}", "--methods=lcae_kmeans", *TINY)
     for argv, message in refusals:
         bad = run("experiments.run", *argv)
         assert bad.returncode == 2 and message in bad.stderr, (argv, bad.stderr[-600:])
     assert not k_wd.exists()
-    bad = run(*sweep)
-    assert bad.returncode == 2 and "Unknown command line flag 'known_labels'" in bad.stderr
+    bad = run("experiments.campaign", f"--known_labels={path}", "--plan=smoke", "--dry_run")
+    assert bad.returncode == 2 and "does not read --known_labels" in bad.stderr
+
+
+def test_the_sweep_driver_takes_known_labels_from_a_file(tmp_path):
+    """--known_labels in a sweep: every run of the grid knows the file's labels and is
+    scored on the rest; a method without an autoencoder in the grid, two datasets, and
+    --batched are refused before any run."""
+    import json
+
+    from sklearn.datasets import load_digits
+
+    y = load_digits().target
+    known = np.where(np.arange(y.size) % 7 == 0, y, -1)
+    path = tmp_path / "known.npy"
+    np.save(path, known)
+    wd = tmp_path / "sweep"
+    args = [f"--known_labels={path}", "--seeds=1", f"--workdir={wd}", "--notsne", *TINY]
+    r = run("experiments.sweep", "--methods=lcae_kmeans,ae_kmeans", *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for method in ("lcae_kmeans", "ae_kmeans"):
+        seed = wd / "runs" / f"digits__{method}__gna__e10" / "seed_0"
+        rec = json.loads((seed / "result.json").read_text())
+        out = np.load(seed / "outputs.npz")
+        np.testing.assert_array_equal(out["known"], known)
+        rest = known < 0
+        assert rec["n_known"] == int((~rest).sum())
+        assert rec["acc_unknown"] == cluster_acc(y[rest], out["labels"][rest])
+    refusals = [
+        (["--methods=kmeans,lcae_kmeans"], "'kmeans' has no autoencoder and cannot use known"),
+        (["--datasets=digits,digits", "--methods=lcae_kmeans"], "sweep one dataset with it"),
+        (["--batched", "--methods=lcae_kmeans"], "without --batched"),
+    ]
+    for flags_, message in refusals:
+        bad = run("experiments.sweep", *flags_, *args[:2], f"--workdir={tmp_path / 'no'}", *TINY)
+        assert bad.returncode == 2 and message in bad.stderr, (flags_, bad.stderr[-600:])
+    assert not (tmp_path / "no").exists()
 
 
 def test_the_run_driver_reveals_a_share_and_reports_acc_on_the_rest(tmp_path):

@@ -34,8 +34,23 @@ def test_sparsity_kl_matches_formula_and_zero_at_rho():
 
 
 def test_sparsity_kl_clips_saturated_units():
+    """Silent and saturated units are clipped to [1e-6, 1 - 1e-6]: finite, and the KL there."""
     v = losses.sparsity_kl(0.05, jnp.array([0.0, 1.0, 0.5]))
-    assert np.isfinite(float(v))
+    assert np.isclose(float(v), _kl_numpy(0.05, [0.0, 1.0, 0.5]).sum(), rtol=2e-3)
+
+
+def test_the_pure_losses_refuse_mismatched_shapes_and_a_rate_outside_0_1():
+    """Called directly, the loss functions name a shape that would broadcast silently
+    (integer labels where one-hot rows belong, a reconstruction of another shape) and a
+    target rate where the KL is not defined."""
+    z, m = jnp.ones((5, 3)), {"w": jnp.ones((3, 5)), "b": jnp.zeros(5)}
+    with pytest.raises(ValueError, match=r"onehot must be one-hot rows \(5, 5\)"):
+        losses.label_loss(z, m, jnp.arange(5))
+    with pytest.raises(ValueError, match="must have one shape"):
+        losses.reconstruction_loss(jnp.ones((4, 3)), jnp.ones((4, 1)))
+    for rho in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match=r"rho must lie in \(0, 1\)"):
+            losses.sparsity_kl(rho, jnp.full(3, 0.5))
 
 
 def _kl_numpy(rho, rate):

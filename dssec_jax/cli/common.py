@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import pathlib
 import sys
 from collections.abc import Collection
-from typing import Any, Callable, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 from absl import app, flags
@@ -18,7 +19,7 @@ from dssec_jax.data import Dataset, load_dataset
 from dssec_jax.data.corrupt import corrupt_dataset
 from dssec_jax.methods import Config
 from dssec_jax.presets import RECIPES, recipe_settings
-from dssec_jax.validation import NonFiniteLossError
+from dssec_jax.validation import NonFiniteLossError, check_labels
 
 FLAGS = flags.FLAGS
 
@@ -120,6 +121,13 @@ SETTING_FLAGS = tuple(_OVERRIDES)  # the flags that set a Config field, one each
 for _name, (_define, _help) in _OVERRIDES.items():
     _define(_name, None, f"{_help} (library default: {_default_text(_name)})")
 
+flags.DEFINE_string(
+    "known_labels",
+    None,
+    "a file of the labels the methods may learn from, the same for every seed: .npy, or "
+    "text of one integer per sample of the dataset, -1 where unknown (instead of "
+    "--label_fraction)",
+)
 flags.DEFINE_string(
     "data_dir", None, "folder holding the dataset files (else $DSSEC_DATA_DIR, ~/.cache/dssec_jax)"
 )
@@ -273,6 +281,36 @@ def load(name: str):
     elif FLAGS.subset is not None:
         ds = subsample(ds, FLAGS.subset)
     return ds if FLAGS.corrupt is None else corrupt_dataset(ds, FLAGS.corrupt)
+
+
+def read_known_flag(ds: Dataset) -> Optional[np.ndarray]:
+    """The labels ``--known_labels`` names for the samples of ``ds`` (-1 where unknown), or
+    None without the flag; ValueError naming the file and the fix."""
+    if FLAGS.known_labels is None:
+        return None
+    if FLAGS.subset is not None or FLAGS.per_class is not None:
+        raise ValueError(
+            "--known_labels gives a label per sample of the whole dataset; it does not "
+            "combine with --subset or --per_class"
+        )
+    return read_known(FLAGS.known_labels, len(ds.x))
+
+
+def read_known(path: str, n: int) -> np.ndarray:
+    """Known labels from ``path`` (.npy, or text of integers separated by spaces, commas or
+    lines), -1 where unknown; ValueError naming the file and the fix."""
+    fix = "give a .npy file or a text file of one integer per sample, -1 where unknown"
+    p = pathlib.Path(path)
+    try:
+        raw = np.load(p, allow_pickle=False) if p.suffix == ".npy" else p.read_text()
+        arr = np.asarray(raw.replace(",", " ").split(), float) if isinstance(raw, str) else raw
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--known_labels {path} cannot be read ({e}); {fix}") from None
+    known = check_labels(np.ravel(arr), n, f"known labels in {path}")
+    if not (known >= 0).any() or (known >= 0).all():
+        which = "no label (every one is -1)" if (known < 0).all() else "every label (none is -1)"
+        raise ValueError(f"--known_labels {path} knows {which}; {fix}")
+    return known
 
 
 def subsample(ds: Dataset, n: int) -> Dataset:

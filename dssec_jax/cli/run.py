@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pathlib
 
-import numpy as np
 from absl import flags
 
-from dssec_jax.validation import NonFiniteLossError, check_config, check_known, check_labels
+from dssec_jax.validation import NonFiniteLossError, check_config, check_known
 
 from . import common
 from .runner import run_config
@@ -31,12 +30,6 @@ flags.DEFINE_string(
 )
 flags.DEFINE_float("gamma", None, "weight gamma of the clustering loss (default 0.1)")
 flags.DEFINE_integer("embed_dim", None, "embedding size (default 10)")
-flags.DEFINE_string(
-    "known_labels",
-    None,
-    "a file of the labels the method may learn from, the same for every seed: .npy, or text "
-    "of one integer per sample of the dataset, -1 where unknown (instead of --label_fraction)",
-)
 flags.DEFINE_boolean(
     "save_model",
     False,
@@ -50,33 +43,9 @@ def default_cache(workdir: pathlib.Path) -> pathlib.Path:
     return pathlib.Path(FLAGS.cache_dir) if FLAGS.cache_dir else workdir.parent / "ae_cache"
 
 
-def read_known(path: str, n: int) -> np.ndarray:
-    """Known labels from ``path`` (.npy, or text of integers separated by spaces, commas or
-    lines), -1 where unknown; ValueError naming the file and the fix."""
-    fix = "give a .npy file or a text file of one integer per sample, -1 where unknown"
-    p = pathlib.Path(path)
-    try:
-        raw = np.load(p, allow_pickle=False) if p.suffix == ".npy" else p.read_text()
-        arr = np.asarray(raw.replace(",", " ").split(), float) if isinstance(raw, str) else raw
-    except (OSError, ValueError) as e:
-        raise ValueError(f"--known_labels {path} cannot be read ({e}); {fix}") from None
-    known = check_labels(np.ravel(arr), n, f"known labels in {path}")
-    if not (known >= 0).any() or (known >= 0).all():
-        which = "no label (every one is -1)" if (known < 0).all() else "every label (none is -1)"
-        raise ValueError(f"--known_labels {path} knows {which}; {fix}")
-    return known
-
-
 def main(argv):
     ds = common.load(FLAGS.dataset)
-    known = None
-    if FLAGS.known_labels is not None:
-        if FLAGS.subset is not None or FLAGS.per_class is not None:
-            raise ValueError(
-                "--known_labels gives a label per sample of the whole dataset; it does not "
-                "combine with --subset or --per_class"
-            )
-        known = read_known(FLAGS.known_labels, len(ds.x))
+    known = common.read_known_flag(ds)
     cfg = check_config(
         common.build_config(
             ds.n_clusters,

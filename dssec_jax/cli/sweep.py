@@ -6,6 +6,8 @@
 Each grid point is a run directory under <workdir>/runs (resumable); pretrained
 autoencoders are shared through --cache_dir (default <workdir>/runs/ae_cache; not with
 --batched). Methods that do not use gamma (or embed_dim) run once, not once per value.
+With --known_labels=FILE (one dataset, the methods with an autoencoder) every run knows the
+labels the file gives, -1 where unknown.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pathlib
 from absl import flags
 
 from dssec_jax.methods import get_method
-from dssec_jax.validation import check_config
+from dssec_jax.validation import check_config, check_known
 
 from . import common, report
 from .runner import run_batched, run_config, run_name
@@ -62,11 +64,16 @@ def grid(methods, gammas, embed_dims):
 CONFIGURED = "configured"  # a grid value left to --recipe, --config and the defaults
 
 
-def configure(ds, m: str, g, e) -> tuple:
+def configure(ds, m: str, g, e, known=None) -> tuple:
     """(dataset, method, gamma, embed_dim, Config) of a grid point; a value the grid leaves
-    to the settings (``CONFIGURED``) is the one they give."""
+    to the settings (``CONFIGURED``) is the one they give. ``known``: the labels every run
+    knows (-1 where unknown), checked against the method here, before any run."""
     given = {k: v for k, v in (("gamma", g), ("embed_dim", e)) if v not in (None, CONFIGURED)}
-    cfg = check_config(common.build_config(ds.n_clusters, method=m, **given), len(ds.x))
+    labelled = known is not None
+    cfg = common.build_config(ds.n_clusters, labelled=labelled, method=m, **given)
+    cfg = check_config(cfg, len(ds.x))
+    if labelled:
+        check_known(known, len(ds.x), cfg)
     return (
         ds,
         m,
@@ -92,7 +99,15 @@ def main(argv):
     runs = workdir / "runs"
     ae_cache = pathlib.Path(FLAGS.cache_dir) if FLAGS.cache_dir else runs / "ae_cache"
     datasets = [common.load(name) for name in FLAGS.datasets]
-    configs = [configure(ds, m, g, e) for ds in datasets for m, g, e in points]
+    known = None
+    if FLAGS.known_labels is not None:
+        if len(datasets) > 1 or FLAGS.batched:
+            raise ValueError(
+                "--known_labels gives the labels of one dataset's samples, for runs one by "
+                "one: sweep one dataset with it, without --batched"
+            )
+        known = common.read_known_flag(datasets[0])
+    configs = [configure(ds, m, g, e, known) for ds in datasets for m, g, e in points]
     seeds = list(range(FLAGS.seeds))
     if FLAGS.batched:
         groups: dict[tuple, tuple] = {}
@@ -122,13 +137,15 @@ def main(argv):
                 ae_cache,
                 common.log,
                 FLAGS.checkpoint_interval,
+                known=known,
             )
     report.write_report(workdir, tsne=FLAGS.tsne, log=common.log, clean=FLAGS.clean)
 
 
 def entry() -> None:
     """The command line (``dssec-sweep``, or ``python -m experiments.sweep`` in a checkout)."""
-    own = ("datasets", "methods", "gammas", "embed_dims", "tsne", "batched", "shard_runs", "clean")
+    grid_flags = ("datasets", "methods", "gammas", "embed_dims", "known_labels")
+    own = (*grid_flags, "tsne", "batched", "shard_runs", "clean")
     common.run_cli(main, doc=__doc__, reads=(*common.TRAINING_FLAGS, *own))
 
 
