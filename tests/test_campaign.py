@@ -419,6 +419,9 @@ def test_a_row_given_labels_is_marked_and_left_out_of_the_bold():
         "samples): not in the bold. Its ACC on the samples whose label was not given (old / "
         "new): USPS 0.880 / 0.940."
     )
+    base[1]["per_seed"][0]["n_known"] = 92  # a base given another count: both named
+    lines = against_markdown(runs, base, "new", "old").splitlines()
+    assert "; USPS 92 of 930 samples / 93 of 930 samples)" in lines[-1]
 
 
 def test_a_run_given_labels_from_a_file_is_marked_and_never_the_tables_unsupervised_cell():
@@ -455,7 +458,7 @@ def test_a_cell_given_labels_names_how_many_samples_its_draw_gave():
         rec.update(n_known=20, cluster_sizes=[72] * 20)
     assert known_count(run_) == "20 of 1440 samples"
     run_["per_seed"][1]["n_known"] = 21
-    assert known_count(run_) == "20 to 21 of 1440"
+    assert known_count(run_) == "20 to 21 of 1440 samples"
     assert (
         "known labels 10%, 140 of 1440 samples (label_weight"
         in (ROOT / "results" / "labels" / "results.md").read_text()

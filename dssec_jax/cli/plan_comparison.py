@@ -173,8 +173,9 @@ def _given_note(table: dict, base: dict, given: set, names: tuple[str, str]) -> 
         pair = [_unknown_acc(r, seeds) for r in (base[(m, d)], table[(m, d)])]
         label = DATASET_LABELS.get(d, d) + (f" {METHOD_LABELS.get(m, m)}" if several else "")
         cells.append(f"{label} " + " / ".join("-" if v is None else f"{v:.3f}" for v in pair))
-        if count := known_count(table[(m, d)]):
-            counts.setdefault(DATASET_LABELS.get(d, d), count)
+        was, now = (known_count(r) for r in (base[(m, d)], table[(m, d)]))
+        if now:
+            counts[label] = now if was in ("", now) else f"{was} / {now}"
     if counts:
         how.append(", ".join(f"{d} {n}" for d, n in counts.items()))
     how_text = f" ({'; '.join(how)})" if how else ""

@@ -234,7 +234,7 @@ def known_count(run: dict) -> str:
     if not counts:
         return ""
     (known, n), *others = counts
-    return f"{known} of {n} samples" if not others else f"{known} to {others[-1][0]} of {n}"
+    return f"{known}{f' to {others[-1][0]}' if others else ''} of {n} samples"
 
 
 def _given(run: dict) -> str:
