@@ -18,7 +18,7 @@ UNKNOWN_METRICS = ("acc_unknown", "nmi_unknown", "ari_unknown")
 
 def reveal(y: ArrayLike, fraction: float, seed: int = 0) -> np.ndarray:
     """Known labels revealing ``fraction`` of ``y``, stratified: round(fraction n_c) samples
-    of each class c (at least one, and at most n_c - 1 of a class of several, so no class is
+    of each class c (halves to even, as Python rounds: 2.5 gives 2; at least one, and at most n_c - 1 of a class of several, so no class is
     given whole), the first of an order of the class drawn from ``seed`` alone; -1
     elsewhere. The draws are nested: a larger fraction of the same seed knows every label
     a smaller one knows, so a curve over fractions adds labels, not another draw.
