@@ -430,6 +430,35 @@ def test_the_run_driver_takes_known_labels_from_a_file(tmp_path):
     assert bad.returncode == 2 and "does not read --known_labels" in bad.stderr
 
 
+def test_a_run_on_data_without_true_labels_records_how_many_labels_it_was_given(tmp_path):
+    """Data of one's own without labels to score: a run given known labels from a file
+    still says so in its record and in the table's settings line."""
+    import json
+
+    from sklearn.datasets import load_digits
+
+    from dssec_jax.cli.report import collect, markdown_table
+
+    x, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "x.npz", x=(x[:300] / 16).astype(np.float32))  # no y
+    np.save(tmp_path / "known.npy", np.where(np.arange(300) % 10 == 0, y[:300], -1))
+    wd = tmp_path / "run"
+    r = run(
+        "experiments.run",
+        f"--dataset={tmp_path / 'x.npz'}",
+        "--n_clusters=10",
+        "--method=lcae_kmeans",
+        f"--known_labels={tmp_path / 'known.npy'}",
+        "--seeds=1",
+        f"--workdir={wd}",
+        *TINY,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    rec = json.loads((wd / "seed_0" / "result.json").read_text())
+    assert rec["n_known"] == 30 and "acc" not in rec
+    assert "known labels 10% from a file, 30 of 300 samples" in markdown_table(collect(tmp_path))
+
+
 def test_the_sweep_driver_takes_known_labels_from_a_file(tmp_path):
     """--known_labels in a sweep: every run of the grid knows the file's labels and is
     scored on the rest; a method without an autoencoder in the grid, two datasets, and
