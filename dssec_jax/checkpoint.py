@@ -59,8 +59,8 @@ def atomic_write_bytes(path: os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, _mode_for(path))
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f:  # owns fd from here: closed however this ends
+            os.chmod(tmp, _mode_for(path))
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -232,9 +232,23 @@ def check_shared(path: os.PathLike) -> None:
         )
 
 
+def inputs_digest(x: np.ndarray, key: jax.Array) -> str:
+    """A short hash of what a run starts from: its data ``x`` and its PRNG ``key``. A
+    store's checkpoints carry it, so a store key made by hand and reused for other data or
+    another seed is refused, not resumed as if it were this run."""
+    x = np.ascontiguousarray(x)
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    h = hashlib.sha256(f"{x.shape} {x.dtype.str}".encode())
+    h.update(x.view(np.uint8).data)
+    h.update(np.asarray(jax.random.key_data(key) if typed else key).tobytes())
+    return h.hexdigest()[:16]
+
+
 class FileStore:
     """Checkpoints of one run in ``run_dir``; finished pretrained autoencoders in a shared
-    ``cache_dir`` under ``pretrain_key`` so runs with equal pretraining settings share them.
+    ``cache_dir`` under ``pretrain_key`` so runs with equal pretraining settings, data and
+    seed share them (the key must name all three: a stored autoencoder or checkpoint of
+    other data or another seed is refused, by the digest of the data and key it carries).
     An unfinished pretraining stays in ``run_dir`` (two processes pretraining one key, say
     DEC and IDEC of one seed, must not resume each other's progress).
 

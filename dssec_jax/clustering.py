@@ -282,8 +282,10 @@ def cluster(
     state = parallel.place(train.init_state(params, ph.optimizer.build()), ph.mesh)
     rid = None if store is None else run_id(cfg, x.shape, known)
     owner = getattr(store, "pretrain_key", None)
-    state, runs = _resume(store, state, (rid, owner), x.shape[0], ph.mesh, log)
-    one = _One(ph, cfg, x, key, known, log, rid=rid, owner=owner, saved_at=runs.it)
+    inputs = None if store is None else checkpoint.inputs_digest(x, key)
+    state, runs = _resume(store, state, (rid, owner, inputs), x.shape[0], ph.mesh, log)
+    at = {"rid": rid, "owner": owner, "inputs": inputs, "saved_at": runs.it}
+    one = _One(ph, cfg, x, key, known, log, **at)
     state = run_loop(state, runs, one, [cfg], metrics.scorer(y, known), store)
     labels = runs.final_labels[0]
     if (final := final_refresh(ph)) is not None:
@@ -417,7 +419,8 @@ class _One:
 
     def __init__(self, ph: train.Phase, cfg: Config, x: np.ndarray, key, known, log: Log, **at):
         """``at``: the checkpoint's run id ``rid``, the store's key ``owner`` of the run's
-        data, seed and pretraining, and the iteration ``saved_at`` it holds."""
+        data, seed and pretraining, the digest of its data and key ``inputs``, and the
+        iteration ``saved_at`` it holds."""
         labelled = known is not None
         self.hp, self.key, self.log, self.max_iter = hyper(cfg, labelled), key, log, cfg.max_iter
         self.step_fn, self.refresh_fn = compiled(ph, cfg.update_interval, train.UNBATCHED, labelled)
@@ -425,6 +428,7 @@ class _One:
         extra = () if known is None else label_data(known, cfg.k)
         self.extra = tuple(parallel.place(a, ph.mesh, rows=True) for a in extra)
         self.rid, self.owner, self.saved_at = at["rid"], at["owner"], at["saved_at"]
+        self.inputs = at["inputs"]
         self.q, self.queued = None, None
 
     def refresh(self, state) -> tuple:
@@ -459,6 +463,8 @@ class _One:
         meta = {"iteration": runs.it, "history": history, "parts": runs.parts[0], "run": self.rid}
         if self.owner is not None:
             meta["owner"] = self.owner
+        if self.inputs is not None:
+            meta["inputs"] = self.inputs
         store.put("cluster", {"state": state, "prev": runs.prev[0]}, meta)
         self.saved_at = runs.it
 
@@ -466,14 +472,14 @@ class _One:
 def _resume(store, state, ident: tuple, n: int, mesh, log: Log) -> tuple:
     """(state, :class:`Runs` of one run) to start the phase from: the store's "cluster"
     checkpoint when it holds one of this run (``ident`` = (run id, the store's pretraining
-    key, which names the data and seed)), else the start."""
+    key, which names the data and seed, and the digest of the data and key)), else the
+    start."""
     runs = Runs.start([True])
     if store is None or (hit := store.get("cluster")) is None:
         return state, runs
     meta, raw = hit
-    rid, owner = ident
-    # (older checkpoints carry neither; a store without a key, no owner)
-    if meta.get("run", rid) != rid or meta.get("owner", owner) != owner:
+    # (older checkpoints carry none of them; a store without a key, no owner)
+    if any(meta.get(k, v) != v for k, v in zip(("run", "owner", "inputs"), ident)):
         where = store.path("cluster") if hasattr(store, "path") else "in this store"
         raise ValueError(
             f"the clustering checkpoint {where} belongs to another run (other "

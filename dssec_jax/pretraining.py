@@ -148,22 +148,23 @@ def pretrain(
     x = check_data(x, cfg.n_clusters)
     cfg = check_config(cfg, x.shape[0])  # a batch never exceeds the data
     known = check_known(known, x.shape[0], cfg)
-    if (cached := _cached(store, x.shape[1], cfg, key, known, log)) is not None:
+    inputs = None if store is None else checkpoint.inputs_digest(x, key)
+    if (cached := _cached(store, x.shape[1], cfg, key, known, inputs, log)) is not None:
         return cached
     ph = phase(cfg)
     ae, labels = _initial(x, known, cfg, key, ph.mesh)
     plan = stages(cfg)
-    start, first, state, history, ae = _resume(store, ae, plan, ph, cfg, known, log)
+    start, first, state, history, ae = _resume(store, ae, plan, ph, cfg, known, inputs, log)
     x_dev = parallel.place(x, ph.mesh, rows=True)
     run = _Run(ph, plan, hyper(cfg, labelled=labels is not None), store, log, history)
     run.data, run.labels, run.key = x_dev, labels, key
     run.known = None if known is None else digest(known)
-    run.settings = _stored_settings(cfg, known)
+    run.settings, run.inputs = _stored_settings(cfg, known), inputs
     run.done_before = sum(st.epochs for st in plan[:start]) + first
     ae = run_stages(run, start, first, ae, state)
     if store is not None:
         meta = {"history": history, "settings": _stored_settings(cfg, known), "known": run.known}
-        store.put("pretrained", ae, meta)
+        store.put("pretrained", ae, {**meta, "inputs": inputs})
         store.drop("pretrain_progress")
     return ae, history
 
@@ -205,6 +206,7 @@ class _Run:
         self.key: Any = None
         self.known: Optional[str] = None  # the known labels' digest, saved with progress
         self.settings: dict = {}  # the pretraining settings, saved with progress
+        self.inputs: Optional[str] = None  # the digest of the data and key, saved with it
 
     def fresh(self, si: int, ae: dict) -> train.TrainState:
         return train.init_state(stage_params(ae, self.plan[si]), self.ph.optimizer.build())
@@ -249,17 +251,18 @@ class _Run:
             ((si + 1, 0), self.fresh(si + 1, ae)) if stage_end else ((si, epoch + 1), state)
         )
         meta = {"stage": nxt[0], "epoch": nxt[1], "history": self.history, "known": self.known}
-        meta["settings"] = self.settings
+        meta["settings"], meta["inputs"] = self.settings, self.inputs
         self.store.put("pretrain_progress", saved._replace(params=ae), meta)
 
 
-def _cached(store, n_features: int, cfg: Config, key, known, log: Log) -> Optional[tuple]:
+def _cached(store, n_features: int, cfg: Config, key, known, inputs, log: Log) -> Optional[tuple]:
     """(autoencoder, history) of a finished pretraining in ``store``, else None."""
     if store is None or (hit := store.get("pretrained")) is None:
         return None
     meta, raw = hit
     _check_labels_match(meta, raw, known, store.path("pretrained"))
     _check_settings_match(meta, cfg, known, store.path("pretrained"))
+    _check_inputs_match(meta, inputs, store.path("pretrained"))
     if log:
         log({"event": "pretrain_cached", "key": store.pretrain_key})
     template = sae.init_params(key, cfg.dims(n_features))
@@ -275,6 +278,18 @@ def _stored_settings(cfg: Config, known) -> dict:
     if known is not None:
         settings["label_weight"] = float(cfg.label_weight)
     return settings
+
+
+def _check_inputs_match(meta: dict, inputs: Optional[str], path) -> None:
+    """CheckpointError when a stored autoencoder was pretrained on other data or from
+    another key (seed) than this run's (``checkpoint.inputs_digest``); a record from before
+    the digest was stored is not checked. The drivers' store keys name the data and the
+    seed, so only a key made by hand and reused can meet this."""
+    if meta.get("inputs", inputs) != inputs:
+        raise checkpoint.CheckpointError(
+            f"{path} holds an autoencoder pretrained on other data or from another seed; "
+            "give each (data, seed) a store key of its own"
+        )
 
 
 def _check_settings_match(meta: dict, cfg: Config, known, path) -> None:
@@ -338,10 +353,13 @@ def _initial(x: np.ndarray, known, cfg: Config, key: jax.Array, mesh) -> tuple:
     return parallel.place(ae, mesh), labels
 
 
-def _resume(store, ae: dict, plan: list, ph: train.Phase, cfg: Config, known, log: Log) -> tuple:
+def _resume(
+    store, ae: dict, plan: list, ph: train.Phase, cfg: Config, known, inputs, log: Log
+) -> tuple:
     """(stage, epoch, state, history, ae) to start from: the store's "pretrain_progress"
-    when it holds one that fits (made with this ``cfg`` and these ``known`` labels: else an
-    error), else the start (state None: made at the stage's start)."""
+    when it holds one that fits (made with this ``cfg``, these ``known`` labels, and this
+    data and key, ``inputs``: else an error), else the start (state None: made at the
+    stage's start)."""
     hit = None if store is None else store.get("pretrain_progress")
     saved = None
     if hit is not None:
@@ -349,6 +367,7 @@ def _resume(store, ae: dict, plan: list, ph: train.Phase, cfg: Config, known, lo
         path = store.path("pretrain_progress")
         _check_labels_match(meta, raw.get("params", {}), known, path)
         _check_settings_match(meta, cfg, known, path)
+        _check_inputs_match(meta, inputs, path)
         if not 0 <= meta["stage"] < len(plan):
             raise checkpoint.CheckpointError(
                 f"{path} is at stage {meta['stage']} of a pretraining with other stages than "

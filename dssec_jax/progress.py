@@ -129,6 +129,10 @@ class Progress:
         self.stream = stream or sys.stdout
         self.bars = bool(getattr(self.stream, "isatty", lambda: False)()) if bars is None else bars
         self.write = write or (lambda line: print(line, file=self.stream, flush=True))
+        if not 0.0 < every <= 1.0:
+            raise ValueError(
+                f"every is a share of a phase in (0, 1] (0.05: every 5 %), got {every}"
+            )
         self.every = every
         self._phase: Optional[str] = None  # the phase of plain lines, its progress and
         self._done = 0  # the share at which its next line is due
@@ -173,7 +177,8 @@ class Progress:
             self.close()
             bar = self._bar = tqdm(total=total, desc=name, file=self.stream, dynamic_ncols=True)
         bar.update(done - bar.n)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in live.items()}, refresh=True)
+        text = {k: v if isinstance(v, str) else f"{v:.4g}" for k, v in live.items()}
+        bar.set_postfix(text, refresh=True)
 
     def close(self) -> None:
         """Show the held line and end the current bar (before a line of text, and at the

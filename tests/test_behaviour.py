@@ -229,6 +229,29 @@ def test_a_clustering_checkpoint_of_another_run_is_refused(digits, tmp_path):
         pipeline.fit(x, Config(n_clusters=10, **base), 1, store=other_seed)
 
 
+def test_a_store_key_reused_for_another_seed_or_other_data_is_refused(digits, tmp_path):
+    """One store made by hand and passed to runs of two seeds (or two datasets of one
+    shape): the second is refused, not given the first's autoencoder or clustering."""
+    from dssec_jax import clustering
+    from dssec_jax.checkpoint import CheckpointError
+
+    x = digits[0][:300]
+    budget = dict(pretrain_epochs=2, max_iter=20, update_interval=10, tol=0.0, n_init=2)
+    cfg = Config(n_clusters=10, **budget, **TINY_NET)
+    store = FileStore(tmp_path, tmp_path, "k", min_interval_s=0.0)
+    first = pipeline.fit(x, cfg, 0, store=store)
+    np.testing.assert_array_equal(pipeline.fit(x, cfg, 0, store=store).labels, first.labels)
+    for seed, data in ((1, x), (0, x[::-1].copy())):
+        with pytest.raises(CheckpointError, match="pretrained on other data or from another"):
+            pipeline.fit(data, cfg, seed, store=store)
+    ae, _ = pretraining.pretrain(x, cfg, jax.random.PRNGKey(5))
+    centers = np.zeros((cfg.k, cfg.embed_dim), np.float32)
+    mine = FileStore(tmp_path / "c", tmp_path / "c", "k", min_interval_s=0.0)
+    clustering.cluster(x, ae, centers, cfg, jax.random.PRNGKey(0), store=mine)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        clustering.cluster(x, ae, centers, cfg, jax.random.PRNGKey(1), store=mine)
+
+
 def test_numpy_typed_settings_fit_and_save(digits, tmp_path):
     # as a grid search hands them over: numpy scalars and arrays
     est = DSSEC(

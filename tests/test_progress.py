@@ -96,6 +96,27 @@ def test_a_bar_per_phase_with_the_live_values_in_a_terminal():
     assert "cluster" in text and "30/300" in text and "acc=0.75" in text
 
 
+def test_a_bar_shows_every_phase_a_batched_run_reports():
+    """The batched phases in a terminal (a sweep with --batched, restarts on a GPU): their
+    bars show the share of runs still active."""
+    out = io.StringIO()
+    show = Progress(bars=True, stream=out)
+    show({"event": "batched_pretrain_epoch", "stage": "finetune", "epoch": 5, "epochs": 10})
+    show({"event": "batched_refresh", "iteration": 30, "max_iter": 300, "active": 2, "runs": 4})
+    show.close()
+    text = out.getvalue()
+    assert "batched pretrain finetune" in text and "5/10" in text
+    assert "batched cluster" in text and "30/300" in text and "active=2/4" in text
+
+
+def test_every_must_be_a_share_of_a_phase():
+    import pytest
+
+    for every in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"every is a share of a phase in \(0, 1\]"):
+            Progress(every=every)
+
+
 def test_the_csv_log_keeps_every_epoch_and_refresh(tmp_path):
     import csv
 
