@@ -461,10 +461,9 @@ class _One:
         assert runs.prev is not None, "saved after a chunk: there is a previous refresh"
         history = runs.history[0][:-1] if finished else runs.history[0]
         meta = {"iteration": runs.it, "history": history, "parts": runs.parts[0], "run": self.rid}
+        meta["inputs"] = self.inputs  # (a store is there, so the digest is too)
         if self.owner is not None:
             meta["owner"] = self.owner
-        if self.inputs is not None:
-            meta["inputs"] = self.inputs
         store.put("cluster", {"state": state, "prev": runs.prev[0]}, meta)
         self.saved_at = runs.it
 

@@ -98,15 +98,13 @@ def main(argv):
     workdir = pathlib.Path(FLAGS.workdir or "runs/sweep")
     runs = workdir / "runs"
     ae_cache = pathlib.Path(FLAGS.cache_dir) if FLAGS.cache_dir else runs / "ae_cache"
+    if FLAGS.known_labels is not None and (len(FLAGS.datasets) > 1 or FLAGS.batched):
+        raise ValueError(  # before any dataset is loaded
+            "--known_labels gives the labels of one dataset's samples, for runs one by "
+            "one: sweep one dataset with it, without --batched"
+        )
     datasets = [common.load(name) for name in FLAGS.datasets]
-    known = None
-    if FLAGS.known_labels is not None:
-        if len(datasets) > 1 or FLAGS.batched:
-            raise ValueError(
-                "--known_labels gives the labels of one dataset's samples, for runs one by "
-                "one: sweep one dataset with it, without --batched"
-            )
-        known = common.read_known_flag(datasets[0])
+    known = common.read_known_flag(datasets[0])
     configs = [configure(ds, m, g, e, known) for ds in datasets for m, g, e in points]
     seeds = list(range(FLAGS.seeds))
     if FLAGS.batched:
